@@ -1,0 +1,546 @@
+//! The safe Rust API: a [`Handle`] and the GEMM family on slices and strided views.
+
+use crate::backend::{self, CpuBackend};
+use crate::error::{Error, Result};
+use crate::job::Op;
+use crate::layout::{offset_range, Dim};
+use crate::scalar::Scalar;
+use crate::validate::{validate, Base, Call, Family, Operand};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Environment variable choosing the CPU backend of [`Handle::new`] / `tblas_create`.
+pub const ENV_CPU_BACKEND: &str = "TBLAS_CPU_BACKEND";
+/// Environment variable setting the default thread count of new handles.
+pub const ENV_NUM_THREADS: &str = "TBLAS_NUM_THREADS";
+
+/// A library context: which backend runs the calls and on how many threads.
+///
+/// A handle may be shared between threads (`&Handle` is `Sync`); calls through it are
+/// independent. Results for the same inputs, backend and thread count are bitwise reproducible.
+///
+/// ```
+/// use tensorblas::{Handle, Op};
+/// let h = Handle::new()?;
+/// // Two 2x2 products at once: C[p] = A[p] * B (B broadcast with stride 0).
+/// let a = [1.0f64, 0.0, 0.0, 1.0, /* p = 1 */ 2.0, 0.0, 0.0, 2.0];
+/// let b = [1.0f64, 2.0, 3.0, 4.0];
+/// let mut c = [0.0f64; 8];
+/// h.gemm_strided_batched(Op::N, Op::N, 2, 2, 2, 1.0, &a, 2, 4, &b, 2, 0, 0.0, &mut c, 2, 4, 2)?;
+/// assert_eq!(c, [1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.0]);
+/// # Ok::<(), tensorblas::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Handle {
+    backend: CpuBackend,
+    /// 0 = the default.
+    threads: AtomicUsize,
+}
+
+/// The thread count new handles use: `TBLAS_NUM_THREADS` if set, else the available cores.
+pub fn default_num_threads() -> Result<usize> {
+    match std::env::var(ENV_NUM_THREADS) {
+        Ok(s) => match s.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(Error::NotSupported(format!(
+                "{ENV_NUM_THREADS} must be a positive integer, got '{s}'"
+            ))),
+        },
+        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+impl Handle {
+    /// A handle on the best available CPU backend, or on the one named by `TBLAS_CPU_BACKEND`
+    /// (`native`, `openblas`, `mkl`, `reference`). Fails with [`Error::NotSupported`] when that
+    /// variable names an unknown backend or one not compiled in, or when `TBLAS_NUM_THREADS` is
+    /// not a positive integer.
+    pub fn new() -> Result<Handle> {
+        let backend = match std::env::var(ENV_CPU_BACKEND) {
+            Ok(s) if !s.trim().is_empty() => CpuBackend::parse(&s)
+                .map_err(|e| Error::NotSupported(format!("{ENV_CPU_BACKEND}: {e}")))?,
+            _ => CpuBackend::best_available(),
+        };
+        Handle::with_backend(backend)
+    }
+
+    /// A handle on an explicit CPU backend.
+    pub fn with_backend(backend: CpuBackend) -> Result<Handle> {
+        if !backend.is_available() {
+            return Err(Error::NotSupported(format!(
+                "CPU backend '{backend}' is not compiled into this build (rebuild with --features {backend})"
+            )));
+        }
+        // Validate the environment now rather than on the first call.
+        default_num_threads()?;
+        Ok(Handle {
+            backend,
+            threads: AtomicUsize::new(0),
+        })
+    }
+
+    /// The backend this handle runs on.
+    pub fn backend(&self) -> CpuBackend {
+        self.backend
+    }
+
+    /// Threads used per call (the default when none was set).
+    pub fn num_threads(&self) -> usize {
+        match self.threads.load(Ordering::Relaxed) {
+            0 => default_num_threads().unwrap_or(1),
+            n => n,
+        }
+    }
+
+    /// Sets the threads used per call; `0` restores the default (`TBLAS_NUM_THREADS` or the
+    /// available cores).
+    pub fn set_num_threads(&self, n: usize) {
+        self.threads.store(n, Ordering::Relaxed);
+    }
+
+    fn run<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
+        let job = validate(call)?;
+        backend::run(self.backend, &job, self.num_threads())
+    }
+
+    /// `C = alpha*op(A)*op(B) + beta*C`, column-major, as `tblas_Tgemm`.
+    ///
+    /// `A` holds the stored matrix (`m x k` for `Op::N`, else `k x m`) with leading dimension
+    /// `lda`, likewise `B` (`k x n` or `n x k`) and `C` (`m x n`). The slices must contain every
+    /// addressed element. Errors name the argument by its position in the C signature.
+    ///
+    /// ```
+    /// use tensorblas::{Handle, Op};
+    /// let h = Handle::new()?;
+    /// let a = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 3], [2, 4]]
+    /// let mut c = [0.0f32; 4];
+    /// h.gemm(Op::T, Op::N, 2, 2, 2, 1.0, &a, 2, &a, 2, 0.0, &mut c, 2)?; // C = A^T A
+    /// assert_eq!(c, [5.0, 11.0, 11.0, 25.0]);
+    /// # Ok::<(), tensorblas::Error>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm<T: Scalar>(
+        &self,
+        transa: Op,
+        transb: Op,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: T,
+        a: &[T],
+        lda: usize,
+        b: &[T],
+        ldb: usize,
+        beta: T,
+        c: &mut [T],
+        ldc: usize,
+    ) -> Result<()> {
+        self.gemm_ld(Family::Gemm, (transa, transb), (m, n, k), alpha, (a, lda, 0), (b, ldb, 0), beta, (c, ldc, 0), 1)
+    }
+
+    /// Strided batched GEMM, as `tblas_Tgemm_strided_batched`:
+    /// `C[p] = alpha*op(A[p])*op(B[p]) + beta*C[p]` for `p < batch_count`, where entry `p` of X
+    /// starts `p*stride_x` elements into its slice.
+    ///
+    /// Strides may be 0 for A and B (one matrix broadcast to every entry). Batch entries of C may
+    /// interleave (e.g. `ldc = M*N`, `stride_c = M`) as long as no two share an element. Negative
+    /// strides need a base offset: use [`Handle::gemm_strided_batched_ex`] with views.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_strided_batched<T: Scalar>(
+        &self,
+        transa: Op,
+        transb: Op,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: T,
+        a: &[T],
+        lda: usize,
+        stride_a: isize,
+        b: &[T],
+        ldb: usize,
+        stride_b: isize,
+        beta: T,
+        c: &mut [T],
+        ldc: usize,
+        stride_c: isize,
+        batch_count: usize,
+    ) -> Result<()> {
+        self.gemm_ld(
+            Family::Strided,
+            (transa, transb),
+            (m, n, k),
+            alpha,
+            (a, lda, stride_a),
+            (b, ldb, stride_b),
+            beta,
+            (c, ldc, stride_c),
+            batch_count,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_ld<T: Scalar>(
+        &self,
+        fam: Family,
+        (transa, transb): (Op, Op),
+        (m, n, k): (usize, usize, usize),
+        alpha: T,
+        (a, lda, sa): (&[T], usize, isize),
+        (b, ldb, sb): (&[T], usize, isize),
+        beta: T,
+        (c, ldc, sc): (&mut [T], usize, isize),
+        batch: usize,
+    ) -> Result<()> {
+        let f = T::GEMM_NAMES[fam as usize];
+        let pos = |gemm: i32, strided: i32| if fam == Family::Gemm { gemm } else { strided };
+        let (m, n, k) = (i64c(f, 4, "m", m)?, i64c(f, 5, "n", n)?, i64c(f, 6, "k", k)?);
+        let lda = i64c(f, 9, "lda", lda)?;
+        let ldb = i64c(f, pos(11, 12), "ldb", ldb)?;
+        let ldc = i64c(f, pos(14, 16), "ldc", ldc)?;
+        let batch = i64c(f, 18, "batch_count", batch)?;
+        let call = Call {
+            family: fam,
+            transa: transa as i32,
+            transb: transb as i32,
+            m,
+            n,
+            k,
+            alpha: Some(alpha),
+            a: Operand {
+                base: Base::Ptr(a.as_ptr()),
+                rs: 1,
+                cs: lda,
+                bs: sa as i64,
+            },
+            b: Operand {
+                base: Base::Ptr(b.as_ptr()),
+                rs: 1,
+                cs: ldb,
+                bs: sb as i64,
+            },
+            beta: Some(beta),
+            c: Operand {
+                base: Base::Ptr(c.as_mut_ptr()),
+                rs: 1,
+                cs: ldc,
+                bs: sc as i64,
+            },
+            batch,
+        };
+        let refs = Refs::of(&call);
+        let (ra, ca) = stored(transa, m, k);
+        let (rb, cb) = stored(transb, k, n);
+        let pa = pos(8, 8);
+        let pb = pos(10, 11);
+        let pc = pos(13, 15);
+        // Validate first (argument-order errors), then slice bounds.
+        let job = validate(&call)?;
+        if refs.ab {
+            in_slice(f, pa, "A", 0, a.len() as i128 - 1, &[Dim::new(ra, 1), Dim::new(ca, lda), Dim::new(batch, sa as i64)])?;
+            in_slice(f, pb, "B", 0, b.len() as i128 - 1, &[Dim::new(rb, 1), Dim::new(cb, ldb), Dim::new(batch, sb as i64)])?;
+        }
+        if refs.c {
+            in_slice(f, pc, "C", 0, c.len() as i128 - 1, &[Dim::new(m, 1), Dim::new(n, ldc), Dim::new(batch, sc as i64)])?;
+        }
+        backend::run(self.backend, &job, self.num_threads())
+    }
+
+    /// Pointer-array batched GEMM, as `tblas_Tgemm_batched`: `C[p] = alpha*op(A[p])*op(B[p]) +
+    /// beta*C[p]` for `p < c.len()`. `a` and `b` must have as many entries as `c`; the entries of
+    /// C must not share elements (distinct slices guarantee that in safe Rust).
+    ///
+    /// ```
+    /// use tensorblas::{Handle, Op};
+    /// let h = Handle::new()?;
+    /// let (a0, a1) = ([2.0f64], [3.0f64]);
+    /// let b = [5.0f64];
+    /// let (mut c0, mut c1) = ([1.0f64], [1.0f64]);
+    /// h.gemm_batched(Op::N, Op::N, 1, 1, 1, 1.0, &[&a0[..], &a1[..]], 1, &[&b[..], &b[..]], 1,
+    ///                1.0, &mut [&mut c0[..], &mut c1[..]], 1)?;
+    /// assert_eq!((c0[0], c1[0]), (11.0, 16.0));
+    /// # Ok::<(), tensorblas::Error>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_batched<T: Scalar>(
+        &self,
+        transa: Op,
+        transb: Op,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: T,
+        a: &[&[T]],
+        lda: usize,
+        b: &[&[T]],
+        ldb: usize,
+        beta: T,
+        c: &mut [&mut [T]],
+        ldc: usize,
+    ) -> Result<()> {
+        let f = T::GEMM_NAMES[1];
+        let batch = c.len();
+        if a.len() != batch {
+            return Err(Error::invalid(f, 8, "A", format!("must have batch_count = {batch} entries (one per C entry), got {}", a.len())));
+        }
+        if b.len() != batch {
+            return Err(Error::invalid(f, 10, "B", format!("must have batch_count = {batch} entries (one per C entry), got {}", b.len())));
+        }
+        let (mi, ni, ki) = (i64c(f, 4, "m", m)?, i64c(f, 5, "n", n)?, i64c(f, 6, "k", k)?);
+        let (ldai, ldbi, ldci) = (i64c(f, 9, "lda", lda)?, i64c(f, 11, "ldb", ldb)?, i64c(f, 14, "ldc", ldc)?);
+        let ap: Vec<*const T> = a.iter().map(|s| s.as_ptr()).collect();
+        let bp: Vec<*const T> = b.iter().map(|s| s.as_ptr()).collect();
+        let cp: Vec<*mut T> = c.iter_mut().map(|s| s.as_mut_ptr()).collect();
+        let call = Call {
+            family: Family::Batched,
+            transa: transa as i32,
+            transb: transb as i32,
+            m: mi,
+            n: ni,
+            k: ki,
+            alpha: Some(alpha),
+            a: Operand { base: Base::Array(Some(&ap)), rs: 1, cs: ldai, bs: 0 },
+            b: Operand { base: Base::Array(Some(&bp)), rs: 1, cs: ldbi, bs: 0 },
+            beta: Some(beta),
+            c: Operand { base: Base::Array(Some(&cp)), rs: 1, cs: ldci, bs: 0 },
+            batch: batch as i64,
+        };
+        let refs = Refs::of(&call);
+        let job = validate(&call)?;
+        let (ra, ca) = stored(transa, mi, ki);
+        let (rb, cb) = stored(transb, ki, ni);
+        for p in 0..batch {
+            if refs.ab {
+                in_slice(f, 8, "A", 0, a[p].len() as i128 - 1, &[Dim::new(ra, 1), Dim::new(ca, ldai)])
+                    .map_err(|e| entry_err(e, p))?;
+                in_slice(f, 10, "B", 0, b[p].len() as i128 - 1, &[Dim::new(rb, 1), Dim::new(cb, ldbi)])
+                    .map_err(|e| entry_err(e, p))?;
+            }
+            if refs.c {
+                in_slice(f, 13, "C", 0, c[p].len() as i128 - 1, &[Dim::new(mi, 1), Dim::new(ni, ldci)])
+                    .map_err(|e| entry_err(e, p))?;
+            }
+        }
+        backend::run(self.backend, &job, self.num_threads())
+    }
+
+    /// General-stride batched GEMM (BLIS style), as `tblas_Tgemm_strided_batched_ex`: element
+    /// `(i, j)` of entry `p` of X is at `p*bs + i*rs + j*cs` from the view's origin. Any layout
+    /// (row-major: `rs = ld, cs = 1`), negative strides, and zero strides for A and B.
+    ///
+    /// ```
+    /// use tensorblas::{Handle, Op, StridedMut, StridedRef};
+    /// let h = Handle::new()?;
+    /// // Row-major 2x2 product C = A*B.
+    /// let a = [1.0f64, 2.0, 3.0, 4.0];
+    /// let b = [5.0f64, 6.0, 7.0, 8.0];
+    /// let mut c = [0.0f64; 4];
+    /// h.gemm_strided_batched_ex(Op::N, Op::N, 2, 2, 2, 1.0,
+    ///     StridedRef::new(&a, 0, 2, 1, 0), StridedRef::new(&b, 0, 2, 1, 0),
+    ///     0.0, StridedMut::new(&mut c, 0, 2, 1, 0), 1)?;
+    /// assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+    /// # Ok::<(), tensorblas::Error>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_strided_batched_ex<T: Scalar>(
+        &self,
+        transa: Op,
+        transb: Op,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: T,
+        a: StridedRef<'_, T>,
+        b: StridedRef<'_, T>,
+        beta: T,
+        c: StridedMut<'_, T>,
+        batch_count: usize,
+    ) -> Result<()> {
+        let f = T::GEMM_NAMES[3];
+        let (m, n, k) = (i64c(f, 4, "m", m)?, i64c(f, 5, "n", n)?, i64c(f, 6, "k", k)?);
+        let batch = i64c(f, 21, "batch_count", batch_count)?;
+        let call = Call {
+            family: Family::Ex,
+            transa: transa as i32,
+            transb: transb as i32,
+            m,
+            n,
+            k,
+            alpha: Some(alpha),
+            a: Operand { base: Base::Ptr(a.ptr), rs: a.rs as i64, cs: a.cs as i64, bs: a.bs as i64 },
+            b: Operand { base: Base::Ptr(b.ptr), rs: b.rs as i64, cs: b.cs as i64, bs: b.bs as i64 },
+            beta: Some(beta),
+            c: Operand { base: Base::Ptr(c.ptr), rs: c.rs as i64, cs: c.cs as i64, bs: c.bs as i64 },
+            batch,
+        };
+        let refs = Refs::of(&call);
+        let job = validate(&call)?;
+        let (ra, ca) = stored(transa, m, k);
+        let (rb, cb) = stored(transb, k, n);
+        if refs.ab {
+            if let Some((first, last)) = a.bounds {
+                in_slice(f, 8, "A", first, last, &[Dim::new(ra, a.rs as i64), Dim::new(ca, a.cs as i64), Dim::new(batch, a.bs as i64)])?;
+            }
+            if let Some((first, last)) = b.bounds {
+                in_slice(f, 12, "B", first, last, &[Dim::new(rb, b.rs as i64), Dim::new(cb, b.cs as i64), Dim::new(batch, b.bs as i64)])?;
+            }
+        }
+        if refs.c {
+            if let Some((first, last)) = c.bounds {
+                in_slice(f, 17, "C", first, last, &[Dim::new(m, c.rs as i64), Dim::new(n, c.cs as i64), Dim::new(batch, c.bs as i64)])?;
+            }
+        }
+        backend::run(self.backend, &job, self.num_threads())
+    }
+
+    /// Runs a call that arrived through the C ABI (pointers already in the `Call`).
+    pub(crate) fn run_call<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
+        self.run(call)
+    }
+}
+
+/// Which operands a call references (mirrors the validator's rule, for the slice checks).
+struct Refs {
+    ab: bool,
+    c: bool,
+}
+
+impl Refs {
+    fn of<T: Scalar>(call: &Call<'_, T>) -> Refs {
+        let c = call.m > 0 && call.n > 0 && call.batch > 0;
+        let ab = c && call.k > 0 && !call.alpha.is_some_and(|a| a.is_zero());
+        Refs { ab, c }
+    }
+}
+
+fn stored(op: Op, rows: i64, cols: i64) -> (i64, i64) {
+    if op == Op::N {
+        (rows, cols)
+    } else {
+        (cols, rows)
+    }
+}
+
+fn i64c(f: &'static str, pos: i32, name: &'static str, v: usize) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::invalid(f, pos, name, format!("must be <= {}, got {v}", i64::MAX)))
+}
+
+fn entry_err(e: Error, p: usize) -> Error {
+    match e {
+        Error::InvalidArgument { function, position, name, rule } => Error::InvalidArgument {
+            function,
+            position,
+            name,
+            rule: format!("entry {p}: {rule}"),
+        },
+        other => other,
+    }
+}
+
+/// Checks that every element addressed by `dims` from the view origin lies in the slice, whose
+/// elements sit at offsets `first..=last` from the origin.
+fn in_slice(f: &'static str, pos: i32, name: &'static str, first: i128, last: i128, dims: &[Dim]) -> Result<()> {
+    if let Some((lo, hi)) = offset_range(dims) {
+        if lo < first || hi > last {
+            return Err(Error::invalid(
+                f,
+                pos,
+                name,
+                format!(
+                    "addresses elements at offsets {lo}..={hi} from its origin, but its slice holds offsets {first}..={last}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Offsets, relative to `data[offset]`, of the elements of a slice of `len` elements.
+fn valid_range(offset: usize, len: usize) -> (i128, i128) {
+    (-(offset as i128), len as i128 - 1 - offset as i128)
+}
+
+/// A read-only general-stride view of a batch of matrices: element `(i, j)` of entry `p` is at
+/// `origin + p*bs + i*rs + j*cs`.
+#[derive(Clone, Copy, Debug)]
+pub struct StridedRef<'a, T> {
+    ptr: *const T,
+    bounds: Option<(i128, i128)>,
+    rs: isize,
+    cs: isize,
+    bs: isize,
+    _life: PhantomData<&'a [T]>,
+}
+
+impl<'a, T> StridedRef<'a, T> {
+    /// A view into `data` whose origin (element `(0, 0)` of entry 0) is `data[offset]`. Strides
+    /// may be negative or zero; every element a call addresses is bounds-checked against `data`.
+    pub fn new(data: &'a [T], offset: usize, rs: isize, cs: isize, bs: isize) -> Self {
+        StridedRef {
+            ptr: data.as_ptr().wrapping_add(offset),
+            bounds: Some(valid_range(offset, data.len())),
+            rs,
+            cs,
+            bs,
+            _life: PhantomData,
+        }
+    }
+
+    /// A view from a raw origin pointer, without bounds checks.
+    ///
+    /// # Safety
+    /// Every element a call addresses through this view must be valid for reads for `'a`, and
+    /// not be written by anyone during the call.
+    pub unsafe fn from_raw_parts(ptr: *const T, rs: isize, cs: isize, bs: isize) -> Self {
+        StridedRef {
+            ptr,
+            bounds: None,
+            rs,
+            cs,
+            bs,
+            _life: PhantomData,
+        }
+    }
+}
+
+/// A mutable general-stride view of a batch of matrices (the output C); see [`StridedRef`].
+#[derive(Debug)]
+pub struct StridedMut<'a, T> {
+    ptr: *mut T,
+    bounds: Option<(i128, i128)>,
+    rs: isize,
+    cs: isize,
+    bs: isize,
+    _life: PhantomData<&'a mut [T]>,
+}
+
+impl<'a, T> StridedMut<'a, T> {
+    /// A mutable view into `data` whose origin is `data[offset]`; see [`StridedRef::new`].
+    pub fn new(data: &'a mut [T], offset: usize, rs: isize, cs: isize, bs: isize) -> Self {
+        let len = data.len();
+        StridedMut {
+            ptr: data.as_mut_ptr().wrapping_add(offset),
+            bounds: Some(valid_range(offset, len)),
+            rs,
+            cs,
+            bs,
+            _life: PhantomData,
+        }
+    }
+
+    /// A mutable view from a raw origin pointer, without bounds checks.
+    ///
+    /// # Safety
+    /// Every element a call addresses through this view must be valid for reads and writes for
+    /// `'a` and not be accessed by anyone else during the call.
+    pub unsafe fn from_raw_parts(ptr: *mut T, rs: isize, cs: isize, bs: isize) -> Self {
+        StridedMut {
+            ptr,
+            bounds: None,
+            rs,
+            cs,
+            bs,
+            _life: PhantomData,
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Backends: who executes a validated [`Job`].
+//!
+//! The dispatch ladder for every GEMM call is
+//! validate everything (in `validate`) -> quick return -> `alpha == 0 || k == 0` scaling ->
+//! backend fast path -> backend general path. Backends only ever see `m, n, k, batch > 0` and
+//! `alpha != 0`.
+
+use crate::error::{Error, Result};
+use crate::job::Job;
+use crate::scalar::Scalar;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub(crate) mod native;
+#[cfg(feature = "openblas")]
+pub(crate) mod openblas;
+pub(crate) mod reference;
+
+/// A CPU backend: one way of executing a validated batched GEMM.
+pub(crate) trait Backend {
+    /// Executes `job` (all extents > 0, `alpha != 0`) on up to `threads` threads. Called inside
+    /// the handle's thread pool when `threads > 1`.
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, threads: usize) -> Result<()>;
+}
+
+/// The CPU backends a handle can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CpuBackend {
+    /// The naive strided triple loop accumulating in `f64`/`Complex64`: the oracle. Slow; always
+    /// compiled.
+    Reference,
+    /// Pure Rust (the `gemm` crate per entry; rayon over the batch). Needs no system library;
+    /// always compiled.
+    Native,
+    /// OpenBLAS through CBLAS (cargo feature `openblas`); layouts CBLAS cannot express
+    /// (general or negative strides, conjugation without transposition) run on `Native`.
+    OpenBlas,
+}
+
+impl CpuBackend {
+    /// Lower-case name, as accepted by `TBLAS_CPU_BACKEND`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuBackend::Reference => "reference",
+            CpuBackend::Native => "native",
+            CpuBackend::OpenBlas => "openblas",
+        }
+    }
+
+    /// Whether this backend is compiled into this build.
+    pub fn is_available(self) -> bool {
+        match self {
+            CpuBackend::Reference | CpuBackend::Native => true,
+            CpuBackend::OpenBlas => cfg!(feature = "openblas"),
+        }
+    }
+
+    /// The fastest backend compiled in: OpenBLAS when built with it, else the native one.
+    pub fn best_available() -> CpuBackend {
+        if CpuBackend::OpenBlas.is_available() {
+            CpuBackend::OpenBlas
+        } else {
+            CpuBackend::Native
+        }
+    }
+
+    /// Every backend compiled into this build.
+    pub fn all_available() -> Vec<CpuBackend> {
+        [CpuBackend::Reference, CpuBackend::Native, CpuBackend::OpenBlas]
+            .into_iter()
+            .filter(|b| b.is_available())
+            .collect()
+    }
+
+    /// Parses a `TBLAS_CPU_BACKEND` value (`native`, `openblas`, `mkl`, `reference`).
+    pub fn parse(s: &str) -> Result<CpuBackend> {
+        let b = match s.trim().to_ascii_lowercase().as_str() {
+            "reference" => CpuBackend::Reference,
+            "native" => CpuBackend::Native,
+            "openblas" => CpuBackend::OpenBlas,
+            "mkl" => {
+                return Err(Error::NotSupported(
+                    "CPU backend 'mkl' is not implemented in this version of tensorblas".into(),
+                ))
+            }
+            other => {
+                return Err(Error::NotSupported(format!(
+                    "unknown CPU backend '{other}': expected native, openblas, mkl or reference"
+                )))
+            }
+        };
+        if !b.is_available() {
+            return Err(Error::NotSupported(format!(
+                "CPU backend '{}' is not compiled into this build (rebuild with --features {})",
+                b.name(),
+                b.name()
+            )));
+        }
+        Ok(b)
+    }
+}
+
+impl std::fmt::Display for CpuBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Runs a validated job on `backend` with `threads` threads.
+pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usize) -> Result<()> {
+    let batch = job.batch();
+    if job.m == 0 || job.n == 0 || batch == 0 {
+        return Ok(());
+    }
+    if job.k == 0 || job.alpha.is_zero() {
+        scale_c(job);
+        return Ok(());
+    }
+    let go = || match backend {
+        CpuBackend::Reference => reference::Reference.execute(job, threads),
+        CpuBackend::Native => native::Native.execute(job, threads),
+        #[cfg(feature = "openblas")]
+        CpuBackend::OpenBlas => openblas::OpenBlas.execute(job, threads),
+        #[allow(unreachable_patterns)]
+        other => Err(Error::NotSupported(format!("CPU backend '{other}' is not compiled into this build"))),
+    };
+    if threads > 1 {
+        pool(threads)?.install(go)
+    } else {
+        go()
+    }
+}
+
+/// `C := beta * C` for every addressed element (`beta == 0` writes zeros without reading C).
+fn scale_c<T: Scalar>(job: &Job<'_, T>) {
+    if job.beta == T::one() {
+        return;
+    }
+    for p in 0..job.batch() {
+        let c = job.entry(p).c;
+        for j in 0..job.n as isize {
+            for i in 0..job.m as isize {
+                let ptr = c.wrapping_offset(i * job.c.rs + j * job.c.cs);
+                // SAFETY: the validator proved every (i, j, p) of C addressable and writable.
+                unsafe {
+                    *ptr = if job.beta.is_zero() { T::zero() } else { job.beta * *ptr };
+                }
+            }
+        }
+    }
+}
+
+/// One rayon pool per thread count, shared by all handles and created on first use.
+fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(Default::default);
+    let mut map = pools.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = map.get(&threads) {
+        return Ok(p.clone());
+    }
+    let p = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("tensorblas-{threads}-{i}"))
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start a pool of {threads} threads: {e}")))?;
+    let p = Arc::new(p);
+    map.insert(threads, p.clone());
+    Ok(p)
+}
+
+/// Minimum number of batch entries per rayon task so that each task carries enough work to
+/// amortise scheduling (about 32k multiply-adds).
+pub(crate) fn min_entries_per_task(entry_work: usize) -> usize {
+    (32 * 1024 / entry_work.max(1)).max(1)
+}

@@ -1,0 +1,175 @@
+//! A validated batched GEMM, in the form every backend executes.
+//!
+//! `op(A)` and `op(B)` are folded into strides: a transposed operand swaps its row and column
+//! strides, a conjugate-transposed one also sets `conj`. A backend therefore sees
+//! `C[p] = alpha * opA[p] * opB[p] + beta * C[p]` with `opA[p]` an `m x k` strided matrix,
+//! `opB[p]` a `k x n` one and `C[p]` an `m x n` one, for `p < batch`.
+
+use crate::scalar::Scalar;
+
+/// Transposition of a GEMM operand (values as `cublasOperation_t` / `TBLAS_OP_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum Op {
+    /// `op(X) = X`.
+    N = 0,
+    /// `op(X) = X^T`.
+    T = 1,
+    /// `op(X) = X^H` (conjugate transpose; the same as `T` for real types).
+    C = 2,
+}
+
+impl Op {
+    /// The operation for a C value, `None` when out of range.
+    pub fn from_raw(v: i32) -> Option<Op> {
+        match v {
+            0 => Some(Op::N),
+            1 => Some(Op::T),
+            2 => Some(Op::C),
+            _ => None,
+        }
+    }
+
+    /// Whether the stored matrix is read transposed.
+    pub fn is_trans(self) -> bool {
+        self != Op::N
+    }
+}
+
+/// Strides of one effective operand (after `op`): element `(i, j)` at `i*rs + j*cs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Strides {
+    pub rs: isize,
+    pub cs: isize,
+    /// Read the operand conjugated (complex types only).
+    pub conj: bool,
+}
+
+impl Strides {
+    /// Effective strides of `op(X)` for a stored matrix with strides `(rs, cs)`.
+    pub(crate) fn with_op<T: Scalar>(op: Op, rs: isize, cs: isize) -> Self {
+        match op {
+            Op::N => Strides {
+                rs,
+                cs,
+                conj: false,
+            },
+            Op::T => Strides {
+                rs: cs,
+                cs: rs,
+                conj: false,
+            },
+            Op::C => Strides {
+                rs: cs,
+                cs: rs,
+                conj: T::IS_COMPLEX,
+            },
+        }
+    }
+
+    /// The transpose of this operand.
+    #[cfg_attr(not(feature = "openblas"), allow(dead_code))]
+    pub(crate) fn t(self) -> Self {
+        Strides {
+            rs: self.cs,
+            cs: self.rs,
+            conj: self.conj,
+        }
+    }
+}
+
+/// Where the batch entries live.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Entries<'a, T> {
+    /// Entry `p` of X starts at `x + p*bs_x`.
+    Strided {
+        a: *const T,
+        b: *const T,
+        c: *mut T,
+        bs_a: isize,
+        bs_b: isize,
+        bs_c: isize,
+        count: usize,
+    },
+    /// Entry `p` of X starts at `x[p]` (pointer-array batched).
+    Array {
+        a: &'a [*const T],
+        b: &'a [*const T],
+        c: &'a [*mut T],
+    },
+}
+
+/// A validated batched GEMM. Constructed only by the validator, so holding one proves that every
+/// address it describes is in bounds for the call's lifetime, that distinct `(i, j, p)` of C are
+/// distinct elements, and that C shares no memory with the A and B it references.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Job<'a, T> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: T,
+    pub beta: T,
+    pub a: Strides,
+    pub b: Strides,
+    pub c: Strides,
+    pub entries: Entries<'a, T>,
+}
+
+// SAFETY: a Job is only built by the validator, which established that the C entries are
+// disjoint and disjoint from A and B; executors write each C entry (or each disjoint block of
+// one) from exactly one thread and only read A and B, so sharing the pointers is race-free.
+unsafe impl<T: Send> Send for Job<'_, T> {}
+// SAFETY: as for Send above.
+unsafe impl<T: Sync> Sync for Job<'_, T> {}
+
+/// The three base pointers of one batch entry.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EntryPtrs<T> {
+    pub a: *const T,
+    pub b: *const T,
+    pub c: *mut T,
+}
+
+impl<T: Scalar> Job<'_, T> {
+    /// Number of batch entries.
+    pub(crate) fn batch(&self) -> usize {
+        match self.entries {
+            Entries::Strided { count, .. } => count,
+            Entries::Array { c, .. } => c.len(),
+        }
+    }
+
+    /// Base pointers of entry `p < batch()`. Pointer arithmetic is `wrapping_offset`, so calling
+    /// this is always safe; dereferencing is justified by the validator.
+    pub(crate) fn entry(&self, p: usize) -> EntryPtrs<T> {
+        match self.entries {
+            Entries::Strided {
+                a,
+                b,
+                c,
+                bs_a,
+                bs_b,
+                bs_c,
+                ..
+            } => {
+                let p = p as isize;
+                EntryPtrs {
+                    a: a.wrapping_offset(p.wrapping_mul(bs_a)),
+                    b: b.wrapping_offset(p.wrapping_mul(bs_b)),
+                    c: c.wrapping_offset(p.wrapping_mul(bs_c)),
+                }
+            }
+            // A and B arrays are empty when they are not referenced (alpha == 0 or k == 0).
+            Entries::Array { a, b, c } => EntryPtrs {
+                a: a.get(p).copied().unwrap_or(std::ptr::null()),
+                b: b.get(p).copied().unwrap_or(std::ptr::null()),
+                c: c[p],
+            },
+        }
+    }
+
+    /// Multiply-adds per entry, saturating (for threading decisions).
+    pub(crate) fn entry_work(&self) -> usize {
+        self.m.saturating_mul(self.n).saturating_mul(self.k)
+    }
+}

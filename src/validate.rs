@@ -1,0 +1,522 @@
+//! Argument validation for the GEMM family, shared by the C ABI and the safe Rust API.
+//!
+//! The rules are those of `c-api.md`: checked in argument order, the first bad argument decides
+//! the status and the reported position, and nothing is read or written before validation has
+//! passed. A successful validation yields a [`Job`] that backends may execute.
+#![forbid(unsafe_code)]
+
+use crate::error::{Error, Result};
+use crate::job::{Entries, Job, Op, Strides};
+use crate::layout::{byte_range, is_injective, ranges_intersect, Dim};
+use crate::scalar::Scalar;
+use std::mem::{align_of, size_of};
+
+/// Which member of the GEMM family a call belongs to (it fixes the argument positions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// `tblas_Tgemm`.
+    Gemm,
+    /// `tblas_Tgemm_batched` (pointer arrays).
+    Batched,
+    /// `tblas_Tgemm_strided_batched`.
+    Strided,
+    /// `tblas_Tgemm_strided_batched_ex` (general strides).
+    Ex,
+}
+
+/// A positional argument: 1-based position in the C signature (0 = implicit) and its name.
+#[derive(Clone, Copy, Debug)]
+struct ArgPos {
+    pos: i32,
+    name: &'static str,
+}
+
+const fn ap(pos: i32, name: &'static str) -> ArgPos {
+    ArgPos { pos, name }
+}
+
+const NONE: ArgPos = ap(0, "");
+
+/// Positions of one operand's arguments.
+#[derive(Clone, Copy, Debug)]
+struct OperandPos {
+    ptr: ArgPos,
+    rs: ArgPos,
+    cs: ArgPos,
+    bs: ArgPos,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Positions {
+    alpha: ArgPos,
+    a: OperandPos,
+    b: OperandPos,
+    beta: ArgPos,
+    c: OperandPos,
+    batch: ArgPos,
+}
+
+const fn ld_operand(ptr: ArgPos, ld: ArgPos, bs: ArgPos) -> OperandPos {
+    OperandPos {
+        ptr,
+        rs: NONE,
+        cs: ld,
+        bs,
+    }
+}
+
+impl Family {
+    fn positions(self) -> Positions {
+        match self {
+            Family::Gemm => Positions {
+                alpha: ap(7, "alpha"),
+                a: ld_operand(ap(8, "A"), ap(9, "lda"), NONE),
+                b: ld_operand(ap(10, "B"), ap(11, "ldb"), NONE),
+                beta: ap(12, "beta"),
+                c: ld_operand(ap(13, "C"), ap(14, "ldc"), NONE),
+                batch: NONE,
+            },
+            Family::Batched => Positions {
+                alpha: ap(7, "alpha"),
+                a: ld_operand(ap(8, "A"), ap(9, "lda"), NONE),
+                b: ld_operand(ap(10, "B"), ap(11, "ldb"), NONE),
+                beta: ap(12, "beta"),
+                c: ld_operand(ap(13, "C"), ap(14, "ldc"), NONE),
+                batch: ap(15, "batch_count"),
+            },
+            Family::Strided => Positions {
+                alpha: ap(7, "alpha"),
+                a: ld_operand(ap(8, "A"), ap(9, "lda"), ap(10, "stride_a")),
+                b: ld_operand(ap(11, "B"), ap(12, "ldb"), ap(13, "stride_b")),
+                beta: ap(14, "beta"),
+                c: ld_operand(ap(15, "C"), ap(16, "ldc"), ap(17, "stride_c")),
+                batch: ap(18, "batch_count"),
+            },
+            Family::Ex => Positions {
+                alpha: ap(7, "alpha"),
+                a: OperandPos {
+                    ptr: ap(8, "A"),
+                    rs: ap(9, "rs_a"),
+                    cs: ap(10, "cs_a"),
+                    bs: ap(11, "bs_a"),
+                },
+                b: OperandPos {
+                    ptr: ap(12, "B"),
+                    rs: ap(13, "rs_b"),
+                    cs: ap(14, "cs_b"),
+                    bs: ap(15, "bs_b"),
+                },
+                beta: ap(16, "beta"),
+                c: OperandPos {
+                    ptr: ap(17, "C"),
+                    rs: ap(18, "rs_c"),
+                    cs: ap(19, "cs_c"),
+                    bs: ap(20, "bs_c"),
+                },
+                batch: ap(21, "batch_count"),
+            },
+        }
+    }
+
+    fn is_ld_form(self) -> bool {
+        self != Family::Ex
+    }
+}
+
+/// Where an operand's batch entries start: one base pointer (strided families) or a pointer
+/// array (`gemm_batched`; `None` = the array pointer itself is NULL).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Base<'a, P> {
+    Ptr(P),
+    Array(Option<&'a [P]>),
+}
+
+/// One operand as passed by the caller: for the ld-form families `rs = 1`, `cs = ld`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operand<'a, P> {
+    pub base: Base<'a, P>,
+    pub rs: i64,
+    pub cs: i64,
+    pub bs: i64,
+}
+
+/// Raw pointers whose address the validator inspects.
+pub(crate) trait Addr: Copy {
+    fn addr(self) -> usize;
+}
+impl<T> Addr for *const T {
+    fn addr(self) -> usize {
+        self as usize
+    }
+}
+impl<T> Addr for *mut T {
+    fn addr(self) -> usize {
+        self as usize
+    }
+}
+
+/// A GEMM-family call exactly as the caller made it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call<'a, T> {
+    pub family: Family,
+    pub transa: i32,
+    pub transb: i32,
+    pub m: i64,
+    pub n: i64,
+    pub k: i64,
+    pub alpha: Option<T>,
+    pub a: Operand<'a, *const T>,
+    pub b: Operand<'a, *const T>,
+    pub beta: Option<T>,
+    pub c: Operand<'a, *mut T>,
+    /// 1 for `gemm`.
+    pub batch: i64,
+}
+
+struct Checker {
+    func: &'static str,
+}
+
+impl Checker {
+    fn fail(&self, at: ArgPos, rule: impl std::fmt::Display) -> Error {
+        Error::invalid(self.func, at.pos, at.name, rule)
+    }
+}
+
+/// Above this many candidate pairs, the pointer-array overlap test switches from pairwise exact
+/// tests to sorting every element address.
+const PAIR_BUDGET: usize = 1 << 22;
+
+/// Validates `call` for `T`'s function of `call.family` and returns the job to execute.
+pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> {
+    let fam = call.family;
+    let func = T::GEMM_NAMES[fam as usize];
+    let ck = Checker { func };
+    let pos = fam.positions();
+    let sz = size_of::<T>();
+
+    let transa = Op::from_raw(call.transa)
+        .ok_or_else(|| ck.fail(ap(2, "transa"), format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transa)))?;
+    let transb = Op::from_raw(call.transb)
+        .ok_or_else(|| ck.fail(ap(3, "transb"), format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transb)))?;
+    for (v, at) in [(call.m, ap(4, "m")), (call.n, ap(5, "n")), (call.k, ap(6, "k"))] {
+        if v < 0 {
+            return Err(ck.fail(at, format!("must be >= 0, got {v}")));
+        }
+    }
+    let (m, n, k) = (call.m, call.n, call.k);
+    // Batch count as used by later checks: a negative one references nothing (it fails at its
+    // own, last, position).
+    let batch = call.batch.max(0);
+    let alpha = call
+        .alpha
+        .ok_or_else(|| ck.fail(pos.alpha, "must not be NULL"))?;
+    let ref_c = m > 0 && n > 0 && batch > 0;
+    let ref_ab = ref_c && k > 0 && !alpha.is_zero();
+
+    // Stored shapes of A and B.
+    let (ra, ca) = if transa == Op::N { (m, k) } else { (k, m) };
+    let (rb, cb) = if transb == Op::N { (k, n) } else { (n, k) };
+    let a_range = check_input(&ck, fam, &call.a, pos.a, (ra, ca), batch, ref_ab, sz, align_of::<T>(), transa, 'A')?;
+    let b_range = check_input(&ck, fam, &call.b, pos.b, (rb, cb), batch, ref_ab, sz, align_of::<T>(), transb, 'B')?;
+
+    let beta = call.beta.ok_or_else(|| ck.fail(pos.beta, "must not be NULL"))?;
+
+    // C: pointer(s), layout, addressability.
+    let c = &call.c;
+    check_pointers(&ck, &c.base, pos.c.ptr, batch, ref_c, align_of::<T>())?;
+    if fam.is_ld_form() {
+        check_ld(&ck, c.cs, pos.c.cs, m, "m")?;
+    } else {
+        if m > 1 && c.rs == 0 {
+            return Err(ck.fail(pos.c.rs, "must be nonzero when m > 1 (rows of C would alias)"));
+        }
+        if n > 1 && c.cs == 0 {
+            return Err(ck.fail(pos.c.cs, "must be nonzero when n > 1 (columns of C would alias)"));
+        }
+        if !is_injective(&[Dim::new(m, c.rs), Dim::new(n, c.cs)]) {
+            return Err(ck.fail(
+                pos.c.cs,
+                format!(
+                    "with rs_c = {} makes distinct elements of the {m}x{n} matrix C alias, got cs_c = {}",
+                    c.rs, c.cs
+                ),
+            ));
+        }
+    }
+    let c_ranges = addressable(&ck, &c.base, pos.c, (m, n), (c.rs, c.cs, c.bs), batch, ref_c, sz)?;
+
+    if call.batch < 0 {
+        return Err(ck.fail(pos.batch, format!("must be >= 0, got {}", call.batch)));
+    }
+
+    // Distinct batch entries of C must not share an element.
+    if ref_c && batch > 1 {
+        match c.base {
+            Base::Ptr(_) => {
+                if !is_injective(&[Dim::new(m, c.rs), Dim::new(n, c.cs), Dim::new(batch, c.bs)]) {
+                    return Err(ck.fail(
+                        pos.c.bs,
+                        format!(
+                            "makes batch entries of C overlap (m = {m}, n = {n}, C strides ({}, {}), batch_count = {batch}), got {}",
+                            c.rs, c.cs, c.bs
+                        ),
+                    ));
+                }
+            }
+            Base::Array(Some(ptrs)) => {
+                if let Some((p, q)) = array_entries_overlap(ptrs, &c_ranges, m, n, c.cs, sz) {
+                    return Err(ck.fail(
+                        pos.c.ptr,
+                        format!("entries C[{p}] and C[{q}] overlap; distinct batch entries of C must not share elements"),
+                    ));
+                }
+            }
+            Base::Array(None) => unreachable!("checked by check_pointers"),
+        }
+    }
+    // C must not share memory with the A and B it is computed from.
+    if ref_ab {
+        let mut inputs: Vec<(usize, usize, char)> = Vec::with_capacity(a_range.len() + b_range.len());
+        inputs.extend(a_range.iter().map(|r| (r.0, r.1, 'A')));
+        inputs.extend(b_range.iter().map(|r| (r.0, r.1, 'B')));
+        inputs.sort_unstable();
+        // Prefix maximum of the ends, so that one binary search finds any intersecting input.
+        let mut max_end = Vec::with_capacity(inputs.len());
+        let mut acc = (0usize, ' ');
+        for &(_, e, w) in &inputs {
+            if e >= acc.0 {
+                acc = (e, w);
+            }
+            max_end.push(acc);
+        }
+        for &cr in &c_ranges {
+            // Inputs starting at or before the end of C's range.
+            let idx = inputs.partition_point(|r| r.0 <= cr.1);
+            if idx > 0 && max_end[idx - 1].0 >= cr.0 {
+                // Find the witness for the message.
+                let w = inputs[..idx]
+                    .iter()
+                    .find(|r| ranges_intersect((r.0, r.1), cr))
+                    .map_or(max_end[idx - 1].1, |r| r.2);
+                return Err(ck.fail(pos.c.ptr, format!("must not share memory with {w}")));
+            }
+        }
+    }
+
+    // Build the job: fold op() into the strides.
+    let (a_rs, a_cs) = (call.a.rs as isize, call.a.cs as isize);
+    let (b_rs, b_cs) = (call.b.rs as isize, call.b.cs as isize);
+    let entries = match (call.a.base, call.b.base, call.c.base) {
+        (Base::Ptr(a), Base::Ptr(b), Base::Ptr(cp)) => Entries::Strided {
+            a,
+            b,
+            c: cp,
+            bs_a: call.a.bs as isize,
+            bs_b: call.b.bs as isize,
+            bs_c: call.c.bs as isize,
+            count: batch as usize,
+        },
+        (Base::Array(a), Base::Array(b), Base::Array(cp)) => {
+            // Unreferenced operands may be NULL arrays: they are passed on empty and never read.
+            let bu = batch as usize;
+            Entries::Array {
+                a: a.filter(|_| ref_ab).map_or(&[][..], |s| &s[..bu]),
+                b: b.filter(|_| ref_ab).map_or(&[][..], |s| &s[..bu]),
+                c: cp.filter(|_| ref_c).map_or(&[][..], |s| &s[..bu]),
+            }
+        }
+        _ => unreachable!("operands of one call share a family"),
+    };
+    Ok(Job {
+        m: m as usize,
+        n: n as usize,
+        k: k as usize,
+        alpha,
+        beta,
+        a: Strides::with_op::<T>(transa, a_rs, a_cs),
+        b: Strides::with_op::<T>(transb, b_rs, b_cs),
+        c: Strides {
+            rs: c.rs as isize,
+            cs: c.cs as isize,
+            conj: false,
+        },
+        entries,
+    })
+}
+
+fn check_ld(ck: &Checker, ld: i64, at: ArgPos, rows: i64, rows_name: &str) -> Result<()> {
+    let need = rows.max(1);
+    if ld < need {
+        return Err(ck.fail(at, format!("must be >= max(1, {rows_name}) = {need}, got {ld}")));
+    }
+    Ok(())
+}
+
+/// NULL and alignment checks of a pointer or pointer array that is referenced.
+fn check_pointers<P: Addr>(
+    ck: &Checker,
+    base: &Base<'_, P>,
+    at: ArgPos,
+    batch: i64,
+    referenced: bool,
+    align: usize,
+) -> Result<()> {
+    if !referenced {
+        return Ok(());
+    }
+    let when = "when it is referenced (m, n, batch_count > 0, and for A/B also k > 0 and alpha != 0)";
+    match base {
+        Base::Ptr(p) => {
+            if p.addr() == 0 {
+                return Err(ck.fail(at, format!("must not be NULL {when}")));
+            }
+            if p.addr() % align != 0 {
+                return Err(ck.fail(at, format!("must be aligned to {align} bytes, got address {:#x}", p.addr())));
+            }
+        }
+        Base::Array(None) => {
+            return Err(ck.fail(at, format!("(the pointer array) must not be NULL {when}")));
+        }
+        Base::Array(Some(ptrs)) => {
+            for (i, p) in ptrs.iter().take(batch as usize).enumerate() {
+                if p.addr() == 0 {
+                    return Err(ck.fail(at, format!("entry {}[{i}] must not be NULL {when}", at.name)));
+                }
+                if p.addr() % align != 0 {
+                    return Err(ck.fail(
+                        at,
+                        format!("entry {}[{i}] must be aligned to {align} bytes, got address {:#x}", at.name, p.addr()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every element of a referenced operand has an address; returns the byte range of
+/// each batch entry (one range covering all entries for the strided families).
+#[allow(clippy::too_many_arguments)]
+fn addressable<P: Addr>(
+    ck: &Checker,
+    base: &Base<'_, P>,
+    at: OperandPos,
+    (rows, cols): (i64, i64),
+    (rs, cs, bs): (i64, i64, i64),
+    batch: i64,
+    referenced: bool,
+    sz: usize,
+) -> Result<Vec<(usize, usize)>> {
+    if !referenced {
+        return Ok(Vec::new());
+    }
+    // For the ld-form, the implicit unit row stride is attributed to the ld argument.
+    let rs_at = if at.rs.pos == 0 { at.cs } else { at.rs };
+    let overflow = "makes element addresses overflow the address space";
+    let matrix = [Dim::new(rows, rs), Dim::new(cols, cs)];
+    let check_matrix = |addr: usize| -> Result<(usize, usize)> {
+        byte_range(addr, sz, &matrix[..1]).ok_or_else(|| ck.fail(rs_at, format!("= {rs} {overflow}")))?;
+        byte_range(addr, sz, &matrix).ok_or_else(|| ck.fail(at.cs, format!("= {cs} {overflow}")))
+    };
+    match base {
+        Base::Ptr(p) => {
+            check_matrix(p.addr())?;
+            let all = [matrix[0], matrix[1], Dim::new(batch, bs)];
+            let r = byte_range(p.addr(), sz, &all).ok_or_else(|| ck.fail(at.bs, format!("= {bs} {overflow}")))?;
+            Ok(vec![r])
+        }
+        Base::Array(Some(ptrs)) => ptrs[..batch as usize].iter().map(|p| check_matrix(p.addr())).collect(),
+        Base::Array(None) => unreachable!("checked by check_pointers"),
+    }
+}
+
+/// Pointer, ld and address checks of input operand A or B; returns its byte ranges.
+#[allow(clippy::too_many_arguments)]
+fn check_input<T: Scalar>(
+    ck: &Checker,
+    fam: Family,
+    x: &Operand<'_, *const T>,
+    at: OperandPos,
+    (rows, cols): (i64, i64),
+    batch: i64,
+    referenced: bool,
+    sz: usize,
+    align: usize,
+    op: Op,
+    which: char,
+) -> Result<Vec<(usize, usize)>> {
+    check_pointers(ck, &x.base, at.ptr, batch, referenced, align)?;
+    if fam.is_ld_form() {
+        // lda >= max(1, rows of the stored matrix): m for A with N, k otherwise; B likewise.
+        let rows_name = match (which, op == Op::N) {
+            ('A', true) => "m",
+            ('A', false) => "k",
+            (_, true) => "k",
+            (_, false) => "n",
+        };
+        check_ld(ck, x.cs, at.cs, rows, rows_name)?;
+    }
+    addressable(ck, &x.base, at, (rows, cols), (x.rs, x.cs, x.bs), batch, referenced, sz)
+}
+
+/// Exact overlap test for the entries of a pointer-array C (`m x n`, leading dimension `ldc`):
+/// returns two overlapping entry indices, if any.
+fn array_entries_overlap<P: Addr>(
+    ptrs: &[P],
+    ranges: &[(usize, usize)],
+    m: i64,
+    n: i64,
+    ldc: i64,
+    sz: usize,
+) -> Option<(usize, usize)> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_unstable_by_key(|&i| ranges[i].0);
+    // Do two entries whose byte ranges intersect share an element?
+    let share = |p: usize, q: usize| -> bool {
+        let (x, y) = (ptrs[p].addr() as i128, ptrs[q].addr() as i128);
+        let delta = y - x;
+        if delta % sz as i128 != 0 {
+            return true; // misaligned relative offset with intersecting ranges: bytes are shared
+        }
+        // Same element iff d = dx + dy*ldc with |dx| < m, |dy| < n.
+        let d = delta / sz as i128;
+        let (m, n, ld) = (m as i128, n as i128, ldc as i128);
+        let lo = (d - (m - 1)).div_euclid(ld);
+        let hi = (d + (m - 1)).div_euclid(ld);
+        (lo..=hi).any(|dy| dy.abs() < n && (d - dy * ld).abs() < m)
+    };
+    let mut pairs = 0usize;
+    for (oi, &p) in order.iter().enumerate() {
+        for &q in &order[oi + 1..] {
+            if ranges[q].0 > ranges[p].1 {
+                break;
+            }
+            pairs += 1;
+            if pairs > PAIR_BUDGET {
+                return sorted_element_overlap(ptrs, m, n, ldc, sz);
+            }
+            if share(p, q) {
+                return Some((p.min(q), p.max(q)));
+            }
+        }
+    }
+    None
+}
+
+/// Fallback for heavily interleaved pointer arrays: sort the byte address of every element.
+fn sorted_element_overlap<P: Addr>(ptrs: &[P], m: i64, n: i64, ldc: i64, sz: usize) -> Option<(usize, usize)> {
+    let mut addrs: Vec<(usize, usize)> = Vec::with_capacity(ptrs.len() * (m * n) as usize);
+    for (e, p) in ptrs.iter().enumerate() {
+        for j in 0..n {
+            for i in 0..m {
+                addrs.push((p.addr() + ((i + j * ldc) as usize) * sz, e));
+            }
+        }
+    }
+    addrs.sort_unstable();
+    addrs
+        .windows(2)
+        .find(|w| w[1].0 < w[0].0 + sz)
+        .map(|w| (w[0].1.min(w[1].1), w[0].1.max(w[1].1)))
+}
