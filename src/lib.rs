@@ -26,6 +26,10 @@
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("tensorblas supports 64-bit targets only");
 
+// Links the system OpenBLAS (openblas-src with `system`).
+#[cfg(feature = "openblas")]
+extern crate openblas_src as _;
+
 mod api;
 mod backend;
 mod error;

@@ -227,7 +227,7 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
     check_pointers(&ck, &c.base, pos.c.ptr, batch, ref_c, align_of::<T>())?;
     if fam.is_ld_form() {
         check_ld(&ck, c.cs, pos.c.cs, m, "m")?;
-    } else {
+    } else if ref_c {
         if m > 1 && c.rs == 0 {
             return Err(ck.fail(pos.c.rs, "must be nonzero when m > 1 (rows of C would alias)"));
         }

@@ -1,0 +1,349 @@
+//! Every backend against the oracle: random and edge shapes, all 4 types, all 9 op pairs,
+//! column-major and general-stride layouts, stride 0, negative strides, interleaved C batches,
+//! pointer arrays; guard cells around C, A and B unchanged.
+
+mod common;
+use common::*;
+use rand::Rng;
+use tensorblas::{Complex32, Complex64, CpuBackend, Handle, Op, Scalar, StridedMut, StridedRef};
+
+#[derive(Clone, Copy, Debug)]
+enum Style {
+    Gemm,
+    Strided,
+    Ex,
+    Batched,
+}
+
+#[derive(Clone, Debug)]
+struct Case<T> {
+    style: Style,
+    ta: Op,
+    tb: Op,
+    m: usize,
+    n: usize,
+    k: usize,
+    batch: usize,
+    alpha: T,
+    beta: T,
+}
+
+const PAD: usize = 3;
+
+fn stored(op: Op, r: usize, c: usize) -> (usize, usize) {
+    if op == Op::N {
+        (r, c)
+    } else {
+        (c, r)
+    }
+}
+
+/// Random strides for an input operand (`rows x cols` stored): any layout, zero and negative
+/// strides included.
+fn input_layout(r: &mut rand::rngs::SmallRng, rows: usize, cols: usize, batch: usize) -> (isize, isize, isize) {
+    let (ri, ci) = (rows as isize, cols as isize);
+    let (rs, cs) = match r.random_range(0..5) {
+        0 => (1, ri + r.random_range(0..3i64) as isize),
+        1 => (ci + r.random_range(0..3i64) as isize, 1),
+        2 => (-1, -(ri + 1)),
+        3 => (0, 1),                                               // broadcast along rows
+        _ => (r.random_range(-3..4i64) as isize, r.random_range(-3..4i64) as isize),       // anything, even aliasing reads
+    };
+    let span = rs.abs() * (ri - 1).max(0) + cs.abs() * (ci - 1).max(0) + 1;
+    let bs = match r.random_range(0..3) {
+        0 => 0,
+        1 => span + r.random_range(0..2i64) as isize,
+        _ => -span,
+    };
+    let _ = batch;
+    (rs, cs, bs)
+}
+
+/// Random non-aliasing strides for C (`m x n x batch`).
+fn output_layout(r: &mut rand::rngs::SmallRng, m: usize, n: usize, batch: usize) -> (isize, isize, isize) {
+    let (mi, ni, bi) = (m as isize, n as isize, batch as isize);
+    match r.random_range(0..5) {
+        0 => (1, mi + 1, (mi + 1) * ni + 2),  // column-major, stacked
+        1 => (ni, 1, mi * ni),                // row-major
+        2 => (-1, -mi, -(mi * ni)),           // everything reversed
+        3 => (1, mi * bi.max(1), mi),         // interleaved batch (contraction layout)
+        _ => (bi.max(1), bi.max(1) * mi, 1),  // batch fastest
+    }
+}
+
+fn run_case<T: Scalar>(h: &Handle, case: &Case<T>, r: &mut rand::rngs::SmallRng, what: &str) {
+    let Case { style, ta, tb, m, n, k, batch, alpha, beta } = case.clone();
+    let (ra, ca) = stored(ta, m, k);
+    let (rb, cb) = stored(tb, k, n);
+    // Layouts.
+    let (la, lb, lc) = match style {
+        Style::Gemm | Style::Strided | Style::Batched => {
+            let lda = ra.max(1) + r.random_range(0..3);
+            let ldb = rb.max(1) + r.random_range(0..3);
+            let (ldc, sc) = if matches!(style, Style::Strided) && r.random_bool(0.4) {
+                (m.max(1) * batch.max(1), m as isize) // interleaved C entries
+            } else {
+                let ldc = m.max(1) + r.random_range(0..3);
+                (ldc, (ldc * n + r.random_range(0..3)) as isize)
+            };
+            let sa = if r.random_bool(0.3) { 0 } else { (lda * ca + 1) as isize };
+            let sb = if r.random_bool(0.3) { 0 } else { (ldb * cb) as isize };
+            ((1, lda as isize, sa), (1, ldb as isize, sb), (1, ldc as isize, sc))
+        }
+        Style::Ex => (
+            input_layout(r, ra, ca, batch),
+            input_layout(r, rb, cb, batch),
+            output_layout(r, m, n, batch),
+        ),
+    };
+    let (na, oa) = extent(ra, ca, batch, la.0, la.1, la.2, PAD);
+    let (nb, ob) = extent(rb, cb, batch, lb.0, lb.1, lb.2, PAD);
+    let (nc, oc) = extent(m, n, batch, lc.0, lc.1, lc.2, PAD);
+    let a: Vec<T> = rand_vec(r, na);
+    let b: Vec<T> = rand_vec(r, nb);
+    let mut c: Vec<T> = rand_vec(r, nc);
+    let lay = |o: usize, l: (isize, isize, isize)| Layout { origin: o, rs: l.0, cs: l.1, bs: l.2 };
+    let (lya, lyb, lyc) = (lay(oa, la), lay(ob, lb), lay(oc, lc));
+    let addr = addressed(nc, lyc, m, n, batch);
+    for (i, v) in c.iter_mut().enumerate() {
+        if !addr[i] {
+            *v = sentinel();
+        }
+    }
+    let (a0, b0, c0) = (a.clone(), b.clone(), c.clone());
+    let (expect, gauge) = oracle(ta, tb, m, n, k, alpha, &a, lya, &b, lyb, beta, &c, lyc, batch);
+
+    let res = match style {
+        Style::Gemm => h.gemm(ta, tb, m, n, k, alpha, &a[oa..], la.1 as usize, &b[ob..], lb.1 as usize, beta, &mut c[oc..], lc.1 as usize),
+        Style::Strided => h.gemm_strided_batched(
+            ta, tb, m, n, k, alpha, &a[oa..], la.1 as usize, la.2, &b[ob..], lb.1 as usize, lb.2, beta,
+            &mut c[oc..], lc.1 as usize, lc.2, batch,
+        ),
+        Style::Ex => h.gemm_strided_batched_ex(
+            ta, tb, m, n, k, alpha,
+            StridedRef::new(&a, oa, la.0, la.1, la.2),
+            StridedRef::new(&b, ob, lb.0, lb.1, lb.2),
+            beta,
+            StridedMut::new(&mut c, oc, lc.0, lc.1, lc.2),
+            batch,
+        ),
+        Style::Batched => {
+            // Entry p of X is the sub-slice starting at its strided origin.
+            let aps: Vec<&[T]> = (0..batch).map(|p| &a[lya.at(0, 0, p).min(a.len())..]).collect();
+            let bps: Vec<&[T]> = (0..batch).map(|p| &b[lyb.at(0, 0, p).min(b.len())..]).collect();
+            // Disjoint mutable entries: split C at each entry's origin (stacked layout).
+            let mut rest: &mut [T] = &mut c[oc..];
+            let mut cps: Vec<&mut [T]> = Vec::new();
+            for _ in 0..batch {
+                let (head, tail) = rest.split_at_mut((lc.2 as usize).min(rest.len()));
+                cps.push(head);
+                rest = tail;
+            }
+            h.gemm_batched(ta, tb, m, n, k, alpha, &aps, la.1 as usize, &bps, lb.1 as usize, beta, &mut cps, lc.1 as usize)
+        }
+    };
+    res.unwrap_or_else(|e| panic!("{what}: {case:?} failed: {e}"));
+    assert!(all_bits_eq(&a, &a0) && all_bits_eq(&b, &b0), "{what}: A or B changed");
+    check(&format!("{what} {case:?} la={la:?} lb={lb:?} lc={lc:?}"), &c, &c0, &expect, &gauge, &addr, k);
+}
+
+fn random_cases<T: Scalar>(backend: CpuBackend, seed: u64, count: usize) {
+    let mut r = rng(seed);
+    let h = Handle::with_backend(backend).unwrap();
+    let sizes = [0usize, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17];
+    for i in 0..count {
+        h.set_num_threads(1 + i % 3);
+        let style = [Style::Gemm, Style::Strided, Style::Ex, Style::Batched][i % 4];
+        let pick = |r: &mut rand::rngs::SmallRng| sizes[r.random_range(0..sizes.len())];
+        let scal = |r: &mut rand::rngs::SmallRng, zero_ok: bool| -> T {
+            match r.random_range(0..5) {
+                0 if zero_ok => T::zero(),
+                1 => T::one(),
+                _ => rand_val(r),
+            }
+        };
+        let case = Case {
+            style,
+            ta: OPS[(i / 4) % 3],
+            tb: OPS[(i / 12) % 3],
+            m: pick(&mut r),
+            n: pick(&mut r),
+            k: pick(&mut r),
+            batch: if matches!(style, Style::Gemm) { 1 } else { r.random_range(0..5) },
+            alpha: scal(&mut r, true),
+            beta: scal(&mut r, true),
+        };
+        run_case(&h, &case, &mut r, &format!("{backend} {} #{i}", std::any::type_name::<T>()));
+    }
+}
+
+fn edge_cases<T: Scalar>(backend: CpuBackend) {
+    let mut r = rng(7);
+    let h = Handle::with_backend(backend).unwrap();
+    h.set_num_threads(2);
+    // 0 and 1 in every dimension, k = 0, batch 0 and 1, block sizes +-1, a few large entries
+    // (which take the inner-threaded paths).
+    let mut shapes = vec![];
+    for &(m, n, k) in &[(0, 3, 3), (3, 0, 3), (3, 3, 0), (1, 1, 1), (1, 5, 1), (5, 1, 7), (1, 1, 9)] {
+        for batch in [0, 1, 3] {
+            shapes.push((m, n, k, batch));
+        }
+    }
+    for s in [3usize, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33] {
+        shapes.push((s, s, s, 2));
+        shapes.push((s, s + 1, s - 1, 1));
+    }
+    shapes.push((64, 70, 66, 1));
+    shapes.push((97, 65, 80, 2));
+    for (idx, &(m, n, k, batch)) in shapes.iter().enumerate() {
+        for (ta, tb) in [(Op::N, Op::N), (Op::T, Op::C), (Op::C, Op::N)] {
+            for style in [Style::Strided, Style::Ex] {
+                let case = Case::<T> { style, ta, tb, m, n, k, batch, alpha: rand_val(&mut r), beta: rand_val(&mut r) };
+                run_case(&h, &case, &mut r, &format!("{backend} edge #{idx}"));
+            }
+        }
+    }
+}
+
+macro_rules! per_type {
+    ($name:ident, $f:ident, $($arg:expr),*) => {
+        #[test]
+        fn $name() {
+            for backend in CpuBackend::all_available() {
+                $f::<f32>(backend, $($arg),*);
+                $f::<f64>(backend, $($arg),*);
+                $f::<Complex32>(backend, $($arg),*);
+                $f::<Complex64>(backend, $($arg),*);
+            }
+        }
+    };
+}
+
+per_type!(random_shapes_layouts_ops_all_backends, random_cases, 11, 720);
+per_type!(random_shapes_second_seed, random_cases, 12345, 360);
+
+#[test]
+fn edge_shapes_all_backends() {
+    for backend in CpuBackend::all_available() {
+        edge_cases::<f32>(backend);
+        edge_cases::<f64>(backend);
+        edge_cases::<Complex32>(backend);
+        edge_cases::<Complex64>(backend);
+    }
+}
+
+/// beta = 0 never reads C: NaN-filled C gives no NaN; alpha = 0 never reads A/B (NaN there).
+fn nan_poisoning<T: Scalar>(backend: CpuBackend) {
+    let h = Handle::with_backend(backend).unwrap();
+    let nan = T::from_c64(Complex64::new(f64::NAN, f64::NAN));
+    let (m, n, k, batch) = (5, 4, 3, 3);
+    let mut r = rng(3);
+    let a: Vec<T> = rand_vec(&mut r, m * k * batch);
+    let b: Vec<T> = rand_vec(&mut r, k * n * batch);
+    for threads in [1, 2] {
+        h.set_num_threads(threads);
+        let mut c = vec![nan; m * n * batch];
+        h.gemm_strided_batched(Op::N, Op::T, m, n, k, T::one(), &a, m, (m * k) as isize, &b, n, (k * n) as isize, T::zero(), &mut c, m, (m * n) as isize, batch)
+            .unwrap();
+        assert!(c.iter().all(|v| !v.to_c64().re.is_nan() && !v.to_c64().im.is_nan()), "{backend}: beta = 0 read C");
+        // alpha = 0: C := beta*C without reading A or B (poisoned); beta = 0 then writes zeros.
+        let pa = vec![nan; m * k * batch];
+        let mut c2: Vec<T> = rand_vec(&mut r, m * n * batch);
+        let c2_0 = c2.clone();
+        let two = T::one() + T::one();
+        h.gemm_strided_batched(Op::N, Op::N, m, n, k, T::zero(), &pa, m, (m * k) as isize, &pa, k, 0, two, &mut c2, m, (m * n) as isize, batch).unwrap();
+        for (x, y) in c2.iter().zip(&c2_0) {
+            assert!(bits_eq(*x, two * *y), "{backend}: alpha = 0 must give C = beta*C");
+        }
+        let mut c3 = vec![nan; m * n * batch];
+        h.gemm_strided_batched(Op::N, Op::N, m, n, k, T::zero(), &pa, m, 0, &pa, k, 0, T::zero(), &mut c3, m, (m * n) as isize, batch).unwrap();
+        assert!(c3.iter().all(|v| bits_eq(*v, T::zero())), "{backend}: alpha = beta = 0 must zero C");
+        // NaN in A propagates (no zero-skipping): entry 1 column 0 of op(A) poisoned.
+        let mut pa = a.clone();
+        pa[m * k] = nan;
+        let mut c4 = vec![T::zero(); m * n * batch];
+        h.gemm_strided_batched(Op::N, Op::N, m, n, k, T::one(), &pa, m, (m * k) as isize, &b, k, (k * n) as isize, T::zero(), &mut c4, m, (m * n) as isize, batch).unwrap();
+        let v = c4[m * n].to_c64();
+        assert!(v.re.is_nan() || v.im.is_nan(), "{backend}: NaN in A must propagate");
+        let v = c4[0].to_c64();
+        assert!(!v.re.is_nan(), "{backend}: NaN leaked into another entry");
+    }
+}
+per_type!(nan_poisoning_and_quick_paths, nan_poisoning,);
+
+/// Many threads sharing one handle get results bitwise equal to serial calls.
+fn shared_handle<T: Scalar>(backend: CpuBackend) {
+    let h = Handle::with_backend(backend).unwrap();
+    h.set_num_threads(2);
+    let mut r = rng(99);
+    let (m, n, k, batch) = (24, 20, 28, 16);
+    let a: Vec<T> = rand_vec(&mut r, m * k * batch);
+    let b: Vec<T> = rand_vec(&mut r, k * n * batch);
+    let c0: Vec<T> = rand_vec(&mut r, m * n * batch);
+    let (alpha, beta): (T, T) = (rand_val(&mut r), rand_val(&mut r));
+    let run = |c: &mut Vec<T>| {
+        h.gemm_strided_batched(Op::T, Op::N, m, n, k, alpha, &a, k, (m * k) as isize, &b, k, (k * n) as isize, beta, c, m, (m * n) as isize, batch)
+            .unwrap()
+    };
+    let mut serial = c0.clone();
+    run(&mut serial);
+    let results: Vec<Vec<T>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    for _ in 0..5 {
+                        let mut c = c0.clone();
+                        run(&mut c);
+                        out.push(c);
+                    }
+                    out
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    for c in &results {
+        assert!(all_bits_eq(c, &serial), "{backend}: concurrent result differs from serial");
+    }
+}
+per_type!(eight_threads_share_one_handle_bitwise, shared_handle,);
+
+#[test]
+fn backends_agree_with_each_other_on_large_entries() {
+    // Cross-check of the inner-threaded paths: one large entry, 1 vs 2 threads, every backend,
+    // against the reference backend.
+    let mut r = rng(5);
+    let (m, n, k) = (130, 129, 131);
+    let a: Vec<f64> = rand_vec(&mut r, m * k);
+    let b: Vec<f64> = rand_vec(&mut r, k * n);
+    let want = {
+        let h = Handle::with_backend(CpuBackend::Reference).unwrap();
+        let mut c = vec![0.0; m * n];
+        h.gemm(Op::N, Op::N, m, n, k, 1.0, &a, m, &b, k, 0.0, &mut c, m).unwrap();
+        c
+    };
+    for backend in CpuBackend::all_available() {
+        for threads in [1, 2, 3] {
+            let h = Handle::with_backend(backend).unwrap();
+            h.set_num_threads(threads);
+            let mut c = vec![f64::NAN; m * n];
+            h.gemm(Op::N, Op::N, m, n, k, 1.0, &a, m, &b, k, 0.0, &mut c, m).unwrap();
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() <= 1e-12 * k as f64, "{backend} threads={threads}: {x} vs {y}");
+            }
+        }
+    }
+}
+
+#[test]
+fn complex_conjugation_is_applied() {
+    // op = C conjugates; op = T does not. A = [i], B = [i]: T,T -> -1; C,N -> 1; C,C -> -1.
+    let h = Handle::new().unwrap();
+    let i = Complex32::new(0.0, 1.0);
+    for (ta, tb, want) in [(Op::T, Op::T, -1.0f32), (Op::C, Op::N, 1.0), (Op::C, Op::C, -1.0), (Op::N, Op::C, 1.0)] {
+        let mut c = [Complex32::new(0.0, 0.0)];
+        h.gemm(ta, tb, 1, 1, 1, Complex32::new(1.0, 0.0), &[i], 1, &[i], 1, Complex32::new(0.0, 0.0), &mut c, 1).unwrap();
+        assert_eq!(c[0], Complex32::new(want, 0.0), "{ta:?} {tb:?}");
+    }
+}
