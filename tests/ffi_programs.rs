@@ -1,0 +1,113 @@
+//! Builds `libtensorblas.a` and runs the C11, C++17 and Fortran callers in `ffi-tests/` against
+//! it. A missing compiler is a loud skip (with the install command) unless `TBLAS_REQUIRE_FFI=1`
+//! (set by CI), which turns it into a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The native libraries the static library needs, as `cargo rustc --crate-type staticlib --
+/// --print native-static-libs` reports them (the README's link line).
+fn link_libs() -> Vec<&'static str> {
+    let mut v = vec![];
+    if cfg!(feature = "openblas") {
+        v.push("-lopenblas");
+    }
+    v.extend(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]);
+    v
+}
+
+/// Builds the static library once per test process, in its own target directory (so that it
+/// does not contend with the `cargo test` that runs us), with this build's features.
+fn static_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let target = root().join("target").join("ffi-tests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root()).args(["build", "--lib", "--target-dir"]).arg(&target);
+        if cfg!(feature = "openblas") {
+            cmd.args(["--features", "openblas"]);
+        }
+        let status = cmd.status().expect("cannot run cargo to build libtensorblas.a");
+        assert!(status.success(), "building libtensorblas.a failed");
+        let lib = target.join("debug").join("libtensorblas.a");
+        assert!(lib.exists(), "{} was not produced", lib.display());
+        lib
+    })
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+fn skip_or_fail(tool: &str, package: &str) {
+    let msg = format!(
+        "skipping: {tool} not found; install it with `sudo apt-get install -y {package}` to run this caller"
+    );
+    if std::env::var_os("TBLAS_REQUIRE_FFI").is_some_and(|v| v == "1") {
+        panic!("{msg} (TBLAS_REQUIRE_FFI=1 forbids skipping)");
+    }
+    eprintln!("\n*** {msg} ***\n");
+}
+
+fn compile_and_run(tool: &str, args: &[&str], sources: &[&str], name: &str) {
+    let lib = static_lib();
+    let out_dir = root().join("target").join("ffi-tests").join("bin");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let exe = out_dir.join(name);
+    let mut cmd = Command::new(tool);
+    cmd.current_dir(root()).args(args).arg("-Iinclude");
+    if tool == "gfortran" {
+        cmd.arg("-J").arg(&out_dir);
+    }
+    cmd.args(sources).arg(lib).args(link_libs()).arg("-o").arg(&exe);
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} failed to build {name}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = Command::new(&exe).output().expect("cannot run the compiled caller");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    print!("{stdout}");
+    eprint!("{stderr}");
+    assert!(run.status.success(), "{name} reported failures:\n{stdout}{stderr}");
+    let summary = stdout.lines().last().unwrap_or("");
+    assert!(summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 passed"), "{name}: unexpected summary '{summary}'");
+}
+
+#[test]
+fn c11_caller() {
+    if !have("cc") {
+        return skip_or_fail("cc", "gcc");
+    }
+    compile_and_run("cc", &["-std=c11", "-Wall", "-Wextra", "-Werror"], &["ffi-tests/test_c.c"], "test_c");
+}
+
+#[test]
+fn cpp17_caller() {
+    if !have("c++") {
+        return skip_or_fail("c++", "g++");
+    }
+    compile_and_run("c++", &["-std=c++17", "-Wall", "-Wextra", "-Werror"], &["ffi-tests/test_cpp.cpp"], "test_cpp");
+}
+
+#[test]
+fn fortran_caller() {
+    if !have("gfortran") {
+        return skip_or_fail("gfortran", "gfortran");
+    }
+    compile_and_run(
+        "gfortran",
+        &["-std=f2008", "-Wall", "-Werror"],
+        &["include/tensorblas.f90", "ffi-tests/test_fortran.f90"],
+        "test_fortran",
+    );
+}
