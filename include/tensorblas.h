@@ -287,7 +287,7 @@ tblas_status tblas_sgemm(tblas_handle *handle,
                          int64_t ldc);
 
 /**
- * Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (float).
+ * Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (float).
  *
  * # Safety
  * Arrays and the matrices they point to must be NULL or valid for what the call addresses.
@@ -334,7 +334,7 @@ tblas_status tblas_sgemm_strided_batched(tblas_handle *handle,
                                          int64_t batch_count);
 
 /**
- * General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (float).
+ * General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (float).
  *
  * # Safety
  * Pointers must be NULL or valid for the elements the call addresses (c-api.md).
@@ -383,7 +383,7 @@ tblas_status tblas_dgemm(tblas_handle *handle,
                          int64_t ldc);
 
 /**
- * Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (double).
+ * Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (double).
  *
  * # Safety
  * Arrays and the matrices they point to must be NULL or valid for what the call addresses.
@@ -430,7 +430,7 @@ tblas_status tblas_dgemm_strided_batched(tblas_handle *handle,
                                          int64_t batch_count);
 
 /**
- * General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (double).
+ * General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (double).
  *
  * # Safety
  * Pointers must be NULL or valid for the elements the call addresses (c-api.md).
@@ -479,7 +479,7 @@ tblas_status tblas_cgemm(tblas_handle *handle,
                          int64_t ldc);
 
 /**
- * Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (tblas_complex_float).
+ * Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (tblas_complex_float).
  *
  * # Safety
  * Arrays and the matrices they point to must be NULL or valid for what the call addresses.
@@ -526,7 +526,7 @@ tblas_status tblas_cgemm_strided_batched(tblas_handle *handle,
                                          int64_t batch_count);
 
 /**
- * General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (tblas_complex_float).
+ * General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (tblas_complex_float).
  *
  * # Safety
  * Pointers must be NULL or valid for the elements the call addresses (c-api.md).
@@ -575,7 +575,7 @@ tblas_status tblas_zgemm(tblas_handle *handle,
                          int64_t ldc);
 
 /**
- * Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (tblas_complex_double).
+ * Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (tblas_complex_double).
  *
  * # Safety
  * Arrays and the matrices they point to must be NULL or valid for what the call addresses.
@@ -622,7 +622,7 @@ tblas_status tblas_zgemm_strided_batched(tblas_handle *handle,
                                          int64_t batch_count);
 
 /**
- * General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (tblas_complex_double).
+ * General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (tblas_complex_double).
  *
  * # Safety
  * Pointers must be NULL or valid for the elements the call addresses (c-api.md).

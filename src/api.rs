@@ -57,8 +57,9 @@ impl Handle {
     /// not a positive integer.
     pub fn new() -> Result<Handle> {
         let backend = match std::env::var(ENV_CPU_BACKEND) {
-            Ok(s) if !s.trim().is_empty() => CpuBackend::parse(&s)
-                .map_err(|e| Error::NotSupported(format!("{ENV_CPU_BACKEND}: {e}")))?,
+            Ok(s) if !s.trim().is_empty() => {
+                CpuBackend::parse(&s).map_err(|e| Error::NotSupported(format!("{ENV_CPU_BACKEND}: {e}")))?
+            }
             _ => CpuBackend::best_available(),
         };
         Handle::with_backend(backend)
@@ -135,7 +136,17 @@ impl Handle {
         c: &mut [T],
         ldc: usize,
     ) -> Result<()> {
-        self.gemm_ld(Family::Gemm, (transa, transb), (m, n, k), alpha, (a, lda, 0), (b, ldb, 0), beta, (c, ldc, 0), 1)
+        self.gemm_ld(
+            Family::Gemm,
+            (transa, transb),
+            (m, n, k),
+            alpha,
+            (a, lda, 0),
+            (b, ldb, 0),
+            beta,
+            (c, ldc, 0),
+            1,
+        )
     }
 
     /// Strided batched GEMM, as `tblas_Tgemm_strided_batched`:
@@ -237,11 +248,32 @@ impl Handle {
         // Validate first (argument-order errors), then slice bounds.
         let job = validate(&call)?;
         if refs.ab {
-            in_slice(f, pa, "A", 0, a.len() as i128 - 1, &[Dim::new(ra, 1), Dim::new(ca, lda), Dim::new(batch, sa as i64)])?;
-            in_slice(f, pb, "B", 0, b.len() as i128 - 1, &[Dim::new(rb, 1), Dim::new(cb, ldb), Dim::new(batch, sb as i64)])?;
+            in_slice(
+                f,
+                pa,
+                "A",
+                0,
+                a.len() as i128 - 1,
+                &[Dim::new(ra, 1), Dim::new(ca, lda), Dim::new(batch, sa as i64)],
+            )?;
+            in_slice(
+                f,
+                pb,
+                "B",
+                0,
+                b.len() as i128 - 1,
+                &[Dim::new(rb, 1), Dim::new(cb, ldb), Dim::new(batch, sb as i64)],
+            )?;
         }
         if refs.c {
-            in_slice(f, pc, "C", 0, c.len() as i128 - 1, &[Dim::new(m, 1), Dim::new(n, ldc), Dim::new(batch, sc as i64)])?;
+            in_slice(
+                f,
+                pc,
+                "C",
+                0,
+                c.len() as i128 - 1,
+                &[Dim::new(m, 1), Dim::new(n, ldc), Dim::new(batch, sc as i64)],
+            )?;
         }
         backend::run(self.backend, &job, self.num_threads())
     }
@@ -281,13 +313,33 @@ impl Handle {
         let f = T::GEMM_NAMES[1];
         let batch = c.len();
         if a.len() != batch {
-            return Err(Error::invalid(f, 8, "A", format!("must have batch_count = {batch} entries (one per C entry), got {}", a.len())));
+            return Err(Error::invalid(
+                f,
+                8,
+                "A",
+                format!(
+                    "must have batch_count = {batch} entries (one per C entry), got {}",
+                    a.len()
+                ),
+            ));
         }
         if b.len() != batch {
-            return Err(Error::invalid(f, 10, "B", format!("must have batch_count = {batch} entries (one per C entry), got {}", b.len())));
+            return Err(Error::invalid(
+                f,
+                10,
+                "B",
+                format!(
+                    "must have batch_count = {batch} entries (one per C entry), got {}",
+                    b.len()
+                ),
+            ));
         }
         let (mi, ni, ki) = (i64c(f, 4, "m", m)?, i64c(f, 5, "n", n)?, i64c(f, 6, "k", k)?);
-        let (ldai, ldbi, ldci) = (i64c(f, 9, "lda", lda)?, i64c(f, 11, "ldb", ldb)?, i64c(f, 14, "ldc", ldc)?);
+        let (ldai, ldbi, ldci) = (
+            i64c(f, 9, "lda", lda)?,
+            i64c(f, 11, "ldb", ldb)?,
+            i64c(f, 14, "ldc", ldc)?,
+        );
         let ap: Vec<*const T> = a.iter().map(|s| s.as_ptr()).collect();
         let bp: Vec<*const T> = b.iter().map(|s| s.as_ptr()).collect();
         let cp: Vec<*mut T> = c.iter_mut().map(|s| s.as_mut_ptr()).collect();
@@ -299,10 +351,25 @@ impl Handle {
             n: ni,
             k: ki,
             alpha: Some(alpha),
-            a: Operand { base: Base::Array(Some(&ap)), rs: 1, cs: ldai, bs: 0 },
-            b: Operand { base: Base::Array(Some(&bp)), rs: 1, cs: ldbi, bs: 0 },
+            a: Operand {
+                base: Base::Array(Some(&ap)),
+                rs: 1,
+                cs: ldai,
+                bs: 0,
+            },
+            b: Operand {
+                base: Base::Array(Some(&bp)),
+                rs: 1,
+                cs: ldbi,
+                bs: 0,
+            },
             beta: Some(beta),
-            c: Operand { base: Base::Array(Some(&cp)), rs: 1, cs: ldci, bs: 0 },
+            c: Operand {
+                base: Base::Array(Some(&cp)),
+                rs: 1,
+                cs: ldci,
+                bs: 0,
+            },
             batch: batch as i64,
         };
         let refs = Refs::of(&call);
@@ -311,14 +378,35 @@ impl Handle {
         let (rb, cb) = stored(transb, ki, ni);
         for p in 0..batch {
             if refs.ab {
-                in_slice(f, 8, "A", 0, a[p].len() as i128 - 1, &[Dim::new(ra, 1), Dim::new(ca, ldai)])
-                    .map_err(|e| entry_err(e, p))?;
-                in_slice(f, 10, "B", 0, b[p].len() as i128 - 1, &[Dim::new(rb, 1), Dim::new(cb, ldbi)])
-                    .map_err(|e| entry_err(e, p))?;
+                in_slice(
+                    f,
+                    8,
+                    "A",
+                    0,
+                    a[p].len() as i128 - 1,
+                    &[Dim::new(ra, 1), Dim::new(ca, ldai)],
+                )
+                .map_err(|e| entry_err(e, p))?;
+                in_slice(
+                    f,
+                    10,
+                    "B",
+                    0,
+                    b[p].len() as i128 - 1,
+                    &[Dim::new(rb, 1), Dim::new(cb, ldbi)],
+                )
+                .map_err(|e| entry_err(e, p))?;
             }
             if refs.c {
-                in_slice(f, 13, "C", 0, c[p].len() as i128 - 1, &[Dim::new(mi, 1), Dim::new(ni, ldci)])
-                    .map_err(|e| entry_err(e, p))?;
+                in_slice(
+                    f,
+                    13,
+                    "C",
+                    0,
+                    c[p].len() as i128 - 1,
+                    &[Dim::new(mi, 1), Dim::new(ni, ldci)],
+                )
+                .map_err(|e| entry_err(e, p))?;
             }
         }
         backend::run(self.backend, &job, self.num_threads())
@@ -367,10 +455,25 @@ impl Handle {
             n,
             k,
             alpha: Some(alpha),
-            a: Operand { base: Base::Ptr(a.ptr), rs: a.rs as i64, cs: a.cs as i64, bs: a.bs as i64 },
-            b: Operand { base: Base::Ptr(b.ptr), rs: b.rs as i64, cs: b.cs as i64, bs: b.bs as i64 },
+            a: Operand {
+                base: Base::Ptr(a.ptr),
+                rs: a.rs as i64,
+                cs: a.cs as i64,
+                bs: a.bs as i64,
+            },
+            b: Operand {
+                base: Base::Ptr(b.ptr),
+                rs: b.rs as i64,
+                cs: b.cs as i64,
+                bs: b.bs as i64,
+            },
             beta: Some(beta),
-            c: Operand { base: Base::Ptr(c.ptr), rs: c.rs as i64, cs: c.cs as i64, bs: c.bs as i64 },
+            c: Operand {
+                base: Base::Ptr(c.ptr),
+                rs: c.rs as i64,
+                cs: c.cs as i64,
+                bs: c.bs as i64,
+            },
             batch,
         };
         let refs = Refs::of(&call);
@@ -379,15 +482,48 @@ impl Handle {
         let (rb, cb) = stored(transb, k, n);
         if refs.ab {
             if let Some((first, last)) = a.bounds {
-                in_slice(f, 8, "A", first, last, &[Dim::new(ra, a.rs as i64), Dim::new(ca, a.cs as i64), Dim::new(batch, a.bs as i64)])?;
+                in_slice(
+                    f,
+                    8,
+                    "A",
+                    first,
+                    last,
+                    &[
+                        Dim::new(ra, a.rs as i64),
+                        Dim::new(ca, a.cs as i64),
+                        Dim::new(batch, a.bs as i64),
+                    ],
+                )?;
             }
             if let Some((first, last)) = b.bounds {
-                in_slice(f, 12, "B", first, last, &[Dim::new(rb, b.rs as i64), Dim::new(cb, b.cs as i64), Dim::new(batch, b.bs as i64)])?;
+                in_slice(
+                    f,
+                    12,
+                    "B",
+                    first,
+                    last,
+                    &[
+                        Dim::new(rb, b.rs as i64),
+                        Dim::new(cb, b.cs as i64),
+                        Dim::new(batch, b.bs as i64),
+                    ],
+                )?;
             }
         }
         if refs.c {
             if let Some((first, last)) = c.bounds {
-                in_slice(f, 17, "C", first, last, &[Dim::new(m, c.rs as i64), Dim::new(n, c.cs as i64), Dim::new(batch, c.bs as i64)])?;
+                in_slice(
+                    f,
+                    17,
+                    "C",
+                    first,
+                    last,
+                    &[
+                        Dim::new(m, c.rs as i64),
+                        Dim::new(n, c.cs as i64),
+                        Dim::new(batch, c.bs as i64),
+                    ],
+                )?;
             }
         }
         backend::run(self.backend, &job, self.num_threads())
@@ -427,7 +563,12 @@ fn i64c(f: &'static str, pos: i32, name: &'static str, v: usize) -> Result<i64> 
 
 fn entry_err(e: Error, p: usize) -> Error {
     match e {
-        Error::InvalidArgument { function, position, name, rule } => Error::InvalidArgument {
+        Error::InvalidArgument {
+            function,
+            position,
+            name,
+            rule,
+        } => Error::InvalidArgument {
             function,
             position,
             name,

@@ -68,12 +68,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(
-        function: &'static str,
-        position: i32,
-        name: &'static str,
-        rule: impl fmt::Display,
-    ) -> Self {
+    pub(crate) fn invalid(function: &'static str, position: i32, name: &'static str, rule: impl fmt::Display) -> Self {
         Error::InvalidArgument {
             function,
             position,

@@ -49,11 +49,7 @@ impl Strides {
     /// Effective strides of `op(X)` for a stored matrix with strides `(rs, cs)`.
     pub(crate) fn with_op<T: Scalar>(op: Op, rs: isize, cs: isize) -> Self {
         match op {
-            Op::N => Strides {
-                rs,
-                cs,
-                conj: false,
-            },
+            Op::N => Strides { rs, cs, conj: false },
             Op::T => Strides {
                 rs: cs,
                 cs: rs,

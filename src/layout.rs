@@ -78,17 +78,31 @@ fn ext_gcd(a: i128, b: i128) -> (i128, i128, i128) {
 
 /// Integer interval `[lo, hi]` of `t` with `|x0 + t*step| <= bound` (step != 0).
 fn t_interval(x0: i128, step: i128, bound: i128) -> (i128, i128) {
-    // -bound <= x0 + t*step <= bound
+    // -bound - x0 <= t*step <= bound - x0; dividing by a negative step flips the bounds.
     let (a, b) = (-bound - x0, bound - x0);
     if step > 0 {
-        (div_ceil(a, step), b.div_euclid(step))
+        (ceil_div(a, step), floor_div(b, step))
     } else {
-        (div_ceil(b, step), a.div_euclid(step))
+        (ceil_div(b, step), floor_div(a, step))
     }
 }
 
-fn div_ceil(a: i128, b: i128) -> i128 {
-    -((-a).div_euclid(b))
+fn floor_div(a: i128, b: i128) -> i128 {
+    let q = a / b;
+    if a % b != 0 && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+fn ceil_div(a: i128, b: i128) -> i128 {
+    let q = a / b;
+    if a % b != 0 && ((a < 0) == (b < 0)) {
+        q + 1
+    } else {
+        q
+    }
 }
 
 /// Whether some `(x, y) != (0, 0)` with `|x| < e0`, `|y| < e1` solves `x*s0 + y*s1 = rhs`
@@ -200,10 +214,11 @@ mod tests {
             (state % n as u64) as i64
         };
         let mut both = [0usize; 2];
-        for _ in 0..20_000 {
-            let dims: Vec<Dim> = (0..3)
-                .map(|_| Dim::new(next(6) + 1, next(19) - 9))
-                .collect();
+        for case in 0..40_000 {
+            // Half the cases with small strides (many collisions), half with wide ones and
+            // larger boxes (the Diophantine path).
+            let (e, s) = if case % 2 == 0 { (6, 19) } else { (9, 81) };
+            let dims: Vec<Dim> = (0..3).map(|_| Dim::new(next(e) + 1, next(s) - s / 2)).collect();
             let expect = brute(&dims);
             assert_eq!(is_injective(&dims), expect, "{dims:?}");
             both[expect as usize] += 1;
@@ -226,7 +241,22 @@ mod tests {
         assert!(is_injective(&[Dim::new(4, 1), Dim::new(4, 4), Dim::new(2, 16)]));
         // Large extents are decided without enumeration.
         let big = 1i64 << 40;
-        assert!(is_injective(&[Dim::new(big, 1), Dim::new(3, big), Dim::new(1 << 20, 3 * big)]));
+        assert!(is_injective(&[
+            Dim::new(big, 1),
+            Dim::new(3, big),
+            Dim::new(1 << 20, 3 * big)
+        ]));
+    }
+
+    #[test]
+    fn rounding_division() {
+        for a in -20i128..=20 {
+            for b in [-7i128, -3, -1, 1, 2, 5] {
+                let exact = a as f64 / b as f64;
+                assert_eq!(floor_div(a, b), exact.floor() as i128, "{a}/{b}");
+                assert_eq!(ceil_div(a, b), exact.ceil() as i128, "{a}/{b}");
+            }
+        }
     }
 
     #[test]

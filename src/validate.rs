@@ -195,10 +195,18 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
     let pos = fam.positions();
     let sz = size_of::<T>();
 
-    let transa = Op::from_raw(call.transa)
-        .ok_or_else(|| ck.fail(ap(2, "transa"), format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transa)))?;
-    let transb = Op::from_raw(call.transb)
-        .ok_or_else(|| ck.fail(ap(3, "transb"), format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transb)))?;
+    let transa = Op::from_raw(call.transa).ok_or_else(|| {
+        ck.fail(
+            ap(2, "transa"),
+            format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transa),
+        )
+    })?;
+    let transb = Op::from_raw(call.transb).ok_or_else(|| {
+        ck.fail(
+            ap(3, "transb"),
+            format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transb),
+        )
+    })?;
     for (v, at) in [(call.m, ap(4, "m")), (call.n, ap(5, "n")), (call.k, ap(6, "k"))] {
         if v < 0 {
             return Err(ck.fail(at, format!("must be >= 0, got {v}")));
@@ -208,17 +216,39 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
     // Batch count as used by later checks: a negative one references nothing (it fails at its
     // own, last, position).
     let batch = call.batch.max(0);
-    let alpha = call
-        .alpha
-        .ok_or_else(|| ck.fail(pos.alpha, "must not be NULL"))?;
+    let alpha = call.alpha.ok_or_else(|| ck.fail(pos.alpha, "must not be NULL"))?;
     let ref_c = m > 0 && n > 0 && batch > 0;
     let ref_ab = ref_c && k > 0 && !alpha.is_zero();
 
     // Stored shapes of A and B.
     let (ra, ca) = if transa == Op::N { (m, k) } else { (k, m) };
     let (rb, cb) = if transb == Op::N { (k, n) } else { (n, k) };
-    let a_range = check_input(&ck, fam, &call.a, pos.a, (ra, ca), batch, ref_ab, sz, align_of::<T>(), transa, 'A')?;
-    let b_range = check_input(&ck, fam, &call.b, pos.b, (rb, cb), batch, ref_ab, sz, align_of::<T>(), transb, 'B')?;
+    let a_range = check_input(
+        &ck,
+        fam,
+        &call.a,
+        pos.a,
+        (ra, ca),
+        batch,
+        ref_ab,
+        sz,
+        align_of::<T>(),
+        transa,
+        'A',
+    )?;
+    let b_range = check_input(
+        &ck,
+        fam,
+        &call.b,
+        pos.b,
+        (rb, cb),
+        batch,
+        ref_ab,
+        sz,
+        align_of::<T>(),
+        transb,
+        'B',
+    )?;
 
     let beta = call.beta.ok_or_else(|| ck.fail(pos.beta, "must not be NULL"))?;
 
@@ -268,7 +298,9 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
                 if let Some((p, q)) = array_entries_overlap(ptrs, &c_ranges, m, n, c.cs, sz) {
                     return Err(ck.fail(
                         pos.c.ptr,
-                        format!("entries C[{p}] and C[{q}] overlap; distinct batch entries of C must not share elements"),
+                        format!(
+                            "entries C[{p}] and C[{q}] overlap; distinct batch entries of C must not share elements"
+                        ),
                     ));
                 }
             }
@@ -372,7 +404,10 @@ fn check_pointers<P: Addr>(
                 return Err(ck.fail(at, format!("must not be NULL {when}")));
             }
             if p.addr() % align != 0 {
-                return Err(ck.fail(at, format!("must be aligned to {align} bytes, got address {:#x}", p.addr())));
+                return Err(ck.fail(
+                    at,
+                    format!("must be aligned to {align} bytes, got address {:#x}", p.addr()),
+                ));
             }
         }
         Base::Array(None) => {
@@ -386,7 +421,11 @@ fn check_pointers<P: Addr>(
                 if p.addr() % align != 0 {
                     return Err(ck.fail(
                         at,
-                        format!("entry {}[{i}] must be aligned to {align} bytes, got address {:#x}", at.name, p.addr()),
+                        format!(
+                            "entry {}[{i}] must be aligned to {align} bytes, got address {:#x}",
+                            at.name,
+                            p.addr()
+                        ),
                     ));
                 }
             }

@@ -2,6 +2,10 @@
 //! each, exact status and position, a message naming function and argument, C untouched.
 //! Plus the quick-return rules (NULL allowed where nothing is referenced) and handle functions.
 
+// These tests drive the C ABI with buffers and handles they own; every unsafe call's
+// preconditions are the surrounding setup, so per-block SAFETY comments would only repeat it.
+#![allow(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 use common::*;
 use std::ffi::CStr;
@@ -59,18 +63,33 @@ macro_rules! ffi_impl {
                 let (a, b, c) = (x.a as *const $ct, x.b as *const $ct, x.c as *mut $ct);
                 unsafe {
                     match f {
-                        Fam::Gemm => $g(x.h, x.ta, x.tb, x.m, x.n, x.k, al, a, x.a_cs, b, x.b_cs, be, c, x.c_cs),
+                        Fam::Gemm => $g(
+                            x.h, x.ta, x.tb, x.m, x.n, x.k, al, a, x.a_cs, b, x.b_cs, be, c, x.c_cs,
+                        ),
                         Fam::Batched => $gb(
-                            x.h, x.ta, x.tb, x.m, x.n, x.k, al, x.a_arr as _, x.a_cs, x.b_arr as _, x.b_cs, be,
-                            x.c_arr as _, x.c_cs, x.batch,
+                            x.h,
+                            x.ta,
+                            x.tb,
+                            x.m,
+                            x.n,
+                            x.k,
+                            al,
+                            x.a_arr as _,
+                            x.a_cs,
+                            x.b_arr as _,
+                            x.b_cs,
+                            be,
+                            x.c_arr as _,
+                            x.c_cs,
+                            x.batch,
                         ),
                         Fam::Strided => $gs(
                             x.h, x.ta, x.tb, x.m, x.n, x.k, al, a, x.a_cs, x.a_bs, b, x.b_cs, x.b_bs, be, c, x.c_cs,
                             x.c_bs, x.batch,
                         ),
                         Fam::Ex => $gx(
-                            x.h, x.ta, x.tb, x.m, x.n, x.k, al, a, x.a_rs, x.a_cs, x.a_bs, b, x.b_rs, x.b_cs,
-                            x.b_bs, be, c, x.c_rs, x.c_cs, x.c_bs, x.batch,
+                            x.h, x.ta, x.tb, x.m, x.n, x.k, al, a, x.a_rs, x.a_cs, x.a_bs, b, x.b_rs, x.b_cs, x.b_bs,
+                            be, c, x.c_rs, x.c_cs, x.c_bs, x.batch,
                         ),
                     }
                 }
@@ -78,8 +97,22 @@ macro_rules! ffi_impl {
         }
     };
 }
-ffi_impl!(f32, f32, tblas_sgemm, tblas_sgemm_batched, tblas_sgemm_strided_batched, tblas_sgemm_strided_batched_ex);
-ffi_impl!(f64, f64, tblas_dgemm, tblas_dgemm_batched, tblas_dgemm_strided_batched, tblas_dgemm_strided_batched_ex);
+ffi_impl!(
+    f32,
+    f32,
+    tblas_sgemm,
+    tblas_sgemm_batched,
+    tblas_sgemm_strided_batched,
+    tblas_sgemm_strided_batched_ex
+);
+ffi_impl!(
+    f64,
+    f64,
+    tblas_dgemm,
+    tblas_dgemm_batched,
+    tblas_dgemm_strided_batched,
+    tblas_dgemm_strided_batched_ex
+);
 ffi_impl!(
     Complex32,
     tblas_complex_float,
@@ -100,10 +133,21 @@ ffi_impl!(
 type Mutation<T> = Box<dyn Fn(&mut Args<T>)>;
 
 /// (position, argument name, expected status, mutation) for every argument of `fam`.
-fn table<T: Ffi>(fam: Fam, dead: *mut tblas_handle, c_alias_a: *mut T, dup_c: *const *mut T, null_entry: *const *const T) -> Vec<(i32, &'static str, i32, Mutation<T>)> {
+fn table<T: Ffi>(
+    fam: Fam,
+    dead: *mut tblas_handle,
+    c_alias_a: *mut T,
+    dup_c: *const *mut T,
+    null_entry: *const *const T,
+) -> Vec<(i32, &'static str, i32, Mutation<T>)> {
     const IV: i32 = TBLAS_STATUS_INVALID_VALUE;
     let mut t: Vec<(i32, &'static str, i32, Mutation<T>)> = vec![
-        (1, "handle", TBLAS_STATUS_NOT_INITIALIZED, Box::new(|x| x.h = null_mut())),
+        (
+            1,
+            "handle",
+            TBLAS_STATUS_NOT_INITIALIZED,
+            Box::new(|x| x.h = null_mut()),
+        ),
         (1, "handle", TBLAS_STATUS_NOT_INITIALIZED, Box::new(move |x| x.h = dead)),
         (2, "transa", IV, Box::new(|x| x.ta = 3)),
         (2, "transa", IV, Box::new(|x| x.ta = -1)),
@@ -126,7 +170,12 @@ fn table<T: Ffi>(fam: Fam, dead: *mut tblas_handle, c_alias_a: *mut T, dup_c: *c
     } else {
         t.push((8, "A", IV, Box::new(|x| x.a = null())));
         // Misaligned element pointer.
-        t.push((8, "A", IV, Box::new(|x| x.a = (x.a as *const u8).wrapping_add(1) as *const T)));
+        t.push((
+            8,
+            "A",
+            IV,
+            Box::new(|x| x.a = (x.a as *const u8).wrapping_add(1) as *const T),
+        ));
     }
     if fam == Fam::Ex {
         t.push((9, "rs_a", IV, Box::new(|x| x.a_rs = i64::MAX / 2)));
@@ -186,11 +235,16 @@ fn table<T: Ffi>(fam: Fam, dead: *mut tblas_handle, c_alias_a: *mut T, dup_c: *c
         }
     }
     // The first bad argument decides: two errors at once report the earlier one.
-    t.push((4, "m", IV, Box::new(|x| {
-        x.m = -1;
-        x.beta = null();
-        x.batch = -1;
-    })));
+    t.push((
+        4,
+        "m",
+        IV,
+        Box::new(|x| {
+            x.m = -1;
+            x.beta = null();
+            x.batch = -1;
+        }),
+    ));
     t
 }
 
@@ -244,20 +298,41 @@ fn error_table_for<T: Ffi>() {
         let fname = T::GEMM_NAMES[fam as usize];
         // The unmodified call succeeds and clears the last error.
         let st = unsafe { T::call(fam, &good) };
-        assert_eq!(st, TBLAS_STATUS_SUCCESS, "{fname}: valid call failed: {}", last_message());
+        assert_eq!(
+            st,
+            TBLAS_STATUS_SUCCESS,
+            "{fname}: valid call failed: {}",
+            last_message()
+        );
         assert_eq!(tblas_get_last_error_position(), 0);
         assert_eq!(last_message(), "");
         let reference = cbuf.clone();
-        for (i, (pos, name, status, mutate)) in table::<T>(fam, dead, c_alias_a, c_dup.as_ptr(), a_null_entry.as_ptr()).into_iter().enumerate() {
+        for (i, (pos, name, status, mutate)) in table::<T>(fam, dead, c_alias_a, c_dup.as_ptr(), a_null_entry.as_ptr())
+            .into_iter()
+            .enumerate()
+        {
             let mut x = good;
             mutate(&mut x);
             let st = unsafe { T::call(fam, &x) };
             let msg = last_message();
             assert_eq!(st, status, "{fname} row {i} ({name}): status; message: {msg}");
-            assert_eq!(tblas_get_last_error_position(), pos, "{fname} row {i} ({name}): position; message: {msg}");
-            assert!(msg.starts_with(fname), "{fname} row {i}: message must name the function: {msg}");
-            assert!(msg.contains(&format!("({name})")) || msg.contains("(handle)"), "{fname} row {i}: message must name {name}: {msg}");
-            assert!(all_bits_eq(&cbuf, &reference), "{fname} row {i} ({name}): C changed on error");
+            assert_eq!(
+                tblas_get_last_error_position(),
+                pos,
+                "{fname} row {i} ({name}): position; message: {msg}"
+            );
+            assert!(
+                msg.starts_with(fname),
+                "{fname} row {i}: message must name the function: {msg}"
+            );
+            assert!(
+                msg.contains(&format!("({name})")) || msg.contains("(handle)"),
+                "{fname} row {i}: message must name {name}: {msg}"
+            );
+            assert!(
+                all_bits_eq(&cbuf, &reference),
+                "{fname} row {i} ({name}): C changed on error"
+            );
         }
     }
     assert!(!all_bits_eq(&cbuf, &before), "the valid calls must have written C");
@@ -265,7 +340,9 @@ fn error_table_for<T: Ffi>() {
 }
 
 fn last_message() -> String {
-    unsafe { CStr::from_ptr(tblas_get_last_error_message()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(tblas_get_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -283,11 +360,33 @@ fn message_format_matches_the_contract() {
     let (a, b, mut c) = ([0f32; 16], [0f32; 16], [0f32; 16]);
     let (al, be) = (1f32, 0f32);
     let st = unsafe {
-        tblas_sgemm_strided_batched(h, 0, 0, 4, 2, 2, &al, a.as_ptr(), 3, 0, b.as_ptr(), 2, 0, &be, c.as_mut_ptr(), 4, 8, 1)
+        tblas_sgemm_strided_batched(
+            h,
+            0,
+            0,
+            4,
+            2,
+            2,
+            &al,
+            a.as_ptr(),
+            3,
+            0,
+            b.as_ptr(),
+            2,
+            0,
+            &be,
+            c.as_mut_ptr(),
+            4,
+            8,
+            1,
+        )
     };
     assert_eq!(st, TBLAS_STATUS_INVALID_VALUE);
     assert_eq!(tblas_get_last_error_position(), 9);
-    assert_eq!(last_message(), "tblas_sgemm_strided_batched: argument 9 (lda) must be >= max(1, m) = 4, got 3");
+    assert_eq!(
+        last_message(),
+        "tblas_sgemm_strided_batched: argument 9 (lda) must be >= max(1, m) = 4, got 3"
+    );
     unsafe { tblas_destroy(h) };
 }
 
@@ -301,21 +400,83 @@ fn null_allowed_where_not_referenced() {
     let mut c = [f64::NAN, 1.0, 2.0, 3.0];
     unsafe {
         // alpha = 0, beta = 0: C := 0 (the NaN is not read).
-        assert_eq!(tblas_dgemm(h, 0, 0, 2, 2, 3, &zero, null(), 2, null(), 3, &zero, c.as_mut_ptr(), 2), 0);
+        assert_eq!(
+            tblas_dgemm(h, 0, 0, 2, 2, 3, &zero, null(), 2, null(), 3, &zero, c.as_mut_ptr(), 2),
+            0
+        );
         assert_eq!(c, [0.0; 4]);
         let mut c = [1.0, 2.0, 3.0, 4.0];
         // k = 0: C := beta*C.
-        assert_eq!(tblas_dgemm(h, 1, 2, 2, 2, 0, &one, null(), 1, null(), 2, &two, c.as_mut_ptr(), 2), 0);
+        assert_eq!(
+            tblas_dgemm(h, 1, 2, 2, 2, 0, &one, null(), 1, null(), 2, &two, c.as_mut_ptr(), 2),
+            0
+        );
         assert_eq!(c, [2.0, 4.0, 6.0, 8.0]);
         // m = 0, n = 0, batch_count = 0: quick return, all pointers may be NULL.
-        assert_eq!(tblas_dgemm(h, 0, 0, 0, 2, 2, &one, null(), 1, null(), 2, &one, null_mut(), 1), 0);
-        assert_eq!(tblas_dgemm_strided_batched(h, 0, 0, 2, 2, 2, &one, null(), 2, 0, null(), 2, 0, &one, null_mut(), 2, 4, 0), 0);
-        assert_eq!(tblas_dgemm_batched(h, 0, 0, 2, 2, 2, &one, null(), 2, null(), 2, &one, null(), 2, 0), 0);
-        assert_eq!(tblas_dgemm_strided_batched_ex(h, 0, 0, 2, 0, 2, &one, null(), 1, 2, 4, null(), 1, 2, 4, &one, null_mut(), 0, 0, 0, 3), 0);
+        assert_eq!(
+            tblas_dgemm(h, 0, 0, 0, 2, 2, &one, null(), 1, null(), 2, &one, null_mut(), 1),
+            0
+        );
+        assert_eq!(
+            tblas_dgemm_strided_batched(
+                h,
+                0,
+                0,
+                2,
+                2,
+                2,
+                &one,
+                null(),
+                2,
+                0,
+                null(),
+                2,
+                0,
+                &one,
+                null_mut(),
+                2,
+                4,
+                0
+            ),
+            0
+        );
+        assert_eq!(
+            tblas_dgemm_batched(h, 0, 0, 2, 2, 2, &one, null(), 2, null(), 2, &one, null(), 2, 0),
+            0
+        );
+        assert_eq!(
+            tblas_dgemm_strided_batched_ex(
+                h,
+                0,
+                0,
+                2,
+                0,
+                2,
+                &one,
+                null(),
+                1,
+                2,
+                4,
+                null(),
+                1,
+                2,
+                4,
+                &one,
+                null_mut(),
+                0,
+                0,
+                0,
+                3
+            ),
+            0
+        );
         // alpha = 0 with pointer arrays: A/B arrays not read.
         let mut c0 = [5.0f64];
         let cp = [c0.as_mut_ptr()];
-        assert_eq!(tblas_dgemm_batched(h, 0, 0, 1, 1, 1, &zero, null(), 1, null(), 1, &two, cp.as_ptr(), 1, 1), 0);
+        assert_eq!(
+            tblas_dgemm_batched(h, 0, 0, 1, 1, 1, &zero, null(), 1, null(), 1, &two, cp.as_ptr(), 1, 1),
+            0
+        );
         assert_eq!(c0, [10.0]);
         tblas_destroy(h);
     }
@@ -333,13 +494,34 @@ fn interleaved_c_batches_are_valid() {
     let (one, zero) = (1.0, 0.0);
     // For each n: C[:, n, :] (m x p, ldc = M*N) = A (m x k) * B[:, n, :] (k x p, ldb = K*N).
     let st = unsafe {
-        tblas_dgemm_strided_batched(h, 0, 0, mm, pp, kk, &one, a.as_ptr(), mm, 0, b.as_ptr(), kk * nn, kk, &zero, c.as_mut_ptr(), mm * nn, mm, nn)
+        tblas_dgemm_strided_batched(
+            h,
+            0,
+            0,
+            mm,
+            pp,
+            kk,
+            &one,
+            a.as_ptr(),
+            mm,
+            0,
+            b.as_ptr(),
+            kk * nn,
+            kk,
+            &zero,
+            c.as_mut_ptr(),
+            mm * nn,
+            mm,
+            nn,
+        )
     };
     assert_eq!(st, 0, "{}", last_message());
     for p in 0..pp {
         for n in 0..nn {
             for m in 0..mm {
-                let want: f64 = (0..kk).map(|l| a[(m + l * mm) as usize] * b[(l + n * kk + p * kk * nn) as usize]).sum();
+                let want: f64 = (0..kk)
+                    .map(|l| a[(m + l * mm) as usize] * b[(l + n * kk + p * kk * nn) as usize])
+                    .sum();
                 assert_eq!(c[(m + n * mm + p * mm * nn) as usize], want);
             }
         }
@@ -353,14 +535,23 @@ fn handle_functions() {
         assert_eq!(tblas_create(null_mut()), TBLAS_STATUS_INVALID_VALUE);
         assert_eq!(tblas_get_last_error_position(), 1);
         let mut h = null_mut();
-        assert_eq!(tblas_create_with_backend(&mut h, TBLAS_BACKEND_CUDA, 0), TBLAS_STATUS_BACKEND_UNAVAILABLE);
+        assert_eq!(
+            tblas_create_with_backend(&mut h, TBLAS_BACKEND_CUDA, 0),
+            TBLAS_STATUS_BACKEND_UNAVAILABLE
+        );
         assert!(h.is_null(), "*handle is written only on success");
         assert!(last_message().contains("CUDA"));
         assert_eq!(tblas_create_with_backend(&mut h, 9, 0), TBLAS_STATUS_INVALID_VALUE);
         assert_eq!(tblas_get_last_error_position(), 2);
-        assert_eq!(tblas_create_with_backend(&mut h, TBLAS_BACKEND_CPU, 1), TBLAS_STATUS_INVALID_VALUE);
+        assert_eq!(
+            tblas_create_with_backend(&mut h, TBLAS_BACKEND_CPU, 1),
+            TBLAS_STATUS_INVALID_VALUE
+        );
         assert_eq!(tblas_get_last_error_position(), 3);
-        assert_eq!(tblas_create_with_backend(&mut h, TBLAS_BACKEND_CPU, 0), TBLAS_STATUS_SUCCESS);
+        assert_eq!(
+            tblas_create_with_backend(&mut h, TBLAS_BACKEND_CPU, 0),
+            TBLAS_STATUS_SUCCESS
+        );
         assert!(!h.is_null());
         let mut n = 0;
         assert_eq!(tblas_set_num_threads(h, 3), 0);
@@ -381,14 +572,20 @@ fn handle_functions() {
         assert_eq!(tblas_destroy(h), TBLAS_STATUS_NOT_INITIALIZED);
         assert_eq!(tblas_synchronize(h), TBLAS_STATUS_NOT_INITIALIZED);
         assert_eq!(tblas_set_num_threads(h, 1), TBLAS_STATUS_NOT_INITIALIZED);
-        assert_eq!(tblas_get_num_threads(0x40 as *const _, &mut n), TBLAS_STATUS_NOT_INITIALIZED);
+        assert_eq!(
+            tblas_get_num_threads(0x40 as *const _, &mut n),
+            TBLAS_STATUS_NOT_INITIALIZED
+        );
         assert_eq!(tblas_get_last_error_position(), 1);
         assert_eq!(tblas_destroy(null_mut()), TBLAS_STATUS_SUCCESS);
         for s in [0, 1, 3, 7, 8, 13, 14, 15, 100, -4, 12345] {
             let text = CStr::from_ptr(tblas_status_string(s)).to_str().unwrap();
             assert!(!text.is_empty());
         }
-        assert!(CStr::from_ptr(tblas_status_string(7)).to_str().unwrap().starts_with("TBLAS_STATUS_INVALID_VALUE"));
+        assert!(CStr::from_ptr(tblas_status_string(7))
+            .to_str()
+            .unwrap()
+            .starts_with("TBLAS_STATUS_INVALID_VALUE"));
         let (mut ma, mut mi, mut pa) = (-1, -1, -1);
         tblas_get_version(&mut ma, &mut mi, &mut pa);
         assert_eq!(
@@ -404,7 +601,9 @@ fn handle_functions() {
 fn last_error_is_thread_local() {
     unsafe { tblas_create(null_mut()) };
     assert_eq!(tblas_get_last_error_position(), 1);
-    std::thread::spawn(|| assert_eq!(tblas_get_last_error_position(), 0)).join().unwrap();
+    std::thread::spawn(|| assert_eq!(tblas_get_last_error_position(), 0))
+        .join()
+        .unwrap();
     assert_eq!(tblas_get_last_error_position(), 1);
 }
 
@@ -417,7 +616,24 @@ fn c_complex_types_interoperate() {
     let mut c = [tblas_complex_float::default()];
     let (one, zero) = (tblas_complex_float { re: 1.0, im: 0.0 }, tblas_complex_float::default());
     // conj(1+2i) * (3-i) = (1-2i)(3-i) = 1 - 7i
-    let st = unsafe { tblas_cgemm(h, TBLAS_OP_C, TBLAS_OP_N, 1, 1, 1, &one, a.as_ptr(), 1, b.as_ptr(), 1, &zero, c.as_mut_ptr(), 1) };
+    let st = unsafe {
+        tblas_cgemm(
+            h,
+            TBLAS_OP_C,
+            TBLAS_OP_N,
+            1,
+            1,
+            1,
+            &one,
+            a.as_ptr(),
+            1,
+            b.as_ptr(),
+            1,
+            &zero,
+            c.as_mut_ptr(),
+            1,
+        )
+    };
     assert_eq!(st, 0);
     assert_eq!(c[0], tblas_complex_float { re: 1.0, im: -7.0 });
     let _ = c32(0.0, 0.0);

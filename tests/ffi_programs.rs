@@ -29,7 +29,9 @@ fn static_lib() -> &'static Path {
         let target = root().join("target").join("ffi-tests");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(root()).args(["build", "--lib", "--target-dir"]).arg(&target);
+        cmd.current_dir(root())
+            .args(["build", "--lib", "--target-dir"])
+            .arg(&target);
         if cfg!(feature = "openblas") {
             cmd.args(["--features", "openblas"]);
         }
@@ -42,13 +44,15 @@ fn static_lib() -> &'static Path {
 }
 
 fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn skip_or_fail(tool: &str, package: &str) {
-    let msg = format!(
-        "skipping: {tool} not found; install it with `sudo apt-get install -y {package}` to run this caller"
-    );
+    let msg =
+        format!("skipping: {tool} not found; install it with `sudo apt-get install -y {package}` to run this caller");
     if std::env::var_os("TBLAS_REQUIRE_FFI").is_some_and(|v| v == "1") {
         panic!("{msg} (TBLAS_REQUIRE_FFI=1 forbids skipping)");
     }
@@ -80,7 +84,10 @@ fn compile_and_run(tool: &str, args: &[&str], sources: &[&str], name: &str) {
     eprint!("{stderr}");
     assert!(run.status.success(), "{name} reported failures:\n{stdout}{stderr}");
     let summary = stdout.lines().last().unwrap_or("");
-    assert!(summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 passed"), "{name}: unexpected summary '{summary}'");
+    assert!(
+        summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 passed"),
+        "{name}: unexpected summary '{summary}'"
+    );
 }
 
 #[test]
@@ -88,7 +95,12 @@ fn c11_caller() {
     if !have("cc") {
         return skip_or_fail("cc", "gcc");
     }
-    compile_and_run("cc", &["-std=c11", "-Wall", "-Wextra", "-Werror"], &["ffi-tests/test_c.c"], "test_c");
+    compile_and_run(
+        "cc",
+        &["-std=c11", "-Wall", "-Wextra", "-Werror"],
+        &["ffi-tests/test_c.c"],
+        "test_c",
+    );
 }
 
 #[test]
@@ -96,7 +108,12 @@ fn cpp17_caller() {
     if !have("c++") {
         return skip_or_fail("c++", "g++");
     }
-    compile_and_run("c++", &["-std=c++17", "-Wall", "-Wextra", "-Werror"], &["ffi-tests/test_cpp.cpp"], "test_cpp");
+    compile_and_run(
+        "c++",
+        &["-std=c++17", "-Wall", "-Wextra", "-Werror"],
+        &["ffi-tests/test_cpp.cpp"],
+        "test_cpp",
+    );
 }
 
 #[test]

@@ -78,7 +78,12 @@ fn header_declares_the_whole_contract() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for (p, s) in [("s", "float"), ("d", "double"), ("c", "tblas_complex_float"), ("z", "tblas_complex_double")] {
+    for (p, s) in [
+        ("s", "float"),
+        ("d", "double"),
+        ("c", "tblas_complex_float"),
+        ("z", "tblas_complex_double"),
+    ] {
         names.push(format!("tblas_status tblas_{p}gemm(tblas_handle *handle, tblas_operation transa, tblas_operation transb, int64_t m, int64_t n, int64_t k, const {s} *alpha, const {s} *A, int64_t lda, const {s} *B, int64_t ldb, const {s} *beta, {s} *C, int64_t ldc);"));
         names.push(format!("tblas_status tblas_{p}gemm_batched(tblas_handle *handle, tblas_operation transa, tblas_operation transb, int64_t m, int64_t n, int64_t k, const {s} *alpha, const {s} *const *A, int64_t lda, const {s} *const *B, int64_t ldb, const {s} *beta, {s} *const *C, int64_t ldc, int64_t batch_count);"));
         names.push(format!("tblas_status tblas_{p}gemm_strided_batched(tblas_handle *handle, tblas_operation transa, tblas_operation transb, int64_t m, int64_t n, int64_t k, const {s} *alpha, const {s} *A, int64_t lda, int64_t stride_a, const {s} *B, int64_t ldb, int64_t stride_b, const {s} *beta, {s} *C, int64_t ldc, int64_t stride_c, int64_t batch_count);"));

@@ -46,8 +46,8 @@ fn input_layout(r: &mut rand::rngs::SmallRng, rows: usize, cols: usize, batch: u
         0 => (1, ri + r.random_range(0..3i64) as isize),
         1 => (ci + r.random_range(0..3i64) as isize, 1),
         2 => (-1, -(ri + 1)),
-        3 => (0, 1),                                               // broadcast along rows
-        _ => (r.random_range(-3..4i64) as isize, r.random_range(-3..4i64) as isize),       // anything, even aliasing reads
+        3 => (0, 1),                                                                 // broadcast along rows
+        _ => (r.random_range(-3..4i64) as isize, r.random_range(-3..4i64) as isize), // anything, even aliasing reads
     };
     let span = rs.abs() * (ri - 1).max(0) + cs.abs() * (ci - 1).max(0) + 1;
     let bs = match r.random_range(0..3) {
@@ -63,16 +63,26 @@ fn input_layout(r: &mut rand::rngs::SmallRng, rows: usize, cols: usize, batch: u
 fn output_layout(r: &mut rand::rngs::SmallRng, m: usize, n: usize, batch: usize) -> (isize, isize, isize) {
     let (mi, ni, bi) = (m as isize, n as isize, batch as isize);
     match r.random_range(0..5) {
-        0 => (1, mi + 1, (mi + 1) * ni + 2),  // column-major, stacked
-        1 => (ni, 1, mi * ni),                // row-major
-        2 => (-1, -mi, -(mi * ni)),           // everything reversed
-        3 => (1, mi * bi.max(1), mi),         // interleaved batch (contraction layout)
-        _ => (bi.max(1), bi.max(1) * mi, 1),  // batch fastest
+        0 => (1, mi + 1, (mi + 1) * ni + 2), // column-major, stacked
+        1 => (ni, 1, mi * ni),               // row-major
+        2 => (-1, -mi, -(mi * ni)),          // everything reversed
+        3 => (1, mi * bi.max(1), mi),        // interleaved batch (contraction layout)
+        _ => (bi.max(1), bi.max(1) * mi, 1), // batch fastest
     }
 }
 
 fn run_case<T: Scalar>(h: &Handle, case: &Case<T>, r: &mut rand::rngs::SmallRng, what: &str) {
-    let Case { style, ta, tb, m, n, k, batch, alpha, beta } = case.clone();
+    let Case {
+        style,
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        batch,
+        alpha,
+        beta,
+    } = case.clone();
     let (ra, ca) = stored(ta, m, k);
     let (rb, cb) = stored(tb, k, n);
     // Layouts.
@@ -102,7 +112,12 @@ fn run_case<T: Scalar>(h: &Handle, case: &Case<T>, r: &mut rand::rngs::SmallRng,
     let a: Vec<T> = rand_vec(r, na);
     let b: Vec<T> = rand_vec(r, nb);
     let mut c: Vec<T> = rand_vec(r, nc);
-    let lay = |o: usize, l: (isize, isize, isize)| Layout { origin: o, rs: l.0, cs: l.1, bs: l.2 };
+    let lay = |o: usize, l: (isize, isize, isize)| Layout {
+        origin: o,
+        rs: l.0,
+        cs: l.1,
+        bs: l.2,
+    };
     let (lya, lyb, lyc) = (lay(oa, la), lay(ob, lb), lay(oc, lc));
     let addr = addressed(nc, lyc, m, n, batch);
     for (i, v) in c.iter_mut().enumerate() {
@@ -114,13 +129,47 @@ fn run_case<T: Scalar>(h: &Handle, case: &Case<T>, r: &mut rand::rngs::SmallRng,
     let (expect, gauge) = oracle(ta, tb, m, n, k, alpha, &a, lya, &b, lyb, beta, &c, lyc, batch);
 
     let res = match style {
-        Style::Gemm => h.gemm(ta, tb, m, n, k, alpha, &a[oa..], la.1 as usize, &b[ob..], lb.1 as usize, beta, &mut c[oc..], lc.1 as usize),
+        Style::Gemm => h.gemm(
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            &a[oa..],
+            la.1 as usize,
+            &b[ob..],
+            lb.1 as usize,
+            beta,
+            &mut c[oc..],
+            lc.1 as usize,
+        ),
         Style::Strided => h.gemm_strided_batched(
-            ta, tb, m, n, k, alpha, &a[oa..], la.1 as usize, la.2, &b[ob..], lb.1 as usize, lb.2, beta,
-            &mut c[oc..], lc.1 as usize, lc.2, batch,
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            &a[oa..],
+            la.1 as usize,
+            la.2,
+            &b[ob..],
+            lb.1 as usize,
+            lb.2,
+            beta,
+            &mut c[oc..],
+            lc.1 as usize,
+            lc.2,
+            batch,
         ),
         Style::Ex => h.gemm_strided_batched_ex(
-            ta, tb, m, n, k, alpha,
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
             StridedRef::new(&a, oa, la.0, la.1, la.2),
             StridedRef::new(&b, ob, lb.0, lb.1, lb.2),
             beta,
@@ -139,12 +188,34 @@ fn run_case<T: Scalar>(h: &Handle, case: &Case<T>, r: &mut rand::rngs::SmallRng,
                 cps.push(head);
                 rest = tail;
             }
-            h.gemm_batched(ta, tb, m, n, k, alpha, &aps, la.1 as usize, &bps, lb.1 as usize, beta, &mut cps, lc.1 as usize)
+            h.gemm_batched(
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                alpha,
+                &aps,
+                la.1 as usize,
+                &bps,
+                lb.1 as usize,
+                beta,
+                &mut cps,
+                lc.1 as usize,
+            )
         }
     };
     res.unwrap_or_else(|e| panic!("{what}: {case:?} failed: {e}"));
     assert!(all_bits_eq(&a, &a0) && all_bits_eq(&b, &b0), "{what}: A or B changed");
-    check(&format!("{what} {case:?} la={la:?} lb={lb:?} lc={lc:?}"), &c, &c0, &expect, &gauge, &addr, k);
+    check(
+        &format!("{what} {case:?} la={la:?} lb={lb:?} lc={lc:?}"),
+        &c,
+        &c0,
+        &expect,
+        &gauge,
+        &addr,
+        k,
+    );
 }
 
 fn random_cases<T: Scalar>(backend: CpuBackend, seed: u64, count: usize) {
@@ -169,11 +240,20 @@ fn random_cases<T: Scalar>(backend: CpuBackend, seed: u64, count: usize) {
             m: pick(&mut r),
             n: pick(&mut r),
             k: pick(&mut r),
-            batch: if matches!(style, Style::Gemm) { 1 } else { r.random_range(0..5) },
+            batch: if matches!(style, Style::Gemm) {
+                1
+            } else {
+                r.random_range(0..5)
+            },
             alpha: scal(&mut r, true),
             beta: scal(&mut r, true),
         };
-        run_case(&h, &case, &mut r, &format!("{backend} {} #{i}", std::any::type_name::<T>()));
+        run_case(
+            &h,
+            &case,
+            &mut r,
+            &format!("{backend} {} #{i}", std::any::type_name::<T>()),
+        );
     }
 }
 
@@ -184,7 +264,15 @@ fn edge_cases<T: Scalar>(backend: CpuBackend) {
     // 0 and 1 in every dimension, k = 0, batch 0 and 1, block sizes +-1, a few large entries
     // (which take the inner-threaded paths).
     let mut shapes = vec![];
-    for &(m, n, k) in &[(0, 3, 3), (3, 0, 3), (3, 3, 0), (1, 1, 1), (1, 5, 1), (5, 1, 7), (1, 1, 9)] {
+    for &(m, n, k) in &[
+        (0, 3, 3),
+        (3, 0, 3),
+        (3, 3, 0),
+        (1, 1, 1),
+        (1, 5, 1),
+        (5, 1, 7),
+        (1, 1, 9),
+    ] {
         for batch in [0, 1, 3] {
             shapes.push((m, n, k, batch));
         }
@@ -198,7 +286,17 @@ fn edge_cases<T: Scalar>(backend: CpuBackend) {
     for (idx, &(m, n, k, batch)) in shapes.iter().enumerate() {
         for (ta, tb) in [(Op::N, Op::N), (Op::T, Op::C), (Op::C, Op::N)] {
             for style in [Style::Strided, Style::Ex] {
-                let case = Case::<T> { style, ta, tb, m, n, k, batch, alpha: rand_val(&mut r), beta: rand_val(&mut r) };
+                let case = Case::<T> {
+                    style,
+                    ta,
+                    tb,
+                    m,
+                    n,
+                    k,
+                    batch,
+                    alpha: rand_val(&mut r),
+                    beta: rand_val(&mut r),
+                };
                 run_case(&h, &case, &mut r, &format!("{backend} edge #{idx}"));
             }
         }
@@ -243,26 +341,107 @@ fn nan_poisoning<T: Scalar>(backend: CpuBackend) {
     for threads in [1, 2] {
         h.set_num_threads(threads);
         let mut c = vec![nan; m * n * batch];
-        h.gemm_strided_batched(Op::N, Op::T, m, n, k, T::one(), &a, m, (m * k) as isize, &b, n, (k * n) as isize, T::zero(), &mut c, m, (m * n) as isize, batch)
-            .unwrap();
-        assert!(c.iter().all(|v| !v.to_c64().re.is_nan() && !v.to_c64().im.is_nan()), "{backend}: beta = 0 read C");
+        h.gemm_strided_batched(
+            Op::N,
+            Op::T,
+            m,
+            n,
+            k,
+            T::one(),
+            &a,
+            m,
+            (m * k) as isize,
+            &b,
+            n,
+            (k * n) as isize,
+            T::zero(),
+            &mut c,
+            m,
+            (m * n) as isize,
+            batch,
+        )
+        .unwrap();
+        assert!(
+            c.iter().all(|v| !v.to_c64().re.is_nan() && !v.to_c64().im.is_nan()),
+            "{backend}: beta = 0 read C"
+        );
         // alpha = 0: C := beta*C without reading A or B (poisoned); beta = 0 then writes zeros.
         let pa = vec![nan; m * k * batch];
         let mut c2: Vec<T> = rand_vec(&mut r, m * n * batch);
         let c2_0 = c2.clone();
         let two = T::one() + T::one();
-        h.gemm_strided_batched(Op::N, Op::N, m, n, k, T::zero(), &pa, m, (m * k) as isize, &pa, k, 0, two, &mut c2, m, (m * n) as isize, batch).unwrap();
+        h.gemm_strided_batched(
+            Op::N,
+            Op::N,
+            m,
+            n,
+            k,
+            T::zero(),
+            &pa,
+            m,
+            (m * k) as isize,
+            &pa,
+            k,
+            0,
+            two,
+            &mut c2,
+            m,
+            (m * n) as isize,
+            batch,
+        )
+        .unwrap();
         for (x, y) in c2.iter().zip(&c2_0) {
             assert!(bits_eq(*x, two * *y), "{backend}: alpha = 0 must give C = beta*C");
         }
         let mut c3 = vec![nan; m * n * batch];
-        h.gemm_strided_batched(Op::N, Op::N, m, n, k, T::zero(), &pa, m, 0, &pa, k, 0, T::zero(), &mut c3, m, (m * n) as isize, batch).unwrap();
-        assert!(c3.iter().all(|v| bits_eq(*v, T::zero())), "{backend}: alpha = beta = 0 must zero C");
+        h.gemm_strided_batched(
+            Op::N,
+            Op::N,
+            m,
+            n,
+            k,
+            T::zero(),
+            &pa,
+            m,
+            0,
+            &pa,
+            k,
+            0,
+            T::zero(),
+            &mut c3,
+            m,
+            (m * n) as isize,
+            batch,
+        )
+        .unwrap();
+        assert!(
+            c3.iter().all(|v| bits_eq(*v, T::zero())),
+            "{backend}: alpha = beta = 0 must zero C"
+        );
         // NaN in A propagates (no zero-skipping): entry 1 column 0 of op(A) poisoned.
         let mut pa = a.clone();
         pa[m * k] = nan;
         let mut c4 = vec![T::zero(); m * n * batch];
-        h.gemm_strided_batched(Op::N, Op::N, m, n, k, T::one(), &pa, m, (m * k) as isize, &b, k, (k * n) as isize, T::zero(), &mut c4, m, (m * n) as isize, batch).unwrap();
+        h.gemm_strided_batched(
+            Op::N,
+            Op::N,
+            m,
+            n,
+            k,
+            T::one(),
+            &pa,
+            m,
+            (m * k) as isize,
+            &b,
+            k,
+            (k * n) as isize,
+            T::zero(),
+            &mut c4,
+            m,
+            (m * n) as isize,
+            batch,
+        )
+        .unwrap();
         let v = c4[m * n].to_c64();
         assert!(v.re.is_nan() || v.im.is_nan(), "{backend}: NaN in A must propagate");
         let v = c4[0].to_c64();
@@ -282,8 +461,26 @@ fn shared_handle<T: Scalar>(backend: CpuBackend) {
     let c0: Vec<T> = rand_vec(&mut r, m * n * batch);
     let (alpha, beta): (T, T) = (rand_val(&mut r), rand_val(&mut r));
     let run = |c: &mut Vec<T>| {
-        h.gemm_strided_batched(Op::T, Op::N, m, n, k, alpha, &a, k, (m * k) as isize, &b, k, (k * n) as isize, beta, c, m, (m * n) as isize, batch)
-            .unwrap()
+        h.gemm_strided_batched(
+            Op::T,
+            Op::N,
+            m,
+            n,
+            k,
+            alpha,
+            &a,
+            k,
+            (m * k) as isize,
+            &b,
+            k,
+            (k * n) as isize,
+            beta,
+            c,
+            m,
+            (m * n) as isize,
+            batch,
+        )
+        .unwrap()
     };
     let mut serial = c0.clone();
     run(&mut serial);
@@ -304,7 +501,10 @@ fn shared_handle<T: Scalar>(backend: CpuBackend) {
         hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     for c in &results {
-        assert!(all_bits_eq(c, &serial), "{backend}: concurrent result differs from serial");
+        assert!(
+            all_bits_eq(c, &serial),
+            "{backend}: concurrent result differs from serial"
+        );
     }
 }
 per_type!(eight_threads_share_one_handle_bitwise, shared_handle,);
@@ -320,7 +520,8 @@ fn backends_agree_with_each_other_on_large_entries() {
     let want = {
         let h = Handle::with_backend(CpuBackend::Reference).unwrap();
         let mut c = vec![0.0; m * n];
-        h.gemm(Op::N, Op::N, m, n, k, 1.0, &a, m, &b, k, 0.0, &mut c, m).unwrap();
+        h.gemm(Op::N, Op::N, m, n, k, 1.0, &a, m, &b, k, 0.0, &mut c, m)
+            .unwrap();
         c
     };
     for backend in CpuBackend::all_available() {
@@ -328,9 +529,13 @@ fn backends_agree_with_each_other_on_large_entries() {
             let h = Handle::with_backend(backend).unwrap();
             h.set_num_threads(threads);
             let mut c = vec![f64::NAN; m * n];
-            h.gemm(Op::N, Op::N, m, n, k, 1.0, &a, m, &b, k, 0.0, &mut c, m).unwrap();
+            h.gemm(Op::N, Op::N, m, n, k, 1.0, &a, m, &b, k, 0.0, &mut c, m)
+                .unwrap();
             for (x, y) in c.iter().zip(&want) {
-                assert!((x - y).abs() <= 1e-12 * k as f64, "{backend} threads={threads}: {x} vs {y}");
+                assert!(
+                    (x - y).abs() <= 1e-12 * k as f64,
+                    "{backend} threads={threads}: {x} vs {y}"
+                );
             }
         }
     }
@@ -341,9 +546,29 @@ fn complex_conjugation_is_applied() {
     // op = C conjugates; op = T does not. A = [i], B = [i]: T,T -> -1; C,N -> 1; C,C -> -1.
     let h = Handle::new().unwrap();
     let i = Complex32::new(0.0, 1.0);
-    for (ta, tb, want) in [(Op::T, Op::T, -1.0f32), (Op::C, Op::N, 1.0), (Op::C, Op::C, -1.0), (Op::N, Op::C, 1.0)] {
+    for (ta, tb, want) in [
+        (Op::T, Op::T, -1.0f32),
+        (Op::C, Op::N, 1.0),
+        (Op::C, Op::C, -1.0),
+        (Op::N, Op::C, 1.0),
+    ] {
         let mut c = [Complex32::new(0.0, 0.0)];
-        h.gemm(ta, tb, 1, 1, 1, Complex32::new(1.0, 0.0), &[i], 1, &[i], 1, Complex32::new(0.0, 0.0), &mut c, 1).unwrap();
+        h.gemm(
+            ta,
+            tb,
+            1,
+            1,
+            1,
+            Complex32::new(1.0, 0.0),
+            &[i],
+            1,
+            &[i],
+            1,
+            Complex32::new(0.0, 0.0),
+            &mut c,
+            1,
+        )
+        .unwrap();
         assert_eq!(c[0], Complex32::new(want, 0.0), "{ta:?} {tb:?}");
     }
 }

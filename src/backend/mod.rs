@@ -123,7 +123,9 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usi
         #[cfg(feature = "openblas")]
         CpuBackend::OpenBlas => openblas::OpenBlas.execute(job, threads),
         #[allow(unreachable_patterns)]
-        other => Err(Error::NotSupported(format!("CPU backend '{other}' is not compiled into this build"))),
+        other => Err(Error::NotSupported(format!(
+            "CPU backend '{other}' is not compiled into this build"
+        ))),
     };
     if threads > 1 {
         pool(threads)?.install(go)

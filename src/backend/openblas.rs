@@ -109,20 +109,68 @@ unsafe fn call<T: Scalar>(g: &Geometry, n: c_int, a: *const T, b: *const T, c: *
     unsafe {
         match T::DATATYPE {
             DataType::R32F => cblas_sgemm(
-                CblasColMajor, g.ta, g.tb, g.m, n, g.k, as_::<T, f32>(alpha), a.cast(), g.lda, b.cast(), g.ldb,
-                as_::<T, f32>(beta), c.cast(), g.ldc,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                n,
+                g.k,
+                as_::<T, f32>(alpha),
+                a.cast(),
+                g.lda,
+                b.cast(),
+                g.ldb,
+                as_::<T, f32>(beta),
+                c.cast(),
+                g.ldc,
             ),
             DataType::R64F => cblas_dgemm(
-                CblasColMajor, g.ta, g.tb, g.m, n, g.k, as_::<T, f64>(alpha), a.cast(), g.lda, b.cast(), g.ldb,
-                as_::<T, f64>(beta), c.cast(), g.ldc,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                n,
+                g.k,
+                as_::<T, f64>(alpha),
+                a.cast(),
+                g.lda,
+                b.cast(),
+                g.ldb,
+                as_::<T, f64>(beta),
+                c.cast(),
+                g.ldc,
             ),
             DataType::C32F => cblas_cgemm(
-                CblasColMajor, g.ta, g.tb, g.m, n, g.k, (alpha as *const T).cast(), a.cast(), g.lda, b.cast(), g.ldb,
-                (beta as *const T).cast(), c.cast(), g.ldc,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                n,
+                g.k,
+                (alpha as *const T).cast(),
+                a.cast(),
+                g.lda,
+                b.cast(),
+                g.ldb,
+                (beta as *const T).cast(),
+                c.cast(),
+                g.ldc,
             ),
             DataType::C64F => cblas_zgemm(
-                CblasColMajor, g.ta, g.tb, g.m, n, g.k, (alpha as *const T).cast(), a.cast(), g.lda, b.cast(), g.ldb,
-                (beta as *const T).cast(), c.cast(), g.ldc,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                n,
+                g.k,
+                (alpha as *const T).cast(),
+                a.cast(),
+                g.lda,
+                b.cast(),
+                g.ldb,
+                (beta as *const T).cast(),
+                c.cast(),
+                g.ldc,
             ),
         }
     }
@@ -153,17 +201,23 @@ impl Backend for OpenBlas {
                 (0..nb).into_par_iter().for_each(|t| {
                     let (a, b, c) = entry(p);
                     let (j0, j1) = cols(t);
-                    let (bj, cj) = (b.wrapping_offset(j0 as isize * g.b_col), c.wrapping_offset(j0 as isize * g.c_col));
+                    let (bj, cj) = (
+                        b.wrapping_offset(j0 as isize * g.b_col),
+                        c.wrapping_offset(j0 as isize * g.c_col),
+                    );
                     // SAFETY: columns [j0, j1) of a validated entry; blocks are disjoint in C.
                     unsafe { call(&g, (j1 - j0) as c_int, a, bj, cj, &job.alpha, &job.beta) };
                 });
             }
         } else if threads > 1 {
-            (0..batch).into_par_iter().with_min_len(min_entries_per_task(work)).for_each(|p| {
-                let (a, b, c) = entry(p);
-                // SAFETY: a validated entry; distinct entries of C are disjoint.
-                unsafe { call(&g, g.n, a, b, c, &job.alpha, &job.beta) };
-            });
+            (0..batch)
+                .into_par_iter()
+                .with_min_len(min_entries_per_task(work))
+                .for_each(|p| {
+                    let (a, b, c) = entry(p);
+                    // SAFETY: a validated entry; distinct entries of C are disjoint.
+                    unsafe { call(&g, g.n, a, b, c, &job.alpha, &job.beta) };
+                });
         } else {
             for p in 0..batch {
                 let (a, b, c) = entry(p);

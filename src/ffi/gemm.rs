@@ -29,29 +29,63 @@ unsafe fn pointer_array<P: Copy>(arr: *const P, count: i64, referenced: bool) ->
         return Some(Vec::new());
     }
     // SAFETY: non-NULL; the caller guarantees `count` readable entries (read unaligned).
-    Some((0..count as usize).map(|i| unsafe { arr.add(i).read_unaligned() }).collect())
+    Some(
+        (0..count as usize)
+            .map(|i| unsafe { arr.add(i).read_unaligned() })
+            .collect(),
+    )
 }
 
 /// Body of `tblas_Tgemm`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm<T: Scalar>(
-    h: *mut tblas_handle, transa: i32, transb: i32, m: i64, n: i64, k: i64,
-    alpha: *const T, a: *const T, lda: i64, b: *const T, ldb: i64,
-    beta: *const T, c: *mut T, ldc: i64,
+    h: *mut tblas_handle,
+    transa: i32,
+    transb: i32,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const T,
+    a: *const T,
+    lda: i64,
+    b: *const T,
+    ldb: i64,
+    beta: *const T,
+    c: *mut T,
+    ldc: i64,
 ) -> tblas_status {
     let f = T::GEMM_NAMES[0];
     guard(f, || {
         let handle = handle_of(h, f)?;
         let call = Call {
             family: Family::Gemm,
-            transa, transb, m, n, k,
+            transa,
+            transb,
+            m,
+            n,
+            k,
             // SAFETY: the caller passes NULL or a readable scalar.
             alpha: unsafe { scalar(alpha) },
-            a: Operand { base: Base::Ptr(a), rs: 1, cs: lda, bs: 0 },
-            b: Operand { base: Base::Ptr(b), rs: 1, cs: ldb, bs: 0 },
+            a: Operand {
+                base: Base::Ptr(a),
+                rs: 1,
+                cs: lda,
+                bs: 0,
+            },
+            b: Operand {
+                base: Base::Ptr(b),
+                rs: 1,
+                cs: ldb,
+                bs: 0,
+            },
             // SAFETY: as for alpha.
             beta: unsafe { scalar(beta) },
-            c: Operand { base: Base::Ptr(c), rs: 1, cs: ldc, bs: 0 },
+            c: Operand {
+                base: Base::Ptr(c),
+                rs: 1,
+                cs: ldc,
+                bs: 0,
+            },
             batch: 1,
         };
         handle.run_call(&call)
@@ -61,23 +95,57 @@ unsafe fn gemm<T: Scalar>(
 /// Body of `tblas_Tgemm_strided_batched`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn strided<T: Scalar>(
-    h: *mut tblas_handle, transa: i32, transb: i32, m: i64, n: i64, k: i64,
-    alpha: *const T, a: *const T, lda: i64, sa: i64, b: *const T, ldb: i64, sb: i64,
-    beta: *const T, c: *mut T, ldc: i64, sc: i64, batch: i64,
+    h: *mut tblas_handle,
+    transa: i32,
+    transb: i32,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const T,
+    a: *const T,
+    lda: i64,
+    sa: i64,
+    b: *const T,
+    ldb: i64,
+    sb: i64,
+    beta: *const T,
+    c: *mut T,
+    ldc: i64,
+    sc: i64,
+    batch: i64,
 ) -> tblas_status {
     let f = T::GEMM_NAMES[2];
     guard(f, || {
         let handle = handle_of(h, f)?;
         let call = Call {
             family: Family::Strided,
-            transa, transb, m, n, k,
+            transa,
+            transb,
+            m,
+            n,
+            k,
             // SAFETY: the caller passes NULL or a readable scalar.
             alpha: unsafe { scalar(alpha) },
-            a: Operand { base: Base::Ptr(a), rs: 1, cs: lda, bs: sa },
-            b: Operand { base: Base::Ptr(b), rs: 1, cs: ldb, bs: sb },
+            a: Operand {
+                base: Base::Ptr(a),
+                rs: 1,
+                cs: lda,
+                bs: sa,
+            },
+            b: Operand {
+                base: Base::Ptr(b),
+                rs: 1,
+                cs: ldb,
+                bs: sb,
+            },
             // SAFETY: as for alpha.
             beta: unsafe { scalar(beta) },
-            c: Operand { base: Base::Ptr(c), rs: 1, cs: ldc, bs: sc },
+            c: Operand {
+                base: Base::Ptr(c),
+                rs: 1,
+                cs: ldc,
+                bs: sc,
+            },
             batch,
         };
         handle.run_call(&call)
@@ -87,24 +155,60 @@ unsafe fn strided<T: Scalar>(
 /// Body of `tblas_Tgemm_strided_batched_ex`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn strided_ex<T: Scalar>(
-    h: *mut tblas_handle, transa: i32, transb: i32, m: i64, n: i64, k: i64,
-    alpha: *const T, a: *const T, rs_a: i64, cs_a: i64, bs_a: i64,
-    b: *const T, rs_b: i64, cs_b: i64, bs_b: i64,
-    beta: *const T, c: *mut T, rs_c: i64, cs_c: i64, bs_c: i64, batch: i64,
+    h: *mut tblas_handle,
+    transa: i32,
+    transb: i32,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const T,
+    a: *const T,
+    rs_a: i64,
+    cs_a: i64,
+    bs_a: i64,
+    b: *const T,
+    rs_b: i64,
+    cs_b: i64,
+    bs_b: i64,
+    beta: *const T,
+    c: *mut T,
+    rs_c: i64,
+    cs_c: i64,
+    bs_c: i64,
+    batch: i64,
 ) -> tblas_status {
     let f = T::GEMM_NAMES[3];
     guard(f, || {
         let handle = handle_of(h, f)?;
         let call = Call {
             family: Family::Ex,
-            transa, transb, m, n, k,
+            transa,
+            transb,
+            m,
+            n,
+            k,
             // SAFETY: the caller passes NULL or a readable scalar.
             alpha: unsafe { scalar(alpha) },
-            a: Operand { base: Base::Ptr(a), rs: rs_a, cs: cs_a, bs: bs_a },
-            b: Operand { base: Base::Ptr(b), rs: rs_b, cs: cs_b, bs: bs_b },
+            a: Operand {
+                base: Base::Ptr(a),
+                rs: rs_a,
+                cs: cs_a,
+                bs: bs_a,
+            },
+            b: Operand {
+                base: Base::Ptr(b),
+                rs: rs_b,
+                cs: cs_b,
+                bs: bs_b,
+            },
             // SAFETY: as for alpha.
             beta: unsafe { scalar(beta) },
-            c: Operand { base: Base::Ptr(c), rs: rs_c, cs: cs_c, bs: bs_c },
+            c: Operand {
+                base: Base::Ptr(c),
+                rs: rs_c,
+                cs: cs_c,
+                bs: bs_c,
+            },
             batch,
         };
         handle.run_call(&call)
@@ -114,9 +218,21 @@ unsafe fn strided_ex<T: Scalar>(
 /// Body of `tblas_Tgemm_batched`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn batched<T: Scalar>(
-    h: *mut tblas_handle, transa: i32, transb: i32, m: i64, n: i64, k: i64,
-    alpha: *const T, a: *const *const T, lda: i64, b: *const *const T, ldb: i64,
-    beta: *const T, c: *const *mut T, ldc: i64, batch: i64,
+    h: *mut tblas_handle,
+    transa: i32,
+    transb: i32,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const T,
+    a: *const *const T,
+    lda: i64,
+    b: *const *const T,
+    ldb: i64,
+    beta: *const T,
+    c: *const *mut T,
+    ldc: i64,
+    batch: i64,
 ) -> tblas_status {
     let f = T::GEMM_NAMES[1];
     guard(f, || {
@@ -128,15 +244,39 @@ unsafe fn batched<T: Scalar>(
         let ref_ab = ref_c && k > 0 && alpha.is_some_and(|a| !a.is_zero());
         // SAFETY: the caller passes NULL or arrays of batch_count readable pointers.
         let (av, bv, cv) = unsafe {
-            (pointer_array(a, batch, ref_ab), pointer_array(b, batch, ref_ab), pointer_array(c, batch, ref_c))
+            (
+                pointer_array(a, batch, ref_ab),
+                pointer_array(b, batch, ref_ab),
+                pointer_array(c, batch, ref_c),
+            )
         };
         let call = Call {
             family: Family::Batched,
-            transa, transb, m, n, k, alpha,
-            a: Operand { base: Base::Array(av.as_deref()), rs: 1, cs: lda, bs: 0 },
-            b: Operand { base: Base::Array(bv.as_deref()), rs: 1, cs: ldb, bs: 0 },
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            a: Operand {
+                base: Base::Array(av.as_deref()),
+                rs: 1,
+                cs: lda,
+                bs: 0,
+            },
+            b: Operand {
+                base: Base::Array(bv.as_deref()),
+                rs: 1,
+                cs: ldb,
+                bs: 0,
+            },
             beta,
-            c: Operand { base: Base::Array(cv.as_deref()), rs: 1, cs: ldc, bs: 0 },
+            c: Operand {
+                base: Base::Array(cv.as_deref()),
+                rs: 1,
+                cs: ldc,
+                bs: 0,
+            },
             batch,
         };
         handle.run_call(&call)
@@ -150,19 +290,68 @@ unsafe fn batched<T: Scalar>(
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_sgemm(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f32, A: *const f32, lda: i64, B: *const f32, ldb: i64, beta: *const f32, C: *mut f32, ldc: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_sgemm(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f32,
+    A: *const f32,
+    lda: i64,
+    B: *const f32,
+    ldb: i64,
+    beta: *const f32,
+    C: *mut f32,
+    ldc: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f32 has the layout of f32.
     unsafe { gemm::<f32>(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc) }
 }
 
-/// Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (float).
+/// Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (float).
 ///
 /// # Safety
 /// Arrays and the matrices they point to must be NULL or valid for what the call addresses.
 #[no_mangle]
-pub unsafe extern "C" fn tblas_sgemm_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f32, A: *const *const f32, lda: i64, B: *const *const f32, ldb: i64, beta: *const f32, C: *const *mut f32, ldc: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_sgemm_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f32,
+    A: *const *const f32,
+    lda: i64,
+    B: *const *const f32,
+    ldb: i64,
+    beta: *const f32,
+    C: *const *mut f32,
+    ldc: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f32 has the layout of f32.
-    unsafe { batched::<f32>(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, batch_count) }
+    unsafe {
+        batched::<f32>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            A,
+            lda,
+            B,
+            ldb,
+            beta,
+            C,
+            ldc,
+            batch_count,
+        )
+    }
 }
 
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (float).
@@ -170,19 +359,105 @@ pub unsafe extern "C" fn tblas_sgemm_batched(handle: *mut tblas_handle, transa: 
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_sgemm_strided_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f32, A: *const f32, lda: i64, stride_a: i64, B: *const f32, ldb: i64, stride_b: i64, beta: *const f32, C: *mut f32, ldc: i64, stride_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_sgemm_strided_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f32,
+    A: *const f32,
+    lda: i64,
+    stride_a: i64,
+    B: *const f32,
+    ldb: i64,
+    stride_b: i64,
+    beta: *const f32,
+    C: *mut f32,
+    ldc: i64,
+    stride_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f32 has the layout of f32.
-    unsafe { strided::<f32>(handle, transa, transb, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C, ldc, stride_c, batch_count) }
+    unsafe {
+        strided::<f32>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            A,
+            lda,
+            stride_a,
+            B,
+            ldb,
+            stride_b,
+            beta,
+            C,
+            ldc,
+            stride_c,
+            batch_count,
+        )
+    }
 }
 
-/// General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (float).
+/// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (float).
 ///
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_sgemm_strided_batched_ex(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f32, A: *const f32, rs_a: i64, cs_a: i64, bs_a: i64, B: *const f32, rs_b: i64, cs_b: i64, bs_b: i64, beta: *const f32, C: *mut f32, rs_c: i64, cs_c: i64, bs_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_sgemm_strided_batched_ex(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f32,
+    A: *const f32,
+    rs_a: i64,
+    cs_a: i64,
+    bs_a: i64,
+    B: *const f32,
+    rs_b: i64,
+    cs_b: i64,
+    bs_b: i64,
+    beta: *const f32,
+    C: *mut f32,
+    rs_c: i64,
+    cs_c: i64,
+    bs_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f32 has the layout of f32.
-    unsafe { strided_ex::<f32>(handle, transa, transb, m, n, k, alpha, A, rs_a, cs_a, bs_a, B, rs_b, cs_b, bs_b, beta, C, rs_c, cs_c, bs_c, batch_count) }
+    unsafe {
+        strided_ex::<f32>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            A,
+            rs_a,
+            cs_a,
+            bs_a,
+            B,
+            rs_b,
+            cs_b,
+            bs_b,
+            beta,
+            C,
+            rs_c,
+            cs_c,
+            bs_c,
+            batch_count,
+        )
+    }
 }
 
 /// C = alpha*op(A)*op(B) + beta*C (double, column-major).
@@ -190,19 +465,68 @@ pub unsafe extern "C" fn tblas_sgemm_strided_batched_ex(handle: *mut tblas_handl
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_dgemm(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f64, A: *const f64, lda: i64, B: *const f64, ldb: i64, beta: *const f64, C: *mut f64, ldc: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_dgemm(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f64,
+    A: *const f64,
+    lda: i64,
+    B: *const f64,
+    ldb: i64,
+    beta: *const f64,
+    C: *mut f64,
+    ldc: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f64 has the layout of f64.
     unsafe { gemm::<f64>(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc) }
 }
 
-/// Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (double).
+/// Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (double).
 ///
 /// # Safety
 /// Arrays and the matrices they point to must be NULL or valid for what the call addresses.
 #[no_mangle]
-pub unsafe extern "C" fn tblas_dgemm_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f64, A: *const *const f64, lda: i64, B: *const *const f64, ldb: i64, beta: *const f64, C: *const *mut f64, ldc: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_dgemm_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f64,
+    A: *const *const f64,
+    lda: i64,
+    B: *const *const f64,
+    ldb: i64,
+    beta: *const f64,
+    C: *const *mut f64,
+    ldc: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f64 has the layout of f64.
-    unsafe { batched::<f64>(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, batch_count) }
+    unsafe {
+        batched::<f64>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            A,
+            lda,
+            B,
+            ldb,
+            beta,
+            C,
+            ldc,
+            batch_count,
+        )
+    }
 }
 
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (double).
@@ -210,19 +534,105 @@ pub unsafe extern "C" fn tblas_dgemm_batched(handle: *mut tblas_handle, transa: 
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_dgemm_strided_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f64, A: *const f64, lda: i64, stride_a: i64, B: *const f64, ldb: i64, stride_b: i64, beta: *const f64, C: *mut f64, ldc: i64, stride_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_dgemm_strided_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f64,
+    A: *const f64,
+    lda: i64,
+    stride_a: i64,
+    B: *const f64,
+    ldb: i64,
+    stride_b: i64,
+    beta: *const f64,
+    C: *mut f64,
+    ldc: i64,
+    stride_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f64 has the layout of f64.
-    unsafe { strided::<f64>(handle, transa, transb, m, n, k, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C, ldc, stride_c, batch_count) }
+    unsafe {
+        strided::<f64>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            A,
+            lda,
+            stride_a,
+            B,
+            ldb,
+            stride_b,
+            beta,
+            C,
+            ldc,
+            stride_c,
+            batch_count,
+        )
+    }
 }
 
-/// General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (double).
+/// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (double).
 ///
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_dgemm_strided_batched_ex(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const f64, A: *const f64, rs_a: i64, cs_a: i64, bs_a: i64, B: *const f64, rs_b: i64, cs_b: i64, bs_b: i64, beta: *const f64, C: *mut f64, rs_c: i64, cs_c: i64, bs_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_dgemm_strided_batched_ex(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const f64,
+    A: *const f64,
+    rs_a: i64,
+    cs_a: i64,
+    bs_a: i64,
+    B: *const f64,
+    rs_b: i64,
+    cs_b: i64,
+    bs_b: i64,
+    beta: *const f64,
+    C: *mut f64,
+    rs_c: i64,
+    cs_c: i64,
+    bs_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; f64 has the layout of f64.
-    unsafe { strided_ex::<f64>(handle, transa, transb, m, n, k, alpha, A, rs_a, cs_a, bs_a, B, rs_b, cs_b, bs_b, beta, C, rs_c, cs_c, bs_c, batch_count) }
+    unsafe {
+        strided_ex::<f64>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha,
+            A,
+            rs_a,
+            cs_a,
+            bs_a,
+            B,
+            rs_b,
+            cs_b,
+            bs_b,
+            beta,
+            C,
+            rs_c,
+            cs_c,
+            bs_c,
+            batch_count,
+        )
+    }
 }
 
 /// C = alpha*op(A)*op(B) + beta*C (tblas_complex_float, column-major).
@@ -230,19 +640,85 @@ pub unsafe extern "C" fn tblas_dgemm_strided_batched_ex(handle: *mut tblas_handl
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_cgemm(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_float, A: *const tblas_complex_float, lda: i64, B: *const tblas_complex_float, ldb: i64, beta: *const tblas_complex_float, C: *mut tblas_complex_float, ldc: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_cgemm(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_float,
+    A: *const tblas_complex_float,
+    lda: i64,
+    B: *const tblas_complex_float,
+    ldb: i64,
+    beta: *const tblas_complex_float,
+    C: *mut tblas_complex_float,
+    ldc: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_float has the layout of Complex32.
-    unsafe { gemm::<Complex32>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), lda, B.cast(), ldb, beta.cast(), C.cast(), ldc) }
+    unsafe {
+        gemm::<Complex32>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            lda,
+            B.cast(),
+            ldb,
+            beta.cast(),
+            C.cast(),
+            ldc,
+        )
+    }
 }
 
-/// Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (tblas_complex_float).
+/// Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (tblas_complex_float).
 ///
 /// # Safety
 /// Arrays and the matrices they point to must be NULL or valid for what the call addresses.
 #[no_mangle]
-pub unsafe extern "C" fn tblas_cgemm_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_float, A: *const *const tblas_complex_float, lda: i64, B: *const *const tblas_complex_float, ldb: i64, beta: *const tblas_complex_float, C: *const *mut tblas_complex_float, ldc: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_cgemm_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_float,
+    A: *const *const tblas_complex_float,
+    lda: i64,
+    B: *const *const tblas_complex_float,
+    ldb: i64,
+    beta: *const tblas_complex_float,
+    C: *const *mut tblas_complex_float,
+    ldc: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_float has the layout of Complex32.
-    unsafe { batched::<Complex32>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), lda, B.cast(), ldb, beta.cast(), C.cast(), ldc, batch_count) }
+    unsafe {
+        batched::<Complex32>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            lda,
+            B.cast(),
+            ldb,
+            beta.cast(),
+            C.cast(),
+            ldc,
+            batch_count,
+        )
+    }
 }
 
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (tblas_complex_float).
@@ -250,19 +726,105 @@ pub unsafe extern "C" fn tblas_cgemm_batched(handle: *mut tblas_handle, transa: 
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_cgemm_strided_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_float, A: *const tblas_complex_float, lda: i64, stride_a: i64, B: *const tblas_complex_float, ldb: i64, stride_b: i64, beta: *const tblas_complex_float, C: *mut tblas_complex_float, ldc: i64, stride_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_cgemm_strided_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_float,
+    A: *const tblas_complex_float,
+    lda: i64,
+    stride_a: i64,
+    B: *const tblas_complex_float,
+    ldb: i64,
+    stride_b: i64,
+    beta: *const tblas_complex_float,
+    C: *mut tblas_complex_float,
+    ldc: i64,
+    stride_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_float has the layout of Complex32.
-    unsafe { strided::<Complex32>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), lda, stride_a, B.cast(), ldb, stride_b, beta.cast(), C.cast(), ldc, stride_c, batch_count) }
+    unsafe {
+        strided::<Complex32>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            lda,
+            stride_a,
+            B.cast(),
+            ldb,
+            stride_b,
+            beta.cast(),
+            C.cast(),
+            ldc,
+            stride_c,
+            batch_count,
+        )
+    }
 }
 
-/// General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (tblas_complex_float).
+/// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (tblas_complex_float).
 ///
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_cgemm_strided_batched_ex(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_float, A: *const tblas_complex_float, rs_a: i64, cs_a: i64, bs_a: i64, B: *const tblas_complex_float, rs_b: i64, cs_b: i64, bs_b: i64, beta: *const tblas_complex_float, C: *mut tblas_complex_float, rs_c: i64, cs_c: i64, bs_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_cgemm_strided_batched_ex(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_float,
+    A: *const tblas_complex_float,
+    rs_a: i64,
+    cs_a: i64,
+    bs_a: i64,
+    B: *const tblas_complex_float,
+    rs_b: i64,
+    cs_b: i64,
+    bs_b: i64,
+    beta: *const tblas_complex_float,
+    C: *mut tblas_complex_float,
+    rs_c: i64,
+    cs_c: i64,
+    bs_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_float has the layout of Complex32.
-    unsafe { strided_ex::<Complex32>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), rs_a, cs_a, bs_a, B.cast(), rs_b, cs_b, bs_b, beta.cast(), C.cast(), rs_c, cs_c, bs_c, batch_count) }
+    unsafe {
+        strided_ex::<Complex32>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            rs_a,
+            cs_a,
+            bs_a,
+            B.cast(),
+            rs_b,
+            cs_b,
+            bs_b,
+            beta.cast(),
+            C.cast(),
+            rs_c,
+            cs_c,
+            bs_c,
+            batch_count,
+        )
+    }
 }
 
 /// C = alpha*op(A)*op(B) + beta*C (tblas_complex_double, column-major).
@@ -270,19 +832,85 @@ pub unsafe extern "C" fn tblas_cgemm_strided_batched_ex(handle: *mut tblas_handl
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_zgemm(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_double, A: *const tblas_complex_double, lda: i64, B: *const tblas_complex_double, ldb: i64, beta: *const tblas_complex_double, C: *mut tblas_complex_double, ldc: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_zgemm(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_double,
+    A: *const tblas_complex_double,
+    lda: i64,
+    B: *const tblas_complex_double,
+    ldb: i64,
+    beta: *const tblas_complex_double,
+    C: *mut tblas_complex_double,
+    ldc: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_double has the layout of Complex64.
-    unsafe { gemm::<Complex64>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), lda, B.cast(), ldb, beta.cast(), C.cast(), ldc) }
+    unsafe {
+        gemm::<Complex64>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            lda,
+            B.cast(),
+            ldb,
+            beta.cast(),
+            C.cast(),
+            ldc,
+        )
+    }
 }
 
-/// Pointer-array batched GEMM: C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i] (tblas_complex_double).
+/// Pointer-array batched GEMM: `C[i] = alpha*op(A[i])*op(B[i]) + beta*C[i]` (tblas_complex_double).
 ///
 /// # Safety
 /// Arrays and the matrices they point to must be NULL or valid for what the call addresses.
 #[no_mangle]
-pub unsafe extern "C" fn tblas_zgemm_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_double, A: *const *const tblas_complex_double, lda: i64, B: *const *const tblas_complex_double, ldb: i64, beta: *const tblas_complex_double, C: *const *mut tblas_complex_double, ldc: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_zgemm_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_double,
+    A: *const *const tblas_complex_double,
+    lda: i64,
+    B: *const *const tblas_complex_double,
+    ldb: i64,
+    beta: *const tblas_complex_double,
+    C: *const *mut tblas_complex_double,
+    ldc: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_double has the layout of Complex64.
-    unsafe { batched::<Complex64>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), lda, B.cast(), ldb, beta.cast(), C.cast(), ldc, batch_count) }
+    unsafe {
+        batched::<Complex64>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            lda,
+            B.cast(),
+            ldb,
+            beta.cast(),
+            C.cast(),
+            ldc,
+            batch_count,
+        )
+    }
 }
 
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (tblas_complex_double).
@@ -290,19 +918,105 @@ pub unsafe extern "C" fn tblas_zgemm_batched(handle: *mut tblas_handle, transa: 
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_zgemm_strided_batched(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_double, A: *const tblas_complex_double, lda: i64, stride_a: i64, B: *const tblas_complex_double, ldb: i64, stride_b: i64, beta: *const tblas_complex_double, C: *mut tblas_complex_double, ldc: i64, stride_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_zgemm_strided_batched(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_double,
+    A: *const tblas_complex_double,
+    lda: i64,
+    stride_a: i64,
+    B: *const tblas_complex_double,
+    ldb: i64,
+    stride_b: i64,
+    beta: *const tblas_complex_double,
+    C: *mut tblas_complex_double,
+    ldc: i64,
+    stride_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_double has the layout of Complex64.
-    unsafe { strided::<Complex64>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), lda, stride_a, B.cast(), ldb, stride_b, beta.cast(), C.cast(), ldc, stride_c, batch_count) }
+    unsafe {
+        strided::<Complex64>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            lda,
+            stride_a,
+            B.cast(),
+            ldb,
+            stride_b,
+            beta.cast(),
+            C.cast(),
+            ldc,
+            stride_c,
+            batch_count,
+        )
+    }
 }
 
-/// General-stride batched GEMM: element (i,j) of entry p of X is X[p*bs + i*rs + j*cs] (tblas_complex_double).
+/// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (tblas_complex_double).
 ///
 /// # Safety
 /// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
 #[no_mangle]
-pub unsafe extern "C" fn tblas_zgemm_strided_batched_ex(handle: *mut tblas_handle, transa: tblas_operation, transb: tblas_operation, m: i64, n: i64, k: i64, alpha: *const tblas_complex_double, A: *const tblas_complex_double, rs_a: i64, cs_a: i64, bs_a: i64, B: *const tblas_complex_double, rs_b: i64, cs_b: i64, bs_b: i64, beta: *const tblas_complex_double, C: *mut tblas_complex_double, rs_c: i64, cs_c: i64, bs_c: i64, batch_count: i64) -> tblas_status {
+pub unsafe extern "C" fn tblas_zgemm_strided_batched_ex(
+    handle: *mut tblas_handle,
+    transa: tblas_operation,
+    transb: tblas_operation,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: *const tblas_complex_double,
+    A: *const tblas_complex_double,
+    rs_a: i64,
+    cs_a: i64,
+    bs_a: i64,
+    B: *const tblas_complex_double,
+    rs_b: i64,
+    cs_b: i64,
+    bs_b: i64,
+    beta: *const tblas_complex_double,
+    C: *mut tblas_complex_double,
+    rs_c: i64,
+    cs_c: i64,
+    bs_c: i64,
+    batch_count: i64,
+) -> tblas_status {
     // SAFETY: forwarded contract; tblas_complex_double has the layout of Complex64.
-    unsafe { strided_ex::<Complex64>(handle, transa, transb, m, n, k, alpha.cast(), A.cast(), rs_a, cs_a, bs_a, B.cast(), rs_b, cs_b, bs_b, beta.cast(), C.cast(), rs_c, cs_c, bs_c, batch_count) }
+    unsafe {
+        strided_ex::<Complex64>(
+            handle,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            alpha.cast(),
+            A.cast(),
+            rs_a,
+            cs_a,
+            bs_a,
+            B.cast(),
+            rs_b,
+            cs_b,
+            bs_b,
+            beta.cast(),
+            C.cast(),
+            rs_c,
+            cs_c,
+            bs_c,
+            batch_count,
+        )
+    }
 }
 
 // The C complex structs must have the layout of num_complex's.

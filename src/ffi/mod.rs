@@ -116,7 +116,11 @@ thread_local! {
 
 fn set_last_error(func: &str, e: &Error) {
     let text = e.to_string();
-    let text = if text.starts_with("tblas_") { text } else { format!("{func}: {text}") };
+    let text = if text.starts_with("tblas_") {
+        text
+    } else {
+        format!("{func}: {text}")
+    };
     // Interior NUL bytes cannot occur in our messages; replace defensively.
     let message = CString::new(text.replace('\0', " ")).unwrap_or_default();
     LAST_ERROR.with(|l| {
@@ -172,7 +176,9 @@ fn registry() -> &'static Registry {
 
 pub(crate) fn handle_of(h: *const tblas_handle, function: &'static str) -> Result<Arc<Handle>> {
     let map = registry().read().unwrap_or_else(|e| e.into_inner());
-    map.get(&(h as usize)).cloned().ok_or(Error::NotInitialized { function })
+    map.get(&(h as usize))
+        .cloned()
+        .ok_or(Error::NotInitialized { function })
 }
 
 fn register(handle: Handle) -> *mut tblas_handle {
@@ -223,7 +229,12 @@ pub unsafe extern "C" fn tblas_create_with_backend(
         let h = match backend {
             TBLAS_BACKEND_CPU => {
                 if device != 0 {
-                    return Err(Error::invalid(F, 3, "device", format!("must be 0 for TBLAS_BACKEND_CPU, got {device}")));
+                    return Err(Error::invalid(
+                        F,
+                        3,
+                        "device",
+                        format!("must be 0 for TBLAS_BACKEND_CPU, got {device}"),
+                    ));
                 }
                 Handle::new()?
             }
@@ -272,7 +283,9 @@ pub unsafe extern "C" fn tblas_destroy(handle: *mut tblas_handle) -> tblas_statu
                 drop(unsafe { Box::from_raw(handle as *mut u64) });
                 Ok(())
             }
-            None => Err(Error::NotInitialized { function: "tblas_destroy" }),
+            None => Err(Error::NotInitialized {
+                function: "tblas_destroy",
+            }),
         }
     })
 }
@@ -288,7 +301,12 @@ pub unsafe extern "C" fn tblas_set_num_threads(handle: *mut tblas_handle, n: i32
     guard(F, || {
         let h = handle_of(handle, F)?;
         if n < 0 {
-            return Err(Error::invalid(F, 2, "n", format!("must be >= 1, or 0 for the default, got {n}")));
+            return Err(Error::invalid(
+                F,
+                2,
+                "n",
+                format!("must be >= 1, or 0 for the default, got {n}"),
+            ));
         }
         h.set_num_threads(n as usize);
         Ok(())
@@ -345,19 +363,21 @@ pub unsafe extern "C" fn tblas_synchronize(handle: *mut tblas_handle) -> tblas_s
 /// Static description of a status code; never NULL.
 #[no_mangle]
 pub extern "C" fn tblas_status_string(status: tblas_status) -> *const c_char {
-    let s: &'static [u8] = match status {
-        TBLAS_STATUS_SUCCESS => b"TBLAS_STATUS_SUCCESS: success\0",
-        TBLAS_STATUS_NOT_INITIALIZED => b"TBLAS_STATUS_NOT_INITIALIZED: NULL or destroyed handle\0",
-        TBLAS_STATUS_ALLOC_FAILED => b"TBLAS_STATUS_ALLOC_FAILED: memory allocation failed\0",
-        TBLAS_STATUS_INVALID_VALUE => b"TBLAS_STATUS_INVALID_VALUE: an argument is invalid (see tblas_get_last_error_message)\0",
-        TBLAS_STATUS_ARCH_MISMATCH => b"TBLAS_STATUS_ARCH_MISMATCH: the device lacks a required feature\0",
-        TBLAS_STATUS_EXECUTION_FAILED => b"TBLAS_STATUS_EXECUTION_FAILED: a backend call or kernel failed\0",
-        TBLAS_STATUS_INTERNAL_ERROR => b"TBLAS_STATUS_INTERNAL_ERROR: internal error\0",
-        TBLAS_STATUS_NOT_SUPPORTED => b"TBLAS_STATUS_NOT_SUPPORTED: not supported by this build or backend\0",
-        TBLAS_STATUS_BACKEND_UNAVAILABLE => b"TBLAS_STATUS_BACKEND_UNAVAILABLE: the backend is not available here\0",
-        _ => b"unknown tblas_status\0",
+    let s: &'static std::ffi::CStr = match status {
+        TBLAS_STATUS_SUCCESS => c"TBLAS_STATUS_SUCCESS: success",
+        TBLAS_STATUS_NOT_INITIALIZED => c"TBLAS_STATUS_NOT_INITIALIZED: NULL or destroyed handle",
+        TBLAS_STATUS_ALLOC_FAILED => c"TBLAS_STATUS_ALLOC_FAILED: memory allocation failed",
+        TBLAS_STATUS_INVALID_VALUE => {
+            c"TBLAS_STATUS_INVALID_VALUE: an argument is invalid (see tblas_get_last_error_message)"
+        }
+        TBLAS_STATUS_ARCH_MISMATCH => c"TBLAS_STATUS_ARCH_MISMATCH: the device lacks a required feature",
+        TBLAS_STATUS_EXECUTION_FAILED => c"TBLAS_STATUS_EXECUTION_FAILED: a backend call or kernel failed",
+        TBLAS_STATUS_INTERNAL_ERROR => c"TBLAS_STATUS_INTERNAL_ERROR: internal error",
+        TBLAS_STATUS_NOT_SUPPORTED => c"TBLAS_STATUS_NOT_SUPPORTED: not supported by this build or backend",
+        TBLAS_STATUS_BACKEND_UNAVAILABLE => c"TBLAS_STATUS_BACKEND_UNAVAILABLE: the backend is not available here",
+        _ => c"unknown tblas_status",
     };
-    s.as_ptr().cast()
+    s.as_ptr()
 }
 
 /// 1-based position of the first bad argument of this thread's last failed call (handle = 1);
@@ -373,7 +393,7 @@ pub extern "C" fn tblas_get_last_error_position() -> i32 {
 pub extern "C" fn tblas_get_last_error_message() -> *const c_char {
     LAST_ERROR
         .try_with(|l| l.borrow().message.as_ptr())
-        .unwrap_or(b"\0".as_ptr().cast())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Writes the library version; NULL arguments are skipped.
@@ -397,4 +417,43 @@ pub unsafe extern "C" fn tblas_get_version(major: *mut i32, minor: *mut i32, pat
 /// The backend a C handle runs on (for tests and diagnostics).
 pub fn handle_backend(h: *const tblas_handle) -> Option<CpuBackend> {
     handle_of(h, "handle_backend").ok().map(|h| h.backend())
+}
+
+#[cfg(test)]
+#[allow(clippy::undocumented_unsafe_blocks)] // reading our own last-error string
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn a_panic_becomes_internal_error_with_its_message() {
+        let st = guard("tblas_test", || panic!("boom {}", 42));
+        assert_eq!(st, TBLAS_STATUS_INTERNAL_ERROR);
+        let msg = unsafe { CStr::from_ptr(tblas_get_last_error_message()) }
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(msg, "tblas_test: internal error (Rust panic: boom 42)");
+        assert_eq!(tblas_get_last_error_position(), 0);
+        // A later success clears it.
+        assert_eq!(guard("tblas_test", || Ok(())), TBLAS_STATUS_SUCCESS);
+        assert_eq!(
+            unsafe { CStr::from_ptr(tblas_get_last_error_message()) }.to_bytes(),
+            b""
+        );
+    }
+
+    #[test]
+    fn errors_map_to_their_status() {
+        for (e, st) in [
+            (Error::NotSupported("x".into()), TBLAS_STATUS_NOT_SUPPORTED),
+            (Error::BackendUnavailable("x".into()), TBLAS_STATUS_BACKEND_UNAVAILABLE),
+            (Error::Execution("x".into()), TBLAS_STATUS_EXECUTION_FAILED),
+            (Error::Alloc("x".into()), TBLAS_STATUS_ALLOC_FAILED),
+            (Error::Internal("x".into()), TBLAS_STATUS_INTERNAL_ERROR),
+            (Error::NotInitialized { function: "f" }, TBLAS_STATUS_NOT_INITIALIZED),
+        ] {
+            assert_eq!(guard("tblas_test", move || Err(e)), st);
+        }
+    }
 }

@@ -58,7 +58,11 @@ pub fn oracle<T: Scalar>(
     let mut out: Vec<Complex64> = c.iter().map(|v| v.to_c64()).collect();
     let mut gauge = vec![0.0; c.len()];
     let get = |x: &[T], l: Layout, op: Op, r: usize, col: usize, p: usize| -> Complex64 {
-        let v = if op == Op::N { x[l.at(r, col, p)] } else { x[l.at(col, r, p)] };
+        let v = if op == Op::N {
+            x[l.at(r, col, p)]
+        } else {
+            x[l.at(col, r, p)]
+        };
         let v = v.to_c64();
         if op == Op::C {
             v.conj()
@@ -97,7 +101,15 @@ pub fn oracle<T: Scalar>(
 
 /// Compares `got` with the oracle: addressed elements within `(k + 4) * 4 * eps * gauge`
 /// (exact when the gauge is 0), every other element bit-identical to `before`.
-pub fn check<T: Scalar>(what: &str, got: &[T], before: &[T], expect: &[Complex64], gauge: &[f64], addressed: &[bool], k: usize) {
+pub fn check<T: Scalar>(
+    what: &str,
+    got: &[T],
+    before: &[T],
+    expect: &[Complex64],
+    gauge: &[f64],
+    addressed: &[bool],
+    k: usize,
+) {
     let tol_scale = (k as f64 + 4.0) * 4.0 * T::EPSILON;
     for idx in 0..got.len() {
         if addressed[idx] {

@@ -1,1 +1,5 @@
-
+//! Tucker decomposition by HOOI on the tensorblas safe API.
+//!
+//! Not implemented yet (issue #5): this crate is an empty placeholder so that the workspace has
+//! its final shape. It exports nothing.
+#![forbid(unsafe_code)]
