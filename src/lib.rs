@@ -45,3 +45,8 @@ pub use error::{Error, Result};
 pub use job::Op;
 pub use num_complex::{Complex32, Complex64};
 pub use scalar::{DataType, Scalar};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -59,7 +59,8 @@ fn skip_or_fail(tool: &str, package: &str) {
     eprintln!("\n*** {msg} ***\n");
 }
 
-fn compile_and_run(tool: &str, args: &[&str], sources: &[&str], name: &str) {
+/// Compiles `sources` against the static library and runs the program; returns its stdout.
+fn build_and_run(tool: &str, args: &[&str], sources: &[&str], name: &str) -> String {
     let lib = static_lib();
     let out_dir = root().join("target").join("ffi-tests").join("bin");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -83,6 +84,12 @@ fn compile_and_run(tool: &str, args: &[&str], sources: &[&str], name: &str) {
     print!("{stdout}");
     eprint!("{stderr}");
     assert!(run.status.success(), "{name} reported failures:\n{stdout}{stderr}");
+    stdout.into_owned()
+}
+
+/// Runs a test program and checks its closing "N passed, 0 failed" line.
+fn compile_and_run(tool: &str, args: &[&str], sources: &[&str], name: &str) {
+    let stdout = build_and_run(tool, args, sources, name);
     let summary = stdout.lines().last().unwrap_or("");
     assert!(
         summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 passed"),
@@ -127,4 +134,20 @@ fn fortran_caller() {
         &["include/tensorblas.f90", "ffi-tests/test_fortran.f90"],
         "test_fortran",
     );
+}
+
+/// The README's C and Fortran examples compile, link with the documented line and print the
+/// documented result (A[p] = p*4 + [0 1; 2 3] column-major, B = diag(1, 2)).
+#[test]
+fn readme_examples() {
+    if !have("cc") {
+        return skip_or_fail("cc", "gcc");
+    }
+    let out = build_and_run("cc", &["-std=c11", "-Wall", "-Wextra", "-Werror"], &["ffi-tests/example.c"], "example_c");
+    assert!(out.contains("C[2] = [8 20; 9 22]"), "{out}");
+    if !have("gfortran") {
+        return skip_or_fail("gfortran", "gfortran");
+    }
+    let out = build_and_run("gfortran", &["-Wall"], &["include/tensorblas.f90", "ffi-tests/example.f90"], "example_f");
+    assert!(out.contains("C(:,:,3) =    8.0   9.0  20.0  22.0"), "{out}");
 }
