@@ -35,6 +35,8 @@ pub struct Handle {
     backend: CpuBackend,
     /// 0 = the default.
     threads: AtomicUsize,
+    /// The default thread count, read from the environment when the handle was created.
+    default_threads: usize,
 }
 
 /// The thread count new handles use: `TBLAS_NUM_THREADS` if set, else the available cores.
@@ -72,11 +74,10 @@ impl Handle {
                 "CPU backend '{backend}' is not compiled into this build (rebuild with --features {backend})"
             )));
         }
-        // Validate the environment now rather than on the first call.
-        default_num_threads()?;
         Ok(Handle {
             backend,
             threads: AtomicUsize::new(0),
+            default_threads: default_num_threads()?,
         })
     }
 
@@ -88,20 +89,15 @@ impl Handle {
     /// Threads used per call (the default when none was set).
     pub fn num_threads(&self) -> usize {
         match self.threads.load(Ordering::Relaxed) {
-            0 => default_num_threads().unwrap_or(1),
+            0 => self.default_threads,
             n => n,
         }
     }
 
     /// Sets the threads used per call; `0` restores the default (`TBLAS_NUM_THREADS` or the
-    /// available cores).
+    /// available cores, as they were when the handle was created).
     pub fn set_num_threads(&self, n: usize) {
         self.threads.store(n, Ordering::Relaxed);
-    }
-
-    fn run<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
-        let job = validate(call)?;
-        backend::run(self.backend, &job, self.num_threads())
     }
 
     /// `C = alpha*op(A)*op(B) + beta*C`, column-major, as `tblas_Tgemm`.
@@ -529,9 +525,10 @@ impl Handle {
         backend::run(self.backend, &job, self.num_threads())
     }
 
-    /// Runs a call that arrived through the C ABI (pointers already in the `Call`).
+    /// Validates and runs a call that arrived through the C ABI (raw pointers, no slices).
     pub(crate) fn run_call<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
-        self.run(call)
+        let job = validate(call)?;
+        backend::run(self.backend, &job, self.num_threads())
     }
 }
 

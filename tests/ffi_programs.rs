@@ -143,11 +143,21 @@ fn readme_examples() {
     if !have("cc") {
         return skip_or_fail("cc", "gcc");
     }
-    let out = build_and_run("cc", &["-std=c11", "-Wall", "-Wextra", "-Werror"], &["ffi-tests/example.c"], "example_c");
+    let out = build_and_run(
+        "cc",
+        &["-std=c11", "-Wall", "-Wextra", "-Werror"],
+        &["ffi-tests/example.c"],
+        "example_c",
+    );
     assert!(out.contains("C[2] = [8 20; 9 22]"), "{out}");
     if !have("gfortran") {
         return skip_or_fail("gfortran", "gfortran");
     }
-    let out = build_and_run("gfortran", &["-Wall"], &["include/tensorblas.f90", "ffi-tests/example.f90"], "example_f");
+    let out = build_and_run(
+        "gfortran",
+        &["-Wall"],
+        &["include/tensorblas.f90", "ffi-tests/example.f90"],
+        "example_f",
+    );
     assert!(out.contains("C(:,:,3) =    8.0   9.0  20.0  22.0"), "{out}");
 }
