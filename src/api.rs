@@ -1,6 +1,7 @@
 //! The safe Rust API: a [`Handle`] and the GEMM family on slices and strided views.
 
-use crate::backend::{self, CpuBackend};
+use crate::backend::small::Isa;
+use crate::backend::{self, Config, CpuBackend};
 use crate::error::{Error, Result};
 use crate::job::Op;
 use crate::layout::{offset_range, Dim};
@@ -37,7 +38,11 @@ pub struct Handle {
     threads: AtomicUsize,
     /// The default thread count, read from the environment when the handle was created.
     default_threads: usize,
+    /// Instruction set of tensorblas' own kernels (as an `Isa` index).
+    isa: AtomicUsize,
 }
+
+const ISAS: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
 
 /// The thread count new handles use: `TBLAS_NUM_THREADS` if set, else the available cores.
 pub fn default_num_threads() -> Result<usize> {
@@ -78,6 +83,7 @@ impl Handle {
             backend,
             threads: AtomicUsize::new(0),
             default_threads: default_num_threads()?,
+            isa: AtomicUsize::new(ISAS.iter().position(|&i| i == Isa::detect()).unwrap_or(2)),
         })
     }
 
@@ -91,6 +97,32 @@ impl Handle {
         match self.threads.load(Ordering::Relaxed) {
             0 => self.default_threads,
             n => n,
+        }
+    }
+
+    /// Instruction set of tensorblas' own small-matrix kernels on this handle.
+    pub fn isa(&self) -> Isa {
+        ISAS[self.isa.load(Ordering::Relaxed)]
+    }
+
+    /// Chooses the instruction set of tensorblas' own kernels (default: [`Isa::detect`]);
+    /// [`Error::NotSupported`] when this CPU lacks it. For testing and benchmarking each path.
+    pub fn set_isa(&self, isa: Isa) -> Result<()> {
+        if !isa.is_supported() {
+            return Err(Error::NotSupported(format!(
+                "instruction set {} is not supported by this CPU",
+                isa.name()
+            )));
+        }
+        let idx = ISAS.iter().position(|&i| i == isa).unwrap_or(2);
+        self.isa.store(idx, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            threads: self.num_threads(),
+            isa: self.isa(),
         }
     }
 
@@ -271,7 +303,7 @@ impl Handle {
                 &[Dim::new(m, 1), Dim::new(n, ldc), Dim::new(batch, sc as i64)],
             )?;
         }
-        backend::run(self.backend, &job, self.num_threads())
+        backend::run(self.backend, &job, self.config())
     }
 
     /// Pointer-array batched GEMM, as `tblas_Tgemm_batched`: `C[p] = alpha*op(A[p])*op(B[p]) +
@@ -405,7 +437,7 @@ impl Handle {
                 .map_err(|e| entry_err(e, p))?;
             }
         }
-        backend::run(self.backend, &job, self.num_threads())
+        backend::run(self.backend, &job, self.config())
     }
 
     /// General-stride batched GEMM (BLIS style), as `tblas_Tgemm_strided_batched_ex`: element
@@ -522,13 +554,13 @@ impl Handle {
                 )?;
             }
         }
-        backend::run(self.backend, &job, self.num_threads())
+        backend::run(self.backend, &job, self.config())
     }
 
     /// Validates and runs a call that arrived through the C ABI (raw pointers, no slices).
     pub(crate) fn run_call<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
         let job = validate(call)?;
-        backend::run(self.backend, &job, self.num_threads())
+        backend::run(self.backend, &job, self.config())
     }
 }
 

@@ -40,6 +40,7 @@ mod scalar;
 mod validate;
 
 pub use api::{default_num_threads, Handle, StridedMut, StridedRef, ENV_CPU_BACKEND, ENV_NUM_THREADS};
+pub use backend::small::Isa;
 pub use backend::CpuBackend;
 pub use error::{Error, Result};
 pub use job::Op;

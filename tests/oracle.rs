@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use rand::Rng;
-use tensorblas::{Complex32, Complex64, CpuBackend, Handle, Op, Scalar, StridedMut, StridedRef};
+use tensorblas::{Complex32, Complex64, CpuBackend, Handle, Isa, Op, Scalar, StridedMut, StridedRef};
 
 #[derive(Clone, Copy, Debug)]
 enum Style {
@@ -222,8 +222,11 @@ fn random_cases<T: Scalar>(backend: CpuBackend, seed: u64, count: usize) {
     let mut r = rng(seed);
     let h = Handle::with_backend(backend).unwrap();
     let sizes = [0usize, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17];
+    let isas = Isa::all_supported();
     for i in 0..count {
         h.set_num_threads(1 + i % 3);
+        // Every instruction set of the native kernels gets every style and op pair.
+        h.set_isa(isas[(i / 36) % isas.len()]).unwrap();
         let style = [Style::Gemm, Style::Strided, Style::Ex, Style::Batched][i % 4];
         let pick = |r: &mut rand::rngs::SmallRng| sizes[r.random_range(0..sizes.len())];
         let scal = |r: &mut rand::rngs::SmallRng, zero_ok: bool| -> T {
@@ -332,7 +335,14 @@ fn edge_shapes_all_backends() {
 
 /// beta = 0 never reads C: NaN-filled C gives no NaN; alpha = 0 never reads A/B (NaN there).
 fn nan_poisoning<T: Scalar>(backend: CpuBackend) {
+    for isa in Isa::all_supported() {
+        nan_poisoning_isa::<T>(backend, isa);
+    }
+}
+
+fn nan_poisoning_isa<T: Scalar>(backend: CpuBackend, isa: Isa) {
     let h = Handle::with_backend(backend).unwrap();
+    h.set_isa(isa).unwrap();
     let nan = T::from_c64(Complex64::new(f64::NAN, f64::NAN));
     let (m, n, k, batch) = (5, 4, 3, 3);
     let mut r = rng(3);
@@ -572,3 +582,82 @@ fn complex_conjugation_is_applied() {
         assert_eq!(c[0], Complex32::new(want, 0.0), "{ta:?} {tb:?}");
     }
 }
+
+/// Packed entries of the shapes tensor contractions and tiny batches produce (`ldb = k`,
+/// `ldc = m`), which take the dedicated tiny-matrix kernels where the CPU has them: every
+/// m in 1..=9 against n, k in 1..=17, both betas, every instruction set.
+fn packed_tiny<T: Scalar>(backend: CpuBackend) {
+    let mut r = rng(21);
+    let h = Handle::with_backend(backend).unwrap();
+    h.set_num_threads(1);
+    for isa in Isa::all_supported() {
+        h.set_isa(isa).unwrap();
+        for m in 1..=9usize {
+            for n in 1..=17usize {
+                for k in [1usize, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17] {
+                    let beta = if (m + n + k) % 2 == 0 {
+                        T::zero()
+                    } else {
+                        rand_val(&mut r)
+                    };
+                    let lda = if (n + k) % 3 == 0 { m + 1 } else { m };
+                    let case = Case::<T> {
+                        style: Style::Strided,
+                        ta: Op::N,
+                        tb: Op::N,
+                        m,
+                        n,
+                        k,
+                        batch: 3,
+                        alpha: rand_val(&mut r),
+                        beta,
+                    };
+                    let batch = 3;
+                    let a: Vec<T> = rand_vec(&mut r, lda * k * batch);
+                    let b: Vec<T> = rand_vec(&mut r, k * n * batch);
+                    let c0: Vec<T> = rand_vec(&mut r, m * n * batch + 5);
+                    let mut c = c0.clone();
+                    let l = |o, rs, cs, bs| Layout { origin: o, rs, cs, bs };
+                    let (la, lb, lc) = (
+                        l(0, 1, lda as isize, (lda * k) as isize),
+                        l(0, 1, k as isize, (k * n) as isize),
+                        l(0, 1, m as isize, (m * n) as isize),
+                    );
+                    let (expect, gauge) =
+                        oracle(Op::N, Op::N, m, n, k, case.alpha, &a, la, &b, lb, beta, &c, lc, batch);
+                    h.gemm_strided_batched(
+                        Op::N,
+                        Op::N,
+                        m,
+                        n,
+                        k,
+                        case.alpha,
+                        &a,
+                        lda,
+                        la.bs,
+                        &b,
+                        k,
+                        lb.bs,
+                        beta,
+                        &mut c,
+                        m,
+                        lc.bs,
+                        batch,
+                    )
+                    .unwrap();
+                    let addr = addressed(c.len(), lc, m, n, batch);
+                    check(
+                        &format!("{backend} {} packed {m}x{n}x{k} lda={lda}", isa.name()),
+                        &c,
+                        &c0,
+                        &expect,
+                        &gauge,
+                        &addr,
+                        k,
+                    );
+                }
+            }
+        }
+    }
+}
+per_type!(packed_tiny_shapes_all_isas, packed_tiny,);

@@ -1,13 +1,168 @@
-//! `tensorblas-bench`: the measurement CLI (sweeps, CSV, plots).
+//! `tensorblas-bench`: the one entry for measurement.
 //!
-//! Not implemented yet: the sweep tool arrives with the performance issue (#3). Until then this
-//! binary says so and exits with status 2; the README's main job is the
-//! `strided_batched` example of the core crate.
+//! `tensorblas-bench sweep [options]` measures, in one run and on the same buffers, tensorblas'
+//! strided-batched and pointer-array GEMM (each compiled backend) against what a user would
+//! otherwise write (rayon over the batch + single-threaded GEMM per entry with the `gemm` crate
+//! or the vendor BLAS, a serial loop of vendor GEMM) and one flat GEMM of equal flops; writes
+//! `sweep.csv`, one PNG per type, and prints a table of ratios. See `--help`.
+
+mod sweep;
+mod vendor;
+
+use std::path::PathBuf;
+use std::time::Duration;
+use sweep::{Opts, Regime};
+use tensorblas::CpuBackend;
+
+const HELP: &str = "\
+tensorblas-bench sweep [options]
+
+Measures every strided-batched GEMM variant in one run (column-major NN, alpha 1, beta 0).
+
+Options:
+  --types LIST        s,d,c,z (default s,d,c,z)
+  --sizes LIST        square sizes (default 4,8,16,32,64,128,256,512)
+  --shapes LIST       m:n:k triples, e.g. 64:64:8,128:8:128 (added to --sizes)
+  --regime R          cache | dram | both (default both)
+  --threads N         threads for every variant (default: TBLAS_NUM_THREADS or all cores)
+  --backends LIST     tensorblas backends to measure (default: native and openblas when built)
+  --samples N         samples per measurement (default 7; --quick 3)
+  --sample-ms MS      minimum duration of one sample (default 20; --quick 5)
+  --dram-mb MB        A+B+C bytes per call in the dram regime (default 192; --quick 96)
+  --cache-kb KB       largest operand in the cache regime (default 256)
+  --out DIR           output directory (default benches/results)
+  --quick             s and d, sizes 4..128, fewer samples: about a minute
+  -h, --help          this text
+
+Writes DIR/sweep.csv (op,type,backend,m,n,k,batch,layout,threads,median_ns,min_ns,samples,gflops;
+gflops from the best sample) and DIR/sweep-<type>.png, and prints the table.
+Vendor variants need a build with --features openblas.";
+
+fn list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>, String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| x.trim().parse().map_err(|_| format!("bad {what} '{x}'")))
+        .collect()
+}
+
+fn parse(args: &[String]) -> Result<Opts, String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut opts = Opts {
+        types: vec!['s', 'd', 'c', 'z'],
+        shapes: [4, 8, 16, 32, 64, 128, 256, 512].iter().map(|&s| (s, s, s)).collect(),
+        regimes: vec![Regime::Cache, Regime::Dram],
+        threads: tensorblas::default_num_threads().map_err(|e| e.to_string())?,
+        backends: CpuBackend::all_available()
+            .into_iter()
+            .filter(|b| *b != CpuBackend::Reference)
+            .collect(),
+        samples: if quick { 3 } else { 7 },
+        min_sample: Duration::from_millis(if quick { 5 } else { 20 }),
+        dram_bytes: if quick { 96 << 20 } else { 192 << 20 },
+        cache_bytes: 256 << 10,
+        out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results")),
+    };
+    if quick {
+        opts.types = vec!['s', 'd'];
+        opts.shapes = [4, 8, 16, 32, 64, 128].iter().map(|&s| (s, s, s)).collect();
+    }
+    let mut extra_shapes = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--quick" => {}
+            "--types" => {
+                opts.types = val(a)?.chars().filter(|c| *c != ',').collect();
+                if let Some(bad) = opts.types.iter().find(|c| !"sdcz".contains(**c)) {
+                    return Err(format!("--types: unknown type '{bad}' (use s, d, c, z)"));
+                }
+            }
+            "--sizes" => {
+                opts.shapes = list::<usize>(&val(a)?, "size")?
+                    .into_iter()
+                    .map(|s| (s, s, s))
+                    .collect()
+            }
+            "--shapes" => {
+                for t in val(a)?.split(',') {
+                    let v = list::<usize>(&t.replace(':', ","), "shape")?;
+                    if v.len() != 3 {
+                        return Err(format!("--shapes: '{t}' is not m:n:k"));
+                    }
+                    extra_shapes.push((v[0], v[1], v[2]));
+                }
+            }
+            "--regime" => {
+                opts.regimes = match val(a)?.as_str() {
+                    "cache" => vec![Regime::Cache],
+                    "dram" => vec![Regime::Dram],
+                    "both" => vec![Regime::Cache, Regime::Dram],
+                    other => return Err(format!("--regime: '{other}' is not cache, dram or both")),
+                }
+            }
+            "--threads" => opts.threads = val(a)?.parse().map_err(|_| "--threads: not a number")?,
+            "--backends" => {
+                opts.backends = val(a)?
+                    .split(',')
+                    .map(|b| CpuBackend::parse(b).map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()?
+            }
+            "--samples" => opts.samples = val(a)?.parse().map_err(|_| "--samples: not a number")?,
+            "--sample-ms" => {
+                opts.min_sample = Duration::from_millis(val(a)?.parse().map_err(|_| "--sample-ms: not a number")?)
+            }
+            "--dram-mb" => opts.dram_bytes = val(a)?.parse::<usize>().map_err(|_| "--dram-mb: not a number")? << 20,
+            "--cache-kb" => opts.cache_bytes = val(a)?.parse::<usize>().map_err(|_| "--cache-kb: not a number")? << 10,
+            "--out" => opts.out = PathBuf::from(val(a)?),
+            other => return Err(format!("unknown option '{other}'\n\n{HELP}")),
+        }
+    }
+    opts.shapes.extend(extra_shapes);
+    if opts.threads == 0 || opts.shapes.iter().any(|s| s.0 == 0 || s.1 == 0 || s.2 == 0) {
+        return Err("--threads and every size must be positive".into());
+    }
+    Ok(opts)
+}
 
 fn main() {
-    eprintln!(
-        "tensorblas-bench: the sweep tool is not implemented yet (issue #3).\n\
-         For a timed strided-batched GEMM today: cargo run --release --example strided_batched"
-    );
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("sweep") => {}
+        Some("-h") | Some("--help") | None => {
+            println!("{HELP}");
+            return;
+        }
+        Some(other) => {
+            eprintln!("unknown command '{other}'\n\n{HELP}");
+            std::process::exit(2);
+        }
+    }
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return;
+    }
+    let opts = match parse(&args[1..]) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("tensorblas-bench sweep: {e}");
+            std::process::exit(2);
+        }
+    };
+    if std::env::var_os("OPENBLAS_CORETYPE").is_some() && vendor::vendor_name() == Some("openblas") {
+        eprintln!(
+            "note: OPENBLAS_CORETYPE={} is set; it changes OpenBLAS' kernels (on Zen 4, Haswell halves small-GEMM speed)",
+            std::env::var("OPENBLAS_CORETYPE").unwrap_or_default()
+        );
+    }
+    let (rows, machine) = sweep::run(&opts);
+    print!("{}", sweep::table(&rows, &machine));
+    match sweep::plot(&rows, &machine, &opts.out) {
+        Ok(paths) => {
+            for p in paths {
+                eprintln!("wrote {}", p.display());
+            }
+        }
+        Err(e) => eprintln!("warning: {e}"),
+    }
 }

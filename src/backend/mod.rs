@@ -15,12 +15,22 @@ pub(crate) mod native;
 #[cfg(feature = "openblas")]
 pub(crate) mod openblas;
 pub(crate) mod reference;
+pub(crate) mod small;
+
+/// How a handle wants a job run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    /// Threads to use (the call runs inside a pool of this size when > 1).
+    pub threads: usize,
+    /// Instruction set of tensorblas' own kernels.
+    pub isa: small::Isa,
+}
 
 /// A CPU backend: one way of executing a validated batched GEMM.
 pub(crate) trait Backend {
-    /// Executes `job` (all extents > 0, `alpha != 0`) on up to `threads` threads. Called inside
-    /// the handle's thread pool when `threads > 1`.
-    fn execute<T: Scalar>(&self, job: &Job<'_, T>, threads: usize) -> Result<()>;
+    /// Executes `job` (all extents > 0, `alpha != 0`). Called inside the handle's thread pool
+    /// when `cfg.threads > 1`.
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: Config) -> Result<()>;
 }
 
 /// The CPU backends a handle can use.
@@ -108,7 +118,7 @@ impl std::fmt::Display for CpuBackend {
 }
 
 /// Runs a validated job on `backend` with `threads` threads.
-pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usize) -> Result<()> {
+pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, cfg: Config) -> Result<()> {
     let batch = job.batch();
     if job.m == 0 || job.n == 0 || batch == 0 {
         return Ok(());
@@ -118,17 +128,17 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usi
         return Ok(());
     }
     let go = || match backend {
-        CpuBackend::Reference => reference::Reference.execute(job, threads),
-        CpuBackend::Native => native::Native.execute(job, threads),
+        CpuBackend::Reference => reference::Reference.execute(job, cfg),
+        CpuBackend::Native => native::Native.execute(job, cfg),
         #[cfg(feature = "openblas")]
-        CpuBackend::OpenBlas => openblas::OpenBlas.execute(job, threads),
+        CpuBackend::OpenBlas => openblas::OpenBlas.execute(job, cfg),
         #[allow(unreachable_patterns)]
         other => Err(Error::NotSupported(format!(
             "CPU backend '{other}' is not compiled into this build"
         ))),
     };
-    if threads > 1 {
-        pool(threads)?.install(go)
+    if cfg.threads > 1 {
+        pool(cfg.threads)?.install(go)
     } else {
         go()
     }

@@ -1,14 +1,17 @@
 //! The native backend: pure Rust, no system library.
 //!
-//! Each entry is one call of the `gemm` crate (arbitrary, also negative and zero, input strides;
-//! conjugation flags; `read_dst = false` when `beta == 0`, so C is never read then).
-//! Threading: rayon over the batch, each entry single-threaded, unless the batch is too small
-//! to occupy the threads and the entries are large, in which case the entries run one after the
-//! other, each multithreaded inside `gemm`.
+//! Per entry it picks one of two engines:
+//! - **small**: tensorblas' own register-blocked kernels ([`super::small`]) when the entry is
+//!   small enough that its operands stay in L1/L2 (`m, n, k <= SMALL_MAX`);
+//! - **gemm**: the `gemm` crate (cache-blocked, packed; any strides, conjugation flags,
+//!   `read_dst = false` when `beta == 0`, so C is never read then) for larger entries.
 //!
-//! This is the slot where tensorblas' own small-matrix kernels plug in (see `select_kernel`).
+//! Threading: rayon over the batch, each entry single-threaded, unless the batch is too small to
+//! occupy the threads and the entries are large, in which case the entries run one after the
+//! other, each multithreaded inside `gemm`.
 
-use super::{min_entries_per_task, Backend};
+use super::small::run_entries;
+use super::{min_entries_per_task, Backend, Config};
 use crate::error::Result;
 use crate::job::{EntryPtrs, Job};
 use crate::scalar::Scalar;
@@ -21,11 +24,27 @@ pub(crate) struct Native;
 /// batch alone cannot occupy the threads (64^3: below it `gemm` does not thread anyway).
 const INNER_THREADING_WORK: usize = 64 * 64 * 64;
 
+/// Largest m, n and k the small kernels take (above, the packed `gemm` crate wins).
+pub(crate) const SMALL_MAX: usize = 64;
+
 impl Backend for Native {
-    fn execute<T: Scalar>(&self, job: &Job<'_, T>, threads: usize) -> Result<()> {
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: Config) -> Result<()> {
+        let threads = cfg.threads;
         let batch = job.batch();
         let work = job.entry_work();
-        if threads <= 1 {
+        if job.m.max(job.n).max(job.k) <= SMALL_MAX {
+            // Prefer the orientation in which A is streamed in place (C^T = B^T A^T).
+            let flip = flip_pays(job);
+            let j = if flip { transposed(job) } else { *job };
+            let chunk = min_entries_per_task(work);
+            if threads <= 1 {
+                run_entries(cfg.isa, &j, flip, 0..batch);
+            } else {
+                (0..batch.div_ceil(chunk))
+                    .into_par_iter()
+                    .for_each(|q| run_entries(cfg.isa, &j, flip, q * chunk..((q + 1) * chunk).min(batch)));
+            }
+        } else if threads <= 1 {
             (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::None));
         } else if batch < 2 * threads && work >= INNER_THREADING_WORK {
             (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::Rayon(threads)));
@@ -36,6 +55,26 @@ impl Backend for Native {
                 .for_each(|p| entry(job, job.entry(p), Parallelism::None));
         }
         Ok(())
+    }
+}
+
+/// Whether computing `C^T = opB^T opA^T` lets the small kernels stream A in place (and keep C's
+/// rows contiguous) where the original orientation would need packing.
+fn flip_pays<T: Scalar>(job: &Job<'_, T>) -> bool {
+    let direct = job.a.rs == 1 && !job.a.conj;
+    let flipped = job.b.cs == 1 && !job.b.conj;
+    !direct && flipped && (job.c.cs == 1 || job.c.rs != 1)
+}
+
+/// The same job computing `C^T = opB^T opA^T` (entry pointers of A and B swap).
+fn transposed<'a, T: Scalar>(job: &Job<'a, T>) -> Job<'a, T> {
+    Job {
+        m: job.n,
+        n: job.m,
+        a: job.b.t(),
+        b: job.a.t(),
+        c: job.c.t(),
+        ..*job
     }
 }
 

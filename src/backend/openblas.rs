@@ -8,7 +8,7 @@
 //! Layouts CBLAS cannot express (general, zero or negative strides, conjugation without
 //! transposition, extents beyond `i32`) run on the native backend: never a wrong answer.
 
-use super::{min_entries_per_task, native::Native, Backend};
+use super::{min_entries_per_task, native::Native, Backend, Config};
 use crate::error::Result;
 use crate::job::{Job, Strides};
 use crate::scalar::{DataType, Scalar};
@@ -177,9 +177,10 @@ unsafe fn call<T: Scalar>(g: &Geometry, n: c_int, a: *const T, b: *const T, c: *
 }
 
 impl Backend for OpenBlas {
-    fn execute<T: Scalar>(&self, job: &Job<'_, T>, threads: usize) -> Result<()> {
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: Config) -> Result<()> {
+        let threads = cfg.threads;
         let Some(g) = geometry(job) else {
-            return Native.execute(job, threads);
+            return Native.execute(job, cfg);
         };
         static SINGLE_THREADED: Once = Once::new();
         // SAFETY: a plain setter of OpenBLAS' global thread count, called once, before any

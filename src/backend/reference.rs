@@ -2,7 +2,7 @@
 //!
 //! Deliberately simple and serial; it is what the other backends are compared with.
 
-use super::Backend;
+use super::{Backend, Config};
 use crate::error::Result;
 use crate::job::Job;
 use crate::scalar::Scalar;
@@ -11,7 +11,7 @@ use num_complex::Complex64;
 pub(crate) struct Reference;
 
 impl Backend for Reference {
-    fn execute<T: Scalar>(&self, job: &Job<'_, T>, _threads: usize) -> Result<()> {
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, _cfg: Config) -> Result<()> {
         let (alpha, beta) = (job.alpha.to_c64(), job.beta.to_c64());
         let read_c = !job.beta.is_zero();
         let load = |ptr: *const T, conj: bool| {

@@ -1,0 +1,687 @@
+//! `tensorblas-bench sweep`: every variant a user could pick for a batch of small GEMMs, measured
+//! in one run on the same buffers, in two regimes:
+//! - `cache`: each operand of the whole batch <= 256 KiB, the same buffers repeated;
+//! - `dram`: operands far larger than L3 (about 3 x 64 MiB), so each call streams from memory.
+//!
+//! Also measured in the same run: the FMA peak (2 x 256-bit FMA loop on every thread) and the
+//! STREAM-like copy bandwidth, which set the roofline `min(peak, bandwidth * flops / bytes)`.
+
+use crate::vendor;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tensorblas::{Complex32, Complex64, CpuBackend, Handle, Op, Scalar};
+
+/// Operand-size regime of a measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regime {
+    Cache,
+    Dram,
+}
+
+impl Regime {
+    pub fn name(self) -> &'static str {
+        match self {
+            Regime::Cache => "cache",
+            Regime::Dram => "dram",
+        }
+    }
+}
+
+/// Sweep options (see `tensorblas-bench sweep --help`).
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub types: Vec<char>,
+    pub shapes: Vec<(usize, usize, usize)>,
+    pub regimes: Vec<Regime>,
+    pub threads: usize,
+    pub backends: Vec<CpuBackend>,
+    pub samples: usize,
+    pub min_sample: Duration,
+    /// Bytes of A+B+C per call in the dram regime.
+    pub dram_bytes: usize,
+    /// Largest operand (A, B or C of the whole batch) in the cache regime.
+    pub cache_bytes: usize,
+    pub out: PathBuf,
+}
+
+/// One CSV row.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub op: String,
+    pub ty: char,
+    pub backend: String,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub batch: usize,
+    pub layout: String,
+    pub threads: usize,
+    pub median_ns: f64,
+    pub min_ns: f64,
+    pub samples: usize,
+    pub gflops: f64,
+}
+
+pub const CSV_HEADER: &str = "op,type,backend,m,n,k,batch,layout,threads,median_ns,min_ns,samples,gflops";
+
+impl Row {
+    fn csv(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{},{},{},{:.0},{:.0},{},{:.3}",
+            self.op,
+            self.ty,
+            self.backend,
+            self.m,
+            self.n,
+            self.k,
+            self.batch,
+            self.layout,
+            self.threads,
+            self.median_ns,
+            self.min_ns,
+            self.samples,
+            self.gflops
+        )
+    }
+
+    /// Whether this row is one of tensorblas' own strided-batched variants.
+    pub fn is_ours(&self) -> bool {
+        self.op == "strided" || self.op == "batched"
+    }
+}
+
+/// Machine limits measured in the same run.
+#[derive(Clone, Copy, Debug)]
+pub struct Machine {
+    /// f32 FMA peak, GFLOP/s, on `threads` threads (f64: half).
+    pub peak_f32: f64,
+    /// STREAM-like copy bandwidth, GB/s (read + write bytes).
+    pub bandwidth: f64,
+}
+
+impl Machine {
+    pub fn peak(&self, ty: char) -> f64 {
+        match ty {
+            's' | 'c' => self.peak_f32,
+            _ => self.peak_f32 / 2.0,
+        }
+    }
+
+    /// Roofline GFLOP/s of an m x n x k GEMM whose A, B, C stream from memory once.
+    pub fn roofline(&self, ty: char, m: usize, n: usize, k: usize) -> f64 {
+        let (flops, sz) = flops_and_size(ty, m, n, k);
+        let bytes = ((m * k + k * n + m * n) * sz) as f64;
+        self.peak(ty).min(self.bandwidth * flops / bytes)
+    }
+}
+
+/// Flops of one m x n x k GEMM and the element size for a type letter.
+pub fn flops_and_size(ty: char, m: usize, n: usize, k: usize) -> (f64, usize) {
+    let mnk = (m * n * k) as f64;
+    match ty {
+        's' => (2.0 * mnk, 4),
+        'd' => (2.0 * mnk, 8),
+        'c' => (8.0 * mnk, 8),
+        _ => (8.0 * mnk, 16),
+    }
+}
+
+/// Times `f`: one warm-up call, calibrates repetitions so that a sample lasts `min_sample`, then
+/// `samples` samples. Returns (median, min) nanoseconds per call.
+fn time(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let t = Instant::now();
+    f();
+    let once = t.elapsed().max(Duration::from_nanos(50));
+    let reps = (min_sample.as_secs_f64() / once.as_secs_f64()).ceil().max(1.0) as usize;
+    let mut v: Vec<f64> = (0..samples.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            t.elapsed().as_nanos() as f64 / reps as f64
+        })
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[0])
+}
+
+/// FMA peak of the pool's threads (f32 GFLOP/s): the best of a 256-bit (AVX2+FMA) and, where
+/// available, a 512-bit (AVX-512F) FMA loop with 12 independent accumulators per thread.
+pub fn measure_peak(pool: &rayon::ThreadPool) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        macro_rules! fma_loop {
+            ($name:ident, $feat:literal, $v:ty, $set1:ident, $fma:ident, $lanes:expr) => {
+                #[target_feature(enable = $feat)]
+                fn $name(iters: usize) -> f32 {
+                    let x = $set1(0.999_999);
+                    let y = $set1(1e-7);
+                    let (mut a0, mut a1, mut a2, mut a3, mut a4, mut a5) = (
+                        $set1(0.0),
+                        $set1(0.1),
+                        $set1(0.2),
+                        $set1(0.3),
+                        $set1(0.4),
+                        $set1(0.5),
+                    );
+                    let (mut a6, mut a7, mut a8, mut a9, mut a10, mut a11) = (
+                        $set1(0.6),
+                        $set1(0.7),
+                        $set1(0.8),
+                        $set1(0.9),
+                        $set1(1.0),
+                        $set1(1.1),
+                    );
+                    for _ in 0..iters {
+                        a0 = $fma(a0, x, y);
+                        a1 = $fma(a1, x, y);
+                        a2 = $fma(a2, x, y);
+                        a3 = $fma(a3, x, y);
+                        a4 = $fma(a4, x, y);
+                        a5 = $fma(a5, x, y);
+                        a6 = $fma(a6, x, y);
+                        a7 = $fma(a7, x, y);
+                        a8 = $fma(a8, x, y);
+                        a9 = $fma(a9, x, y);
+                        a10 = $fma(a10, x, y);
+                        a11 = $fma(a11, x, y);
+                    }
+                    let all = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11];
+                    all.iter()
+                        .map(|v| {
+                            // SAFETY: $v is $lanes f32 lanes of plain data.
+                            let lanes: [f32; $lanes] = unsafe { std::mem::transmute_copy(v) };
+                            lanes.iter().sum::<f32>()
+                        })
+                        .sum()
+                }
+            };
+        }
+        fma_loop!(fma256, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, 8);
+        fma_loop!(fma512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, 16);
+        let run = |f: fn(usize) -> f32, lanes: usize| {
+            let iters = 10_000_000;
+            let mut best = 0.0f64;
+            for _ in 0..3 {
+                let t = Instant::now();
+                let sum: f32 = pool.install(|| rayon::broadcast(|_| f(iters)).into_iter().sum());
+                std::hint::black_box(sum);
+                let flops = (pool.current_num_threads() * iters * 12 * lanes * 2) as f64;
+                best = best.max(flops / t.elapsed().as_secs_f64() / 1e9);
+            }
+            best
+        };
+        let mut peak = f64::NAN;
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA detected.
+            peak = run(|n| unsafe { fma256(n) }, 8);
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F detected.
+            peak = peak.max(run(|n| unsafe { fma512(n) }, 16));
+        }
+        peak
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    f64::NAN
+}
+
+/// STREAM-like copy bandwidth of `threads` threads, GB/s (bytes read + written), best of 5.
+pub fn measure_bandwidth(pool: &rayon::ThreadPool, bytes: usize) -> f64 {
+    let n = bytes / 8;
+    let src = vec![1.0f64; n];
+    let mut dst = vec![0.0f64; n];
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        pool.install(|| {
+            dst.par_chunks_mut(1 << 15)
+                .zip(src.par_chunks(1 << 15))
+                .for_each(|(d, s)| d.copy_from_slice(s))
+        });
+        best = best.max(2.0 * (n * 8) as f64 / t.elapsed().as_secs_f64() / 1e9);
+    }
+    std::hint::black_box(&dst);
+    best
+}
+
+fn fill<T: Scalar>(len: usize, seed: u64) -> Vec<T> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let v = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            T::from_c64(Complex64::new(v, -v))
+        })
+        .collect()
+}
+
+/// Batch count for a shape in a regime.
+fn batch_for(regime: Regime, opts: &Opts, m: usize, n: usize, k: usize, sz: usize) -> usize {
+    match regime {
+        Regime::Cache => (opts.cache_bytes / ((m * k).max(k * n).max(m * n) * sz)).max(1),
+        Regime::Dram => (opts.dram_bytes / ((m * k + k * n + m * n) * sz)).max(1),
+    }
+}
+
+struct SendPtr<T>(*mut T);
+// SAFETY: used only to hand disjoint C entries to rayon workers in the alternatives below.
+unsafe impl<T> Sync for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Send for SendPtr<T> {}
+
+/// Measures every variant for one type, shape and regime, on the same buffers.
+#[allow(clippy::too_many_arguments)]
+fn measure_shape<T: Scalar>(
+    ty: char,
+    (m, n, k): (usize, usize, usize),
+    regime: Regime,
+    opts: &Opts,
+    pool: &rayon::ThreadPool,
+    handles: &[(CpuBackend, Handle)],
+    rows: &mut Vec<Row>,
+) {
+    let (flops1, sz) = flops_and_size(ty, m, n, k);
+    let batch = batch_for(regime, opts, m, n, k, sz);
+    let (sa, sb, sc) = (m * k, k * n, m * n);
+    let a: Vec<T> = fill(sa * batch, 1);
+    let b: Vec<T> = fill(sb * batch, 2);
+    let mut c: Vec<T> = vec![T::zero(); sc * batch];
+    let total = flops1 * batch as f64;
+    let t = opts.threads;
+    let mut push = |op: &str, backend: &str, (med, min): (f64, f64)| {
+        rows.push(Row {
+            op: op.into(),
+            ty,
+            backend: backend.into(),
+            m,
+            n,
+            k,
+            batch,
+            layout: format!("{}-NN", regime.name()),
+            threads: t,
+            median_ns: med,
+            min_ns: min,
+            samples: opts.samples,
+            gflops: total / min,
+        })
+    };
+    let (samples, ms) = (opts.samples, opts.min_sample);
+    for (backend, h) in handles {
+        let r = time(samples, ms, || {
+            h.gemm_strided_batched(
+                Op::N,
+                Op::N,
+                m,
+                n,
+                k,
+                T::one(),
+                &a,
+                m,
+                sa as isize,
+                &b,
+                k,
+                sb as isize,
+                T::zero(),
+                &mut c,
+                m,
+                sc as isize,
+                batch,
+            )
+            .expect("strided batched GEMM failed")
+        });
+        push("strided", backend.name(), r);
+        let ap: Vec<&[T]> = a.chunks(sa).collect();
+        let bp: Vec<&[T]> = b.chunks(sb).collect();
+        let r = {
+            let mut cp: Vec<&mut [T]> = c.chunks_mut(sc).collect();
+            time(samples, ms, || {
+                h.gemm_batched(Op::N, Op::N, m, n, k, T::one(), &ap, m, &bp, k, T::zero(), &mut cp, m)
+                    .expect("batched GEMM failed")
+            })
+        };
+        push("batched", backend.name(), r);
+    }
+    // Alternatives: rayon over the batch with a single-threaded GEMM per entry.
+    let cptr = SendPtr(c.as_mut_ptr());
+    let per_entry = |f: unsafe fn(usize, usize, usize, *const T, *const T, *mut T)| {
+        let cptr = &cptr;
+        let (a, b) = (&a, &b);
+        move || {
+            pool.install(|| {
+                (0..batch).into_par_iter().for_each(|p| {
+                    // SAFETY: entry p of A, B, C lies inside the buffers; C entries are disjoint.
+                    unsafe {
+                        f(
+                            m,
+                            n,
+                            k,
+                            a.as_ptr().add(p * sa),
+                            b.as_ptr().add(p * sb),
+                            cptr.0.add(p * sc),
+                        )
+                    }
+                })
+            })
+        }
+    };
+    push(
+        "rayon_loop",
+        "gemm-crate",
+        time(samples, ms, per_entry(vendor::gemm_crate::<T>)),
+    );
+    if let Some(v) = vendor::vendor_name() {
+        vendor::set_vendor_threads(1);
+        push("rayon_loop", v, time(samples, ms, per_entry(vendor::vendor_gemm::<T>)));
+        vendor::set_vendor_threads(t);
+        let r = time(samples, ms, || {
+            for p in 0..batch {
+                // SAFETY: as above, serially.
+                unsafe {
+                    vendor::vendor_gemm::<T>(
+                        m,
+                        n,
+                        k,
+                        a.as_ptr().add(p * sa),
+                        b.as_ptr().add(p * sb),
+                        cptr.0.add(p * sc),
+                    )
+                }
+            }
+        });
+        push("loop", v, r);
+        vendor::set_vendor_threads(1);
+    }
+    // One flat GEMM with the same flops.
+    let nf = ((m * n * k * batch) as f64).cbrt().round().max(1.0) as usize;
+    let fa: Vec<T> = fill(nf * nf, 3);
+    let fb: Vec<T> = fill(nf * nf, 4);
+    let mut fc: Vec<T> = vec![T::zero(); nf * nf];
+    let scale = total / flops_and_size(ty, nf, nf, nf).0;
+    let mut flat = |backend: &str, r: (f64, f64)| push("flat_gemm", backend, (r.0 * scale, r.1 * scale));
+    if let Some(v) = vendor::vendor_name() {
+        vendor::set_vendor_threads(t);
+        // SAFETY: nf x nf buffers.
+        flat(
+            v,
+            time(samples, ms, || unsafe {
+                vendor::vendor_gemm::<T>(nf, nf, nf, fa.as_ptr(), fb.as_ptr(), fc.as_mut_ptr())
+            }),
+        );
+        vendor::set_vendor_threads(1);
+    } else if let Some((backend, h)) = handles.iter().find(|(b, _)| *b == CpuBackend::Native) {
+        let r = time(samples, ms, || {
+            h.gemm(
+                Op::N,
+                Op::N,
+                nf,
+                nf,
+                nf,
+                T::one(),
+                &fa,
+                nf,
+                &fb,
+                nf,
+                T::zero(),
+                &mut fc,
+                nf,
+            )
+            .unwrap()
+        });
+        flat(backend.name(), r);
+    }
+}
+
+/// Runs the sweep, writes `sweep.csv`, the plots, and returns the rows and machine limits.
+pub fn run(opts: &Opts) -> (Vec<Row>, Machine) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .expect("thread pool");
+    eprintln!(
+        "measuring the FMA peak and the copy bandwidth on {} threads ...",
+        opts.threads
+    );
+    let machine = Machine {
+        peak_f32: measure_peak(&pool),
+        bandwidth: measure_bandwidth(&pool, opts.dram_bytes.max(64 << 20)),
+    };
+    eprintln!(
+        "peak {:.1} GFLOP/s f32 ({:.1} f64), copy bandwidth {:.1} GB/s",
+        machine.peak_f32,
+        machine.peak_f32 / 2.0,
+        machine.bandwidth
+    );
+    let handles: Vec<(CpuBackend, Handle)> = opts
+        .backends
+        .iter()
+        .map(|&b| {
+            let h = Handle::with_backend(b).expect("backend");
+            h.set_num_threads(opts.threads);
+            (b, h)
+        })
+        .collect();
+    let jobs: Vec<(char, (usize, usize, usize), Regime)> = opts
+        .types
+        .iter()
+        .flat_map(|&t| {
+            opts.shapes
+                .iter()
+                .flat_map(move |&s| opts.regimes.iter().map(move |&r| (t, s, r)))
+        })
+        .collect();
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let mut rows = Vec::new();
+    for (ty, shape, regime) in jobs {
+        bar.set_message(format!("{ty} {}x{}x{} {}", shape.0, shape.1, shape.2, regime.name()));
+        match ty {
+            's' => measure_shape::<f32>(ty, shape, regime, opts, &pool, &handles, &mut rows),
+            'd' => measure_shape::<f64>(ty, shape, regime, opts, &pool, &handles, &mut rows),
+            'c' => measure_shape::<Complex32>(ty, shape, regime, opts, &pool, &handles, &mut rows),
+            _ => measure_shape::<Complex64>(ty, shape, regime, opts, &pool, &handles, &mut rows),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&opts.out).expect("create the output directory");
+    let mut csv = String::from(CSV_HEADER);
+    csv.push('\n');
+    for r in &rows {
+        csv.push_str(&r.csv());
+        csv.push('\n');
+    }
+    let path = opts.out.join("sweep.csv");
+    std::fs::write(&path, csv).expect("write sweep.csv");
+    eprintln!("wrote {}", path.display());
+    (rows, machine)
+}
+
+/// The table: per type, regime and shape, every variant's GFLOP/s (best sample), tensorblas'
+/// best strided-batched variant, the best alternative, their ratio, % of peak and % of roofline.
+pub fn table(rows: &[Row], machine: &Machine) -> String {
+    let mut out = String::new();
+    let mut keys: Vec<(char, String, usize, usize, usize)> = Vec::new();
+    for r in rows {
+        let key = (r.ty, r.layout.clone(), r.m, r.n, r.k);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    // Group by type and regime, sizes ascending within a group (stable: types keep run order).
+    let type_order = |t: char| rows.iter().position(|r| r.ty == t).unwrap_or(0);
+    keys.sort_by_key(|k| (type_order(k.0), k.1.clone(), k.2 * k.3 * k.4, k.2, k.3, k.4));
+    let mut variants: Vec<String> = Vec::new();
+    for r in rows {
+        let v = format!("{}:{}", r.op, r.backend);
+        if !variants.contains(&v) {
+            variants.push(v);
+        }
+    }
+    let mut last = (' ', String::new());
+    for (ty, layout, m, n, k) in keys {
+        if (ty, layout.clone()) != last {
+            let _ = writeln!(
+                out,
+                "\n{ty} {layout} (GFLOP/s, best of {} samples; peak {:.0}, copy bandwidth {:.1} GB/s)",
+                rows[0].samples,
+                machine.peak(ty),
+                machine.bandwidth
+            );
+            let _ = write!(out, "{:>13} {:>8}", "m x n x k", "batch");
+            for v in &variants {
+                let _ = write!(out, " {:>20}", v);
+            }
+            let _ = writeln!(out, " {:>8} {:>6} {:>6}", "ours/alt", "%peak", "%roof");
+            last = (ty, layout.clone());
+        }
+        let sel: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.ty == ty && r.layout == layout && (r.m, r.n, r.k) == (m, n, k))
+            .collect();
+        let _ = write!(out, "{:>13} {:>8}", format!("{m}x{n}x{k}"), sel[0].batch);
+        for v in &variants {
+            match sel.iter().find(|r| format!("{}:{}", r.op, r.backend) == *v) {
+                Some(r) => {
+                    let _ = write!(out, " {:>20.1}", r.gflops);
+                }
+                None => {
+                    let _ = write!(out, " {:>20}", "-");
+                }
+            }
+        }
+        let ours = sel
+            .iter()
+            .filter(|r| r.op == "strided")
+            .map(|r| r.gflops)
+            .fold(0.0, f64::max);
+        let alt = sel
+            .iter()
+            .filter(|r| !r.is_ours() && r.op != "flat_gemm")
+            .map(|r| r.gflops)
+            .fold(0.0, f64::max);
+        let roof = machine.roofline(ty, m, n, k);
+        let _ = writeln!(
+            out,
+            " {:>8.2} {:>5.0}% {:>5}",
+            ours / alt,
+            100.0 * ours / machine.peak(ty),
+            if layout.starts_with("dram") {
+                format!("{:.0}%", 100.0 * ours / roof)
+            } else {
+                "-".into()
+            }
+        );
+    }
+    out
+}
+
+/// One PNG per type: GFLOP/s against size, one line per variant, the peak as a line; cache and
+/// dram regimes side by side. Needs a TrueType font (Debian: fonts-dejavu-core).
+pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>, String> {
+    use plotters::prelude::*;
+    let font = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read(p).ok())
+    .ok_or("no DejaVuSans.ttf found (apt-get install fonts-dejavu-core); plots skipped")?;
+    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, font).map_err(|_| "invalid font file")?;
+    let mut written = Vec::new();
+    let mut types: Vec<char> = rows.iter().map(|r| r.ty).collect();
+    types.dedup();
+    for ty in types {
+        let path = out.join(format!("sweep-{ty}.png"));
+        let root = BitMapBackend::new(&path, (1600, 700)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let panels = root.split_evenly((1, 2));
+        for (panel, regime) in panels.iter().zip(["cache", "dram"]) {
+            let sel: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.ty == ty && r.layout.starts_with(regime))
+                .collect();
+            if sel.is_empty() {
+                continue;
+            }
+            let xs: Vec<f64> = sel.iter().map(|r| ((r.m * r.n * r.k) as f64).cbrt().log2()).collect();
+            let (x0, x1) = (
+                xs.iter().cloned().fold(f64::MAX, f64::min),
+                xs.iter().cloned().fold(f64::MIN, f64::max),
+            );
+            let peak = machine.peak(ty);
+            let ymax = sel.iter().map(|r| r.gflops).fold(peak, f64::max) * 1.1;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(
+                    format!("{ty}gemm, {regime}-resident, {} threads", sel[0].threads),
+                    ("sans-serif", 24),
+                )
+                .margin(15)
+                .x_label_area_size(45)
+                .y_label_area_size(60)
+                .build_cartesian_2d((x0 - 0.2)..(x1 + 0.2), 0.0..ymax)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("size (cube root of m*n*k)")
+                .y_desc("GFLOP/s")
+                .x_label_formatter(&|x| format!("{:.0}", 2f64.powf(*x)))
+                .label_style(("sans-serif", 16))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(LineSeries::new(
+                    [(x0 - 0.2, peak), (x1 + 0.2, peak)],
+                    BLACK.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(format!("FMA peak {peak:.0}"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+            let mut variants: Vec<String> = sel.iter().map(|r| format!("{}:{}", r.op, r.backend)).collect();
+            variants.sort();
+            variants.dedup();
+            for (i, v) in variants.iter().enumerate() {
+                let color = Palette99::pick(i).to_rgba();
+                let mut pts: Vec<(f64, f64)> = sel
+                    .iter()
+                    .filter(|r| format!("{}:{}", r.op, r.backend) == *v)
+                    .map(|r| (((r.m * r.n * r.k) as f64).cbrt().log2(), r.gflops))
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let width = if v.starts_with("strided") { 3 } else { 1 };
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))
+                    .map_err(|e| e.to_string())?
+                    .label(v.clone())
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| e.to_string())?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+        written.push(path.clone());
+    }
+    Ok(written)
+}

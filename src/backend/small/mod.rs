@@ -1,0 +1,788 @@
+//! tensorblas' own kernels for small and mid-sized GEMM entries (the native backend's fast path).
+//!
+//! One register-blocked microkernel, written once over the [`Simd`] vocabulary and compiled per
+//! instruction set behind `#[target_feature]` entry points chosen at run time (AVX-512F,
+//! AVX2+FMA, or a portable fallback; never a compile-time target-cpu requirement).
+//!
+//! Per entry: `C = alpha * opA * opB + beta * C` on strided operands. The microkernel keeps an
+//! `MV*LANES x NR` block of C in registers (MV = 1 or 2 vectors of rows), streams the columns of
+//! A as vectors and broadcasts elements of B. A must be column-contiguous (`rs == 1`, no
+//! conjugation) to be streamed in place; otherwise it is packed once per entry into a
+//! thread-local buffer (the only packing, and only where the layout demands it). B may have any
+//! strides (it is only broadcast). C is written with vector (masked at the edge) stores when its
+//! rows are contiguous, element by element otherwise.
+//!
+//! Complex types run on their real lanes: the kernel keeps two accumulators per block,
+//! `sum a * re(b)` and `sum a * im(b)`, and combines them with one pair swap at the end.
+
+pub(crate) mod simd;
+
+use crate::job::{EntryPtrs, Job};
+use crate::scalar::{DataType, Scalar};
+#[cfg(target_arch = "x86_64")]
+use simd::{Avx2, Avx512};
+use simd::{Portable, Real, Simd};
+use std::cell::RefCell;
+use std::ops::{Add, Mul, Sub};
+use std::sync::OnceLock;
+
+/// Instruction set of the small-matrix kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Isa {
+    /// 512-bit AVX-512F kernels.
+    Avx512,
+    /// 256-bit AVX2 + FMA kernels.
+    Avx2,
+    /// Portable Rust (no explicit SIMD).
+    Portable,
+}
+
+impl Isa {
+    /// Whether this CPU can run the kernels of this instruction set.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Isa::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every instruction set this CPU supports, best first.
+    pub fn all_supported() -> Vec<Isa> {
+        [Isa::Avx512, Isa::Avx2, Isa::Portable]
+            .into_iter()
+            .filter(|i| i.is_supported())
+            .collect()
+    }
+
+    /// The default for this CPU: `TBLAS_ISA` (`avx512`, `avx2`, `portable`) if set and supported,
+    /// else the widest available (AVX-512F, then AVX2+FMA, then portable). On the project machine
+    /// (AMD Zen 5, full-width 512-bit FMA) the AVX-512 kernels were 1.4-2.8x the AVX2 ones at
+    /// 8-64 in `tensorblas-bench sweep --threads 1`.
+    pub fn detect() -> Isa {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            if let Ok(v) = std::env::var("TBLAS_ISA") {
+                if let Some(isa) = Isa::parse(&v).filter(|i| i.is_supported()) {
+                    return isa;
+                }
+            }
+            [Isa::Avx512, Isa::Avx2, Isa::Portable]
+                .into_iter()
+                .find(|i| i.is_supported())
+                .unwrap_or(Isa::Portable)
+        })
+    }
+
+    /// Parses `avx512`, `avx2` or `portable`.
+    pub fn parse(s: &str) -> Option<Isa> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "avx512" | "avx512f" => Some(Isa::Avx512),
+            "avx2" => Some(Isa::Avx2),
+            "portable" | "scalar" => Some(Isa::Portable),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Portable => "portable",
+        }
+    }
+}
+
+/// One entry's problem in element units (complex elements count once).
+#[derive(Clone, Copy)]
+struct Desc<R> {
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: [R; 2],
+    beta: [R; 2],
+    beta_zero: bool,
+    a_rs: isize,
+    a_cs: isize,
+    a_conj: bool,
+    b_rs: isize,
+    b_cs: isize,
+    b_conj: bool,
+    c_rs: isize,
+    c_cs: isize,
+}
+
+/// Arithmetic the scalar (scattered-store and packing) paths need.
+trait Arith: Real + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {}
+impl Arith for f32 {}
+impl Arith for f64 {}
+
+thread_local! {
+    static PACK_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PACK_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Executes entries `range` of `job` with the small-matrix kernels of `isa` (which must be
+/// supported). Everything that does not depend on the entry (the descriptor, the instruction-set
+/// dispatch, the pack buffer) is set up once per range, so per-entry overhead is a few
+/// instructions: this matters at 4x4x4, where one entry is 64 multiply-adds.
+pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, range: std::ops::Range<usize>) {
+    macro_rules! go {
+        ($r:ty, $cplx:literal, $pack:ident) => {{
+            let al = job.alpha.to_c64();
+            let be = job.beta.to_c64();
+            let d = Desc::<$r> {
+                m: job.m,
+                n: job.n,
+                k: job.k,
+                alpha: [al.re as $r, al.im as $r],
+                beta: [be.re as $r, be.im as $r],
+                beta_zero: job.beta.is_zero(),
+                a_rs: job.a.rs,
+                a_cs: job.a.cs,
+                a_conj: job.a.conj,
+                b_rs: job.b.rs,
+                b_cs: job.b.cs,
+                b_conj: job.b.conj,
+                c_rs: job.c.rs,
+                c_cs: job.c.cs,
+            };
+            let ptrs = |p: usize| {
+                let e: EntryPtrs<T> = job.entry(p);
+                let (a, b) = if flip { (e.b, e.a) } else { (e.a, e.b) };
+                (a.cast::<$r>(), b.cast::<$r>(), e.c.cast::<$r>())
+            };
+            $pack.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                // SAFETY: every entry of the range belongs to a validated job (all addressed
+                // elements in bounds, C disjoint from A and B; `job` already describes the
+                // flipped problem when `flip`), T is $r or its complex form per T::DATATYPE, and
+                // `isa` is supported (checked by the caller).
+                unsafe { dispatch::<$r, $cplx, _>(isa, &d, range, &ptrs, &mut buf) }
+            })
+        }};
+    }
+    match T::DATATYPE {
+        DataType::R32F => go!(f32, false, PACK_F32),
+        DataType::R64F => go!(f64, false, PACK_F64),
+        DataType::C32F => go!(f32, true, PACK_F32),
+        DataType::C64F => go!(f64, true, PACK_F64),
+    }
+}
+
+/// Entry pointers (A, B, C) of entry `p`, as real pointers.
+type Ptrs<R> = (*const R, *const R, *mut R);
+
+/// # Safety
+/// See `run_entries`.
+#[allow(private_bounds)]
+unsafe fn dispatch<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
+    isa: Isa,
+    d: &Desc<R>,
+    range: std::ops::Range<usize>,
+    ptrs: &F,
+    buf: &mut Vec<R>,
+) where
+    Portable<R>: Simd<R = R>,
+    IsaTypes<R>: X86<R>,
+{
+    // SAFETY: forwarded; the ISA was checked by the caller.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => <IsaTypes<R> as X86<R>>::avx512::<CPLX, F>(d, range, ptrs, buf),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => <IsaTypes<R> as X86<R>>::avx2::<CPLX, F>(d, range, ptrs, buf),
+            _ => {
+                for p in range {
+                    let (a, b, c) = ptrs(p);
+                    entry::<Portable<R>, CPLX, 4, 2>(d, a, b, c, buf)
+                }
+            }
+        }
+    }
+}
+
+/// Per real type, the `#[target_feature]` entry points (a trait so that `dispatch` stays
+/// generic over f32/f64).
+struct IsaTypes<R>(std::marker::PhantomData<R>);
+
+trait X86<R> {
+    unsafe fn avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
+        d: &Desc<R>,
+        range: std::ops::Range<usize>,
+        ptrs: &F,
+        buf: &mut Vec<R>,
+    );
+    unsafe fn avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
+        d: &Desc<R>,
+        range: std::ops::Range<usize>,
+        ptrs: &F,
+        buf: &mut Vec<R>,
+    );
+}
+
+macro_rules! x86_entries {
+    ($r:ty, $avx2:ident, $avx512:ident, $tiny_run:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+            d: &Desc<$r>,
+            range: std::ops::Range<usize>,
+            ptrs: &F,
+            buf: &mut Vec<$r>,
+        ) {
+            for p in range {
+                let (a, b, c) = ptrs(p);
+                // SAFETY: AVX2+FMA enabled here; the rest is run_entries' contract.
+                unsafe {
+                    if CPLX {
+                        entry::<Avx2<$r>, CPLX, 2, 2>(d, a, b, c, buf)
+                    } else {
+                        entry::<Avx2<$r>, CPLX, 4, 2>(d, a, b, c, buf)
+                    }
+                }
+            }
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn $avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+            d: &Desc<$r>,
+            range: std::ops::Range<usize>,
+            ptrs: &F,
+            buf: &mut Vec<$r>,
+        ) {
+            // SAFETY: AVX-512F enabled here; the entries are validated (run_entries' contract).
+            if !CPLX && unsafe { tiny::$tiny_run(d, range.clone(), ptrs) } {
+                return;
+            }
+            for p in range {
+                let (a, b, c) = ptrs(p);
+                // SAFETY: AVX-512F enabled here; the rest is run_entries' contract.
+                unsafe {
+                    if CPLX {
+                        entry::<Avx512<$r>, CPLX, 4, 2>(d, a, b, c, buf)
+                    } else {
+                        entry::<Avx512<$r>, CPLX, 8, 2>(d, a, b, c, buf)
+                    }
+                }
+            }
+        }
+
+        impl X86<$r> for IsaTypes<$r> {
+            unsafe fn avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+                d: &Desc<$r>,
+                range: std::ops::Range<usize>,
+                ptrs: &F,
+                buf: &mut Vec<$r>,
+            ) {
+                // SAFETY: forwarded.
+                unsafe { $avx2::<CPLX, F>(d, range, ptrs, buf) }
+            }
+            unsafe fn avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+                d: &Desc<$r>,
+                range: std::ops::Range<usize>,
+                ptrs: &F,
+                buf: &mut Vec<$r>,
+            ) {
+                // SAFETY: forwarded.
+                unsafe { $avx512::<CPLX, F>(d, range, ptrs, buf) }
+            }
+        }
+    };
+}
+x86_entries!(f32, avx2_f32, avx512_f32, run_f32);
+x86_entries!(f64, avx2_f64, avx512_f64, run_f64);
+
+/// One entry: pack A if needed, then sweep C in `MV*LANES x NR` blocks.
+///
+/// # Safety
+/// See `run_entry`; `S`'s instruction set must be enabled.
+#[inline(always)]
+unsafe fn entry<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
+    d: &Desc<S::R>,
+    a: *const S::R,
+    b: *const S::R,
+    c: *mut S::R,
+    buf: &mut Vec<S::R>,
+) where
+    S::R: Arith,
+{
+    let w: usize = if CPLX { 2 } else { 1 };
+    let wi = w as isize;
+    // A as column-contiguous real rows: in place, or packed (conjugation applied while packing).
+    let (ap, a_cs) = if d.a_rs == 1 && !d.a_conj {
+        (a, d.a_cs * wi)
+    } else {
+        buf.clear();
+        buf.reserve(d.m * d.k * w);
+        for l in 0..d.k as isize {
+            for i in 0..d.m as isize {
+                let src = a.wrapping_offset((i * d.a_rs + l * d.a_cs) * wi);
+                // SAFETY: (i, l) is an addressed element of this entry's A.
+                unsafe {
+                    buf.push(*src);
+                    if CPLX {
+                        let im = *src.add(1);
+                        buf.push(if d.a_conj { -im } else { im });
+                    }
+                }
+            }
+        }
+        (buf.as_ptr(), (d.m * w) as isize)
+    };
+    let rows_real = d.m * w;
+    let lanes = S::LANES;
+    let mut j0 = 0;
+    while j0 < d.n {
+        let nr = NR.min(d.n - j0);
+        let bj = b.wrapping_offset(j0 as isize * d.b_cs * wi);
+        let mut i0 = 0;
+        while i0 < rows_real {
+            let rows = (MV * lanes).min(rows_real - i0);
+            let blk = Blk {
+                a: ap.wrapping_add(i0),
+                a_cs,
+                b: bj,
+                c,
+                i0,
+                j0,
+                rows,
+            };
+            // SAFETY: the block lies inside this entry; forwarded contract.
+            unsafe {
+                if rows > lanes && MV >= 2 {
+                    block_nr::<S, CPLX, NR, 2>(d, &blk, nr)
+                } else {
+                    block_nr::<S, CPLX, NR, 1>(d, &blk, nr)
+                }
+            }
+            i0 += MV * lanes;
+        }
+        j0 += NR;
+    }
+}
+
+/// A block of C: real rows `i0..i0+rows` (of the real-lane view), columns `j0..j0+nr`.
+struct Blk<R> {
+    a: *const R,
+    a_cs: isize,
+    b: *const R,
+    c: *mut R,
+    i0: usize,
+    j0: usize,
+    rows: usize,
+}
+
+/// Dispatches a runtime column count `nr <= NR` to the const-generic block kernel.
+///
+/// # Safety
+/// As `entry`.
+#[inline(always)]
+unsafe fn block_nr<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
+    d: &Desc<S::R>,
+    blk: &Blk<S::R>,
+    nr: usize,
+) where
+    S::R: Arith,
+{
+    macro_rules! arms {
+        ($($n:literal)*) => {
+            match nr {
+                // SAFETY: forwarded contract (nr columns of a validated entry).
+                $($n if $n <= NR => unsafe { block::<S, CPLX, $n, MV>(d, blk) },)*
+                _ => unreachable!("nr = {nr} > NR = {NR}"),
+            }
+        };
+    }
+    arms!(1 2 3 4 5 6 7 8)
+}
+
+/// Accumulators of one block: `sum a * re(b)` and (complex only) `sum a * im(b)`.
+type Acc<S, const NR: usize, const MV: usize> = ([[<S as Simd>::V; MV]; NR], [[<S as Simd>::V; MV]; NR]);
+
+/// The k loop of the microkernel. `FULL`: every vector of the block has all its lanes (no
+/// masked load), decided once per block so the loop body has no branch.
+///
+/// # Safety
+/// As `entry`.
+#[inline(always)]
+unsafe fn kloop<S: Simd, const CPLX: bool, const NR: usize, const MV: usize, const FULL: bool>(
+    d: &Desc<S::R>,
+    blk: &Blk<S::R>,
+) -> Acc<S, NR, MV> {
+    let lanes = S::LANES;
+    let wi: isize = if CPLX { 2 } else { 1 };
+    let last = blk.rows - (MV - 1) * lanes;
+    // SAFETY: loads address elements of this entry's (possibly packed) A and of B; the last
+    // vector is masked to the block's rows unless FULL.
+    unsafe {
+        let mut acc1 = [[S::zero(); MV]; NR];
+        let mut acc2 = [[S::zero(); MV]; NR];
+        let mut ap = blk.a;
+        let mut bp = blk.b;
+        for _ in 0..d.k {
+            let mut av = [S::zero(); MV];
+            for (v, x) in av.iter_mut().enumerate() {
+                let n = if FULL || v + 1 < MV { lanes } else { last };
+                *x = S::load(ap.add(v * lanes), n);
+            }
+            for j in 0..NR {
+                let bj = bp.wrapping_offset(j as isize * d.b_cs * wi);
+                let br = S::splat(*bj);
+                for v in 0..MV {
+                    acc1[j][v] = S::fma(av[v], br, acc1[j][v]);
+                }
+                if CPLX {
+                    let bi = *bj.add(1);
+                    let bi = S::splat(if d.b_conj { -bi } else { bi });
+                    for v in 0..MV {
+                        acc2[j][v] = S::fma(av[v], bi, acc2[j][v]);
+                    }
+                }
+            }
+            ap = ap.wrapping_offset(blk.a_cs);
+            bp = bp.wrapping_offset(d.b_rs * wi);
+        }
+        (acc1, acc2)
+    }
+}
+
+/// The microkernel: an `MV*LANES x NR` block of C accumulated in registers over all of k, then
+/// scaled and written (vector stores when C's rows are contiguous, else through a tile).
+///
+/// # Safety
+/// As `entry`.
+#[inline(always)]
+unsafe fn block<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(d: &Desc<S::R>, blk: &Blk<S::R>)
+where
+    S::R: Arith,
+{
+    let lanes = S::LANES;
+    let wi: isize = if CPLX { 2 } else { 1 };
+    // SAFETY: all loads/stores address elements of this entry (validated), masked to the rows
+    // of the block; the instruction set is enabled by the caller.
+    unsafe {
+        let (acc1, acc2) = if blk.rows == MV * lanes {
+            kloop::<S, CPLX, NR, MV, true>(d, blk)
+        } else {
+            kloop::<S, CPLX, NR, MV, false>(d, blk)
+        };
+        let (ar, ai) = (S::splat(d.alpha[0]), S::splat(d.alpha[1]));
+        let (br, bi) = (S::splat(d.beta[0]), S::splat(d.beta[1]));
+        // x * (sr + i si) on complex lanes: x*sr + neg_even(swap(x))*si.
+        let cmul = |x: S::V, sr: S::V, si: S::V| S::fma(S::neg_even(S::swap_pairs(x)), si, S::mul(x, sr));
+        let contiguous = d.c_rs == 1;
+        let mut tile = [[S::R::ZERO; 16]; 16];
+        for j in 0..NR {
+            let col = (blk.j0 + j) as isize * d.c_cs * wi;
+            for v in 0..MV {
+                let nv = if v + 1 < MV { lanes } else { blk.rows - v * lanes };
+                let mut t = acc1[j][v];
+                if CPLX {
+                    // re = sum a.re*b.re - a.im*b.im, im = sum a.im*b.re + a.re*b.im.
+                    t = S::add(t, S::neg_even(S::swap_pairs(acc2[j][v])));
+                    t = cmul(t, ar, ai);
+                } else {
+                    t = S::mul(t, ar);
+                }
+                if contiguous {
+                    let cp = blk.c.wrapping_offset(col + (blk.i0 + v * lanes) as isize);
+                    if !d.beta_zero {
+                        let old = S::load(cp, nv);
+                        t = if CPLX {
+                            S::add(t, cmul(old, br, bi))
+                        } else {
+                            S::fma(old, br, t)
+                        };
+                    }
+                    S::store(cp, t, nv);
+                } else {
+                    S::to_array(t, &mut tile[j * MV + v]);
+                }
+            }
+        }
+        if !contiguous {
+            scatter::<S::R, CPLX>(d, blk, NR, MV, lanes, &tile);
+        }
+    }
+}
+
+/// Writes a block kept in `tile` to a C whose rows are not contiguous, element by element.
+///
+/// # Safety
+/// As `entry`.
+#[inline(always)]
+unsafe fn scatter<R: Arith, const CPLX: bool>(
+    d: &Desc<R>,
+    blk: &Blk<R>,
+    nr: usize,
+    mv: usize,
+    lanes: usize,
+    tile: &[[R; 16]; 16],
+) {
+    let step = if CPLX { 2 } else { 1 };
+    let wi = step as isize;
+    for j in 0..nr {
+        let col = (blk.j0 + j) as isize * d.c_cs * wi;
+        for q in (0..blk.rows).step_by(step) {
+            let (v, lane) = (q / lanes, q % lanes);
+            let t = &tile[j * mv + v];
+            let i = ((blk.i0 + q) / step) as isize;
+            let cp = blk.c.wrapping_offset(col + i * d.c_rs * wi);
+            // SAFETY: (i, j0 + j) is an addressed element of this entry's C.
+            unsafe {
+                if CPLX {
+                    let (mut re, mut im) = (t[lane], t[lane + 1]);
+                    if !d.beta_zero {
+                        let (or, oi) = (*cp, *cp.add(1));
+                        re = re + d.beta[0] * or - d.beta[1] * oi;
+                        im = im + d.beta[0] * oi + d.beta[1] * or;
+                    }
+                    *cp = re;
+                    *cp.add(1) = im;
+                } else {
+                    let mut x = t[lane];
+                    if !d.beta_zero {
+                        x = x + d.beta[0] * *cp;
+                    }
+                    *cp = x;
+                }
+            }
+        }
+    }
+}
+
+/// The tiny-matrix path (AVX-512F): one 512-bit register holds `cpv = LANES / m` whole columns
+/// of C, so an entry of 4x4 (f32) is one register. For each `l`, the column `A(:, l)` is
+/// broadcast to every column slot and `B(l, :)` is spread with one two-source permute from the
+/// B entry held in two registers — full-width FMAs where the generic kernel would use a quarter
+/// of the lanes, and no per-element broadcasts. Applies when `m` divides the lane count
+/// (`m` in 2, 4, 8), `n` is a multiple of `cpv` with at most 4 registers of C, `cpv * k` fits two
+/// registers, A is column-contiguous, and the B and C entries are packed (`ldb = k`, `ldc = m`).
+#[cfg(target_arch = "x86_64")]
+mod tiny {
+    #![allow(clippy::undocumented_unsafe_blocks)] // SAFETY: see each function's contract.
+    use super::Desc;
+    use std::arch::x86_64::*;
+
+    /// Whether the tiny path applies to entries described by `d` (real types), with `lanes`
+    /// 512-bit lanes; returns `(cpv, nq)`.
+    pub(super) fn plan<R>(d: &Desc<R>, lanes: usize) -> Option<(usize, usize)> {
+        let m = d.m;
+        // m = 2, 4, 8 with at least two columns per register (m = lanes is the generic
+        // kernel's best case already).
+        if !matches!(m, 2 | 4 | 8) || m >= lanes {
+            return None;
+        }
+        let cpv = lanes / m;
+        let ok = d.n.is_multiple_of(cpv)
+            && (1..=4).contains(&(d.n / cpv))
+            && cpv * d.k <= 2 * lanes
+            && d.a_rs == 1
+            && !d.a_conj
+            && d.b_rs == 1
+            && d.b_cs == d.k as isize
+            && d.c_rs == 1
+            && d.c_cs == m as isize;
+        ok.then_some((cpv, d.n / cpv))
+    }
+
+    macro_rules! tiny_impl {
+        ($name:ident, $setup:ident, $r:ty, $v:ty, $lanes:expr, $zero:ident, $set1:ident, $loadz:ident, $load:ident,
+         $store:ident, $fma:ident, $mul:ident, $perm2:ident, $cast_idx:ident, $mask:ty, $bcast_col:expr) => {
+            /// # Safety
+            /// AVX-512F available; `plan` accepted `d`; `(a, b, c)` are a validated entry.
+            /// Per-descriptor constants of the tiny kernel.
+            #[inline(always)]
+            pub(super) unsafe fn $setup(d: &Desc<$r>, cpv: usize) -> (__m512i, $mask, $mask) {
+                let (m, k) = (d.m, d.k);
+                let cnt = cpv * k; // B elements feeding one C register
+                let m0: $mask = if cnt >= $lanes {
+                    !0
+                } else {
+                    ((1u32 << cnt) - 1) as $mask
+                };
+                let m1: $mask = if cnt <= $lanes {
+                    0
+                } else {
+                    ((1u32 << (cnt - $lanes)) - 1) as $mask
+                };
+                // Lane (i + m*c) of the permute index picks B(l, c) = element l + c*k.
+                let mut idx = [0i64; $lanes];
+                for (lane, x) in idx.iter_mut().enumerate() {
+                    *x = ((lane / m) * k) as i64;
+                }
+                (unsafe { $cast_idx(&idx) }, m0, m1)
+            }
+
+            #[inline(always)]
+            pub(super) unsafe fn $name<const NQ: usize>(
+                d: &Desc<$r>,
+                cpv: usize,
+                (base, m0, m1): (__m512i, $mask, $mask),
+                a: *const $r,
+                b: *const $r,
+                c: *mut $r,
+            ) {
+                unsafe {
+                    let k = d.k;
+                    let cnt = cpv * k;
+                    let mut b0 = [$zero(); NQ];
+                    let mut b1 = [$zero(); NQ];
+                    for q in 0..NQ {
+                        let bq = b.add(q * cnt);
+                        b0[q] = $loadz(m0, bq);
+                        if m1 != 0 {
+                            b1[q] = $loadz(m1, bq.add($lanes));
+                        }
+                    }
+                    let mut acc = [$zero(); NQ];
+                    for l in 0..k {
+                        let x: $v = $bcast_col(a.wrapping_offset(l as isize * d.a_cs), d.m);
+                        let il = if $lanes == 8 {
+                            _mm512_add_epi64(base, _mm512_set1_epi64(l as i64))
+                        } else {
+                            _mm512_add_epi32(base, _mm512_set1_epi32(l as i32))
+                        };
+                        for q in 0..NQ {
+                            acc[q] = $fma(x, $perm2(b0[q], il, b1[q]), acc[q]);
+                        }
+                    }
+                    let alpha = $set1(d.alpha[0]);
+                    let beta = $set1(d.beta[0]);
+                    for q in 0..NQ {
+                        let cq = c.add(q * $lanes);
+                        let mut t = $mul(acc[q], alpha);
+                        if !d.beta_zero {
+                            t = $fma($load(cq), beta, t);
+                        }
+                        $store(cq, t);
+                    }
+                }
+            }
+        };
+    }
+
+    #[inline(always)]
+    unsafe fn idx32(idx: &[i64; 16]) -> __m512i {
+        let v: [i32; 16] = std::array::from_fn(|i| idx[i] as i32);
+        unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
+    }
+    #[inline(always)]
+    unsafe fn idx64(idx: &[i64; 8]) -> __m512i {
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    }
+    #[inline(always)]
+    unsafe fn bcast_col_f32(p: *const f32, m: usize) -> __m512 {
+        unsafe {
+            match m {
+                2 => _mm512_castpd_ps(_mm512_set1_pd((p as *const f64).read_unaligned())),
+                4 => _mm512_broadcast_f32x4(_mm_loadu_ps(p)),
+                _ => {
+                    let v = _mm512_castps256_ps512(_mm256_loadu_ps(p));
+                    _mm512_shuffle_f32x4::<0b0100_0100>(v, v)
+                }
+            }
+        }
+    }
+    #[inline(always)]
+    unsafe fn bcast_col_f64(p: *const f64, m: usize) -> __m512d {
+        unsafe {
+            match m {
+                2 => _mm512_castps_pd(_mm512_broadcast_f32x4(_mm_loadu_ps(p as *const f32))),
+                4 => _mm512_broadcast_f64x4(_mm256_loadu_pd(p)),
+                _ => _mm512_loadu_pd(p),
+            }
+        }
+    }
+    #[inline(always)]
+    unsafe fn loadz_f32(m: u16, p: *const f32) -> __m512 {
+        unsafe { _mm512_maskz_loadu_ps(m, p) }
+    }
+    #[inline(always)]
+    unsafe fn loadz_f64(m: u8, p: *const f64) -> __m512d {
+        unsafe { _mm512_maskz_loadu_pd(m, p) }
+    }
+
+    tiny_impl!(
+        tiny_f32,
+        tiny_f32_setup,
+        f32,
+        __m512,
+        16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        loadz_f32,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_mul_ps,
+        _mm512_permutex2var_ps,
+        idx32,
+        u16,
+        bcast_col_f32
+    );
+    tiny_impl!(
+        tiny_f64,
+        tiny_f64_setup,
+        f64,
+        __m512d,
+        8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        loadz_f64,
+        _mm512_loadu_pd,
+        _mm512_storeu_pd,
+        _mm512_fmadd_pd,
+        _mm512_mul_pd,
+        _mm512_permutex2var_pd,
+        idx64,
+        u8,
+        bcast_col_f64
+    );
+
+    /// Runs `range` through the tiny path; `false` (nothing done) when `plan` rejects `d`.
+    ///
+    /// # Safety
+    /// AVX-512F available; every entry of `range` is a validated entry.
+    macro_rules! runner {
+        ($name:ident, $r:ty, $tiny:ident, $setup:ident, $lanes:expr) => {
+            #[target_feature(enable = "avx512f")]
+            pub(super) unsafe fn $name<F: Fn(usize) -> super::Ptrs<$r>>(
+                d: &Desc<$r>,
+                range: std::ops::Range<usize>,
+                ptrs: &F,
+            ) -> bool {
+                let Some((cpv, nq)) = plan(d, $lanes) else {
+                    return false;
+                };
+                let consts = unsafe { $setup(d, cpv) };
+                macro_rules! go {
+                    ($nq:literal) => {
+                        for p in range {
+                            let (a, b, c) = ptrs(p);
+                            unsafe { $tiny::<$nq>(d, cpv, consts, a, b, c) }
+                        }
+                    };
+                }
+                match nq {
+                    1 => go!(1),
+                    2 => go!(2),
+                    3 => go!(3),
+                    _ => go!(4),
+                }
+                true
+            }
+        };
+    }
+    runner!(run_f32, f32, tiny_f32, tiny_f32_setup, 16);
+    runner!(run_f64, f64, tiny_f64, tiny_f64_setup, 8);
+}

@@ -1,0 +1,396 @@
+//! A minimal SIMD vocabulary for the small-matrix kernels: one trait, one implementation per
+//! (instruction set, real type). Every method is `#[inline(always)]` so that the generic kernel
+//! is compiled into each `#[target_feature]` entry point with that entry point's instructions.
+//!
+//! Complex data is handled on its real lanes (re, im interleaved); `swap_pairs` and
+//! `neg_even` are the two extra shuffles complex arithmetic needs.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Real element type of a kernel.
+pub(crate) trait Real: Copy + Default + Send + Sync + std::ops::Neg<Output = Self> + 'static {
+    const ZERO: Self;
+}
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+}
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+}
+
+/// Vector operations on `LANES` lanes of `R`. All methods are unsafe: the caller guarantees the
+/// instruction set is available and that pointers are valid for the lanes touched.
+pub(crate) trait Simd: Copy {
+    type R: Real;
+    type V: Copy;
+    const LANES: usize;
+    unsafe fn zero() -> Self::V;
+    unsafe fn splat(x: Self::R) -> Self::V;
+    /// Loads the first `n <= LANES` lanes from `p` (others zero); touches no memory past them.
+    unsafe fn load(p: *const Self::R, n: usize) -> Self::V;
+    /// Stores the first `n <= LANES` lanes to `p`; touches no memory past them.
+    unsafe fn store(p: *mut Self::R, v: Self::V, n: usize);
+    /// `a * b + c`.
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Swaps lanes 2i and 2i+1.
+    unsafe fn swap_pairs(v: Self::V) -> Self::V;
+    /// Negates the even lanes (the real parts of complex pairs).
+    unsafe fn neg_even(v: Self::V) -> Self::V;
+    /// Lane `i` of `v` written to an array (for scattered stores).
+    unsafe fn to_array(v: Self::V, out: &mut [Self::R; 16]);
+}
+
+/// Portable fallback: 4 lanes in an array (LLVM vectorises it with the baseline SSE2).
+#[derive(Clone, Copy)]
+pub(crate) struct Portable<R>(std::marker::PhantomData<R>);
+
+macro_rules! portable {
+    ($r:ty) => {
+        impl Simd for Portable<$r> {
+            type R = $r;
+            type V = [$r; 4];
+            const LANES: usize = 4;
+            #[inline(always)]
+            unsafe fn zero() -> Self::V {
+                [0.0; 4]
+            }
+            #[inline(always)]
+            unsafe fn splat(x: $r) -> Self::V {
+                [x; 4]
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const $r, n: usize) -> Self::V {
+                let mut v = [0.0; 4];
+                for (i, x) in v.iter_mut().enumerate().take(n) {
+                    // SAFETY: the caller guarantees lanes 0..n are readable.
+                    *x = unsafe { *p.add(i) };
+                }
+                v
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut $r, v: Self::V, n: usize) {
+                for (i, x) in v.iter().enumerate().take(n) {
+                    // SAFETY: the caller guarantees lanes 0..n are writable.
+                    unsafe { *p.add(i) = *x };
+                }
+            }
+            #[inline(always)]
+            unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+                [
+                    a[0] * b[0] + c[0],
+                    a[1] * b[1] + c[1],
+                    a[2] * b[2] + c[2],
+                    a[3] * b[3] + c[3],
+                ]
+            }
+            #[inline(always)]
+            unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+                [a[0] * b[0], a[1] * b[1], a[2] * b[2], a[3] * b[3]]
+            }
+            #[inline(always)]
+            unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+                [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+            }
+            #[inline(always)]
+            unsafe fn swap_pairs(v: Self::V) -> Self::V {
+                [v[1], v[0], v[3], v[2]]
+            }
+            #[inline(always)]
+            unsafe fn neg_even(v: Self::V) -> Self::V {
+                [-v[0], v[1], -v[2], v[3]]
+            }
+            #[inline(always)]
+            unsafe fn to_array(v: Self::V, out: &mut [$r; 16]) {
+                out[..4].copy_from_slice(&v);
+            }
+        }
+    };
+}
+portable!(f32);
+portable!(f64);
+
+/// AVX2 + FMA, 256-bit.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2<R>(std::marker::PhantomData<R>);
+
+/// AVX-512F, 512-bit.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512<R>(std::marker::PhantomData<R>);
+
+// SAFETY (for every unsafe block in the x86 implementations below): the trait contract makes the
+// caller guarantee the instruction set and the validity of the lanes touched; masked loads and
+// stores do not touch masked-off lanes.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    #![allow(clippy::undocumented_unsafe_blocks)]
+    use super::*;
+
+    #[inline(always)]
+    unsafe fn mask8_32(n: usize) -> __m256i {
+        const M: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+        unsafe { _mm256_loadu_si256(M.as_ptr().add(8 - n) as *const __m256i) }
+    }
+
+    #[inline(always)]
+    unsafe fn mask4_64(n: usize) -> __m256i {
+        const M: [i64; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
+        unsafe { _mm256_loadu_si256(M.as_ptr().add(4 - n) as *const __m256i) }
+    }
+
+    impl Simd for Avx2<f32> {
+        type R = f32;
+        type V = __m256;
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            unsafe { _mm256_set1_ps(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32, n: usize) -> __m256 {
+            unsafe {
+                if n == 8 {
+                    _mm256_loadu_ps(p)
+                } else {
+                    _mm256_maskload_ps(p, mask8_32(n))
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256, n: usize) {
+            unsafe {
+                if n == 8 {
+                    _mm256_storeu_ps(p, v)
+                } else {
+                    _mm256_maskstore_ps(p, mask8_32(n), v)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
+            unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn swap_pairs(v: __m256) -> __m256 {
+            unsafe { _mm256_permute_ps::<0b1011_0001>(v) }
+        }
+        #[inline(always)]
+        unsafe fn neg_even(v: __m256) -> __m256 {
+            unsafe { _mm256_xor_ps(v, _mm256_setr_ps(-0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0)) }
+        }
+        #[inline(always)]
+        unsafe fn to_array(v: __m256, out: &mut [f32; 16]) {
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) }
+        }
+    }
+
+    impl Simd for Avx2<f64> {
+        type R = f64;
+        type V = __m256d;
+        const LANES: usize = 4;
+        #[inline(always)]
+        unsafe fn zero() -> __m256d {
+            unsafe { _mm256_setzero_pd() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f64) -> __m256d {
+            unsafe { _mm256_set1_pd(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f64, n: usize) -> __m256d {
+            unsafe {
+                if n == 4 {
+                    _mm256_loadu_pd(p)
+                } else {
+                    _mm256_maskload_pd(p, mask4_64(n))
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f64, v: __m256d, n: usize) {
+            unsafe {
+                if n == 4 {
+                    _mm256_storeu_pd(p, v)
+                } else {
+                    _mm256_maskstore_pd(p, mask4_64(n), v)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+            unsafe { _mm256_fmadd_pd(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m256d, b: __m256d) -> __m256d {
+            unsafe { _mm256_mul_pd(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256d, b: __m256d) -> __m256d {
+            unsafe { _mm256_add_pd(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn swap_pairs(v: __m256d) -> __m256d {
+            unsafe { _mm256_permute_pd::<0b0101>(v) }
+        }
+        #[inline(always)]
+        unsafe fn neg_even(v: __m256d) -> __m256d {
+            unsafe { _mm256_xor_pd(v, _mm256_setr_pd(-0.0, 0.0, -0.0, 0.0)) }
+        }
+        #[inline(always)]
+        unsafe fn to_array(v: __m256d, out: &mut [f64; 16]) {
+            unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) }
+        }
+    }
+
+    #[inline(always)]
+    fn kmask(n: usize, lanes: usize) -> u16 {
+        if n >= lanes {
+            (((1u32 << lanes) - 1) & 0xffff) as u16
+        } else {
+            ((1u32 << n) - 1) as u16
+        }
+    }
+
+    impl Simd for Avx512<f32> {
+        type R = f32;
+        type V = __m512;
+        const LANES: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            unsafe { _mm512_set1_ps(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32, n: usize) -> __m512 {
+            unsafe {
+                if n == 16 {
+                    _mm512_loadu_ps(p)
+                } else {
+                    _mm512_maskz_loadu_ps(kmask(n, 16), p)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512, n: usize) {
+            unsafe {
+                if n == 16 {
+                    _mm512_storeu_ps(p, v)
+                } else {
+                    _mm512_mask_storeu_ps(p, kmask(n, 16), v)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+            unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn swap_pairs(v: __m512) -> __m512 {
+            unsafe { _mm512_permute_ps::<0b1011_0001>(v) }
+        }
+        #[inline(always)]
+        unsafe fn neg_even(v: __m512) -> __m512 {
+            // Flip the sign bit of even lanes (AVX-512F has no float xor: use the integer one).
+            unsafe {
+                _mm512_castsi512_ps(_mm512_xor_si512(
+                    _mm512_castps_si512(v),
+                    _mm512_set1_epi64(0x0000_0000_8000_0000u64 as i64),
+                ))
+            }
+        }
+        #[inline(always)]
+        unsafe fn to_array(v: __m512, out: &mut [f32; 16]) {
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), v) }
+        }
+    }
+
+    impl Simd for Avx512<f64> {
+        type R = f64;
+        type V = __m512d;
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m512d {
+            unsafe { _mm512_setzero_pd() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f64) -> __m512d {
+            unsafe { _mm512_set1_pd(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f64, n: usize) -> __m512d {
+            unsafe {
+                if n == 8 {
+                    _mm512_loadu_pd(p)
+                } else {
+                    _mm512_maskz_loadu_pd(kmask(n, 8) as u8, p)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f64, v: __m512d, n: usize) {
+            unsafe {
+                if n == 8 {
+                    _mm512_storeu_pd(p, v)
+                } else {
+                    _mm512_mask_storeu_pd(p, kmask(n, 8) as u8, v)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+            unsafe { _mm512_fmadd_pd(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
+            unsafe { _mm512_mul_pd(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
+            unsafe { _mm512_add_pd(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn swap_pairs(v: __m512d) -> __m512d {
+            unsafe { _mm512_permute_pd::<0b0101_0101>(v) }
+        }
+        #[inline(always)]
+        unsafe fn neg_even(v: __m512d) -> __m512d {
+            unsafe {
+                _mm512_castsi512_pd(_mm512_xor_si512(
+                    _mm512_castpd_si512(v),
+                    _mm512_setr_epi64(i64::MIN, 0, i64::MIN, 0, i64::MIN, 0, i64::MIN, 0),
+                ))
+            }
+        }
+        #[inline(always)]
+        unsafe fn to_array(v: __m512d, out: &mut [f64; 16]) {
+            unsafe { _mm512_storeu_pd(out.as_mut_ptr(), v) }
+        }
+    }
+}
