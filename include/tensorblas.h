@@ -174,11 +174,9 @@ typedef int32_t tblas_datatype;
 extern "C" {
 #endif // __cplusplus
 
-extern void openblas_set_num_threads(int num_threads);
-
 /**
  * Creates a handle on the best available CPU backend (or the one named by the environment
- * variable TBLAS_CPU_BACKEND = native | openblas | mkl | reference). `*handle` is written only
+ * variable TBLAS_CPU_BACKEND = auto | native | openblas | mkl | reference). `*handle` is written only
  * on success.
  *
  * # Safety

@@ -26,6 +26,9 @@
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("tensorblas supports 64-bit targets only");
 
+#[cfg(all(feature = "openblas", feature = "mkl"))]
+compile_error!("features `openblas` and `mkl` are mutually exclusive (both define cblas_*)");
+
 // Links the system OpenBLAS (openblas-src with `system`).
 #[cfg(feature = "openblas")]
 extern crate openblas_src as _;

@@ -43,6 +43,10 @@ fn backend_and_thread_environment() {
 
     std::env::set_var("TBLAS_CPU_BACKEND", "openblas");
     assert_eq!(Handle::new().is_ok(), cfg!(feature = "openblas"));
+    std::env::set_var("TBLAS_CPU_BACKEND", "mkl");
+    assert_eq!(Handle::new().is_ok(), cfg!(feature = "mkl"));
+    std::env::set_var("TBLAS_CPU_BACKEND", "auto");
+    assert_eq!(Handle::new().unwrap().backend(), CpuBackend::Auto);
     std::env::remove_var("TBLAS_CPU_BACKEND");
     assert_eq!(Handle::new().unwrap().backend(), CpuBackend::best_available());
 

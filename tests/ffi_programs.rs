@@ -12,12 +12,17 @@ fn root() -> &'static Path {
 
 /// The native libraries the static library needs, as `cargo rustc --crate-type staticlib --
 /// --print native-static-libs` reports them (the README's link line).
-fn link_libs() -> Vec<&'static str> {
-    let mut v = vec![];
+fn link_libs() -> Vec<String> {
+    let mut v: Vec<String> = vec![];
     if cfg!(feature = "openblas") {
-        v.push("-lopenblas");
+        v.push("-lopenblas".into());
     }
-    v.extend(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]);
+    #[cfg(feature = "mkl")]
+    {
+        let dir = env!("TBLAS_MKL_LIB_DIR");
+        v.extend([format!("-L{dir}"), "-l:libmkl_rt.so.3".into(), format!("-Wl,-rpath,{dir}")]);
+    }
+    v.extend(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"].map(String::from));
     v
 }
 
@@ -34,6 +39,9 @@ fn static_lib() -> &'static Path {
             .arg(&target);
         if cfg!(feature = "openblas") {
             cmd.args(["--features", "openblas"]);
+        }
+        if cfg!(feature = "mkl") {
+            cmd.args(["--features", "mkl"]);
         }
         let status = cmd.status().expect("cannot run cargo to build libtensorblas.a");
         assert!(status.success(), "building libtensorblas.a failed");

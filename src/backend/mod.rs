@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub(crate) mod native;
-#[cfg(feature = "openblas")]
-pub(crate) mod openblas;
+#[cfg(any(feature = "openblas", feature = "mkl"))]
+pub(crate) mod cblas;
 pub(crate) mod reference;
 pub(crate) mod small;
 
@@ -37,6 +37,9 @@ pub(crate) trait Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CpuBackend {
+    /// tensorblas' dispatch (the default): its own kernels for small entries (every extent up to
+    /// 64), and above that the vendor BLAS when one is compiled in, else the `gemm` crate.
+    Auto,
     /// The naive strided triple loop accumulating in `f64`/`Complex64`: the oracle. Slow; always
     /// compiled.
     Reference,
@@ -46,57 +49,61 @@ pub enum CpuBackend {
     /// OpenBLAS through CBLAS (cargo feature `openblas`); layouts CBLAS cannot express
     /// (general or negative strides, conjugation without transposition) run on `Native`.
     OpenBlas,
+    /// Intel oneMKL through CBLAS and `cblas_?gemm_batch_strided` (cargo feature `mkl`); same
+    /// fallback rule as `OpenBlas`.
+    Mkl,
 }
 
 impl CpuBackend {
     /// Lower-case name, as accepted by `TBLAS_CPU_BACKEND`.
     pub fn name(self) -> &'static str {
         match self {
+            CpuBackend::Auto => "auto",
             CpuBackend::Reference => "reference",
             CpuBackend::Native => "native",
             CpuBackend::OpenBlas => "openblas",
+            CpuBackend::Mkl => "mkl",
         }
     }
 
     /// Whether this backend is compiled into this build.
     pub fn is_available(self) -> bool {
         match self {
-            CpuBackend::Reference | CpuBackend::Native => true,
+            CpuBackend::Auto | CpuBackend::Reference | CpuBackend::Native => true,
             CpuBackend::OpenBlas => cfg!(feature = "openblas"),
+            CpuBackend::Mkl => cfg!(feature = "mkl"),
         }
     }
 
-    /// The fastest backend compiled in: OpenBLAS when built with it, else the native one.
+    /// The default backend: [`CpuBackend::Auto`].
     pub fn best_available() -> CpuBackend {
-        if CpuBackend::OpenBlas.is_available() {
-            CpuBackend::OpenBlas
-        } else {
-            CpuBackend::Native
-        }
+        CpuBackend::Auto
+    }
+
+    /// The vendor BLAS backend compiled into this build, if any.
+    pub fn vendor() -> Option<CpuBackend> {
+        [CpuBackend::OpenBlas, CpuBackend::Mkl].into_iter().find(|b| b.is_available())
     }
 
     /// Every backend compiled into this build.
     pub fn all_available() -> Vec<CpuBackend> {
-        [CpuBackend::Reference, CpuBackend::Native, CpuBackend::OpenBlas]
+        [CpuBackend::Auto, CpuBackend::Reference, CpuBackend::Native, CpuBackend::OpenBlas, CpuBackend::Mkl]
             .into_iter()
             .filter(|b| b.is_available())
             .collect()
     }
 
-    /// Parses a `TBLAS_CPU_BACKEND` value (`native`, `openblas`, `mkl`, `reference`).
+    /// Parses a `TBLAS_CPU_BACKEND` value (`auto`, `native`, `openblas`, `mkl`, `reference`).
     pub fn parse(s: &str) -> Result<CpuBackend> {
         let b = match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => CpuBackend::Auto,
             "reference" => CpuBackend::Reference,
             "native" => CpuBackend::Native,
             "openblas" => CpuBackend::OpenBlas,
-            "mkl" => {
-                return Err(Error::NotSupported(
-                    "CPU backend 'mkl' is not implemented in this version of tensorblas".into(),
-                ))
-            }
+            "mkl" => CpuBackend::Mkl,
             other => {
                 return Err(Error::NotSupported(format!(
-                    "unknown CPU backend '{other}': expected native, openblas, mkl or reference"
+                    "unknown CPU backend '{other}': expected auto, native, openblas, mkl or reference"
                 )))
             }
         };
@@ -127,11 +134,17 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, cfg: Config)
         scale_c(job);
         return Ok(());
     }
+    let backend = match backend {
+        CpuBackend::Auto => auto(job),
+        b => b,
+    };
     let go = || match backend {
         CpuBackend::Reference => reference::Reference.execute(job, cfg),
         CpuBackend::Native => native::Native.execute(job, cfg),
         #[cfg(feature = "openblas")]
-        CpuBackend::OpenBlas => openblas::OpenBlas.execute(job, cfg),
+        CpuBackend::OpenBlas => cblas::Cblas.execute(job, cfg),
+        #[cfg(feature = "mkl")]
+        CpuBackend::Mkl => cblas::Cblas.execute(job, cfg),
         #[allow(unreachable_patterns)]
         other => Err(Error::NotSupported(format!(
             "CPU backend '{other}' is not compiled into this build"
@@ -141,6 +154,17 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, cfg: Config)
         pool(cfg.threads)?.install(go)
     } else {
         go()
+    }
+}
+
+/// The engine `Auto` picks for a job: tensorblas' own kernels while every extent is at most
+/// `native::SMALL_MAX`, above that the vendor BLAS when compiled in, else the `gemm` crate
+/// (both inside `Native`). Measurements behind the threshold: `benches/results/cpu-zen5.md`.
+fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
+    if job.m.max(job.n).max(job.k) <= native::SMALL_MAX {
+        CpuBackend::Native
+    } else {
+        CpuBackend::vendor().unwrap_or(CpuBackend::Native)
     }
 }
 

@@ -192,7 +192,7 @@ fn register(handle: Handle) -> *mut tblas_handle {
 }
 
 /// Creates a handle on the best available CPU backend (or the one named by the environment
-/// variable TBLAS_CPU_BACKEND = native | openblas | mkl | reference). `*handle` is written only
+/// variable TBLAS_CPU_BACKEND = auto | native | openblas | mkl | reference). `*handle` is written only
 /// on success.
 ///
 /// # Safety

@@ -1,9 +1,12 @@
-//! The OpenBLAS backend (cargo feature `openblas`): CBLAS `?gemm` per entry.
+//! The vendor-BLAS backends (cargo features `openblas` and `mkl`): CBLAS `?gemm` per entry, and
+//! MKL's `cblas_?gemm_batch_strided` where it applies and wins.
 //!
-//! OpenBLAS runs single-threaded inside tensorblas: at first use this backend calls
-//! `openblas_set_num_threads(1)` (a process-wide setting) and does its own threading, which is
-//! deterministic for a given thread count: rayon over the batch for many entries, or the columns
-//! of C split into one block per thread for a few large entries.
+//! The vendor library runs single-threaded inside tensorblas: at first use this backend sets its
+//! thread count to 1 (`openblas_set_num_threads(1)` / `MKL_Set_Num_Threads(1)`, process-wide
+//! settings) and does its own threading, deterministic for a given thread count: rayon over the
+//! batch for many entries, or the columns of C split into one block per thread for a few large
+//! entries. The exception is MKL's batch call, which runs with `threads` MKL threads set
+//! thread-locally (`MKL_Set_Num_Threads_Local`) for the duration of the call.
 //!
 //! Layouts CBLAS cannot express (general, zero or negative strides, conjugation without
 //! transposition, extents beyond `i32`) run on the native backend: never a wrong answer.
@@ -20,11 +23,114 @@ use rayon::prelude::*;
 use std::ffi::c_int;
 use std::sync::Once;
 
+#[cfg(feature = "openblas")]
 extern "C" {
     fn openblas_set_num_threads(num_threads: c_int);
 }
 
-pub(crate) struct OpenBlas;
+#[cfg(feature = "mkl")]
+extern "C" {
+    fn MKL_Set_Num_Threads(nt: c_int);
+    fn MKL_Set_Num_Threads_Local(nt: c_int) -> c_int;
+    fn cblas_sgemm_batch_strided(
+        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
+        alpha: f32, a: *const f32, lda: c_int, sa: c_int, b: *const f32, ldb: c_int, sb: c_int, beta: f32,
+        c: *mut f32, ldc: c_int, sc: c_int, batch: c_int,
+    );
+    fn cblas_dgemm_batch_strided(
+        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
+        alpha: f64, a: *const f64, lda: c_int, sa: c_int, b: *const f64, ldb: c_int, sb: c_int, beta: f64,
+        c: *mut f64, ldc: c_int, sc: c_int, batch: c_int,
+    );
+    fn cblas_cgemm_batch_strided(
+        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
+        alpha: *const std::ffi::c_void, a: *const std::ffi::c_void, lda: c_int, sa: c_int,
+        b: *const std::ffi::c_void, ldb: c_int, sb: c_int, beta: *const std::ffi::c_void,
+        c: *mut std::ffi::c_void, ldc: c_int, sc: c_int, batch: c_int,
+    );
+    fn cblas_zgemm_batch_strided(
+        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
+        alpha: *const std::ffi::c_void, a: *const std::ffi::c_void, lda: c_int, sa: c_int,
+        b: *const std::ffi::c_void, ldb: c_int, sb: c_int, beta: *const std::ffi::c_void,
+        c: *mut std::ffi::c_void, ldc: c_int, sc: c_int, batch: c_int,
+    );
+}
+
+/// The CBLAS backend over whichever vendor library this build links (OpenBLAS or MKL).
+pub(crate) struct Cblas;
+
+/// Sets the vendor library to one thread, once per process.
+fn single_threaded_vendor() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: plain setters of the vendor's global thread count, called once, before any
+        // tensorblas call into the vendor library.
+        #[cfg(feature = "openblas")]
+        unsafe {
+            openblas_set_num_threads(1)
+        };
+        // SAFETY: as above.
+        #[cfg(feature = "mkl")]
+        unsafe {
+            MKL_Set_Num_Threads(1)
+        };
+    });
+}
+
+/// Entries this small or smaller (every extent) go to MKL's batch call: it beat MKL's own
+/// per-entry loop by 15-35% up to 32 in performance.md's measurements.
+#[cfg(feature = "mkl")]
+const MKL_BATCH_MAX: usize = 32;
+
+/// One `cblas_?gemm_batch_strided` call for a strided job CBLAS can express; `false` when the
+/// job does not qualify (pointer arrays, swapped orientation, strides beyond i32, large entries).
+#[cfg(feature = "mkl")]
+fn mkl_batch<T: Scalar>(job: &Job<'_, T>, g: &Geometry, threads: usize) -> bool {
+    let crate::job::Entries::Strided { a, b, c, bs_a, bs_b, bs_c, count } = job.entries else {
+        return false;
+    };
+    if g.swap || count < 2 || job.m.max(job.n).max(job.k) > MKL_BATCH_MAX {
+        return false;
+    }
+    // MKL's batch call rejects (through xerbla, leaving C unwritten) strides below one matrix's
+    // span, which tensorblas allows (interleaved and negative layouts; the oracle tests caught
+    // it): hand it only entries stacked one after the other, A and B possibly broadcast with
+    // stride 0, and let the per-entry loop take everything else.
+    let span = |ld: c_int, cols: c_int| ld as isize * cols as isize;
+    let (cols_a, cols_b) = (if matches!(g.ta, CblasNoTrans) { g.k } else { g.m }, if matches!(g.tb, CblasNoTrans) { g.n } else { g.k });
+    if !(bs_a == 0 || bs_a >= span(g.lda, cols_a)) || !(bs_b == 0 || bs_b >= span(g.ldb, cols_b)) || bs_c < span(g.ldc, g.n) {
+        return false;
+    }
+    let (Some(sa), Some(sb), Some(sc), Ok(cnt)) = (int(bs_a), int(bs_b), int(bs_c), c_int::try_from(count)) else {
+        return false;
+    };
+    let (alpha, beta) = (&job.alpha, &job.beta);
+    // SAFETY: T::DATATYPE names T; the geometry and strides describe the validated job exactly
+    // (same layout CBLAS reads per entry); MKL's thread count is restored afterwards.
+    unsafe {
+        let prev = MKL_Set_Num_Threads_Local(threads as c_int);
+        match T::DATATYPE {
+            DataType::R32F => cblas_sgemm_batch_strided(
+                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, as_::<T, f32>(alpha), a.cast(), g.lda, sa, b.cast(),
+                g.ldb, sb, as_::<T, f32>(beta), c.cast(), g.ldc, sc, cnt,
+            ),
+            DataType::R64F => cblas_dgemm_batch_strided(
+                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, as_::<T, f64>(alpha), a.cast(), g.lda, sa, b.cast(),
+                g.ldb, sb, as_::<T, f64>(beta), c.cast(), g.ldc, sc, cnt,
+            ),
+            DataType::C32F => cblas_cgemm_batch_strided(
+                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, (alpha as *const T).cast(), a.cast(), g.lda, sa,
+                b.cast(), g.ldb, sb, (beta as *const T).cast(), c.cast(), g.ldc, sc, cnt,
+            ),
+            DataType::C64F => cblas_zgemm_batch_strided(
+                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, (alpha as *const T).cast(), a.cast(), g.lda, sa,
+                b.cast(), g.ldb, sb, (beta as *const T).cast(), c.cast(), g.ldc, sc, cnt,
+            ),
+        }
+        MKL_Set_Num_Threads_Local(prev);
+    }
+    true
+}
 
 /// Entries at least this large (m*n*k) are split by columns across threads when the batch
 /// alone cannot occupy them.
@@ -176,16 +282,17 @@ unsafe fn call<T: Scalar>(g: &Geometry, n: c_int, a: *const T, b: *const T, c: *
     }
 }
 
-impl Backend for OpenBlas {
+impl Backend for Cblas {
     fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: Config) -> Result<()> {
         let threads = cfg.threads;
         let Some(g) = geometry(job) else {
             return Native.execute(job, cfg);
         };
-        static SINGLE_THREADED: Once = Once::new();
-        // SAFETY: a plain setter of OpenBLAS' global thread count, called once, before any
-        // tensorblas call into OpenBLAS.
-        SINGLE_THREADED.call_once(|| unsafe { openblas_set_num_threads(1) });
+        single_threaded_vendor();
+        #[cfg(feature = "mkl")]
+        if mkl_batch(job, &g, threads) {
+            return Ok(());
+        }
 
         let entry = |p: usize| {
             let e = job.entry(p);
