@@ -16,8 +16,13 @@ fn main() {
         return;
     }
     let root = std::env::var("MKLROOT").ok().filter(|s| !s.is_empty()).or_else(|| {
-        let out = Command::new("python3").args(["-c", "import sys; print(sys.prefix)"]).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.prefix)"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     });
     let lib = root.as_ref().map(|r| PathBuf::from(r).join("lib"));
     match lib.filter(|l| l.join("libmkl_rt.so.3").exists()) {

@@ -1,7 +1,7 @@
 //! The safe Rust API: a [`Handle`] and the GEMM family on slices and strided views.
 
 use crate::backend::small::Isa;
-use crate::backend::{self, Config, CpuBackend};
+use crate::backend::{self, CpuBackend};
 use crate::error::{Error, Result};
 use crate::job::Op;
 use crate::layout::{offset_range, Dim};
@@ -117,13 +117,6 @@ impl Handle {
         let idx = ISAS.iter().position(|&i| i == isa).unwrap_or(2);
         self.isa.store(idx, Ordering::Relaxed);
         Ok(())
-    }
-
-    fn config(&self) -> Config {
-        Config {
-            threads: self.num_threads(),
-            isa: self.isa(),
-        }
     }
 
     /// Sets the threads used per call; `0` restores the default (`TBLAS_NUM_THREADS` or the
@@ -303,7 +296,7 @@ impl Handle {
                 &[Dim::new(m, 1), Dim::new(n, ldc), Dim::new(batch, sc as i64)],
             )?;
         }
-        backend::run(self.backend, &job, self.config())
+        backend::run(self.backend, &job, self.num_threads(), self.isa())
     }
 
     /// Pointer-array batched GEMM, as `tblas_Tgemm_batched`: `C[p] = alpha*op(A[p])*op(B[p]) +
@@ -437,7 +430,7 @@ impl Handle {
                 .map_err(|e| entry_err(e, p))?;
             }
         }
-        backend::run(self.backend, &job, self.config())
+        backend::run(self.backend, &job, self.num_threads(), self.isa())
     }
 
     /// General-stride batched GEMM (BLIS style), as `tblas_Tgemm_strided_batched_ex`: element
@@ -554,13 +547,13 @@ impl Handle {
                 )?;
             }
         }
-        backend::run(self.backend, &job, self.config())
+        backend::run(self.backend, &job, self.num_threads(), self.isa())
     }
 
     /// Validates and runs a call that arrived through the C ABI (raw pointers, no slices).
     pub(crate) fn run_call<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
         let job = validate(call)?;
-        backend::run(self.backend, &job, self.config())
+        backend::run(self.backend, &job, self.num_threads(), self.isa())
     }
 }
 

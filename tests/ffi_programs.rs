@@ -20,7 +20,11 @@ fn link_libs() -> Vec<String> {
     #[cfg(feature = "mkl")]
     {
         let dir = env!("TBLAS_MKL_LIB_DIR");
-        v.extend([format!("-L{dir}"), "-l:libmkl_rt.so.3".into(), format!("-Wl,-rpath,{dir}")]);
+        v.extend([
+            format!("-L{dir}"),
+            "-l:libmkl_rt.so.3".into(),
+            format!("-Wl,-rpath,{dir}"),
+        ]);
     }
     v.extend(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"].map(String::from));
     v

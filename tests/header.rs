@@ -91,11 +91,15 @@ fn header_declares_the_whole_contract() {
     }
     // Only tblas_ names: the prefix rule of c-api.md, and no imported vendor symbol leaks in.
     for line in h.lines() {
-        let leaked_extern = line.starts_with("extern ") && !line.starts_with("extern \"C\"") && !line.contains("tblas_");
+        let leaked_extern =
+            line.starts_with("extern ") && !line.starts_with("extern \"C\"") && !line.contains("tblas_");
         let foreign_define = line.starts_with("#define ") && !line.contains("TBLAS_") && line != "#define TENSORBLAS_H";
         // Top-level function declarations start in column 0 with a return type and contain '('.
         let foreign_fn = !line.starts_with([' ', '*', '/', '#', '}']) && line.contains('(') && !line.contains("tblas_");
-        assert!(!(leaked_extern || foreign_define || foreign_fn), "include/tensorblas.h declares a non-tblas name: {line}");
+        assert!(
+            !(leaked_extern || foreign_define || foreign_fn),
+            "include/tensorblas.h declares a non-tblas name: {line}"
+        );
     }
     // Compare modulo line breaks inside declarations.
     let flat = h.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -661,3 +661,75 @@ fn packed_tiny<T: Scalar>(backend: CpuBackend) {
     }
 }
 per_type!(packed_tiny_shapes_all_isas, packed_tiny,);
+
+/// Calls large enough to be split across the pool (batch * m * n * k >= 2^23) give the oracle's
+/// answer and the same bits for every thread count (each entry is computed one way only).
+#[test]
+fn pool_split_small_kernel_path() {
+    let mut r = rng(77);
+    let (m, n, k, batch) = (32usize, 24, 40, 300);
+    let a: Vec<f32> = rand_vec(&mut r, m * k * batch);
+    let b: Vec<f32> = rand_vec(&mut r, k * n * batch);
+    let c0: Vec<f32> = rand_vec(&mut r, m * n * batch);
+    let l = |rows: usize, cols: usize| Layout {
+        origin: 0,
+        rs: 1,
+        cs: rows as isize,
+        bs: (rows * cols) as isize,
+    };
+    let (expect, gauge) = oracle(
+        Op::N,
+        Op::N,
+        m,
+        n,
+        k,
+        0.5f32,
+        &a,
+        l(m, k),
+        &b,
+        l(k, n),
+        2.0,
+        &c0,
+        l(m, n),
+        batch,
+    );
+    let mut first: Option<Vec<f32>> = None;
+    for threads in [1, 2, 3] {
+        let h = Handle::with_backend(CpuBackend::Native).unwrap();
+        h.set_num_threads(threads);
+        let mut c = c0.clone();
+        h.gemm_strided_batched(
+            Op::N,
+            Op::N,
+            m,
+            n,
+            k,
+            0.5,
+            &a,
+            m,
+            (m * k) as isize,
+            &b,
+            k,
+            (k * n) as isize,
+            2.0,
+            &mut c,
+            m,
+            (m * n) as isize,
+            batch,
+        )
+        .unwrap();
+        check(
+            &format!("threads={threads}"),
+            &c,
+            &c0,
+            &expect,
+            &gauge,
+            &vec![true; c.len()],
+            k,
+        );
+        match &first {
+            None => first = Some(c),
+            Some(f) => assert!(all_bits_eq(f, &c), "threads={threads} differs from 1 thread"),
+        }
+    }
+}

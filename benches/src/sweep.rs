@@ -398,6 +398,14 @@ fn measure_shape<T: Scalar>(
             }
         });
         push("loop", v, r);
+        let mut batched_ok = true;
+        let r = time(samples, ms, || {
+            // SAFETY: packed entries in the buffers; C disjoint from A and B.
+            batched_ok = unsafe { vendor::mkl_batch_strided::<T>(m, n, k, a.as_ptr(), b.as_ptr(), cptr.0, batch) };
+        });
+        if batched_ok {
+            push("batch_strided", v, r);
+        }
         vendor::set_vendor_threads(1);
     }
     // One flat GEMM with the same flops.

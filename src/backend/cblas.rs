@@ -33,26 +33,84 @@ extern "C" {
     fn MKL_Set_Num_Threads(nt: c_int);
     fn MKL_Set_Num_Threads_Local(nt: c_int) -> c_int;
     fn cblas_sgemm_batch_strided(
-        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
-        alpha: f32, a: *const f32, lda: c_int, sa: c_int, b: *const f32, ldb: c_int, sb: c_int, beta: f32,
-        c: *mut f32, ldc: c_int, sc: c_int, batch: c_int,
+        layout: cblas_sys::CBLAS_LAYOUT,
+        ta: CBLAS_TRANSPOSE,
+        tb: CBLAS_TRANSPOSE,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: f32,
+        a: *const f32,
+        lda: c_int,
+        sa: c_int,
+        b: *const f32,
+        ldb: c_int,
+        sb: c_int,
+        beta: f32,
+        c: *mut f32,
+        ldc: c_int,
+        sc: c_int,
+        batch: c_int,
     );
     fn cblas_dgemm_batch_strided(
-        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
-        alpha: f64, a: *const f64, lda: c_int, sa: c_int, b: *const f64, ldb: c_int, sb: c_int, beta: f64,
-        c: *mut f64, ldc: c_int, sc: c_int, batch: c_int,
+        layout: cblas_sys::CBLAS_LAYOUT,
+        ta: CBLAS_TRANSPOSE,
+        tb: CBLAS_TRANSPOSE,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: f64,
+        a: *const f64,
+        lda: c_int,
+        sa: c_int,
+        b: *const f64,
+        ldb: c_int,
+        sb: c_int,
+        beta: f64,
+        c: *mut f64,
+        ldc: c_int,
+        sc: c_int,
+        batch: c_int,
     );
     fn cblas_cgemm_batch_strided(
-        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
-        alpha: *const std::ffi::c_void, a: *const std::ffi::c_void, lda: c_int, sa: c_int,
-        b: *const std::ffi::c_void, ldb: c_int, sb: c_int, beta: *const std::ffi::c_void,
-        c: *mut std::ffi::c_void, ldc: c_int, sc: c_int, batch: c_int,
+        layout: cblas_sys::CBLAS_LAYOUT,
+        ta: CBLAS_TRANSPOSE,
+        tb: CBLAS_TRANSPOSE,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: *const std::ffi::c_void,
+        a: *const std::ffi::c_void,
+        lda: c_int,
+        sa: c_int,
+        b: *const std::ffi::c_void,
+        ldb: c_int,
+        sb: c_int,
+        beta: *const std::ffi::c_void,
+        c: *mut std::ffi::c_void,
+        ldc: c_int,
+        sc: c_int,
+        batch: c_int,
     );
     fn cblas_zgemm_batch_strided(
-        layout: cblas_sys::CBLAS_LAYOUT, ta: CBLAS_TRANSPOSE, tb: CBLAS_TRANSPOSE, m: c_int, n: c_int, k: c_int,
-        alpha: *const std::ffi::c_void, a: *const std::ffi::c_void, lda: c_int, sa: c_int,
-        b: *const std::ffi::c_void, ldb: c_int, sb: c_int, beta: *const std::ffi::c_void,
-        c: *mut std::ffi::c_void, ldc: c_int, sc: c_int, batch: c_int,
+        layout: cblas_sys::CBLAS_LAYOUT,
+        ta: CBLAS_TRANSPOSE,
+        tb: CBLAS_TRANSPOSE,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: *const std::ffi::c_void,
+        a: *const std::ffi::c_void,
+        lda: c_int,
+        sa: c_int,
+        b: *const std::ffi::c_void,
+        ldb: c_int,
+        sb: c_int,
+        beta: *const std::ffi::c_void,
+        c: *mut std::ffi::c_void,
+        ldc: c_int,
+        sc: c_int,
+        batch: c_int,
     );
 }
 
@@ -86,7 +144,16 @@ const MKL_BATCH_MAX: usize = 32;
 /// job does not qualify (pointer arrays, swapped orientation, strides beyond i32, large entries).
 #[cfg(feature = "mkl")]
 fn mkl_batch<T: Scalar>(job: &Job<'_, T>, g: &Geometry, threads: usize) -> bool {
-    let crate::job::Entries::Strided { a, b, c, bs_a, bs_b, bs_c, count } = job.entries else {
+    let crate::job::Entries::Strided {
+        a,
+        b,
+        c,
+        bs_a,
+        bs_b,
+        bs_c,
+        count,
+    } = job.entries
+    else {
         return false;
     };
     if g.swap || count < 2 || job.m.max(job.n).max(job.k) > MKL_BATCH_MAX {
@@ -97,8 +164,14 @@ fn mkl_batch<T: Scalar>(job: &Job<'_, T>, g: &Geometry, threads: usize) -> bool 
     // it): hand it only entries stacked one after the other, A and B possibly broadcast with
     // stride 0, and let the per-entry loop take everything else.
     let span = |ld: c_int, cols: c_int| ld as isize * cols as isize;
-    let (cols_a, cols_b) = (if matches!(g.ta, CblasNoTrans) { g.k } else { g.m }, if matches!(g.tb, CblasNoTrans) { g.n } else { g.k });
-    if !(bs_a == 0 || bs_a >= span(g.lda, cols_a)) || !(bs_b == 0 || bs_b >= span(g.ldb, cols_b)) || bs_c < span(g.ldc, g.n) {
+    let (cols_a, cols_b) = (
+        if matches!(g.ta, CblasNoTrans) { g.k } else { g.m },
+        if matches!(g.tb, CblasNoTrans) { g.n } else { g.k },
+    );
+    if !(bs_a == 0 || bs_a >= span(g.lda, cols_a))
+        || !(bs_b == 0 || bs_b >= span(g.ldb, cols_b))
+        || bs_c < span(g.ldc, g.n)
+    {
         return false;
     }
     let (Some(sa), Some(sb), Some(sc), Ok(cnt)) = (int(bs_a), int(bs_b), int(bs_c), c_int::try_from(count)) else {
@@ -111,20 +184,84 @@ fn mkl_batch<T: Scalar>(job: &Job<'_, T>, g: &Geometry, threads: usize) -> bool 
         let prev = MKL_Set_Num_Threads_Local(threads as c_int);
         match T::DATATYPE {
             DataType::R32F => cblas_sgemm_batch_strided(
-                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, as_::<T, f32>(alpha), a.cast(), g.lda, sa, b.cast(),
-                g.ldb, sb, as_::<T, f32>(beta), c.cast(), g.ldc, sc, cnt,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                g.n,
+                g.k,
+                as_::<T, f32>(alpha),
+                a.cast(),
+                g.lda,
+                sa,
+                b.cast(),
+                g.ldb,
+                sb,
+                as_::<T, f32>(beta),
+                c.cast(),
+                g.ldc,
+                sc,
+                cnt,
             ),
             DataType::R64F => cblas_dgemm_batch_strided(
-                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, as_::<T, f64>(alpha), a.cast(), g.lda, sa, b.cast(),
-                g.ldb, sb, as_::<T, f64>(beta), c.cast(), g.ldc, sc, cnt,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                g.n,
+                g.k,
+                as_::<T, f64>(alpha),
+                a.cast(),
+                g.lda,
+                sa,
+                b.cast(),
+                g.ldb,
+                sb,
+                as_::<T, f64>(beta),
+                c.cast(),
+                g.ldc,
+                sc,
+                cnt,
             ),
             DataType::C32F => cblas_cgemm_batch_strided(
-                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, (alpha as *const T).cast(), a.cast(), g.lda, sa,
-                b.cast(), g.ldb, sb, (beta as *const T).cast(), c.cast(), g.ldc, sc, cnt,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                g.n,
+                g.k,
+                (alpha as *const T).cast(),
+                a.cast(),
+                g.lda,
+                sa,
+                b.cast(),
+                g.ldb,
+                sb,
+                (beta as *const T).cast(),
+                c.cast(),
+                g.ldc,
+                sc,
+                cnt,
             ),
             DataType::C64F => cblas_zgemm_batch_strided(
-                CblasColMajor, g.ta, g.tb, g.m, g.n, g.k, (alpha as *const T).cast(), a.cast(), g.lda, sa,
-                b.cast(), g.ldb, sb, (beta as *const T).cast(), c.cast(), g.ldc, sc, cnt,
+                CblasColMajor,
+                g.ta,
+                g.tb,
+                g.m,
+                g.n,
+                g.k,
+                (alpha as *const T).cast(),
+                a.cast(),
+                g.lda,
+                sa,
+                b.cast(),
+                g.ldb,
+                sb,
+                (beta as *const T).cast(),
+                c.cast(),
+                g.ldc,
+                sc,
+                cnt,
             ),
         }
         MKL_Set_Num_Threads_Local(prev);
@@ -283,7 +420,13 @@ unsafe fn call<T: Scalar>(g: &Geometry, n: c_int, a: *const T, b: *const T, c: *
 }
 
 impl Backend for Cblas {
-    fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: Config) -> Result<()> {
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()> {
+        cfg.install(|| self.execute_in_pool(job, cfg))
+    }
+}
+
+impl Cblas {
+    fn execute_in_pool<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()> {
         let threads = cfg.threads;
         let Some(g) = geometry(job) else {
             return Native.execute(job, cfg);

@@ -11,26 +11,38 @@ use crate::scalar::Scalar;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub(crate) mod native;
 #[cfg(any(feature = "openblas", feature = "mkl"))]
 pub(crate) mod cblas;
+pub(crate) mod native;
 pub(crate) mod reference;
 pub(crate) mod small;
 
 /// How a handle wants a job run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Config {
-    /// Threads to use (the call runs inside a pool of this size when > 1).
+    /// Threads to use.
     pub threads: usize,
     /// Instruction set of tensorblas' own kernels.
     pub isa: small::Isa,
+    /// The pool of `threads` threads (None when `threads == 1`). Backends enter it themselves,
+    /// so that they can also run small jobs on the calling thread alone.
+    pub pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+impl Config {
+    /// Runs `f` inside the pool (so rayon parallel iterators use it), or here without one.
+    pub(crate) fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
 }
 
 /// A CPU backend: one way of executing a validated batched GEMM.
 pub(crate) trait Backend {
-    /// Executes `job` (all extents > 0, `alpha != 0`). Called inside the handle's thread pool
-    /// when `cfg.threads > 1`.
-    fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: Config) -> Result<()>;
+    /// Executes `job` (all extents > 0, `alpha != 0`), on `cfg.pool` where it pays.
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()>;
 }
 
 /// The CPU backends a handle can use.
@@ -82,15 +94,23 @@ impl CpuBackend {
 
     /// The vendor BLAS backend compiled into this build, if any.
     pub fn vendor() -> Option<CpuBackend> {
-        [CpuBackend::OpenBlas, CpuBackend::Mkl].into_iter().find(|b| b.is_available())
+        [CpuBackend::OpenBlas, CpuBackend::Mkl]
+            .into_iter()
+            .find(|b| b.is_available())
     }
 
     /// Every backend compiled into this build.
     pub fn all_available() -> Vec<CpuBackend> {
-        [CpuBackend::Auto, CpuBackend::Reference, CpuBackend::Native, CpuBackend::OpenBlas, CpuBackend::Mkl]
-            .into_iter()
-            .filter(|b| b.is_available())
-            .collect()
+        [
+            CpuBackend::Auto,
+            CpuBackend::Reference,
+            CpuBackend::Native,
+            CpuBackend::OpenBlas,
+            CpuBackend::Mkl,
+        ]
+        .into_iter()
+        .filter(|b| b.is_available())
+        .collect()
     }
 
     /// Parses a `TBLAS_CPU_BACKEND` value (`auto`, `native`, `openblas`, `mkl`, `reference`).
@@ -125,7 +145,7 @@ impl std::fmt::Display for CpuBackend {
 }
 
 /// Runs a validated job on `backend` with `threads` threads.
-pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, cfg: Config) -> Result<()> {
+pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usize, isa: small::Isa) -> Result<()> {
     let batch = job.batch();
     if job.m == 0 || job.n == 0 || batch == 0 {
         return Ok(());
@@ -138,22 +158,22 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, cfg: Config)
         CpuBackend::Auto => auto(job),
         b => b,
     };
-    let go = || match backend {
-        CpuBackend::Reference => reference::Reference.execute(job, cfg),
-        CpuBackend::Native => native::Native.execute(job, cfg),
+    let cfg = Config {
+        threads,
+        isa,
+        pool: if threads > 1 { Some(pool(threads)?) } else { None },
+    };
+    match backend {
+        CpuBackend::Reference => reference::Reference.execute(job, &cfg),
+        CpuBackend::Native => native::Native.execute(job, &cfg),
         #[cfg(feature = "openblas")]
-        CpuBackend::OpenBlas => cblas::Cblas.execute(job, cfg),
+        CpuBackend::OpenBlas => cblas::Cblas.execute(job, &cfg),
         #[cfg(feature = "mkl")]
-        CpuBackend::Mkl => cblas::Cblas.execute(job, cfg),
+        CpuBackend::Mkl => cblas::Cblas.execute(job, &cfg),
         #[allow(unreachable_patterns)]
         other => Err(Error::NotSupported(format!(
             "CPU backend '{other}' is not compiled into this build"
         ))),
-    };
-    if cfg.threads > 1 {
-        pool(cfg.threads)?.install(go)
-    } else {
-        go()
     }
 }
 

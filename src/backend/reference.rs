@@ -11,7 +11,7 @@ use num_complex::Complex64;
 pub(crate) struct Reference;
 
 impl Backend for Reference {
-    fn execute<T: Scalar>(&self, job: &Job<'_, T>, _cfg: Config) -> Result<()> {
+    fn execute<T: Scalar>(&self, job: &Job<'_, T>, _cfg: &Config) -> Result<()> {
         let (alpha, beta) = (job.alpha.to_c64(), job.beta.to_c64());
         let read_c = !job.beta.is_zero();
         let load = |ptr: *const T, conj: bool| {

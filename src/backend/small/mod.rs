@@ -238,14 +238,18 @@ macro_rules! x86_entries {
             ptrs: &F,
             buf: &mut Vec<$r>,
         ) {
+            // Entries whose rows fit one vector use one vector of rows and twice the columns.
+            let one_vector = d.m * if CPLX { 2 } else { 1 } <= <Avx2<$r> as Simd>::LANES;
             for p in range {
                 let (a, b, c) = ptrs(p);
                 // SAFETY: AVX2+FMA enabled here; the rest is run_entries' contract.
+                // Register budget (16 ymm): MV*NR accumulators (twice that for complex).
                 unsafe {
-                    if CPLX {
-                        entry::<Avx2<$r>, CPLX, 2, 2>(d, a, b, c, buf)
-                    } else {
-                        entry::<Avx2<$r>, CPLX, 4, 2>(d, a, b, c, buf)
+                    match (CPLX, one_vector) {
+                        (true, true) => entry::<Avx2<$r>, CPLX, 4, 1>(d, a, b, c, buf),
+                        (true, false) => entry::<Avx2<$r>, CPLX, 2, 2>(d, a, b, c, buf),
+                        (false, true) => entry::<Avx2<$r>, CPLX, 8, 1>(d, a, b, c, buf),
+                        (false, false) => entry::<Avx2<$r>, CPLX, 4, 2>(d, a, b, c, buf),
                     }
                 }
             }
@@ -263,14 +267,17 @@ macro_rules! x86_entries {
             if !CPLX && unsafe { tiny::$tiny_run(d, range.clone(), ptrs) } {
                 return;
             }
+            let one_vector = d.m * if CPLX { 2 } else { 1 } <= <Avx512<$r> as Simd>::LANES;
             for p in range {
                 let (a, b, c) = ptrs(p);
                 // SAFETY: AVX-512F enabled here; the rest is run_entries' contract.
+                // Register budget (32 zmm): MV*NR accumulators (twice that for complex).
                 unsafe {
-                    if CPLX {
-                        entry::<Avx512<$r>, CPLX, 4, 2>(d, a, b, c, buf)
-                    } else {
-                        entry::<Avx512<$r>, CPLX, 8, 2>(d, a, b, c, buf)
+                    match (CPLX, one_vector) {
+                        (true, true) => entry::<Avx512<$r>, CPLX, 8, 1>(d, a, b, c, buf),
+                        (true, false) => entry::<Avx512<$r>, CPLX, 4, 2>(d, a, b, c, buf),
+                        (false, true) => entry::<Avx512<$r>, CPLX, 16, 1>(d, a, b, c, buf),
+                        (false, false) => entry::<Avx512<$r>, CPLX, 8, 2>(d, a, b, c, buf),
                     }
                 }
             }
@@ -402,7 +409,7 @@ unsafe fn block_nr<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
             }
         };
     }
-    arms!(1 2 3 4 5 6 7 8)
+    arms!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
 }
 
 /// Accumulators of one block: `sum a * re(b)` and (complex only) `sum a * im(b)`.
