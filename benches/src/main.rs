@@ -16,6 +16,8 @@ use tensorblas::CpuBackend;
 
 const HELP: &str = "\
 tensorblas-bench sweep [options]
+tensorblas-bench plot --csv FILE [--peak-f32 GFLOPS] [--bandwidth GBS] [--out DIR]
+    (table and plots again from a sweep.csv, without measuring)
 
 Measures every strided-batched GEMM variant in one run (column-major NN, alpha 1, beta 0).
 
@@ -36,7 +38,13 @@ Options:
 
 Writes DIR/sweep.csv (op,type,backend,m,n,k,batch,layout,threads,median_ns,min_ns,samples,gflops;
 gflops from the best sample) and DIR/sweep-<type>.png, and prints the table.
-Vendor variants need a build with --features openblas.";
+
+Variants (op:backend): strided:<b> and batched:<b> are tensorblas' strided-batched and
+pointer-array calls on backend <b>; rayon_loop:<lib> is rayon over the batch with one
+single-threaded GEMM per entry; loop:<vendor> a serial loop of vendor GEMM with the vendor's own
+threads; batch_strided:mkl MKL's cblas_?gemm_batch_strided; flat_gemm one GEMM of equal flops.
+Vendor variants need a build with --features openblas or --features mkl (MKL: LD_LIBRARY_PATH
+must contain $MKLROOT/lib).";
 
 fn list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>, String> {
     s.split(',')
@@ -125,10 +133,52 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     Ok(opts)
 }
 
+/// `plot`: the table and the PNGs from an existing CSV.
+fn replot(args: &[String]) {
+    let mut csv = None;
+    let mut out = None;
+    let mut machine = sweep::Machine {
+        peak_f32: f64::NAN,
+        bandwidth: f64::NAN,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--csv" => csv = Some(PathBuf::from(v)),
+            "--out" => out = Some(PathBuf::from(v)),
+            "--peak-f32" => machine.peak_f32 = v.parse().unwrap_or(f64::NAN),
+            "--bandwidth" => machine.bandwidth = v.parse().unwrap_or(f64::NAN),
+            other => {
+                eprintln!("tensorblas-bench plot: unknown option '{other}'\n\n{HELP}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let Some(csv) = csv else {
+        eprintln!("tensorblas-bench plot: --csv FILE is required");
+        std::process::exit(2);
+    };
+    let rows = match sweep::read_csv(&csv) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tensorblas-bench plot: {e}");
+            std::process::exit(2);
+        }
+    };
+    let out = out.unwrap_or_else(|| csv.parent().map(PathBuf::from).unwrap_or_default());
+    print!("{}", sweep::table(&rows, &machine));
+    match sweep::plot(&rows, &machine, &out) {
+        Ok(paths) => paths.iter().for_each(|p| eprintln!("wrote {}", p.display())),
+        Err(e) => eprintln!("warning: {e}"),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("sweep") => {}
+        Some("plot") => return replot(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{HELP}");
             return;

@@ -517,6 +517,42 @@ pub fn run(opts: &Opts) -> (Vec<Row>, Machine) {
     (rows, machine)
 }
 
+/// Reads a `sweep.csv` written by [`run`].
+pub fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    if lines.next() != Some(CSV_HEADER) {
+        return Err(format!("{}: not a sweep.csv (header differs)", path.display()));
+    }
+    lines
+        .enumerate()
+        .map(|(i, l)| {
+            let f: Vec<&str> = l.split(',').collect();
+            let bad = || format!("{}: line {}: malformed row", path.display(), i + 2);
+            if f.len() != 13 {
+                return Err(bad());
+            }
+            let u = |s: &str| s.parse::<usize>().map_err(|_| bad());
+            let x = |s: &str| s.parse::<f64>().map_err(|_| bad());
+            Ok(Row {
+                op: f[0].into(),
+                ty: f[1].chars().next().ok_or_else(bad)?,
+                backend: f[2].into(),
+                m: u(f[3])?,
+                n: u(f[4])?,
+                k: u(f[5])?,
+                batch: u(f[6])?,
+                layout: f[7].into(),
+                threads: u(f[8])?,
+                median_ns: x(f[9])?,
+                min_ns: x(f[10])?,
+                samples: u(f[11])?,
+                gflops: x(f[12])?,
+            })
+        })
+        .collect()
+}
+
 /// The table: per type, regime and shape, every variant's GFLOP/s (best sample), tensorblas'
 /// best strided-batched variant, the best alternative, their ratio, % of peak and % of roofline.
 pub fn table(rows: &[Row], machine: &Machine) -> String {
@@ -620,18 +656,24 @@ pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>,
         for (panel, regime) in panels.iter().zip(["cache", "dram"]) {
             let sel: Vec<&Row> = rows
                 .iter()
-                .filter(|r| r.ty == ty && r.layout.starts_with(regime))
+                // Square shapes only: lines of GFLOP/s against the size (the extra --shapes rows
+                // are in the table and the CSV).
+                .filter(|r| r.ty == ty && r.layout.starts_with(regime) && r.m == r.n && r.n == r.k)
                 .collect();
             if sel.is_empty() {
                 continue;
             }
-            let xs: Vec<f64> = sel.iter().map(|r| ((r.m * r.n * r.k) as f64).cbrt().log2()).collect();
+            let xs: Vec<f64> = sel.iter().map(|r| (r.m as f64).log2()).collect();
             let (x0, x1) = (
                 xs.iter().cloned().fold(f64::MAX, f64::min),
                 xs.iter().cloned().fold(f64::MIN, f64::max),
             );
             let peak = machine.peak(ty);
-            let ymax = sel.iter().map(|r| r.gflops).fold(peak, f64::max) * 1.1;
+            let ymax = sel
+                .iter()
+                .map(|r| r.gflops)
+                .fold(if peak.is_finite() { peak } else { 0.0 }, f64::max)
+                * 1.1;
             let mut chart = ChartBuilder::on(panel)
                 .caption(
                     format!("{ty}gemm, {regime}-resident, {} threads", sel[0].threads),
@@ -644,20 +686,22 @@ pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>,
                 .map_err(|e| e.to_string())?;
             chart
                 .configure_mesh()
-                .x_desc("size (cube root of m*n*k)")
+                .x_desc("m = n = k")
                 .y_desc("GFLOP/s")
                 .x_label_formatter(&|x| format!("{:.0}", 2f64.powf(*x)))
                 .label_style(("sans-serif", 16))
                 .draw()
                 .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(LineSeries::new(
-                    [(x0 - 0.2, peak), (x1 + 0.2, peak)],
-                    BLACK.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?
-                .label(format!("FMA peak {peak:.0}"))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+            if peak.is_finite() {
+                chart
+                    .draw_series(LineSeries::new(
+                        [(x0 - 0.2, peak), (x1 + 0.2, peak)],
+                        BLACK.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .label(format!("FMA peak {peak:.0}"))
+                    .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+            }
             let mut variants: Vec<String> = sel.iter().map(|r| format!("{}:{}", r.op, r.backend)).collect();
             variants.sort();
             variants.dedup();
@@ -666,7 +710,7 @@ pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>,
                 let mut pts: Vec<(f64, f64)> = sel
                     .iter()
                     .filter(|r| format!("{}:{}", r.op, r.backend) == *v)
-                    .map(|r| (((r.m * r.n * r.k) as f64).cbrt().log2(), r.gflops))
+                    .map(|r| ((r.m as f64).log2(), r.gflops))
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let width = if v.starts_with("strided") { 3 } else { 1 };

@@ -50,7 +50,8 @@ pub(crate) trait Backend {
 #[non_exhaustive]
 pub enum CpuBackend {
     /// tensorblas' dispatch (the default): its own kernels for small entries (every extent up to
-    /// 64), and above that the vendor BLAS when one is compiled in, else the `gemm` crate.
+    /// 64; with OpenBLAS compiled in, up to 8 for f32/f64, 32 for c32 and 16 for c64, where
+    /// OpenBLAS wins above), then the vendor BLAS when compiled in, else the `gemm` crate.
     Auto,
     /// The naive strided triple loop accumulating in `f64`/`Complex64`: the oracle. Slow; always
     /// compiled.
@@ -177,14 +178,32 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usi
     }
 }
 
-/// The engine `Auto` picks for a job: tensorblas' own kernels while every extent is at most
-/// `native::SMALL_MAX`, above that the vendor BLAS when compiled in, else the `gemm` crate
-/// (both inside `Native`). Measurements behind the threshold: `benches/results/cpu-zen5.md`.
+/// The engine `Auto` picks for a job: tensorblas' own kernels while every extent is at most a
+/// per-type limit, above it the vendor BLAS when one is compiled in, else the `gemm` crate (both
+/// inside `Native`, which uses its own kernels up to `native::SMALL_MAX`).
+///
+/// Limits with OpenBLAS compiled in, from `tensorblas-bench sweep` against OpenBLAS 0.3.21
+/// (`benches/results/cpu-zen5.md`): f32 and f64 8 (own kernels 2-5x OpenBLAS at 4 and 8; at 16
+/// OpenBLAS is level or ahead, at 32-64 up to 1.6x ahead), c32 32 (own kernels 1.3-11x ahead up
+/// to 32, 0.75x at 64), c64 16 (ahead up to 16, level or behind at 32-64). MKL on this AMD machine is slower than the
+/// own kernels up to 64 for every type, and without a vendor the own kernels beat the `gemm`
+/// crate up to 64: there the limit is `native::SMALL_MAX` (64).
 fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
-    if job.m.max(job.n).max(job.k) <= native::SMALL_MAX {
+    use crate::scalar::DataType;
+    let largest = job.m.max(job.n).max(job.k);
+    let Some(vendor) = CpuBackend::vendor() else {
+        return CpuBackend::Native;
+    };
+    let limit = match (vendor, T::DATATYPE) {
+        (CpuBackend::OpenBlas, DataType::R32F | DataType::R64F) => 8,
+        (CpuBackend::OpenBlas, DataType::C32F) => 32,
+        (CpuBackend::OpenBlas, DataType::C64F) => 16,
+        _ => native::SMALL_MAX,
+    };
+    if largest <= limit {
         CpuBackend::Native
     } else {
-        CpuBackend::vendor().unwrap_or(CpuBackend::Native)
+        vendor
     }
 }
 

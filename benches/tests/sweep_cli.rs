@@ -1,0 +1,70 @@
+//! The sweep tool runs end to end on a tiny configuration and writes the documented CSV (no
+//! timing is asserted: only that every variant produced a row with sane fields).
+
+use std::process::Command;
+
+#[test]
+fn tiny_sweep_writes_the_documented_csv() {
+    let out = std::env::temp_dir().join(format!("tblas-sweep-{}", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_tensorblas-bench"))
+        .args([
+            "sweep",
+            "--types",
+            "s,z",
+            "--sizes",
+            "4,9",
+            "--samples",
+            "1",
+            "--sample-ms",
+            "1",
+            "--dram-mb",
+            "4",
+            "--threads",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("run tensorblas-bench");
+    assert!(status.success());
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("op,type,backend,m,n,k,batch,layout,threads,median_ns,min_ns,samples,gflops")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // 2 types x 2 sizes x 2 regimes, each with our strided and batched rows at least.
+    assert!(rows.len() >= 16, "{} rows", rows.len());
+    for r in &rows {
+        assert_eq!(r.len(), 13, "{r:?}");
+        let gflops: f64 = r[12].parse().unwrap();
+        assert!(gflops.is_finite() && gflops > 0.0, "{r:?}");
+        assert_eq!(r[8], "2");
+    }
+    for ty in ["s", "z"] {
+        for regime in ["cache-NN", "dram-NN"] {
+            assert!(
+                rows.iter().any(|r| r[0] == "strided" && r[1] == ty && r[7] == regime),
+                "no strided row for {ty} {regime}"
+            );
+        }
+    }
+    assert!(rows.iter().any(|r| r[0] == "flat_gemm"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_options_are_rejected_with_a_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tensorblas-bench"))
+        .args(["sweep", "--types", "q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown type 'q'"));
+    let out = Command::new(env!("CARGO_BIN_EXE_tensorblas-bench"))
+        .args(["sweep", "--sizes", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
