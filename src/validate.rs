@@ -307,8 +307,9 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
             Base::Array(None) => unreachable!("checked by check_pointers"),
         }
     }
-    // C must not share memory with the A and B it is computed from.
-    if ref_ab {
+    // C must not share memory with the A and B it is computed from. Fast path: the bounding
+    // ranges of all C entries and of all A and B entries are disjoint (separate buffers).
+    if ref_ab && !bounding_disjoint(&c_ranges, &[&a_range, &b_range]) {
         let mut inputs: Vec<(usize, usize, char)> = Vec::with_capacity(a_range.len() + b_range.len());
         inputs.extend(a_range.iter().map(|r| (r.0, r.1, 'A')));
         inputs.extend(b_range.iter().map(|r| (r.0, r.1, 'B')));
@@ -499,6 +500,17 @@ fn check_input<T: Scalar>(
     addressable(ck, &x.base, at, (rows, cols), (x.rs, x.cs, x.bs), batch, referenced, sz)
 }
 
+/// Whether the byte range spanned by all of `c` is disjoint from the one spanned by each of
+/// `inputs` (a sufficient condition for no overlap, checked in O(n)).
+fn bounding_disjoint(c: &[(usize, usize)], inputs: &[&Vec<(usize, usize)>]) -> bool {
+    let span = |v: &[(usize, usize)]| {
+        v.iter()
+            .fold((usize::MAX, 0usize), |(lo, hi), r| (lo.min(r.0), hi.max(r.1)))
+    };
+    let cs = span(c);
+    inputs.iter().all(|v| v.is_empty() || !ranges_intersect(cs, span(v)))
+}
+
 /// Exact overlap test for the entries of a pointer-array C (`m x n`, leading dimension `ldc`):
 /// returns two overlapping entry indices, if any.
 fn array_entries_overlap<P: Addr>(
@@ -509,6 +521,19 @@ fn array_entries_overlap<P: Addr>(
     ldc: i64,
     sz: usize,
 ) -> Option<(usize, usize)> {
+    // Fast path: entries in arithmetic progression (the usual case) are a strided batch, decided
+    // exactly by the strided test without sorting.
+    if ptrs.len() >= 2 {
+        let d = ptrs[1].addr() as i128 - ptrs[0].addr() as i128;
+        let progression = ptrs.windows(2).all(|w| w[1].addr() as i128 - w[0].addr() as i128 == d);
+        if progression && d % sz as i128 == 0 {
+            let stride = (d / sz as i128) as i64;
+            let dims = [Dim::new(m, 1), Dim::new(n, ldc), Dim::new(ptrs.len() as i64, stride)];
+            if is_injective(&dims) {
+                return None;
+            }
+        }
+    }
     let mut order: Vec<usize> = (0..ranges.len()).collect();
     order.sort_unstable_by_key(|&i| ranges[i].0);
     // Do two entries whose byte ranges intersect share an element?

@@ -138,6 +138,7 @@ fn table<T: Ffi>(
     dead: *mut tblas_handle,
     c_alias_a: *mut T,
     dup_c: *const *mut T,
+    c_into_a: *const *mut T,
     null_entry: *const *const T,
 ) -> Vec<(i32, &'static str, i32, Mutation<T>)> {
     const IV: i32 = TBLAS_STATUS_INVALID_VALUE;
@@ -211,6 +212,7 @@ fn table<T: Ffi>(
     if fam == Fam::Batched {
         t.push((cp, "C", IV, Box::new(|x| x.c_arr = null())));
         t.push((cp, "C", IV, Box::new(move |x| x.c_arr = dup_c)));
+        t.push((cp, "C", IV, Box::new(move |x| x.c_arr = c_into_a)));
     } else {
         t.push((cp, "C", IV, Box::new(|x| x.c = null_mut())));
         t.push((cp, "C", IV, Box::new(move |x| x.c = c_alias_a)));
@@ -266,6 +268,7 @@ fn error_table_for<T: Ffi>() {
     let a_null_entry = [a.as_ptr(), null()];
     let c_ptrs = [cbuf.as_mut_ptr(), cbuf.as_mut_ptr().wrapping_add(12)];
     let c_dup = [c_ptrs[0], c_ptrs[0].wrapping_add(1)]; // overlaps entry 0
+    let c_into_a = [c_ptrs[0], a.as_ptr().wrapping_add(4) as *mut T]; // entry 1 overlaps A[0] and A[1]
     let c_alias_a = a.as_ptr().wrapping_add(1) as *mut T;
     let good = Args {
         h,
@@ -307,9 +310,16 @@ fn error_table_for<T: Ffi>() {
         assert_eq!(tblas_get_last_error_position(), 0);
         assert_eq!(last_message(), "");
         let reference = cbuf.clone();
-        for (i, (pos, name, status, mutate)) in table::<T>(fam, dead, c_alias_a, c_dup.as_ptr(), a_null_entry.as_ptr())
-            .into_iter()
-            .enumerate()
+        for (i, (pos, name, status, mutate)) in table::<T>(
+            fam,
+            dead,
+            c_alias_a,
+            c_dup.as_ptr(),
+            c_into_a.as_ptr(),
+            a_null_entry.as_ptr(),
+        )
+        .into_iter()
+        .enumerate()
         {
             let mut x = good;
             mutate(&mut x);
