@@ -64,7 +64,6 @@ impl Strides {
     }
 
     /// The transpose of this operand.
-    #[cfg_attr(not(feature = "openblas"), allow(dead_code))]
     pub(crate) fn t(self) -> Self {
         Strides {
             rs: self.cs,
