@@ -11,6 +11,11 @@
 #include <stddef.h>
 
 /**
+ * Most modes one tensor may have, and most distinct modes in one contraction.
+ */
+#define MAX_MODES 32
+
+/**
  * Library version (major).
  */
 #define TBLAS_VERSION_MAJOR 0
@@ -26,6 +31,24 @@
 #define TBLAS_VERSION_PATCH 0
 
 /**
+ * The planner's cost model: predicted time of a plan, in nanoseconds.
+ *
+ * `time = calls*call_ns + entries*entry_ns + flops / rate`, with
+ * `rate = peak * f(m) f(n) f(k) * penalties`, `f(x) = x / (x + half)`: small matrix dimensions
+ * run below peak, and a bigger fused dimension is always worth at least as much as a batch.
+ * Penalties: an operand with unit stride in neither matrix dimension (a general-stride call,
+ * which vendor BLAS cannot take and our kernels must pack), and interleaved batch entries of C
+ * (batch stride below C's column stride: neighbouring entries share cache lines).
+ *
+ * The CPU constants come from `tensorblas-bench contract` on the project machine
+ * (`benches/results/contract-cpu-zen4.md`): flattening beat batching at every size measured,
+ * batching over the last mode beat batching over a middle one, and a call through the GEMM
+ * family costs about a microsecond of validation and dispatch, which is why loops are the
+ * last resort.
+ */
+typedef struct CostModel CostModel;
+
+/**
  * Opaque library context. Create with `tblas_create`, release with `tblas_destroy`.
  */
 typedef struct tblas_handle tblas_handle;
@@ -39,6 +62,11 @@ typedef int32_t tblas_status;
  * Backend of a handle.
  */
 typedef int32_t tblas_backend;
+
+/**
+ * Element type for the type-generic entry points (contraction).
+ */
+typedef int32_t tblas_datatype;
 
 /**
  * Operation applied to a GEMM operand (same values as cublasOperation_t).
@@ -75,10 +103,7 @@ typedef struct {
   double im;
 } tblas_complex_double;
 
-/**
- * Element type for the type-generic entry points (contraction).
- */
-typedef int32_t tblas_datatype;
+
 
 /**
  * Success.
@@ -262,6 +287,82 @@ const char *tblas_get_last_error_message(void);
  * Each non-NULL argument must be valid for writing one int32_t.
  */
 void tblas_get_version(int32_t *major, int32_t *minor, int32_t *patch);
+
+/**
+ * Tensor contraction with int32 mode labels (cuTENSOR style):
+ * `C[modes_c] = alpha * sum A[modes_a] * B[modes_b] + beta * C[modes_c]`, summing the modes in
+ * A and B but not in C. `alpha`/`beta` point to one scalar of `type`. `stride_*` may be NULL
+ * (packed column-major, first mode fastest). Planned as one GEMM, strided-batched or
+ * general-stride batched call on the operands' memory (loops only for modes that fuse nowhere);
+ * never copies. On any error C is untouched.
+ *
+ * # Safety
+ * Pointers must be NULL or valid for the described extents, strides and type.
+ */
+tblas_status tblas_contract(tblas_handle *handle,
+                            tblas_datatype type,
+                            const void *alpha,
+                            const void *A,
+                            int32_t nmode_a,
+                            const int32_t *modes_a,
+                            const int64_t *extent_a,
+                            const int64_t *stride_a,
+                            const void *B,
+                            int32_t nmode_b,
+                            const int32_t *modes_b,
+                            const int64_t *extent_b,
+                            const int64_t *stride_b,
+                            const void *beta,
+                            void *C,
+                            int32_t nmode_c,
+                            const int32_t *modes_c,
+                            const int64_t *extent_c,
+                            const int64_t *stride_c);
+
+/**
+ * Tensor contraction from an einsum spec, e.g. `"mk,knp->mnp"`: letters a-z A-Z, one per mode,
+ * exactly two inputs, explicit `->` output (spaces ignored). The number of modes of each tensor
+ * is its number of letters; `extent_*`/`stride_*` have that many entries (`stride_*` may be
+ * NULL: packed column-major). Otherwise as `tblas_contract`.
+ *
+ * # Safety
+ * `spec` must be NULL or NUL-terminated; other pointers as for `tblas_contract`.
+ */
+tblas_status tblas_einsum(tblas_handle *handle,
+                          tblas_datatype type,
+                          const char *spec,
+                          const void *alpha,
+                          const void *A,
+                          const int64_t *extent_a,
+                          const int64_t *stride_a,
+                          const void *B,
+                          const int64_t *extent_b,
+                          const int64_t *stride_b,
+                          const void *beta,
+                          void *C,
+                          const int64_t *extent_c,
+                          const int64_t *stride_c);
+
+/**
+ * Writes the plan `tblas_einsum` would run for these shapes, as one NUL-terminated line, into
+ * `buf` (`buf_len` bytes). `TBLAS_STATUS_INVALID_VALUE` (position 11) if it does not fit; then
+ * nothing is written. Data pointers are not needed.
+ *
+ * # Safety
+ * `spec` must be NULL or NUL-terminated; the arrays as for `tblas_einsum`; `buf` NULL or
+ * writable for `buf_len` bytes.
+ */
+tblas_status tblas_einsum_explain(tblas_handle *handle,
+                                  tblas_datatype type,
+                                  const char *spec,
+                                  const int64_t *extent_a,
+                                  const int64_t *stride_a,
+                                  const int64_t *extent_b,
+                                  const int64_t *stride_b,
+                                  const int64_t *extent_c,
+                                  const int64_t *stride_c,
+                                  char *buf,
+                                  size_t buf_len);
 
 /**
  * C = alpha*op(A)*op(B) + beta*C (float, column-major).

@@ -35,6 +35,7 @@ extern crate openblas_src as _;
 
 mod api;
 mod backend;
+pub mod contraction;
 mod error;
 pub mod ffi;
 mod job;
@@ -45,6 +46,7 @@ mod validate;
 pub use api::{default_num_threads, Handle, StridedMut, StridedRef, ENV_CPU_BACKEND, ENV_NUM_THREADS};
 pub use backend::small::Isa;
 pub use backend::CpuBackend;
+pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 pub use error::{Error, Result};
 pub use job::Op;
 pub use num_complex::{Complex32, Complex64};

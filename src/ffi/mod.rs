@@ -14,7 +14,9 @@ use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock, RwLock};
 
+mod contract;
 mod gemm;
+pub use contract::*;
 pub use gemm::*;
 
 /// Opaque library context. Create with `tblas_create`, release with `tblas_destroy`.

@@ -1,0 +1,1075 @@
+//! The pure contraction planner: argument rules, mode classification, and the choice of one
+//! GEMM-family call (plus loops) that evaluates a contraction on the operands' own memory.
+//!
+//! Nothing here touches tensor data or calls a backend; addresses are plain integers.
+#![forbid(unsafe_code)]
+
+use super::{Group, Plan, PlanKind};
+use crate::error::{Error, Result};
+use crate::layout::{byte_range, is_injective, ranges_intersect, Dim};
+
+/// Most modes one tensor may have, and most distinct modes in one contraction.
+pub const MAX_MODES: usize = 32;
+
+/// Tensor indices into the `[A, B, C]` arrays.
+const TA: usize = 0;
+const TB: usize = 1;
+const TC: usize = 2;
+const NAMES: [char; 3] = ['A', 'B', 'C'];
+
+/// Which entry point a call came through: it fixes function name and argument positions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `tblas_contract` (modes as int32 labels).
+    Contract,
+    /// `tblas_einsum` (modes from the spec string).
+    Einsum,
+    /// `tblas_einsum_explain` (no data pointers, no scalars).
+    Explain,
+}
+
+/// Argument positions of one tensor operand (0 = not an argument of this function).
+#[derive(Clone, Copy, Debug)]
+struct TensorPos {
+    ptr: i32,
+    nmode: i32,
+    modes: i32,
+    extent: i32,
+    stride: i32,
+}
+
+/// Argument names of the three tensors, as `contraction.md` spells them.
+const ARG: [[&str; 5]; 3] = [
+    ["A", "nmode_a", "modes_a", "extent_a", "stride_a"],
+    ["B", "nmode_b", "modes_b", "extent_b", "stride_b"],
+    ["C", "nmode_c", "modes_c", "extent_c", "stride_c"],
+];
+
+impl Api {
+    /// The C function name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Api::Contract => "tblas_contract",
+            Api::Einsum => "tblas_einsum",
+            Api::Explain => "tblas_einsum_explain",
+        }
+    }
+
+    fn tensor(self, t: usize) -> TensorPos {
+        let t = t as i32;
+        match self {
+            // h, type, alpha, (A, nmode_a, modes_a, extent_a, stride_a), (B ...), beta, (C ...)
+            Api::Contract => {
+                let base = [4, 9, 15][t as usize];
+                TensorPos {
+                    ptr: base,
+                    nmode: base + 1,
+                    modes: base + 2,
+                    extent: base + 3,
+                    stride: base + 4,
+                }
+            }
+            // h, type, spec, alpha, (A, extent_a, stride_a), (B ...), beta, (C ...)
+            Api::Einsum => {
+                let base = [5, 8, 12][t as usize];
+                TensorPos {
+                    ptr: base,
+                    nmode: 3,
+                    modes: 3,
+                    extent: base + 1,
+                    stride: base + 2,
+                }
+            }
+            // h, type, spec, extent_a, stride_a, extent_b, stride_b, extent_c, stride_c, buf, len
+            Api::Explain => TensorPos {
+                ptr: 0,
+                nmode: 3,
+                modes: 3,
+                extent: 4 + 2 * t,
+                stride: 5 + 2 * t,
+            },
+        }
+    }
+
+    /// Positions of alpha and beta.
+    pub(crate) fn scalars(self) -> (i32, i32) {
+        match self {
+            Api::Contract => (3, 14),
+            Api::Einsum => (4, 11),
+            Api::Explain => (0, 0),
+        }
+    }
+
+    pub(crate) fn fail(self, pos: i32, name: &'static str, rule: impl std::fmt::Display) -> Error {
+        Error::invalid(self.name(), pos, name, rule)
+    }
+
+    fn fail_t(self, t: usize, which: usize, rule: impl std::fmt::Display) -> Error {
+        let p = self.tensor(t);
+        let pos = [p.ptr, p.nmode, p.modes, p.extent, p.stride][which];
+        // With einsum the modes come from the spec.
+        let name = if pos == 3 { "spec" } else { ARG[t][which] };
+        self.fail(pos, name, rule)
+    }
+}
+
+const W_PTR: usize = 0;
+const W_MODES: usize = 2;
+const W_EXTENT: usize = 3;
+const W_STRIDE: usize = 4;
+
+/// One tensor as described by the caller: labels, extents and strides in elements (`None` =
+/// packed column-major, first mode fastest).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TensorDesc<'s> {
+    pub modes: &'s [i32],
+    pub extents: &'s [i64],
+    pub strides: Option<&'s [i64]>,
+}
+
+/// One distinct mode of a contraction after normalisation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Mode {
+    pub label: i32,
+    pub extent: i64,
+    /// Stride in A, B, C (0 where the mode is absent).
+    pub s: [i64; 3],
+    /// Which tensors hold it (bit t = tensor t).
+    pub present: u8,
+}
+
+/// Role of a mode, from the tensors it appears in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Cat {
+    /// In A and C: a row index of the GEMM.
+    FreeA = 0,
+    /// In B and C: a column index.
+    FreeB = 1,
+    /// In A and B (or one input only): summed.
+    Contracted = 2,
+    /// In A, B and C: a batch (Hadamard) index.
+    Batch = 3,
+}
+
+impl Mode {
+    fn cat(&self) -> Cat {
+        let c = self.present & 4 != 0;
+        let (a, b) = (self.present & 1 != 0, self.present & 2 != 0);
+        match (a, b, c) {
+            (true, true, true) => Cat::Batch,
+            (true, false, true) => Cat::FreeA,
+            (false, true, true) => Cat::FreeB,
+            _ => Cat::Contracted,
+        }
+    }
+}
+
+/// A contraction after the argument rules: its distinct modes with strides, ready to plan.
+#[derive(Clone, Debug)]
+pub(crate) struct Problem {
+    /// Modes of extent > 1 (extent-1 modes address one element and are dropped).
+    modes: [Mode; MAX_MODES],
+    len: usize,
+    /// Some extent of C is 0: nothing to compute.
+    pub c_empty: bool,
+    /// Some summed extent is 0 (or alpha is 0): C = beta*C, A and B are not read.
+    pub k_empty: bool,
+    /// Every input extent is > 0 (A and B are read when C is non-empty and alpha != 0).
+    pub inputs_nonempty: bool,
+    /// All labels print as letters.
+    letters: bool,
+    /// Per tensor, the dims `(extent, stride)` it addresses (repeated labels merged).
+    dims: [[Dim; MAX_MODES]; 3],
+    ndims: [usize; 3],
+}
+
+impl Problem {
+    fn modes(&self) -> &[Mode] {
+        &self.modes[..self.len]
+    }
+
+    /// The `(extent, stride)` dims tensor `t` addresses.
+    pub(crate) fn dims(&self, t: usize) -> &[Dim] {
+        &self.dims[t][..self.ndims[t]]
+    }
+}
+
+/// Applies the argument rules of `contraction.md` to three tensor descriptions.
+///
+/// Checked in this order: each tensor's own arguments (count, labels, non-negative extents and
+/// strides) in argument order, then the rules across tensors (one extent per mode, no output-only
+/// mode, no repeated output mode). Labels repeated inside an input take the diagonal, as
+/// numpy's `"ii->i"` does: the strides add up.
+pub(crate) fn normalize(api: Api, t: [TensorDesc<'_>; 3]) -> Result<Problem> {
+    let mut all = [Mode::default(); MAX_MODES];
+    let mut n_all = 0usize;
+    let mut letters = true;
+    let mut p = Problem {
+        modes: [Mode::default(); MAX_MODES],
+        len: 0,
+        c_empty: false,
+        k_empty: false,
+        inputs_nonempty: true,
+        letters: true,
+        dims: [[Dim::new(0, 0); MAX_MODES]; 3],
+        ndims: [0; 3],
+    };
+    for (ti, d) in t.iter().enumerate() {
+        let n = d.modes.len();
+        if n > MAX_MODES {
+            return Err(Error::NotSupported(format!(
+                "{}: {} has {n} modes; at most {MAX_MODES} are supported",
+                api.name(),
+                NAMES[ti]
+            )));
+        }
+        if d.extents.len() != n {
+            return Err(api.fail_t(
+                ti,
+                W_EXTENT,
+                format!("has {} entries but {} has {n} modes", d.extents.len(), NAMES[ti]),
+            ));
+        }
+        if let Some(s) = d.strides {
+            if s.len() != n {
+                return Err(api.fail_t(
+                    ti,
+                    W_STRIDE,
+                    format!("has {} entries but {} has {n} modes", s.len(), NAMES[ti]),
+                ));
+            }
+        }
+        let arg = ARG[ti];
+        let mut packed = 1i64;
+        // Positions within this tensor of each label seen so far (for repeats).
+        for i in 0..n {
+            let (label, e) = (d.modes[i], d.extents[i]);
+            if e < 0 {
+                return Err(api.fail_t(ti, W_EXTENT, format!("{}[{i}] must be >= 0, got {e}", arg[3])));
+            }
+            let s = match d.strides {
+                Some(s) => {
+                    if s[i] < 0 {
+                        return Err(api.fail_t(ti, W_STRIDE, format!("{}[{i}] must be >= 0, got {}", arg[4], s[i])));
+                    }
+                    s[i]
+                }
+                None => {
+                    let s = packed;
+                    packed = packed.checked_mul(e.max(1)).ok_or_else(|| {
+                        api.fail_t(
+                            ti,
+                            W_EXTENT,
+                            format!("the packed size of {} overflows 64 bits", NAMES[ti]),
+                        )
+                    })?;
+                    s
+                }
+            };
+            letters &= label >= 0 && (label as u8 as i32 == label) && (label as u8).is_ascii_alphabetic();
+            let bit = 1u8 << ti;
+            match all[..n_all].iter_mut().find(|m| m.label == label) {
+                Some(m) => {
+                    if m.present & bit != 0 {
+                        // Repeated inside this tensor.
+                        if ti == TC {
+                            return Err(api.fail_t(
+                                ti,
+                                W_MODES,
+                                format!(
+                                    "mode {} appears twice in C; output modes must be distinct",
+                                    show(label, letters)
+                                ),
+                            ));
+                        }
+                        if m.extent != e {
+                            return Err(api.fail_t(
+                                ti,
+                                W_EXTENT,
+                                format!(
+                                    "{}[{i}] = {e} differs from {} = {} of the repeated mode {}",
+                                    arg[3],
+                                    "its first occurrence",
+                                    m.extent,
+                                    show(label, letters)
+                                ),
+                            ));
+                        }
+                        m.s[ti] = m.s[ti].checked_add(s).ok_or_else(|| {
+                            api.fail_t(ti, W_STRIDE, "sums of strides of a repeated mode overflow 64 bits")
+                        })?;
+                    } else {
+                        if m.extent != e {
+                            let first = (0..3).find(|&u| m.present & (1 << u) != 0).unwrap_or(0);
+                            return Err(api.fail_t(
+                                ti,
+                                W_EXTENT,
+                                format!(
+                                    "{}[{i}] = {e}, but mode {} has extent {} in {}; a mode's extent must agree everywhere",
+                                    arg[3],
+                                    show(label, letters),
+                                    m.extent,
+                                    NAMES[first]
+                                ),
+                            ));
+                        }
+                        m.present |= bit;
+                        m.s[ti] = s;
+                    }
+                }
+                None => {
+                    if ti == TC {
+                        return Err(api.fail_t(
+                            ti,
+                            W_MODES,
+                            format!(
+                                "mode {} appears only in C; every output mode must appear in A or B",
+                                show(label, letters)
+                            ),
+                        ));
+                    }
+                    if n_all == MAX_MODES {
+                        return Err(Error::NotSupported(format!(
+                            "{}: more than {MAX_MODES} distinct modes",
+                            api.name()
+                        )));
+                    }
+                    let mut st = [0i64; 3];
+                    st[ti] = s;
+                    all[n_all] = Mode {
+                        label,
+                        extent: e,
+                        s: st,
+                        present: bit,
+                    };
+                    n_all += 1;
+                }
+            }
+        }
+    }
+    p.letters = letters;
+    for m in &all[..n_all] {
+        for ti in 0..3 {
+            if m.present & (1 << ti) != 0 {
+                p.dims[ti][p.ndims[ti]] = Dim::new(m.extent, m.s[ti]);
+                p.ndims[ti] += 1;
+            }
+        }
+        let in_c = m.present & 4 != 0;
+        if m.extent == 0 {
+            p.inputs_nonempty = false;
+            if in_c {
+                p.c_empty = true;
+            } else {
+                p.k_empty = true;
+            }
+        }
+        if m.extent > 1 {
+            p.modes[p.len] = *m;
+            p.len += 1;
+        }
+    }
+    Ok(p)
+}
+
+/// A label for messages: `'k'` for letters, else the number.
+fn show(label: i32, letters: bool) -> String {
+    if letters {
+        format!("'{}'", label as u8 as char)
+    } else {
+        label.to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory rules (pure: addresses are integers).
+
+/// Base addresses of the operands (0 = NULL) and the element size, for the memory checks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Addrs {
+    pub a: usize,
+    pub b: usize,
+    pub c: usize,
+    pub elem: usize,
+    pub align: usize,
+}
+
+/// Which operands a call reads or writes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Referenced {
+    pub ab: bool,
+    pub c: bool,
+}
+
+impl Problem {
+    /// Which operands are touched: C unless it has no elements; A and B unless nothing is
+    /// summed (C empty, a summed extent 0, or alpha == 0).
+    pub(crate) fn referenced(&self, alpha_zero: bool) -> Referenced {
+        let c = !self.c_empty;
+        Referenced {
+            c,
+            ab: c && self.inputs_nonempty && !alpha_zero,
+        }
+    }
+
+    /// The memory rules: referenced pointers non-NULL and aligned, every address representable,
+    /// no two elements of C at one address, and C's address span disjoint from A's and B's.
+    pub(crate) fn check_memory(&self, api: Api, at: Addrs, r: Referenced) -> Result<()> {
+        let bases = [at.a, at.b, at.c];
+        let mut spans = [(0usize, 0usize); 3];
+        for t in [TA, TB, TC] {
+            let refd = if t == TC { r.c } else { r.ab };
+            if !refd {
+                continue;
+            }
+            let when = if t == TC {
+                "when C has elements"
+            } else {
+                "when it is read (C has elements, every extent > 0, alpha != 0)"
+            };
+            if bases[t] == 0 {
+                return Err(api.fail_t(t, W_PTR, format!("must not be NULL {when}")));
+            }
+            if !bases[t].is_multiple_of(at.align) {
+                return Err(api.fail_t(
+                    t,
+                    W_PTR,
+                    format!("must be aligned to {} bytes, got address {:#x}", at.align, bases[t]),
+                ));
+            }
+            spans[t] = byte_range(bases[t], at.elem, self.dims(t))
+                .ok_or_else(|| api.fail_t(t, W_STRIDE, "makes element addresses overflow the address space"))?;
+        }
+        if r.c {
+            self.check_layout(api)?;
+        }
+        if r.ab {
+            for t in [TA, TB] {
+                if ranges_intersect(spans[TC], spans[t]) {
+                    return Err(api.fail_t(
+                        TC,
+                        W_PTR,
+                        format!(
+                            "must not overlap {}: the address spans of C and {} intersect",
+                            NAMES[t], NAMES[t]
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The layout rule of C alone (no addresses): distinct index tuples, distinct elements.
+    pub(crate) fn check_layout(&self, api: Api) -> Result<()> {
+        if !self.c_empty && !self.c_injective(api)? {
+            return Err(api.fail_t(
+                TC,
+                W_STRIDE,
+                "makes distinct elements of C share an address (C must not alias itself)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether distinct index tuples of C address distinct elements (exact; an error only when
+    /// undecidable within a budget, which no layout with nested strides reaches).
+    fn c_injective(&self, api: Api) -> Result<bool> {
+        let mut dims: Vec<(i64, i64)> = self
+            .dims(TC)
+            .iter()
+            .filter(|d| d.extent > 1)
+            .map(|d| (d.stride, d.extent))
+            .collect();
+        if dims.iter().any(|d| d.0 == 0) {
+            return Ok(false);
+        }
+        dims.sort_unstable();
+        // Sufficient: each stride exceeds the span of all smaller ones (every ordinary layout).
+        let mut span = 0i128;
+        if dims.iter().all(|&(s, e)| {
+            let ok = s as i128 > span;
+            span += s as i128 * (e as i128 - 1);
+            ok
+        }) {
+            return Ok(true);
+        }
+        // Fuse contiguous pairs (outer stride = inner extent * inner stride) to shrink the box.
+        let mut i = 0;
+        while i + 1 < dims.len() {
+            if let Some(j) =
+                (0..dims.len()).find(|&j| j != i && dims[j].0 as i128 == dims[i].0 as i128 * dims[i].1 as i128)
+            {
+                dims[i].1 *= dims[j].1;
+                dims.remove(j);
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
+        if dims.len() <= 3 {
+            let d: Vec<Dim> = dims.iter().map(|&(s, e)| Dim::new(e, s)).collect();
+            return Ok(is_injective(&d));
+        }
+        const BUDGET: i128 = 1 << 24;
+        let count: i128 = dims.iter().map(|d| d.1 as i128).product();
+        if count > BUDGET {
+            return Err(Error::NotSupported(format!(
+                "{}: cannot decide whether the strides of C alias ({} modes with interleaved strides, {count} elements); use nested strides",
+                api.name(),
+                dims.len()
+            )));
+        }
+        let mut offs: Vec<i64> = vec![0];
+        for &(s, e) in &dims {
+            offs = offs.iter().flat_map(|&o| (0..e).map(move |x| o + x * s)).collect();
+        }
+        offs.sort_unstable();
+        Ok(offs.windows(2).all(|w| w[0] != w[1]))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning.
+
+/// The planner's cost model: predicted time of a plan, in nanoseconds.
+///
+/// `time = calls*call_ns + entries*entry_ns + flops / rate`, with
+/// `rate = peak * f(m) f(n) f(k) * penalties`, `f(x) = x / (x + half)`: small matrix dimensions
+/// run below peak, and a bigger fused dimension is always worth at least as much as a batch.
+/// Penalties: an operand with unit stride in neither matrix dimension (a general-stride call,
+/// which vendor BLAS cannot take and our kernels must pack), and interleaved batch entries of C
+/// (batch stride below C's column stride: neighbouring entries share cache lines).
+///
+/// The CPU constants come from `tensorblas-bench contract` on the project machine
+/// (`benches/results/contract-cpu-zen4.md`): flattening beat batching at every size measured,
+/// batching over the last mode beat batching over a middle one, and a call through the GEMM
+/// family costs about a microsecond of validation and dispatch, which is why loops are the
+/// last resort.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CostModel {
+    /// Fixed cost of one GEMM-family call (dispatch, thread wake-up), ns.
+    pub call_ns: f64,
+    /// Cost per batch entry, ns.
+    pub entry_ns: f64,
+    /// Peak rate, flops per ns.
+    pub peak: f64,
+    /// Matrix dimension at which a kernel reaches half its peak.
+    pub half: f64,
+    /// Rate factor for a general-stride operand.
+    pub general: f64,
+    /// Rate factor for interleaved C batches.
+    pub interleaved: f64,
+}
+
+impl CostModel {
+    /// The model for the CPU backends.
+    pub const CPU: CostModel = CostModel {
+        call_ns: 1000.0,
+        entry_ns: 20.0,
+        peak: 100.0,
+        half: 8.0,
+        general: 0.5,
+        interleaved: 0.85,
+    };
+}
+
+/// Chains: contiguous runs of `order` (mode indices), each a fusable group of one category.
+#[derive(Clone, Copy)]
+struct Chain {
+    start: u8,
+    len: u8,
+    cat: Cat,
+}
+
+/// A candidate: which chain plays m, n, k and batch (u8::MAX = none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Roles {
+    m: u8,
+    n: u8,
+    k: u8,
+    batch: u8,
+}
+
+const NONE: u8 = u8::MAX;
+
+/// Extent and strides of a group of modes fused into one index.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fused {
+    extent: i64,
+    s: [i64; 3],
+}
+
+impl Problem {
+    /// Mode indices sorted into categories, fusable neighbours adjacent, and the chains.
+    fn chains(&self, order: &mut [u8; MAX_MODES], chains: &mut [Chain; MAX_MODES]) -> usize {
+        let ms = self.modes();
+        for (i, o) in order.iter_mut().enumerate().take(ms.len()) {
+            *o = i as u8;
+        }
+        let key = |i: u8| {
+            let m = &ms[i as usize];
+            (m.cat(), m.s[TC], m.s[TA], m.s[TB])
+        };
+        order[..ms.len()].sort_unstable_by_key(|&i| key(i));
+        let mut nc = 0usize;
+        let mut i = 0usize;
+        while i < ms.len() {
+            let cat = ms[order[i] as usize].cat();
+            let start = i;
+            i += 1;
+            while i < ms.len() {
+                let (x, y) = (&ms[order[i - 1] as usize], &ms[order[i] as usize]);
+                if y.cat() != cat || !(0..3).all(|t| y.s[t] == x.extent.saturating_mul(x.s[t])) {
+                    break;
+                }
+                i += 1;
+            }
+            chains[nc] = Chain {
+                start: start as u8,
+                len: (i - start) as u8,
+                cat,
+            };
+            nc += 1;
+        }
+        nc
+    }
+
+    fn fuse(&self, order: &[u8], c: Option<&Chain>) -> Fused {
+        match c {
+            None => Fused { extent: 1, s: [0; 3] },
+            Some(c) => {
+                let ms = self.modes();
+                let first = &ms[order[c.start as usize] as usize];
+                let extent = order[c.start as usize..(c.start + c.len) as usize]
+                    .iter()
+                    .map(|&i| ms[i as usize].extent)
+                    .product();
+                Fused { extent, s: first.s }
+            }
+        }
+    }
+
+    /// The plan the cost model prefers.
+    pub(crate) fn plan(&self, model: &CostModel) -> Plan {
+        self.plan_candidates(model, false).swap_remove(0)
+    }
+
+    /// Every candidate plan (one per chain split and role assignment), cheapest first when
+    /// `all`, else only the cheapest.
+    pub(crate) fn plan_candidates(&self, model: &CostModel, all: bool) -> Vec<Plan> {
+        if self.c_empty {
+            return vec![Plan::empty(self.letters)];
+        }
+        let mut order = [0u8; MAX_MODES];
+        let mut chains = [Chain {
+            start: 0,
+            len: 0,
+            cat: Cat::Batch,
+        }; MAX_MODES];
+        let nc = self.chains(&mut order, &mut chains);
+        let mut found: Vec<(f64, [Chain; MAX_MODES], usize, Roles)> = Vec::new();
+        let mut best: Option<(f64, [Chain; MAX_MODES], usize, Roles)> = None;
+        // Split configurations: none, or one free/batch chain cut in two at one point.
+        let mut splits: Vec<(usize, u8)> = vec![(usize::MAX, 0)];
+        for (ci, c) in chains[..nc].iter().enumerate() {
+            if c.cat != Cat::Contracted {
+                for q in 1..c.len {
+                    splits.push((ci, q));
+                }
+            }
+        }
+        for &(ci, q) in &splits {
+            let mut cs = chains;
+            let mut n = nc;
+            if ci != usize::MAX {
+                let c = cs[ci];
+                cs[ci].len = q;
+                cs[n] = Chain {
+                    start: c.start + q,
+                    len: c.len - q,
+                    cat: c.cat,
+                };
+                n += 1;
+            }
+            self.each_roles(&cs[..n], |roles| {
+                let cost = self.cost(model, &order, &cs[..n], roles);
+                if all {
+                    found.push((cost, cs, n, roles));
+                } else if best.as_ref().is_none_or(|b| cost < b.0) {
+                    best = Some((cost, cs, n, roles));
+                }
+            });
+        }
+        if !all {
+            found.extend(best);
+        }
+        found.sort_by(|x, y| x.0.total_cmp(&y.0));
+        found
+            .iter()
+            .map(|(cost, cs, n, roles)| self.build(&order, &cs[..*n], *roles, *cost))
+            .collect()
+    }
+
+    /// Calls `f` for every role assignment: m, n, k each take a chain of their category when
+    /// one exists; the batch takes one of the remaining free or batch chains when one exists.
+    fn each_roles(&self, cs: &[Chain], mut f: impl FnMut(Roles)) {
+        let pick = |cat: Cat| -> Vec<u8> {
+            let v: Vec<u8> = (0..cs.len() as u8).filter(|&i| cs[i as usize].cat == cat).collect();
+            if v.is_empty() {
+                vec![NONE]
+            } else {
+                v
+            }
+        };
+        let (ms, ns, ks) = (pick(Cat::FreeA), pick(Cat::FreeB), pick(Cat::Contracted));
+        for &m in &ms {
+            for &n in &ns {
+                for &k in &ks {
+                    let mut any = false;
+                    for b in 0..cs.len() as u8 {
+                        if b != m && b != n && cs[b as usize].cat != Cat::Contracted {
+                            any = true;
+                            f(Roles { m, n, k, batch: b });
+                        }
+                    }
+                    if !any {
+                        f(Roles { m, n, k, batch: NONE });
+                    }
+                }
+            }
+        }
+    }
+
+    fn get(cs: &[Chain], i: u8) -> Option<&Chain> {
+        (i != NONE).then(|| &cs[i as usize])
+    }
+
+    fn cost(&self, model: &CostModel, order: &[u8], cs: &[Chain], r: Roles) -> f64 {
+        let (m, n, k, b) = (
+            self.fuse(order, Self::get(cs, r.m)),
+            self.fuse(order, Self::get(cs, r.n)),
+            self.fuse(order, Self::get(cs, r.k)),
+            self.fuse(order, Self::get(cs, r.batch)),
+        );
+        let mut calls = 1f64;
+        for (i, c) in cs.iter().enumerate() {
+            let i = i as u8;
+            if i != r.m && i != r.n && i != r.k && i != r.batch {
+                calls *= self.fuse(order, Some(c)).extent as f64;
+            }
+        }
+        let k_ext = if self.k_empty { 0 } else { k.extent };
+        let (mf, nf, kf) = (m.extent as f64, n.extent as f64, k_ext as f64);
+        let entries = calls * b.extent as f64;
+        let flops = 2.0 * mf * nf * kf * entries;
+        let f = |x: f64| x / (x + model.half);
+        let mut rate = model.peak * f(mf) * f(nf) * f(kf.max(1.0));
+        let g = gemm_strides(&m, &n, &k, &b);
+        let (ok_a, ok_b, ok_c) = legal_parts(&g, m.extent, n.extent, k.extent);
+        for ok in [ok_a, ok_b, ok_c] {
+            if !ok {
+                rate *= model.general;
+            }
+        }
+        if b.extent > 1 && g.c.2 < g.c.1.max(g.c.0) {
+            rate *= model.interleaved;
+        }
+        calls * model.call_ns + entries * model.entry_ns + flops / rate
+    }
+
+    fn build(&self, order: &[u8], cs: &[Chain], r: Roles, cost: f64) -> Plan {
+        let ms = self.modes();
+        let group = |c: Option<&Chain>, contracted: bool| -> Group {
+            let f = self.fuse(order, c);
+            Group {
+                labels: c.map_or(Vec::new(), |c| {
+                    order[c.start as usize..(c.start + c.len) as usize]
+                        .iter()
+                        .map(|&i| ms[i as usize].label)
+                        .collect()
+                }),
+                extent: f.extent,
+                strides: f.s,
+                contracted,
+            }
+        };
+        let mut k = group(Self::get(cs, r.k), true);
+        if self.k_empty {
+            k = Group {
+                labels: Vec::new(),
+                extent: 0,
+                strides: [0; 3],
+                contracted: true,
+            };
+        }
+        let (m, n, b) = (
+            group(Self::get(cs, r.m), false),
+            group(Self::get(cs, r.n), false),
+            group(Self::get(cs, r.batch), false),
+        );
+        let mut loops: Vec<Group> = cs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let i = *i as u8;
+                i != r.m && i != r.n && i != r.k && i != r.batch
+            })
+            .filter(|(_, c)| !(self.k_empty && c.cat == Cat::Contracted))
+            .map(|(_, c)| group(Some(c), c.cat == Cat::Contracted))
+            .collect();
+        // Outermost loop first: the largest C stride outside.
+        loops.sort_by_key(|g| std::cmp::Reverse((g.strides[TC], g.strides[TA], g.strides[TB])));
+        let fm = Fused {
+            extent: m.extent,
+            s: m.strides,
+        };
+        let fnn = Fused {
+            extent: n.extent,
+            s: n.strides,
+        };
+        let fk = Fused {
+            extent: k.extent,
+            s: k.strides,
+        };
+        let fb = Fused {
+            extent: b.extent,
+            s: b.strides,
+        };
+        let g = gemm_strides(&fm, &fnn, &fk, &fb);
+        let (oa, ob, oc) = legal_parts(&g, m.extent, n.extent, k.extent);
+        let legal = oa && ob && oc;
+        let kind = if !loops.is_empty() {
+            PlanKind::Looped
+        } else if !legal {
+            PlanKind::GeneralStrided
+        } else if b.extent > 1 {
+            PlanKind::StridedBatched
+        } else {
+            PlanKind::Gemm
+        };
+        Plan {
+            kind,
+            m,
+            n,
+            k,
+            batch: b,
+            loops,
+            letters: self.letters,
+            legal,
+            cost_ns: cost,
+        }
+    }
+}
+
+/// Strides of the GEMM operands `(rs, cs, bs)`: A is `m x k`, B is `k x n`, C is `m x n`; the
+/// stride of an extent-1 dimension is chosen to look column-major (it is never used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GemmStrides {
+    pub a: (i64, i64, i64),
+    pub b: (i64, i64, i64),
+    pub c: (i64, i64, i64),
+}
+
+fn tidy(rows: i64, cols: i64, rs: i64, cs: i64) -> (i64, i64) {
+    match (rows <= 1, cols <= 1) {
+        (true, true) => (1, 1),
+        (true, false) => {
+            if cs == 1 {
+                (cols, 1)
+            } else {
+                (1, cs)
+            }
+        }
+        (false, true) => {
+            if rs == 1 {
+                (1, rows)
+            } else {
+                (rs, 1)
+            }
+        }
+        (false, false) => (rs, cs),
+    }
+}
+
+fn gemm_strides(m: &Fused, n: &Fused, k: &Fused, b: &Fused) -> GemmStrides {
+    let a = tidy(m.extent, k.extent, m.s[TA], k.s[TA]);
+    let bb = tidy(k.extent, n.extent, k.s[TB], n.s[TB]);
+    let c = tidy(m.extent, n.extent, m.s[TC], n.s[TC]);
+    let bs = |t: usize| if b.extent > 1 { b.s[t] } else { 0 };
+    GemmStrides {
+        a: (a.0, a.1, bs(TA)),
+        b: (bb.0, bb.1, bs(TB)),
+        c: (c.0, c.1, bs(TC)),
+    }
+}
+
+/// Whether a `rows x cols` operand is BLAS-legal: unit stride in one dimension and the other
+/// stride at least the extent of that one.
+fn legal(rows: i64, cols: i64, rs: i64, cs: i64) -> bool {
+    (rs == 1 && cs >= rows.max(1)) || (cs == 1 && rs >= cols.max(1))
+}
+
+fn legal_parts(g: &GemmStrides, m: i64, n: i64, k: i64) -> (bool, bool, bool) {
+    (
+        legal(m, k, g.a.0, g.a.1),
+        legal(k, n, g.b.0, g.b.1),
+        legal(m, n, g.c.0, g.c.1),
+    )
+}
+
+impl Plan {
+    /// The strides of the plan's one GEMM-family call.
+    pub(crate) fn gemm_strides(&self) -> GemmStrides {
+        let f = |g: &Group| Fused {
+            extent: g.extent,
+            s: g.strides,
+        };
+        gemm_strides(&f(&self.m), &f(&self.n), &f(&self.k), &f(&self.batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc<'s>(modes: &'s [i32], ext: &'s [i64], st: Option<&'s [i64]>) -> TensorDesc<'s> {
+        TensorDesc {
+            modes,
+            extents: ext,
+            strides: st,
+        }
+    }
+
+    fn l(s: &str) -> Vec<i32> {
+        s.bytes().map(i32::from).collect()
+    }
+
+    #[test]
+    fn classification_and_flattening() {
+        // C_mnp = A_mk B_knp, packed: one flat GEMM m x (n*p) x k.
+        let (a, b, c) = (l("mk"), l("knp"), l("mnp"));
+        let p = normalize(
+            Api::Contract,
+            [
+                desc(&a, &[4, 3], None),
+                desc(&b, &[3, 5, 5], None),
+                desc(&c, &[4, 5, 5], None),
+            ],
+        )
+        .unwrap();
+        let plan = p.plan(&CostModel::CPU);
+        assert_eq!(plan.kind, PlanKind::Gemm, "{plan}");
+        assert_eq!((plan.m.extent, plan.n.extent, plan.k.extent), (4, 25, 3));
+        let all = p.plan_candidates(&CostModel::CPU, true);
+        assert_eq!(all.len(), 3, "flatten, batch over n, batch over p");
+        assert!(all.iter().all(|x| x.cost_ns >= plan.cost_ns));
+        // Batch over the last mode ranks before batch over the middle one.
+        assert_eq!(all[1].batch.labels, l("p"));
+        assert_eq!(all[2].batch.labels, l("n"));
+    }
+
+    #[test]
+    fn rules() {
+        let (a, b, c) = (l("mk"), l("kn"), l("mn"));
+        // Extent mismatch: reported at extent_b (position 12 of tblas_contract).
+        let e = normalize(
+            Api::Contract,
+            [
+                desc(&a, &[2, 3], None),
+                desc(&b, &[4, 2], None),
+                desc(&c, &[2, 2], None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.position(), 12, "{e}");
+        // Output-only mode: modes_c (17).
+        let cx = l("mnx");
+        let e = normalize(
+            Api::Contract,
+            [
+                desc(&a, &[2, 3], None),
+                desc(&b, &[3, 2], None),
+                desc(&cx, &[2, 2, 2], None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.position(), 17, "{e}");
+        // Repeated output mode.
+        let cr = l("mm");
+        let e = normalize(
+            Api::Einsum,
+            [
+                desc(&a, &[2, 3], None),
+                desc(&b, &[3, 2], None),
+                desc(&cr, &[2, 2], None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.position(), 3, "{e}");
+        // Negative stride / extent.
+        let e = normalize(
+            Api::Einsum,
+            [
+                desc(&a, &[2, -3], None),
+                desc(&b, &[3, 2], None),
+                desc(&c, &[2, 2], None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.position(), 6, "{e}");
+        let e = normalize(
+            Api::Einsum,
+            [
+                desc(&a, &[2, 3], None),
+                desc(&b, &[3, 2], Some(&[1, -3])),
+                desc(&c, &[2, 2], None),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.position(), 10, "{e}");
+    }
+
+    #[test]
+    fn c_aliasing_is_exact() {
+        let (a, b, c) = (l("mk"), l("kn"), l("mn"));
+        let mk = |cs: &[i64]| {
+            normalize(
+                Api::Contract,
+                [
+                    desc(&a, &[3, 2], None),
+                    desc(&b, &[2, 2], None),
+                    desc(&c, &[3, 2], Some(cs)),
+                ],
+            )
+            .unwrap()
+        };
+        let at = Addrs {
+            a: 0x1000,
+            b: 0x2000,
+            c: 0x3000,
+            elem: 8,
+            align: 8,
+        };
+        let r = Referenced { ab: true, c: true };
+        assert!(mk(&[1, 3]).check_memory(Api::Contract, at, r).is_ok());
+        assert!(
+            mk(&[2, 3]).check_memory(Api::Contract, at, r).is_ok(),
+            "interleaved but injective"
+        );
+        assert_eq!(
+            mk(&[1, 2]).check_memory(Api::Contract, at, r).unwrap_err().position(),
+            19
+        );
+        assert_eq!(
+            mk(&[1, 0]).check_memory(Api::Contract, at, r).unwrap_err().position(),
+            19
+        );
+        // C overlapping A.
+        let at2 = Addrs { c: 0x1008, ..at };
+        assert_eq!(
+            mk(&[1, 3]).check_memory(Api::Contract, at2, r).unwrap_err().position(),
+            15
+        );
+    }
+}
