@@ -78,12 +78,12 @@ fn oracle<T: Scalar>(
         for _ in 0..ct {
             let o: usize = ci.iter().zip(&c.0.st).map(|(i, s)| i * s).sum();
             addressed[o] = true;
-            for d in 0..ci.len() {
-                ci[d] += 1;
-                if ci[d] < c.0.ext[d] {
+            for (x, e) in ci.iter_mut().zip(&c.0.ext) {
+                *x += 1;
+                if *x < *e {
                     break;
                 }
-                ci[d] = 0;
+                *x = 0;
             }
         }
     }
