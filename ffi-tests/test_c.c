@@ -149,6 +149,58 @@ static void test_errors(tblas_handle *h) {
     CHECK(strlen(tblas_status_string(TBLAS_STATUS_INVALID_VALUE)) > 0, "status string");
 }
 
+/* Tensor contraction: C_mnp = A_mk B_knp (flattened GEMM) and C_mnp = A_nk B_pkm (one of the
+ * 8 cases BLAS cannot express: a general-stride batched call), each against loops. */
+static void test_contraction(tblas_handle *h) {
+    enum { M = 3, N = 4, P = 5, K = 2 };
+    double a[M * K], b[K * N * P], c[M * N * P], want[M * N * P], one = 1, zero = 0;
+    for (int i = 0; i < M * K; i++) a[i] = (double)rand() / RAND_MAX - 0.5;
+    for (int i = 0; i < K * N * P; i++) b[i] = (double)rand() / RAND_MAX - 0.5;
+    const int64_t ea[2] = {M, K}, eb[3] = {K, N, P}, ec[3] = {M, N, P};
+    const int32_t ma[2] = {'m', 'k'}, mb[3] = {'k', 'n', 'p'}, mc[3] = {'m', 'n', 'p'};
+    for (int p = 0; p < P; p++)
+        for (int n = 0; n < N; n++)
+            for (int m = 0; m < M; m++) {
+                double s = 0;
+                for (int k = 0; k < K; k++) s += a[m + M * k] * b[k + K * (n + N * p)];
+                want[m + M * (n + N * p)] = s;
+            }
+    tblas_status st = tblas_contract(h, TBLAS_R_64F, &one, a, 2, ma, ea, NULL, b, 3, mb, eb, NULL, &zero, c, 3, mc,
+                                     ec, NULL);
+    double err = 0;
+    for (int i = 0; i < M * N * P; i++) err = fmax(err, fabs(c[i] - want[i]));
+    CHECK(st == TBLAS_STATUS_SUCCESS && err < 1e-14, "tblas_contract mk,knp->mnp: status %d error %g", st, err);
+
+    /* C_mnp = A_nk B_pkm via einsum, float. */
+    float af[N * K], bf[P * K * M], cf[M * N * P], wf[M * N * P], onef = 1, zerof = 0;
+    for (int i = 0; i < N * K; i++) af[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < P * K * M; i++) bf[i] = (float)rand() / RAND_MAX - 0.5f;
+    const int64_t ea2[2] = {N, K}, eb2[3] = {P, K, M};
+    for (int p = 0; p < P; p++)
+        for (int n = 0; n < N; n++)
+            for (int m = 0; m < M; m++) {
+                float s = 0;
+                for (int k = 0; k < K; k++) s += af[n + N * k] * bf[p + P * (k + K * m)];
+                wf[m + M * (n + N * p)] = s;
+            }
+    st = tblas_einsum(h, TBLAS_R_32F, "nk,pkm->mnp", &onef, af, ea2, NULL, bf, eb2, NULL, &zerof, cf, ec, NULL);
+    float errf = 0;
+    for (int i = 0; i < M * N * P; i++) errf = fmaxf(errf, fabsf(cf[i] - wf[i]));
+    CHECK(st == TBLAS_STATUS_SUCCESS && errf < 1e-5f, "tblas_einsum nk,pkm->mnp: status %d error %g", st, errf);
+    char plan[512];
+    st = tblas_einsum_explain(h, TBLAS_R_32F, "nk,pkm->mnp", ea2, NULL, eb2, NULL, ec, NULL, plan, sizeof plan);
+    CHECK(st == TBLAS_STATUS_SUCCESS && strncmp(plan, "general-stride batched", 22) == 0 && strstr(plan, "no copy"),
+          "explain: %s", plan);
+    /* Errors: an output-only mode (argument 3, the spec), C untouched. */
+    memcpy(wf, cf, sizeof cf);
+    st = tblas_einsum(h, TBLAS_R_32F, "nk,pkm->mnx", &onef, af, ea2, NULL, bf, eb2, NULL, &zerof, cf, ec, NULL);
+    CHECK(st == TBLAS_STATUS_INVALID_VALUE && tblas_get_last_error_position() == 3 &&
+              memcmp(wf, cf, sizeof cf) == 0,
+          "output-only mode: %d at %d: %s", st, tblas_get_last_error_position(), tblas_get_last_error_message());
+    st = tblas_einsum_explain(h, TBLAS_R_32F, "nk,pkm->mnp", ea2, NULL, eb2, NULL, ec, NULL, plan, 4);
+    CHECK(st == TBLAS_STATUS_INVALID_VALUE && tblas_get_last_error_position() == 11, "explain buffer too small");
+}
+
 int main(void) {
     tblas_handle *h = NULL;
     if (tblas_create(&h) != TBLAS_STATUS_SUCCESS) {
@@ -165,6 +217,7 @@ int main(void) {
     test_strided_z(h);
     test_gemm_batched_ex(h);
     test_errors(h);
+    test_contraction(h);
     CHECK(tblas_destroy(h) == TBLAS_STATUS_SUCCESS, "destroy");
     CHECK(tblas_destroy(h) == TBLAS_STATUS_NOT_INITIALIZED, "double destroy is detected");
     printf("%d passed, %d failed\n", passed, failed);

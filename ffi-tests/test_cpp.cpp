@@ -1,6 +1,7 @@
 // C++17 caller of tensorblas: the header inside extern "C", std::complex interop, RAII handle.
 // Build: c++ -std=c++17 -Wall -Wextra -Werror -Iinclude ffi-tests/test_cpp.cpp libtensorblas.a <libs>
 // Prints "N passed, N failed"; exit status 1 on any failure.
+#include <algorithm>
 #include <complex>
 #include <cstdio>
 #include <cstring>
@@ -112,6 +113,45 @@ int main() {
     check(c == c0, "C untouched on error");
     int32_t nt = 0;
     check(tblas_set_num_threads(h.get(), 2) == 0 && tblas_get_num_threads(h.get(), &nt) == 0 && nt == 2, "threads");
+
+    // Contraction, complex: batch (Hadamard) mode b, C_bmn = sum_k A_bmk B_bkn, row-major
+    // operands (numpy layout) through explicit strides.
+    {
+        const long nb = 3, m = 2, k = 4, n = 3;
+        std::vector<std::complex<double>> A(nb * m * k), B(nb * k * n), C(nb * m * n, {-7, 7});
+        std::mt19937 gen(7);
+        std::uniform_real_distribution<double> u(-1, 1);
+        for (auto &x : A) x = {u(gen), u(gen)};
+        for (auto &x : B) x = {u(gen), u(gen)};
+        const int64_t ea[3] = {nb, m, k}, sa[3] = {m * k, k, 1};
+        const int64_t eb[3] = {nb, k, n}, sb[3] = {k * n, n, 1};
+        const int64_t ec[3] = {nb, m, n}, sc[3] = {m * n, n, 1};
+        const std::complex<double> alpha{0.5, -1}, beta{0, 0};
+        check(tblas_einsum(h.get(), TBLAS_C_64F, "bmk,bkn->bmn", &alpha, A.data(), ea, sa, B.data(), eb, sb, &beta,
+                           C.data(), ec, sc) == TBLAS_STATUS_SUCCESS,
+              "zeinsum bmk,bkn->bmn");
+        double err = 0;
+        for (long b = 0; b < nb; ++b)
+            for (long i = 0; i < m; ++i)
+                for (long j = 0; j < n; ++j) {
+                    std::complex<double> s = 0;
+                    for (long l = 0; l < k; ++l) s += A[b * m * k + i * k + l] * B[b * k * n + l * n + j];
+                    err = std::max(err, std::abs(C[b * m * n + i * n + j] - alpha * s));
+                }
+        check(err < 1e-14, "zeinsum values");
+        char plan[256];
+        check(tblas_einsum_explain(h.get(), TBLAS_C_64F, "bmk,bkn->bmn", ea, sa, eb, sb, ec, sc, plan, sizeof plan) ==
+                      TBLAS_STATUS_SUCCESS &&
+                  std::strncmp(plan, "strided-batched over b(3)", 25) == 0,
+              "explain: batched over the Hadamard mode");
+        // Extent mismatch: extent_b (argument 9), C untouched.
+        const int64_t bad[3] = {nb, k + 1, n};
+        auto C0 = C;
+        check(tblas_einsum(h.get(), TBLAS_C_64F, "bmk,bkn->bmn", &alpha, A.data(), ea, sa, B.data(), bad, sb, &beta,
+                           C.data(), ec, sc) == TBLAS_STATUS_INVALID_VALUE &&
+                  tblas_get_last_error_position() == 9 && C == C0,
+              "zeinsum extent mismatch");
+    }
 
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -17,6 +17,12 @@ program test_fortran
   complex(c_double_complex) :: zone = (1, 0), zzero = (0, 0)
   type(c_ptr) :: cuda
   integer :: p
+  ! Contraction: C(m,n,p) = sum_k T(m,k) * U(k,n,p), Fortran (column-major) arrays.
+  real(c_double), target :: t3(m, k), u3(k, n, nb), v3(m, n, nb), w3(m, n, nb)
+  real(c_double), target :: alpha_t = 1, beta_t = 0
+  integer(c_int32_t) :: modes_t(2), modes_u(3), modes_v(3)
+  integer(c_int64_t) :: ext_t(2), ext_u(3), ext_v(3)
+  character(kind=c_char) :: planbuf(200)
 
   call check(tblas_create(h) == TBLAS_STATUS_SUCCESS, "create")
   call tblas_get_version(major, minor, patch)
@@ -56,6 +62,37 @@ program test_fortran
   call check(tblas_get_last_error_position() == 16, "ldc error position")
   call check(index(tblas_last_error_message(), "(ldc)") > 0, "message names ldc: " // tblas_last_error_message())
   call check(all(c == c0), "C untouched on error")
+  ! Contraction through tblas_contract (int labels) and tblas_einsum (spec).
+  call random_number(t3)
+  call random_number(u3)
+  modes_t = [1, 3]
+  modes_u = [3, 2, 4]
+  modes_v = [1, 2, 4]
+  ext_t = [m, k]
+  ext_u = [k, n, nb]
+  ext_v = [m, n, nb]
+  v3 = -1
+  st = tblas_contract(h, TBLAS_R_64F, c_loc(alpha_t), c_loc(t3), 2, modes_t, ext_t, c_null_ptr, &
+                      c_loc(u3), 3, modes_u, ext_u, c_null_ptr, c_loc(beta_t), c_loc(v3), 3, modes_v, ext_v, &
+                      c_null_ptr)
+  do p = 1, int(nb)
+    w3(:, :, p) = matmul(t3, u3(:, :, p))
+  end do
+  call check(st == TBLAS_STATUS_SUCCESS .and. maxval(abs(v3 - w3)) < 1d-13, "tblas_contract mk,knp->mnp")
+  v3 = -1
+  st = tblas_einsum(h, TBLAS_R_64F, "mk,knp->mnp" // c_null_char, c_loc(alpha_t), c_loc(t3), ext_t, c_null_ptr, &
+                    c_loc(u3), ext_u, c_null_ptr, c_loc(beta_t), c_loc(v3), ext_v, c_null_ptr)
+  call check(st == TBLAS_STATUS_SUCCESS .and. maxval(abs(v3 - w3)) < 1d-13, "tblas_einsum mk,knp->mnp")
+  st = tblas_einsum_explain(h, TBLAS_R_64F, "mk,knp->mnp" // c_null_char, ext_t, c_null_ptr, ext_u, c_null_ptr, &
+                            ext_v, c_null_ptr, planbuf, int(size(planbuf), c_size_t))
+  call check(st == TBLAS_STATUS_SUCCESS .and. planbuf(1) == 'g' .and. planbuf(2) == 'e', "explain: a flat gemm")
+  ! Output-only mode: argument 3 (spec), C untouched.
+  w3 = v3
+  st = tblas_einsum(h, TBLAS_R_64F, "mk,knp->mnx" // c_null_char, c_loc(alpha_t), c_loc(t3), ext_t, c_null_ptr, &
+                    c_loc(u3), ext_u, c_null_ptr, c_loc(beta_t), c_loc(v3), ext_v, c_null_ptr)
+  call check(st == TBLAS_STATUS_INVALID_VALUE .and. tblas_get_last_error_position() == 3 .and. all(v3 == w3), &
+             "einsum output-only mode")
+
   st = tblas_create_with_backend(cuda, TBLAS_BACKEND_CUDA, 0)
   call check(st == TBLAS_STATUS_BACKEND_UNAVAILABLE, "CUDA unavailable")
   call check(len(tblas_c_string(tblas_status_string(TBLAS_STATUS_SUCCESS))) > 0, "status string")

@@ -303,6 +303,43 @@ module tensorblas
       complex(c_double_complex), intent(inout) :: C(*)                   ! address memory before it
       integer(c_int32_t) :: status
     end function
+
+    ! Tensor contraction (contraction.md). Scalars and tensors are passed as c_ptr (c_loc(x)) so
+    ! that one interface serves every type; modes are int32 labels; stride arrays may be
+    ! c_null_ptr (packed column-major) - pass them as c_loc(strides) otherwise.
+    function tblas_contract(handle, type, alpha, A, nmode_a, modes_a, extent_a, stride_a, &
+        B, nmode_b, modes_b, extent_b, stride_b, beta, C, nmode_c, modes_c, extent_c, stride_c) &
+        result(status) bind(C, name="tblas_contract")
+      import :: c_ptr, c_int32_t, c_int64_t
+      type(c_ptr), value :: handle, alpha, A, B, beta, C, stride_a, stride_b, stride_c
+      integer(c_int32_t), value :: type, nmode_a, nmode_b, nmode_c
+      integer(c_int32_t), intent(in) :: modes_a(*), modes_b(*), modes_c(*)
+      integer(c_int64_t), intent(in) :: extent_a(*), extent_b(*), extent_c(*)
+      integer(c_int32_t) :: status
+    end function
+
+    ! spec: e.g. "mk,knp->mnp" // c_null_char
+    function tblas_einsum(handle, type, spec, alpha, A, extent_a, stride_a, B, extent_b, stride_b, &
+        beta, C, extent_c, stride_c) result(status) bind(C, name="tblas_einsum")
+      import :: c_ptr, c_int32_t, c_int64_t, c_char
+      type(c_ptr), value :: handle, alpha, A, B, beta, C, stride_a, stride_b, stride_c
+      integer(c_int32_t), value :: type
+      character(kind=c_char), intent(in) :: spec(*)
+      integer(c_int64_t), intent(in) :: extent_a(*), extent_b(*), extent_c(*)
+      integer(c_int32_t) :: status
+    end function
+
+    function tblas_einsum_explain(handle, type, spec, extent_a, stride_a, extent_b, stride_b, &
+        extent_c, stride_c, buf, buf_len) result(status) bind(C, name="tblas_einsum_explain")
+      import :: c_ptr, c_int32_t, c_int64_t, c_char, c_size_t
+      type(c_ptr), value :: handle, stride_a, stride_b, stride_c
+      integer(c_int32_t), value :: type
+      character(kind=c_char), intent(in) :: spec(*)
+      integer(c_int64_t), intent(in) :: extent_a(*), extent_b(*), extent_c(*)
+      character(kind=c_char), intent(out) :: buf(*)
+      integer(c_size_t), value :: buf_len
+      integer(c_int32_t) :: status
+    end function
   end interface
 
 contains
