@@ -341,7 +341,8 @@ fn explain_writes_the_plan_or_fails_cleanly() {
     let neg = [1i64, -1, 1];
     let alias = [1i64, 1, 1];
     let bad = [4i64, 4];
-    let cases: Vec<(i32, (i32, (i32, String)))> = vec![
+    type Outcome = (i32, (i32, String));
+    let cases: Vec<(i32, Outcome)> = vec![
         (
             1,
             call(null_mut(), TBLAS_R_32F, spec.as_ptr(), e, no, buf.as_mut_ptr(), 256),
