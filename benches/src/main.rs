@@ -6,6 +6,7 @@
 //! or the vendor BLAS, a serial loop of vendor GEMM) and one flat GEMM of equal flops; writes
 //! `sweep.csv`, one PNG per type, and prints a table of ratios. See `--help`.
 
+mod contract;
 mod sweep;
 mod vendor;
 
@@ -16,6 +17,12 @@ use tensorblas::CpuBackend;
 
 const HELP: &str = "\
 tensorblas-bench sweep [options]
+tensorblas-bench contract [--types s,d] [--sizes 16,32,64,128] [--backend B] [--threads N]
+                 [--samples N] [--sample-ms MS] [--candidates] [--overhead] [--out DIR] [--quick]
+    (the 36 single-index contractions: tensorblas einsum vs transpose-then-GEMM vs a flat GEMM
+     of equal flops; --candidates times every plan the cost model weighs, --overhead the
+     planning cost; writes DIR/contract.csv, contract-<type>.png, table.txt; default DIR
+     benches/results/contract)
 tensorblas-bench plot --csv FILE [--peak-f32 GFLOPS] [--bandwidth GBS] [--out DIR]
     (table and plots again from a sweep.csv, without measuring)
 
@@ -174,11 +181,66 @@ fn replot(args: &[String]) {
     }
 }
 
+fn contract_main(args: &[String]) {
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut o = contract::Opts {
+        types: vec!['s', 'd'],
+        sizes: if quick { vec![16, 32] } else { vec![16, 32, 64, 128] },
+        backend: CpuBackend::Auto,
+        threads: tensorblas::default_num_threads().unwrap_or(1),
+        samples: if quick { 3 } else { 7 },
+        min_sample: Duration::from_millis(if quick { 5 } else { 20 }),
+        candidates: false,
+        overhead: false,
+        out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results/contract")),
+    };
+    let parsed = (|| -> Result<(), String> {
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+            match a.as_str() {
+                "--quick" => {}
+                "--candidates" => o.candidates = true,
+                "--overhead" => o.overhead = true,
+                "--types" => {
+                    o.types = val(a)?.chars().filter(|c| *c != ',').collect();
+                    if let Some(bad) = o.types.iter().find(|c| !"sdcz".contains(**c)) {
+                        return Err(format!("--types: unknown type '{bad}' (use s, d, c, z)"));
+                    }
+                }
+                "--sizes" => o.sizes = list(&val(a)?, "size")?,
+                "--backend" => o.backend = CpuBackend::parse(&val(a)?).map_err(|e| e.to_string())?,
+                "--threads" => o.threads = val(a)?.parse().map_err(|_| "--threads: not a number")?,
+                "--samples" => o.samples = val(a)?.parse().map_err(|_| "--samples: not a number")?,
+                "--sample-ms" => {
+                    o.min_sample = Duration::from_millis(val(a)?.parse().map_err(|_| "--sample-ms: not a number")?)
+                }
+                "--out" => o.out = PathBuf::from(val(a)?),
+                "-h" | "--help" => {
+                    println!("{HELP}");
+                    std::process::exit(0);
+                }
+                other => return Err(format!("unknown option '{other}'\n\n{HELP}")),
+            }
+        }
+        if o.threads == 0 || o.sizes.contains(&0) {
+            return Err("--threads and every size must be positive".into());
+        }
+        Ok(())
+    })();
+    if let Err(e) = parsed {
+        eprintln!("tensorblas-bench contract: {e}");
+        std::process::exit(2);
+    }
+    print!("{}", contract::run(&o));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("sweep") => {}
         Some("plot") => return replot(&args[1..]),
+        Some("contract") => return contract_main(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{HELP}");
             return;

@@ -131,7 +131,7 @@ pub fn flops_and_size(ty: char, m: usize, n: usize, k: usize) -> (f64, usize) {
 
 /// Times `f`: one warm-up call, calibrates repetitions so that a sample lasts `min_sample`, then
 /// `samples` samples. Returns (median, min) nanoseconds per call.
-fn time(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (f64, f64) {
+pub(crate) fn time(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (f64, f64) {
     f();
     let t = Instant::now();
     f();
@@ -632,19 +632,30 @@ pub fn table(rows: &[Row], machine: &Machine) -> String {
     out
 }
 
+/// Registers DejaVu Sans as plotters' "sans-serif" (once per process).
+pub(crate) fn register_font() -> Result<(), String> {
+    use plotters::style::FontStyle;
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let font = [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read(p).ok())
+        .ok_or("no DejaVuSans.ttf found (apt-get install fonts-dejavu-core); plots skipped")?;
+        let font: &'static [u8] = Box::leak(font.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, font)
+            .map_err(|_| "invalid font file".to_string())
+    })
+    .clone()
+}
+
 /// One PNG per type: GFLOP/s against size, one line per variant, the peak as a line; cache and
 /// dram regimes side by side. Needs a TrueType font (Debian: fonts-dejavu-core).
 pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>, String> {
     use plotters::prelude::*;
-    let font = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read(p).ok())
-    .ok_or("no DejaVuSans.ttf found (apt-get install fonts-dejavu-core); plots skipped")?;
-    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, font).map_err(|_| "invalid font file")?;
+    register_font()?;
     let mut written = Vec::new();
     let mut types: Vec<char> = rows.iter().map(|r| r.ty).collect();
     types.dedup();

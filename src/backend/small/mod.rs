@@ -124,8 +124,16 @@ impl Arith for f32 {}
 impl Arith for f64 {}
 
 thread_local! {
-    static PACK_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    static PACK_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    static PACK_F32: RefCell<Pack<f32>> = const { RefCell::new(Pack { data: Vec::new(), key: std::ptr::null() }) };
+    static PACK_F64: RefCell<Pack<f64>> = const { RefCell::new(Pack { data: Vec::new(), key: std::ptr::null() }) };
+}
+
+/// The packing buffer of A, with the entry pointer it holds (entries that share A, such as a
+/// broadcast operand with batch stride 0, are packed once per call).
+pub(crate) struct Pack<R> {
+    data: Vec<R>,
+    /// A pointer packed in `data` during the current call (null: none).
+    key: *const R,
 }
 
 /// Executes entries `range` of `job` with the small-matrix kernels of `isa` (which must be
@@ -160,6 +168,8 @@ pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, ran
             };
             $pack.with(|buf| {
                 let mut buf = buf.borrow_mut();
+                // A packed by an earlier call may have changed since.
+                buf.key = std::ptr::null();
                 // SAFETY: every entry of the range belongs to a validated job (all addressed
                 // elements in bounds, C disjoint from A and B; `job` already describes the
                 // flipped problem when `flip`), T is $r or its complex form per T::DATATYPE, and
@@ -187,7 +197,7 @@ unsafe fn dispatch<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
     d: &Desc<R>,
     range: std::ops::Range<usize>,
     ptrs: &F,
-    buf: &mut Vec<R>,
+    buf: &mut Pack<R>,
 ) where
     Portable<R>: Simd<R = R>,
     IsaTypes<R>: X86<R>,
@@ -218,13 +228,13 @@ trait X86<R> {
         d: &Desc<R>,
         range: std::ops::Range<usize>,
         ptrs: &F,
-        buf: &mut Vec<R>,
+        buf: &mut Pack<R>,
     );
     unsafe fn avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
         d: &Desc<R>,
         range: std::ops::Range<usize>,
         ptrs: &F,
-        buf: &mut Vec<R>,
+        buf: &mut Pack<R>,
     );
 }
 
@@ -236,7 +246,7 @@ macro_rules! x86_entries {
             d: &Desc<$r>,
             range: std::ops::Range<usize>,
             ptrs: &F,
-            buf: &mut Vec<$r>,
+            buf: &mut Pack<$r>,
         ) {
             // Entries whose rows fit one vector use one vector of rows and twice the columns.
             let one_vector = d.m * if CPLX { 2 } else { 1 } <= <Avx2<$r> as Simd>::LANES;
@@ -261,7 +271,7 @@ macro_rules! x86_entries {
             d: &Desc<$r>,
             range: std::ops::Range<usize>,
             ptrs: &F,
-            buf: &mut Vec<$r>,
+            buf: &mut Pack<$r>,
         ) {
             // SAFETY: AVX-512F enabled here; the entries are validated (run_entries' contract).
             if !CPLX && unsafe { tiny::$tiny_run(d, range.clone(), ptrs) } {
@@ -288,7 +298,7 @@ macro_rules! x86_entries {
                 d: &Desc<$r>,
                 range: std::ops::Range<usize>,
                 ptrs: &F,
-                buf: &mut Vec<$r>,
+                buf: &mut Pack<$r>,
             ) {
                 // SAFETY: forwarded.
                 unsafe { $avx2::<CPLX, F>(d, range, ptrs, buf) }
@@ -297,7 +307,7 @@ macro_rules! x86_entries {
                 d: &Desc<$r>,
                 range: std::ops::Range<usize>,
                 ptrs: &F,
-                buf: &mut Vec<$r>,
+                buf: &mut Pack<$r>,
             ) {
                 // SAFETY: forwarded.
                 unsafe { $avx512::<CPLX, F>(d, range, ptrs, buf) }
@@ -318,7 +328,7 @@ unsafe fn entry<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
     a: *const S::R,
     b: *const S::R,
     c: *mut S::R,
-    buf: &mut Vec<S::R>,
+    buf: &mut Pack<S::R>,
 ) where
     S::R: Arith,
 {
@@ -328,22 +338,41 @@ unsafe fn entry<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
     let (ap, a_cs) = if d.a_rs == 1 && !d.a_conj {
         (a, d.a_cs * wi)
     } else {
-        buf.clear();
-        buf.reserve(d.m * d.k * w);
-        for l in 0..d.k as isize {
-            for i in 0..d.m as isize {
+        if buf.key != a {
+            let (m, k) = (d.m as isize, d.k as isize);
+            buf.data.clear();
+            buf.data.resize(d.m * d.k * w, S::R::default());
+            let dst = buf.data.as_mut_ptr();
+            let put = |i: isize, l: isize| {
                 let src = a.wrapping_offset((i * d.a_rs + l * d.a_cs) * wi);
-                // SAFETY: (i, l) is an addressed element of this entry's A.
+                let at = ((l * m + i) * wi) as usize;
+                // SAFETY: (i, l) is an addressed element of this entry's A; `at` (+1 for the
+                // imaginary part) is inside the m*k*w buffer.
                 unsafe {
-                    buf.push(*src);
+                    *dst.add(at) = *src;
                     if CPLX {
                         let im = *src.add(1);
-                        buf.push(if d.a_conj { -im } else { im });
+                        *dst.add(at + 1) = if d.a_conj { -im } else { im };
+                    }
+                }
+            };
+            // Read A along its smaller stride (rows of a row-major A, not 4 KiB-apart gathers).
+            if d.a_cs.unsigned_abs() < d.a_rs.unsigned_abs() {
+                for i in 0..m {
+                    for l in 0..k {
+                        put(i, l);
+                    }
+                }
+            } else {
+                for l in 0..k {
+                    for i in 0..m {
+                        put(i, l);
                     }
                 }
             }
+            buf.key = a;
         }
-        (buf.as_ptr(), (d.m * w) as isize)
+        (buf.data.as_ptr(), (d.m * w) as isize)
     };
     let rows_real = d.m * w;
     let lanes = S::LANES;
