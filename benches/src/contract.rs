@@ -378,7 +378,7 @@ pub fn run(opts: &Opts) -> String {
     for r in &rows {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{:.0},{:.0},{:.2},\"{}\"",
+            "{},\"{}\",{},{},{},{},{},{:.0},{:.0},{:.2},\"{}\"",
             r.case,
             r.spec,
             r.ty,
@@ -459,15 +459,22 @@ pub fn table(rows: &[Row], notes: &str) -> String {
             }
         }
     }
-    let _ = writeln!(
-        s,
-        "\nBLAS-mapped cases at t >= 64, einsum / flat GEMM: geometric mean {:.2}, worst {:.2} ({}), {} of {} >= 0.9",
-        geomean(&vs_flat_big),
-        worst_flat.0,
-        worst_flat.1,
-        vs_flat_big.iter().filter(|&&x| x >= 0.9).count(),
-        vs_flat_big.len()
-    );
+    if vs_flat_big.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nBLAS-mapped cases at t >= 64, einsum / flat GEMM: none in this run"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "\nBLAS-mapped cases at t >= 64, einsum / flat GEMM: geometric mean {:.2}, worst {:.2} ({}), {} of {} >= 0.9",
+            geomean(&vs_flat_big),
+            worst_flat.0,
+            worst_flat.1,
+            vs_flat_big.iter().filter(|&&x| x >= 0.9).count(),
+            vs_flat_big.len()
+        );
+    }
     let _ = writeln!(
         s,
         "all cases at t <= 64, einsum / transpose-then-GEMM: geometric mean {:.2}, min {:.2}",

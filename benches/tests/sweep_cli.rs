@@ -68,3 +68,48 @@ fn bad_options_are_rejected_with_a_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn tiny_contract_run_writes_every_case() {
+    let out = std::env::temp_dir().join(format!("tblas-contract-{}", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_tensorblas-bench"))
+        .args([
+            "contract",
+            "--types",
+            "d",
+            "--sizes",
+            "3",
+            "--samples",
+            "1",
+            "--sample-ms",
+            "1",
+            "--candidates",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("run tensorblas-bench contract");
+    assert!(status.success());
+    let csv = std::fs::read_to_string(out.join("contract.csv")).expect("contract.csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("case,spec,type,t,variant,backend,threads,median_ns,min_ns,gflops,plan")
+    );
+    let rows: Vec<&str> = lines.collect();
+    // One flat GEMM, then einsum and ttgt for each of the 36 cases (plus candidates).
+    let einsum = rows.iter().filter(|r| r.contains(",einsum,")).count();
+    let ttgt = rows.iter().filter(|r| r.contains(",ttgt,")).count();
+    assert_eq!((einsum, ttgt), (36, 36));
+    assert!(rows.iter().all(|r| r.ends_with('"') && !r.contains("NaN")), "{rows:?}");
+    assert!(rows
+        .iter()
+        .filter(|r| r.contains(",einsum,"))
+        .all(|r| r.contains("no copy")));
+    let table = std::fs::read_to_string(out.join("table.txt")).expect("table.txt");
+    assert!(
+        table.contains("einsum / transpose-then-GEMM: geometric mean"),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
