@@ -36,6 +36,7 @@ module tensorblas
   integer(c_int32_t), parameter :: TBLAS_R_64F = 1
   integer(c_int32_t), parameter :: TBLAS_C_32F = 2
   integer(c_int32_t), parameter :: TBLAS_C_64F = 3
+  integer(c_int32_t), parameter :: TBLAS_MAX_MODES = 32
 
   interface
     ! ---- handle, errors, version ----

@@ -63,6 +63,7 @@ fn header_declares_the_whole_contract() {
         "#define TBLAS_R_64F 1",
         "#define TBLAS_C_32F 2",
         "#define TBLAS_C_64F 3",
+        "#define TBLAS_MAX_MODES 32",
         "tblas_status tblas_create(tblas_handle **handle);",
         "tblas_status tblas_create_with_backend(tblas_handle **handle, tblas_backend backend, int32_t device);",
         "tblas_status tblas_destroy(tblas_handle *handle);",

@@ -94,6 +94,11 @@ pub const TBLAS_C_32F: tblas_datatype = 2;
 /// tblas_complex_double.
 pub const TBLAS_C_64F: tblas_datatype = 3;
 
+/// Most modes one tensor of a contraction may have (and most distinct modes in one
+/// contraction); more is TBLAS_STATUS_NOT_SUPPORTED.
+pub const TBLAS_MAX_MODES: i32 = 32;
+const _: () = assert!(TBLAS_MAX_MODES as usize == crate::contraction::MAX_MODES);
+
 /// Library version (major).
 pub const TBLAS_VERSION_MAJOR: i32 = 0;
 /// Library version (minor).
