@@ -8,6 +8,10 @@
 
 mod contract;
 mod sweep;
+mod tucker;
+
+#[global_allocator]
+static ALLOC: tucker::Counting = tucker::Counting;
 mod vendor;
 
 use std::path::PathBuf;
@@ -23,6 +27,11 @@ tensorblas-bench contract [--types s,d] [--sizes 16,32,64,128] [--backend B] [--
      of equal flops; --candidates times every plan the cost model weighs, --overhead the
      planning cost; writes DIR/contract.csv, contract-<type>.png, table.txt; default DIR
      benches/results/contract)
+tensorblas-bench tucker [--cases 1,2,3,4] [--n-iter 25] [--no-peer] [--python PY] [--out DIR]
+    (HOOI on 100^3/R10, 200^3/R10, 300^3/R20, 400x300x200/R(16,12,8), svd init, tol 0: total,
+     init, per sweep vs two GEMM passes, peak extra memory, error; TensorLy on the same data
+     through benches/peers/tensorly_tucker.py when Python has tensorly; default DIR
+     benches/results/tucker)
 tensorblas-bench plot --csv FILE [--peak-f32 GFLOPS] [--bandwidth GBS] [--out DIR]
     (table and plots again from a sweep.csv, without measuring)
 
@@ -181,6 +190,38 @@ fn replot(args: &[String]) {
     }
 }
 
+fn tucker_main(args: &[String]) {
+    let mut o = tucker::Opts {
+        cases: vec![1, 2, 3, 4],
+        n_iter: 25,
+        peer: true,
+        python: "python3".into(),
+        out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results/tucker")),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = |it: &mut std::slice::Iter<String>| it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--cases" => match list::<usize>(&v(&mut it), "case") {
+                Ok(c) if c.iter().all(|&x| (1..=4).contains(&x)) => o.cases = c,
+                _ => {
+                    eprintln!("tensorblas-bench tucker: --cases takes numbers 1..4");
+                    std::process::exit(2);
+                }
+            },
+            "--n-iter" => o.n_iter = v(&mut it).parse().unwrap_or(25),
+            "--no-peer" => o.peer = false,
+            "--python" => o.python = v(&mut it),
+            "--out" => o.out = PathBuf::from(v(&mut it)),
+            other => {
+                eprintln!("tensorblas-bench tucker: unknown option '{other}'\n\n{HELP}");
+                std::process::exit(2);
+            }
+        }
+    }
+    print!("{}", tucker::run(&o));
+}
+
 fn contract_main(args: &[String]) {
     let quick = args.iter().any(|a| a == "--quick");
     let mut o = contract::Opts {
@@ -241,6 +282,7 @@ fn main() {
         Some("sweep") => {}
         Some("plot") => return replot(&args[1..]),
         Some("contract") => return contract_main(&args[1..]),
+        Some("tucker") => return tucker_main(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{HELP}");
             return;

@@ -1,8 +1,8 @@
 //! The native backend: pure Rust, no system library.
 //!
 //! Per entry it picks one of two engines:
-//! - **small**: tensorblas' own register-blocked kernels ([`super::small`]) when the entry is
-//!   small enough that its operands stay in L1/L2 (`m, n, k <= SMALL_MAX`);
+//! - **small**: tensorblas' own register-blocked kernels ([`super::small`]) for thin entries
+//!   (`min(m, n) <= SMALL_MAX`, `k <= THIN_K_MAX`), whose resident operand stays in L1/L2;
 //! - **gemm**: the `gemm` crate (cache-blocked, packed; any strides, conjugation flags,
 //!   `read_dst = false` when `beta == 0`, so C is never read then) for larger entries.
 //!
@@ -26,6 +26,10 @@ const INNER_THREADING_WORK: usize = 64 * 64 * 64;
 
 /// Largest m, n and k the small kernels take (above, the packed `gemm` crate wins).
 pub(crate) const SMALL_MAX: usize = 64;
+
+/// Largest k of a thin product (one of m, n at most `SMALL_MAX`) the small kernels take: the
+/// resident `SMALL_MAX x k` slab of the kernel's A stays in L2 (256 KiB in f64).
+const THIN_K_MAX: usize = 512;
 
 /// Below this many multiply-adds in a whole call (batch * m * n * k, about 40-80 us on one
 /// thread), the small-kernel path runs on the calling thread alone: waking the pool costs tens
@@ -128,7 +132,7 @@ impl Backend for Native {
 /// and one of `m`, `n` at most `SMALL_MAX` (a thin GEMM, such as a flattened contraction); a
 /// kernel `m` above it runs in row slabs. The orientation is `flip_pays`' choice.
 fn small_orientation<T: Scalar>(job: &Job<'_, T>) -> Option<bool> {
-    (job.k <= SMALL_MAX && job.m.min(job.n) <= SMALL_MAX).then(|| flip_pays(job))
+    (job.k <= THIN_K_MAX && job.m.min(job.n) <= SMALL_MAX).then(|| flip_pays(job))
 }
 
 /// Rows `r0..r1` and kernel columns `c0..c1` of entry `p` of `j` as a one-entry job (`j` is in

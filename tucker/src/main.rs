@@ -1,0 +1,189 @@
+//! `tensorblas-tucker`: Tucker decomposition of a `.npy` tensor by HOOI.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use tensorblas::{CpuBackend, Handle};
+use tensorblas_tucker::npy::{self, Dtype};
+use tensorblas_tucker::{relative_error, tucker, Init, Options, Real, TensorView, TuckerResult};
+
+const HELP: &str = "\
+tensorblas-tucker INPUT.npy --ranks R1,R2,...,RN --out DIR
+    [--init svd|st-hosvd|random] [--n-iter-max N] [--tol T] [--seed S]
+    [--backend cpu|cuda] [--threads T]
+
+Tucker decomposition by HOOI (tensorblas contractions, no unfolding copies) of a float32 or
+float64 .npy tensor (C or Fortran order). Writes DIR/core.npy (R1 x ... x RN), DIR/factor_<n>.npy
+(I_n x R_n, orthonormal columns), and DIR/summary.json with rec_errors (per sweep), n_iter,
+rel_error (explicit ||X - X^|| / ||X||) and seconds {init, sweeps, total}. Defaults: --init svd,
+--n-iter-max 100, --tol 1e-4 (TensorLy's rule; 0 runs exactly --n-iter-max sweeps), --seed 0,
+--backend cpu, --threads: TBLAS_NUM_THREADS or all cores.";
+
+struct Args {
+    input: PathBuf,
+    ranks: Vec<usize>,
+    out: PathBuf,
+    init: String,
+    n_iter_max: usize,
+    tol: f64,
+    seed: u64,
+    backend: String,
+    threads: Option<usize>,
+}
+
+fn parse(argv: &[String]) -> Result<Args, String> {
+    let mut input = None;
+    let mut ranks = None;
+    let mut out = None;
+    let mut a = Args {
+        input: PathBuf::new(),
+        ranks: Vec::new(),
+        out: PathBuf::new(),
+        init: "svd".into(),
+        n_iter_max: 100,
+        tol: 1e-4,
+        seed: 0,
+        backend: "cpu".into(),
+        threads: None,
+    };
+    let mut it = argv.iter();
+    while let Some(s) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match s.as_str() {
+            "-h" | "--help" => {
+                println!("{HELP}");
+                std::process::exit(0);
+            }
+            "--ranks" => {
+                ranks = Some(
+                    val(s)?
+                        .split(',')
+                        .map(|r| {
+                            r.trim()
+                                .parse::<usize>()
+                                .map_err(|_| format!("--ranks: '{r}' is not a rank"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
+            }
+            "--out" => out = Some(PathBuf::from(val(s)?)),
+            "--init" => a.init = val(s)?,
+            "--n-iter-max" => a.n_iter_max = val(s)?.parse().map_err(|_| "--n-iter-max: not a number")?,
+            "--tol" => a.tol = val(s)?.parse().map_err(|_| "--tol: not a number")?,
+            "--seed" => a.seed = val(s)?.parse().map_err(|_| "--seed: not a number")?,
+            "--backend" => a.backend = val(s)?,
+            "--threads" => a.threads = Some(val(s)?.parse().map_err(|_| "--threads: not a number")?),
+            other if other.starts_with("--") => return Err(format!("unknown option '{other}'")),
+            other => {
+                if input.replace(PathBuf::from(other)).is_some() {
+                    return Err("only one INPUT.npy".into());
+                }
+            }
+        }
+    }
+    a.input = input.ok_or("INPUT.npy is required")?;
+    a.ranks = ranks.ok_or("--ranks is required")?;
+    a.out = out.ok_or("--out is required")?;
+    if !["svd", "st-hosvd", "random"].contains(&a.init.as_str()) {
+        return Err(format!("--init: '{}' is not svd, st-hosvd or random", a.init));
+    }
+    if a.tol.is_nan() || a.tol < 0.0 {
+        return Err("--tol must be >= 0".into());
+    }
+    Ok(a)
+}
+
+fn json_list(v: &[f64]) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{x:e}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool, dtype: Dtype) -> Result<(), String> {
+    let x = if fortran {
+        TensorView::f_order(data, shape)
+    } else {
+        TensorView::c_order(data, shape)
+    }
+    .map_err(|e| e.to_string())?;
+    let opts = Options {
+        n_iter_max: a.n_iter_max,
+        tol: a.tol,
+        init: match a.init.as_str() {
+            "svd" => Init::Svd,
+            "st-hosvd" => Init::StHosvd,
+            _ => Init::Random { seed: a.seed },
+        },
+        ..Options::default()
+    };
+    let res: TuckerResult<T> = tucker(h, &x, &a.ranks, &opts).map_err(|e| e.to_string())?;
+    let modes: Vec<usize> = (0..shape.len()).collect();
+    let rel = relative_error(h, &x, &res.tucker, &modes).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
+    let f64s = |v: &[T]| -> Vec<f64> { v.iter().map(|x| x.to_f64()).collect() };
+    let w = |name: String, shape: &[usize], d: Vec<f64>| -> Result<(), String> {
+        let p = a.out.join(&name);
+        npy::write(&p, dtype, shape, &d).map_err(|e| format!("cannot write {}: {e}", p.display()))
+    };
+    w("core.npy".into(), &res.tucker.core.shape, f64s(&res.tucker.core.data))?;
+    for (n, f) in res.tucker.factors.iter().enumerate() {
+        w(format!("factor_{n}.npy"), &[f.rows, f.cols], f64s(&f.to_row_major()))?;
+    }
+    let summary = format!(
+        "{{\n  \"shape\": {:?},\n  \"ranks\": {:?},\n  \"dtype\": \"{}\",\n  \"init\": \"{}\",\n  \"n_iter\": {},\n  \"converged\": {},\n  \"rec_errors\": {},\n  \"rel_error\": {:e},\n  \"seconds\": {{\"init\": {:.6}, \"sweeps\": {:.6}, \"total\": {:.6}}}\n}}\n",
+        shape,
+        a.ranks,
+        if dtype == Dtype::F64 { "float64" } else { "float32" },
+        a.init,
+        res.n_iter,
+        res.converged,
+        json_list(&res.rec_errors),
+        rel,
+        res.timings.init,
+        res.timings.sweeps,
+        res.timings.total
+    );
+    let p = a.out.join("summary.json");
+    std::fs::write(&p, &summary).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+    print!("{summary}");
+    Ok(())
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.is_empty() {
+        println!("{HELP}");
+        std::process::exit(2);
+    }
+    let fail = |e: String| -> ! {
+        eprintln!("tensorblas-tucker: {e}");
+        std::process::exit(2)
+    };
+    let a = parse(&argv).unwrap_or_else(|e| fail(format!("{e}\n\n{HELP}")));
+    let h = match a.backend.as_str() {
+        "cpu" => Handle::with_backend(CpuBackend::Auto).unwrap_or_else(|e| fail(e.to_string())),
+        "cuda" => fail("--backend cuda: the CUDA backend is not available in this build (tensorblas issue #7)".into()),
+        other => fail(format!("--backend: '{other}' is not cpu or cuda")),
+    };
+    if let Some(t) = a.threads {
+        if t == 0 {
+            fail("--threads must be >= 1".into());
+        }
+        h.set_num_threads(t);
+    }
+    let arr = npy::read(&a.input).unwrap_or_else(|e| fail(format!("{}: {e}", a.input.display())));
+    if arr.shape.len() != a.ranks.len() {
+        fail(format!(
+            "--ranks has {} entries but {} has {} modes {:?}",
+            a.ranks.len(),
+            a.input.display(),
+            arr.shape.len(),
+            arr.shape
+        ));
+    }
+    let r = match arr.dtype {
+        Dtype::F64 => run(&h, &a, &arr.f64, &arr.shape, arr.fortran_order, Dtype::F64),
+        Dtype::F32 => run(&h, &a, &arr.f32, &arr.shape, arr.fortran_order, Dtype::F32),
+    };
+    if let Err(e) = r {
+        fail(e);
+    }
+}

@@ -1,0 +1,325 @@
+//! Dense tensors, views, matrices and the contractions HOOI needs, each one tensorblas
+//! contraction on the operands' own memory (no unfolding copies).
+
+use crate::{Real, TuckerError};
+use tensorblas::{Handle, Shape, TensorMut, TensorRef};
+
+/// A borrowed dense tensor with any non-negative element strides (C order, Fortran order, a
+/// permuted or sliced view).
+#[derive(Clone, Debug)]
+pub struct TensorView<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) shape: Vec<usize>,
+    pub(crate) strides: Vec<usize>,
+}
+
+impl<'a, T: Real> TensorView<'a, T> {
+    /// A C-order (row-major, last mode fastest) tensor, as numpy's default.
+    pub fn c_order(data: &'a [T], shape: &[usize]) -> Result<Self, TuckerError> {
+        Self::strided(data, shape, &c_strides(shape))
+    }
+
+    /// A Fortran-order (column-major, first mode fastest) tensor.
+    pub fn f_order(data: &'a [T], shape: &[usize]) -> Result<Self, TuckerError> {
+        Self::strided(data, shape, &f_strides(shape))
+    }
+
+    /// Explicit element strides; every addressed element must lie in `data`.
+    pub fn strided(data: &'a [T], shape: &[usize], strides: &[usize]) -> Result<Self, TuckerError> {
+        if shape.len() != strides.len() {
+            return Err(TuckerError::Shape(format!(
+                "{} strides for a tensor of order {}",
+                strides.len(),
+                shape.len()
+            )));
+        }
+        if !shape.contains(&0) {
+            let last: usize = shape.iter().zip(strides).map(|(e, s)| (e - 1) * s).sum();
+            if last >= data.len() {
+                return Err(TuckerError::Shape(format!(
+                    "shape {shape:?} with strides {strides:?} addresses element {last}, but the data has {}",
+                    data.len()
+                )));
+            }
+        }
+        Ok(TensorView {
+            data,
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+        })
+    }
+
+    /// The extents.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn tref(&self) -> TensorRef<'a, T> {
+        TensorRef::new(self.data, Shape::strided(&self.shape, &self.strides))
+    }
+
+    /// Sum of squares, accumulated in f64.
+    pub(crate) fn norm2(&self) -> f64 {
+        let mut s = 0.0;
+        for_each_offset(&self.shape, &self.strides, |o| {
+            let v = self.data[o].to_f64();
+            s += v * v;
+        });
+        s
+    }
+
+    /// Whether every element is finite.
+    pub(crate) fn all_finite(&self) -> bool {
+        let mut ok = true;
+        for_each_offset(&self.shape, &self.strides, |o| ok &= self.data[o].to_f64().is_finite());
+        ok
+    }
+
+    /// The elements in C order.
+    pub(crate) fn to_c_order(&self) -> Vec<T> {
+        let mut v = Vec::with_capacity(self.shape.iter().product());
+        for_each_offset(&self.shape, &self.strides, |o| v.push(self.data[o]));
+        v
+    }
+}
+
+/// Calls `f` with the offset of every element, in C order of the indices.
+pub(crate) fn for_each_offset(shape: &[usize], strides: &[usize], mut f: impl FnMut(usize)) {
+    if shape.contains(&0) {
+        return;
+    }
+    let total: usize = shape.iter().product();
+    let mut idx = vec![0usize; shape.len()];
+    let mut off = 0usize;
+    for _ in 0..total {
+        f(off);
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            off += strides[d];
+            if idx[d] < shape[d] {
+                break;
+            }
+            off -= strides[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/// C-order strides of `shape`.
+pub fn c_strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![0; shape.len()];
+    let mut acc = 1;
+    for d in (0..shape.len()).rev() {
+        s[d] = acc;
+        acc *= shape[d].max(1);
+    }
+    s
+}
+
+/// Fortran-order strides of `shape`.
+pub fn f_strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![0; shape.len()];
+    let mut acc = 1;
+    for d in 0..shape.len() {
+        s[d] = acc;
+        acc *= shape[d].max(1);
+    }
+    s
+}
+
+/// An owned dense tensor in C order (the core, reconstructions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor<T> {
+    /// Extents.
+    pub shape: Vec<usize>,
+    /// Elements in C order (last mode fastest).
+    pub data: Vec<T>,
+}
+
+impl<T: Real> Tensor<T> {
+    /// A view of this tensor.
+    pub fn view(&self) -> TensorView<'_, T> {
+        TensorView {
+            data: &self.data,
+            shape: self.shape.clone(),
+            strides: c_strides(&self.shape),
+        }
+    }
+}
+
+/// An owned intermediate: packed, with its modes laid out in the order `strides` says (the
+/// same relative order as the tensor it was computed from, so contiguous modes stay fusable).
+#[derive(Clone, Debug)]
+pub(crate) struct Dense<T> {
+    pub shape: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub data: Vec<T>,
+}
+
+impl<T: Real> Dense<T> {
+    pub(crate) fn view(&self) -> TensorView<'_, T> {
+        TensorView {
+            data: &self.data,
+            shape: self.shape.clone(),
+            strides: self.strides.clone(),
+        }
+    }
+}
+
+/// A column-major matrix (a factor `I_n x R_n`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix<T> {
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Column-major elements: `(i, j)` at `i + j*rows`.
+    pub data: Vec<T>,
+}
+
+impl<T: Real> Matrix<T> {
+    /// From column-major data.
+    pub fn from_col_major(rows: usize, cols: usize, data: Vec<T>) -> Result<Self, TuckerError> {
+        if data.len() != rows * cols {
+            return Err(TuckerError::Shape(format!(
+                "a {rows}x{cols} matrix needs {} elements, got {}",
+                rows * cols,
+                data.len()
+            )));
+        }
+        Ok(Matrix { rows, cols, data })
+    }
+
+    /// From row-major data (numpy's default).
+    pub fn from_row_major(rows: usize, cols: usize, data: &[T]) -> Result<Self, TuckerError> {
+        if data.len() != rows * cols {
+            return Err(TuckerError::Shape(format!(
+                "a {rows}x{cols} matrix needs {} elements, got {}",
+                rows * cols,
+                data.len()
+            )));
+        }
+        let mut d = vec![T::zero(); rows * cols];
+        for i in 0..rows {
+            for j in 0..cols {
+                d[i + j * rows] = data[i * cols + j];
+            }
+        }
+        Ok(Matrix { rows, cols, data: d })
+    }
+
+    /// Element `(i, j)`.
+    pub fn at(&self, i: usize, j: usize) -> T {
+        self.data[i + j * self.rows]
+    }
+
+    /// Row-major copy (for `.npy` output).
+    pub fn to_row_major(&self) -> Vec<T> {
+        let mut v = Vec::with_capacity(self.data.len());
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                v.push(self.at(i, j));
+            }
+        }
+        v
+    }
+
+    /// The identity `n x n`.
+    pub(crate) fn identity(n: usize) -> Self {
+        let mut d = vec![T::zero(); n * n];
+        for i in 0..n {
+            d[i + i * n] = T::from_f64(1.0);
+        }
+        Matrix {
+            rows: n,
+            cols: n,
+            data: d,
+        }
+    }
+}
+
+/// Packed strides for `shape` laid out in the same mode order as `like_strides` (outermost =
+/// largest stride first).
+fn strides_like(shape: &[usize], like_strides: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..shape.len()).collect();
+    // Fastest (smallest stride) first; ties keep C order (later mode faster).
+    order.sort_by_key(|&d| (like_strides[d], std::cmp::Reverse(d)));
+    let mut s = vec![0; shape.len()];
+    let mut acc = 1;
+    for &d in &order {
+        s[d] = acc;
+        acc *= shape[d].max(1);
+    }
+    s
+}
+
+fn labels(n: usize) -> Vec<i32> {
+    (0..n as i32).collect()
+}
+
+/// `X ×_mode M` (`transpose = false`: `M` is `J x I_mode`, the result has extent `J` in `mode`)
+/// or `X ×_mode Mᵀ` (`transpose = true`: `M` is `I_mode x J`). One contraction.
+pub(crate) fn ttm<T: Real>(
+    h: &Handle,
+    x: &TensorView<'_, T>,
+    m: &Matrix<T>,
+    mode: usize,
+    transpose: bool,
+) -> Result<Dense<T>, TuckerError> {
+    let n = x.shape.len();
+    let xm = labels(n);
+    let new = n as i32;
+    let j = if transpose { m.cols } else { m.rows };
+    let mut shape = x.shape.clone();
+    shape[mode] = j;
+    let strides = strides_like(&shape, &x.strides);
+    let mut ym = xm.clone();
+    ym[mode] = new;
+    // M's labels: (row, col) as stored column-major.
+    let mm = if transpose {
+        [mode as i32, new]
+    } else {
+        [new, mode as i32]
+    };
+    let mut data = vec![T::zero(); shape.iter().product()];
+    {
+        let ms = Shape::col_major(&[m.rows, m.cols]);
+        let mut c = TensorMut::new(&mut data, Shape::strided(&shape, &strides));
+        h.contract(
+            T::from_f64(1.0),
+            &x.tref(),
+            &xm,
+            &TensorRef::new(&m.data, ms),
+            &mm,
+            T::zero(),
+            &mut c,
+            &ym,
+        )?;
+    }
+    Ok(Dense { shape, strides, data })
+}
+
+/// The Gram matrix `X_(mode) X_(mode)ᵀ` (`I_mode x I_mode`, column-major, f64): one contraction
+/// over every other mode (looped with accumulation where the other modes do not fuse).
+pub(crate) fn gram<T: Real>(h: &Handle, x: &TensorView<'_, T>, mode: usize) -> Result<Vec<f64>, TuckerError> {
+    let n = x.shape.len();
+    let a = labels(n);
+    let mut b = a.clone();
+    b[mode] = n as i32;
+    let i = x.shape[mode];
+    let mut s = vec![T::zero(); i * i];
+    {
+        let mut c = TensorMut::new(&mut s, Shape::col_major(&[i, i]));
+        h.contract(
+            T::from_f64(1.0),
+            &x.tref(),
+            &a,
+            &x.tref(),
+            &b,
+            T::zero(),
+            &mut c,
+            &[mode as i32, n as i32],
+        )?;
+    }
+    Ok(s.iter().map(|v| v.to_f64()).collect())
+}
