@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bits_eq, rand_val, rand_vec, rng, sentinel};
+use common::{rand_val, rand_vec, rng, sentinel};
 use num_complex::Complex64;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -105,31 +105,6 @@ fn oracle<T: Scalar>(
     (out, gauge, addressed)
 }
 
-fn compare<T: Scalar>(
-    what: &str,
-    got: &[T],
-    before: &[T],
-    expect: &[Complex64],
-    gauge: &[f64],
-    addressed: &[bool],
-    k: usize,
-) {
-    let tol = (k as f64 + 4.0) * 4.0 * T::EPSILON;
-    for i in 0..got.len() {
-        if addressed[i] {
-            let (gv, e) = (got[i].to_c64(), expect[i]);
-            let err = (gv - e).norm();
-            assert!(
-                err <= tol * gauge[i] || err == 0.0,
-                "{what}: first difference at C[{i}]: got {gv}, expected {e} (|diff| {err:e}, tolerance {:e})",
-                tol * gauge[i]
-            );
-        } else {
-            assert!(bits_eq(got[i], before[i]), "{what}: C[{i}] not addressed but changed");
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Via {
     Einsum,
@@ -205,7 +180,7 @@ fn run_check<T: Scalar>(
         ),
     };
     res.unwrap_or_else(|e| panic!("{what}: {e}"));
-    compare(what, &c, &before, &expect, &gauge, &addressed, k);
+    common::check(what, &c, &before, &expect, &gauge, &addressed, k);
     assert!(
         common::all_bits_eq(&a, &a0) && common::all_bits_eq(&b, &b0),
         "{what}: an input changed"

@@ -1,7 +1,7 @@
 //! The executor: validates a contraction, plans it, and runs the plan through the backends.
 
-use super::plan::{normalize, Addrs, Api, CostModel, TensorDesc, MAX_MODES};
-use super::spec::{self, Spec};
+use super::plan::{normalize, Addrs, Api, CostModel, TensorDesc, MAX_MODES, W_EXTENT, W_PTR, W_STRIDE};
+use super::spec::parse as parse_spec;
 use super::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 use crate::api::Handle;
 use crate::backend;
@@ -74,13 +74,9 @@ fn run<T: Scalar>(
         if let (true, Some(len)) = (refd, x.len) {
             if let Some((lo, hi)) = offset_range(p.dims(t)) {
                 if lo < 0 || hi >= len as i128 {
-                    let (pos, name) = match (api, t) {
-                        (Api::Contract, _) => ([4, 9, 15][t], ["A", "B", "C"][t]),
-                        _ => ([5, 8, 12][t], ["A", "B", "C"][t]),
-                    };
-                    return Err(api.fail(
-                        pos,
-                        name,
+                    return Err(api.fail_t(
+                        t,
+                        W_PTR,
                         format!("addresses elements up to offset {hi}, but its slice holds {len}"),
                     ));
                 }
@@ -202,18 +198,6 @@ fn conv(api: Api, t: usize, s: &Shape) -> Result<Conv> {
         n: s.extents().len(),
         strided: s.strides().is_some(),
     };
-    let names = [
-        ["extent_a", "stride_a"],
-        ["extent_b", "stride_b"],
-        ["extent_c", "stride_c"],
-    ];
-    let pos = |w: usize| -> i32 {
-        match api {
-            Api::Contract => [7, 12, 18][t] + w as i32,
-            Api::Einsum => [6, 9, 13][t] + w as i32,
-            Api::Explain => 4 + 2 * t as i32 + w as i32,
-        }
-    };
     if c.n > MAX_MODES {
         return Err(Error::NotSupported(format!(
             "{}: a tensor has {} modes; at most {MAX_MODES} are supported",
@@ -222,19 +206,18 @@ fn conv(api: Api, t: usize, s: &Shape) -> Result<Conv> {
         )));
     }
     for (i, &e) in s.extents().iter().enumerate() {
-        c.ext[i] = i64::try_from(e).map_err(|_| api.fail(pos(0), names[t][0], format!("[{i}] = {e} exceeds i64")))?;
+        c.ext[i] = i64::try_from(e).map_err(|_| api.fail_t(t, W_EXTENT, format!("[{i}] = {e} exceeds i64")))?;
     }
     if let Some(st) = s.strides() {
         if st.len() != c.n {
-            return Err(api.fail(
-                pos(1),
-                names[t][1],
+            return Err(api.fail_t(
+                t,
+                W_STRIDE,
                 format!("has {} entries but the shape has {} extents", st.len(), c.n),
             ));
         }
         for (i, &v) in st.iter().enumerate() {
-            c.st[i] =
-                i64::try_from(v).map_err(|_| api.fail(pos(1), names[t][1], format!("[{i}] = {v} exceeds i64")))?;
+            c.st[i] = i64::try_from(v).map_err(|_| api.fail_t(t, W_STRIDE, format!("[{i}] = {v} exceeds i64")))?;
         }
     }
     Ok(c)
@@ -248,10 +231,15 @@ impl Conv {
             strides: self.strided.then(|| &self.st[..self.n]),
         }
     }
-}
 
-fn parse_spec(spec_str: &str, api: Api) -> Result<Spec> {
-    spec::parse(api, spec_str)
+    /// The operand at `ptr` (a slice of `len` elements when known) with this shape and `modes`.
+    fn raw<'s, T>(&'s self, ptr: *const T, len: Option<usize>, modes: &'s [i32]) -> RawTensor<'s, T> {
+        RawTensor {
+            ptr,
+            len,
+            desc: self.desc(modes),
+        }
+    }
 }
 
 impl Handle {
@@ -281,22 +269,10 @@ impl Handle {
             self,
             api,
             Some(alpha),
-            RawTensor {
-                ptr: a.ptr,
-                len: a.len,
-                desc: ca.desc(modes_a),
-            },
-            RawTensor {
-                ptr: b.ptr,
-                len: b.len,
-                desc: cb.desc(modes_b),
-            },
+            ca.raw(a.ptr, a.len, modes_a),
+            cb.raw(b.ptr, b.len, modes_b),
             Some(beta),
-            RawTensor {
-                ptr: c.ptr,
-                len: c.len,
-                desc: cc.desc(modes_c),
-            },
+            cc.raw(c.ptr, c.len, modes_c),
             c.ptr,
         )
     }
@@ -343,7 +319,7 @@ impl Handle {
         choice: Choice<'_>,
     ) -> Result<()> {
         let api = Api::Einsum;
-        let s = parse_spec(spec_str, api)?;
+        let s = parse_spec(api, spec_str)?;
         let (ca, cb, cc) = (
             conv(api, 0, &a.shape)?,
             conv(api, 1, &b.shape)?,
@@ -353,22 +329,10 @@ impl Handle {
             self,
             api,
             Some(alpha),
-            RawTensor {
-                ptr: a.ptr,
-                len: a.len,
-                desc: ca.desc(s.modes(0)),
-            },
-            RawTensor {
-                ptr: b.ptr,
-                len: b.len,
-                desc: cb.desc(s.modes(1)),
-            },
+            ca.raw(a.ptr, a.len, s.modes(0)),
+            cb.raw(b.ptr, b.len, s.modes(1)),
             Some(beta),
-            RawTensor {
-                ptr: c.ptr,
-                len: c.len,
-                desc: cc.desc(s.modes(2)),
-            },
+            cc.raw(c.ptr, c.len, s.modes(2)),
             c.ptr,
             choice,
         )
@@ -405,7 +369,7 @@ impl Handle {
 
     fn einsum_plans(&self, spec_str: &str, a: &Shape, b: &Shape, c: &Shape, all: bool) -> Result<Vec<Plan>> {
         let api = Api::Explain;
-        let s = parse_spec(spec_str, api)?;
+        let s = parse_spec(api, spec_str)?;
         let (ca, cb, cc) = (conv(api, 0, a)?, conv(api, 1, b)?, conv(api, 2, c)?);
         explain_raw(
             api,

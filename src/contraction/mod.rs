@@ -390,4 +390,4 @@ impl<'a, T> TensorMut<'a, T> {
 }
 
 pub(crate) use exec::{contract_raw, explain_raw, RawTensor};
-pub(crate) use spec::Spec as SpecModes;
+pub(crate) use spec::{parse as parse_spec, Spec};

@@ -104,19 +104,28 @@ impl Api {
         Error::invalid(self.name(), pos, name, rule)
     }
 
-    fn fail_t(self, t: usize, which: usize, rule: impl std::fmt::Display) -> Error {
+    /// Position and name of argument `which` (`W_PTR` .. `W_STRIDE`) of tensor `t` (0 = A, 1 = B,
+    /// 2 = C) in this function (position 0: not an argument of it).
+    pub(crate) fn arg(self, t: usize, which: usize) -> (i32, &'static str) {
         let p = self.tensor(t);
         let pos = [p.ptr, p.nmode, p.modes, p.extent, p.stride][which];
         // With einsum the modes come from the spec.
-        let name = if pos == 3 { "spec" } else { ARG[t][which] };
+        (pos, if pos == 3 { "spec" } else { ARG[t][which] })
+    }
+
+    /// An invalid-argument error at argument `which` of tensor `t`.
+    pub(crate) fn fail_t(self, t: usize, which: usize, rule: impl std::fmt::Display) -> Error {
+        let (pos, name) = self.arg(t, which);
         self.fail(pos, name, rule)
     }
 }
 
-const W_PTR: usize = 0;
-const W_MODES: usize = 2;
-const W_EXTENT: usize = 3;
-const W_STRIDE: usize = 4;
+/// The arguments of one tensor, for [`Api::arg`] / [`Api::fail_t`].
+pub(crate) const W_PTR: usize = 0;
+pub(crate) const W_NMODE: usize = 1;
+pub(crate) const W_MODES: usize = 2;
+pub(crate) const W_EXTENT: usize = 3;
+pub(crate) const W_STRIDE: usize = 4;
 
 /// One tensor as described by the caller: labels, extents and strides in elements (`None` =
 /// packed column-major, first mode fastest).

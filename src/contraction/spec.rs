@@ -12,11 +12,6 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    /// Parses a spec; see [`parse`].
-    pub(crate) fn parse(api: Api, spec: &str) -> Result<Spec> {
-        parse(api, spec)
-    }
-
     /// The labels of tensor `t` (0 = A, 1 = B, 2 = C).
     pub(crate) fn modes(&self, t: usize) -> &[i32] {
         &self.labels[t][..self.lens[t]]

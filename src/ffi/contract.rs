@@ -2,8 +2,8 @@
 #![allow(non_snake_case)]
 
 use super::{guard, handle_of, tblas_datatype, tblas_handle, tblas_status};
-use crate::contraction::plan::{Api, TensorDesc, MAX_MODES};
-use crate::contraction::{contract_raw, explain_raw, RawTensor};
+use crate::contraction::plan::{Api, TensorDesc, MAX_MODES, W_EXTENT, W_MODES, W_NMODE, W_STRIDE};
+use crate::contraction::{contract_raw, explain_raw, parse_spec, RawTensor, Spec};
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 use num_complex::{Complex32, Complex64};
@@ -33,21 +33,13 @@ unsafe fn array<'a, V>(p: *const V, n: usize) -> Option<&'a [V]> {
     Some(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
-/// Argument names and positions of one tensor's array arguments.
-struct ArrayPos {
-    nmode: (i32, &'static str),
-    modes: (i32, &'static str),
-    extent: (i32, &'static str),
-    stride: (i32, &'static str),
-}
-
 /// Builds one tensor description from C arrays (`modes` = None: labels come from the spec).
 ///
 /// # Safety
 /// Each non-NULL array must be readable for the number of modes.
 unsafe fn desc<'a>(
     api: Api,
-    at: &ArrayPos,
+    t: usize,
     nmode: i64,
     modes: Option<*const i32>,
     extent: *const i64,
@@ -55,47 +47,33 @@ unsafe fn desc<'a>(
     spec_modes: &'a [i32],
 ) -> Result<TensorDesc<'a>> {
     if nmode < 0 {
-        return Err(api.fail(at.nmode.0, at.nmode.1, format!("must be >= 0, got {nmode}")));
+        return Err(api.fail_t(t, W_NMODE, format!("must be >= 0, got {nmode}")));
     }
     if nmode as usize > MAX_MODES {
+        let (pos, name) = api.arg(t, W_NMODE);
         return Err(Error::NotSupported(format!(
-            "{}: argument {} ({}) = {nmode} exceeds the supported maximum of {MAX_MODES} modes",
+            "{}: argument {pos} ({name}) = {nmode} exceeds the supported maximum of {MAX_MODES} modes",
             api.name(),
-            at.nmode.0,
-            at.nmode.1
         )));
     }
     let n = nmode as usize;
     let modes = match modes {
         // SAFETY: the caller guarantees `n` readable labels when non-NULL.
-        Some(p) => unsafe { array(p, n) }.ok_or_else(|| {
-            api.fail(
-                at.modes.0,
-                at.modes.1,
-                format!("must be a non-NULL, aligned array of {n} labels"),
-            )
-        })?,
+        Some(p) => unsafe { array(p, n) }
+            .ok_or_else(|| api.fail_t(t, W_MODES, format!("must be a non-NULL, aligned array of {n} labels")))?,
         None => spec_modes,
     };
     // SAFETY: as above.
-    let extents = unsafe { array(extent, n) }.ok_or_else(|| {
-        api.fail(
-            at.extent.0,
-            at.extent.1,
-            format!("must be a non-NULL, aligned array of {n} extents"),
-        )
-    })?;
+    let extents = unsafe { array(extent, n) }
+        .ok_or_else(|| api.fail_t(t, W_EXTENT, format!("must be a non-NULL, aligned array of {n} extents")))?;
     let strides = if stride.is_null() {
         None
     } else {
         // SAFETY: as above (non-NULL here).
-        Some(unsafe { array(stride, n) }.ok_or_else(|| {
-            api.fail(
-                at.stride.0,
-                at.stride.1,
-                "must be NULL or an aligned array (misaligned pointer)",
-            )
-        })?)
+        Some(
+            unsafe { array(stride, n) }
+                .ok_or_else(|| api.fail_t(t, W_STRIDE, "must be NULL or an aligned array (misaligned pointer)"))?,
+        )
     };
     Ok(TensorDesc {
         modes,
@@ -104,55 +82,42 @@ unsafe fn desc<'a>(
     })
 }
 
-fn positions(api: Api, t: usize) -> ArrayPos {
-    let n = [
-        ["nmode_a", "modes_a", "extent_a", "stride_a"],
-        ["nmode_b", "modes_b", "extent_b", "stride_b"],
-        ["nmode_c", "modes_c", "extent_c", "stride_c"],
-    ][t];
-    match api {
-        Api::Contract => {
-            let b = [5, 10, 16][t];
-            ArrayPos {
-                nmode: (b, n[0]),
-                modes: (b + 1, n[1]),
-                extent: (b + 2, n[2]),
-                stride: (b + 3, n[3]),
-            }
-        }
-        Api::Einsum => {
-            let b = [6, 9, 13][t];
-            ArrayPos {
-                nmode: (3, "spec"),
-                modes: (3, "spec"),
-                extent: (b, n[2]),
-                stride: (b + 1, n[3]),
-            }
-        }
-        Api::Explain => {
-            let b = 4 + 2 * t as i32;
-            ArrayPos {
-                nmode: (3, "spec"),
-                modes: (3, "spec"),
-                extent: (b, n[2]),
-                stride: (b + 1, n[3]),
-            }
-        }
-    }
-}
-
 /// The spec string, parsed.
 ///
 /// # Safety
 /// `spec` must be NULL or a NUL-terminated string.
-unsafe fn spec_of(api: Api, spec: *const c_char) -> Result<crate::contraction::SpecModes> {
+unsafe fn spec_of(api: Api, spec: *const c_char) -> Result<Spec> {
     if spec.is_null() {
         return Err(api.fail(3, "spec", "must not be NULL"));
     }
     // SAFETY: non-NULL, NUL-terminated per the caller's contract.
     let s = unsafe { CStr::from_ptr(spec) };
     let s = s.to_str().map_err(|_| api.fail(3, "spec", "is not valid UTF-8"))?;
-    crate::contraction::SpecModes::parse(api, s)
+    parse_spec(api, s)
+}
+
+/// The three tensor descriptions of an einsum-style call: modes from the spec, one extent (and
+/// stride, unless NULL) per letter.
+///
+/// # Safety
+/// Each non-NULL array must hold one entry per letter of its tensor in the spec.
+unsafe fn spec_descs<'a>(
+    api: Api,
+    s: &'a Spec,
+    ext: [*const i64; 3],
+    st: [*const i64; 3],
+) -> Result<[TensorDesc<'a>; 3]> {
+    let mut descs = [TensorDesc {
+        modes: &[],
+        extents: &[],
+        strides: None,
+    }; 3];
+    for t in 0..3 {
+        let m = s.modes(t);
+        // SAFETY: forwarded caller contract.
+        descs[t] = unsafe { desc(api, t, m.len() as i64, None, ext[t], st[t], m) }?;
+    }
+    Ok(descs)
 }
 
 fn datatype(api: Api, t: tblas_datatype) -> Result<crate::scalar::DataType> {
@@ -270,33 +235,9 @@ pub unsafe extern "C" fn tblas_contract(
         // SAFETY: the caller guarantees each non-NULL array holds nmode entries.
         let descs = unsafe {
             [
-                desc(
-                    api,
-                    &positions(api, 0),
-                    nmode_a as i64,
-                    Some(modes_a),
-                    extent_a,
-                    stride_a,
-                    &[],
-                )?,
-                desc(
-                    api,
-                    &positions(api, 1),
-                    nmode_b as i64,
-                    Some(modes_b),
-                    extent_b,
-                    stride_b,
-                    &[],
-                )?,
-                desc(
-                    api,
-                    &positions(api, 2),
-                    nmode_c as i64,
-                    Some(modes_c),
-                    extent_c,
-                    stride_c,
-                    &[],
-                )?,
+                desc(api, 0, nmode_a as i64, Some(modes_a), extent_a, stride_a, &[])?,
+                desc(api, 1, nmode_b as i64, Some(modes_b), extent_b, stride_b, &[])?,
+                desc(api, 2, nmode_c as i64, Some(modes_c), extent_c, stride_c, &[])?,
             ]
         };
         // SAFETY: forwarded caller contract.
@@ -337,17 +278,8 @@ pub unsafe extern "C" fn tblas_einsum(
         if alpha.is_null() {
             return Err(api.fail(4, "alpha", "must not be NULL"));
         }
-        let (ext, st) = ([extent_a, extent_b, extent_c], [stride_a, stride_b, stride_c]);
-        let mut descs = [TensorDesc {
-            modes: &[],
-            extents: &[],
-            strides: None,
-        }; 3];
-        for t in 0..3 {
-            let m = s.modes(t);
-            // SAFETY: the caller guarantees arrays with one entry per letter of the spec.
-            descs[t] = unsafe { desc(api, &positions(api, t), m.len() as i64, None, ext[t], st[t], m) }?;
-        }
+        // SAFETY: the caller guarantees arrays with one entry per letter of the spec.
+        let descs = unsafe { spec_descs(api, &s, [extent_a, extent_b, extent_c], [stride_a, stride_b, stride_c]) }?;
         // SAFETY: forwarded caller contract.
         unsafe { contract_any(&h, api, ty, alpha, [A, B, C as *const c_void], descs, beta) }
     })
@@ -380,17 +312,8 @@ pub unsafe extern "C" fn tblas_einsum_explain(
         datatype(api, r#type)?;
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         let s = unsafe { spec_of(api, spec) }?;
-        let (ext, st) = ([extent_a, extent_b, extent_c], [stride_a, stride_b, stride_c]);
-        let mut descs = [TensorDesc {
-            modes: &[],
-            extents: &[],
-            strides: None,
-        }; 3];
-        for t in 0..3 {
-            let m = s.modes(t);
-            // SAFETY: the caller guarantees arrays with one entry per letter of the spec.
-            descs[t] = unsafe { desc(api, &positions(api, t), m.len() as i64, None, ext[t], st[t], m) }?;
-        }
+        // SAFETY: the caller guarantees arrays with one entry per letter of the spec.
+        let descs = unsafe { spec_descs(api, &s, [extent_a, extent_b, extent_c], [stride_a, stride_b, stride_c]) }?;
         let plan = explain_raw(api, descs, false)?.swap_remove(0);
         let text = plan.to_string();
         if buf.is_null() {
