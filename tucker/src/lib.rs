@@ -576,8 +576,3 @@ fn hooi<T: Real>(
         },
     })
 }
-
-/// Identity factors for modes left at full size (used by tests and the CLI).
-pub fn identity_factor<T: Real>(n: usize) -> Matrix<T> {
-    Matrix::identity(n)
-}

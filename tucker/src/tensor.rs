@@ -223,19 +223,6 @@ impl<T: Real> Matrix<T> {
         }
         v
     }
-
-    /// The identity `n x n`.
-    pub(crate) fn identity(n: usize) -> Self {
-        let mut d = vec![T::zero(); n * n];
-        for i in 0..n {
-            d[i + i * n] = T::from_f64(1.0);
-        }
-        Matrix {
-            rows: n,
-            cols: n,
-            data: d,
-        }
-    }
 }
 
 /// Packed strides for `shape` laid out in the same mode order as `like_strides` (outermost =
