@@ -126,6 +126,38 @@ pub(crate) struct EntryPtrs<T> {
 }
 
 impl<T: Scalar> Job<'_, T> {
+    /// Replaces the strides of extent-1 (or empty) dimensions, which address nothing, by small
+    /// natural ones (row stride 1; column stride `m` or 1; batch stride 0), so that no backend
+    /// ever scales a huge but legal stride (e.g. `lda = 2^62` with `k = 1`) into an overflowing
+    /// pointer step. Every value chosen is one a caller could have passed for that extent.
+    pub(crate) fn tidy(mut self) -> Self {
+        let fix = |s: &mut Strides, rows: usize, cols: usize| {
+            if rows <= 1 {
+                s.rs = 1;
+            }
+            if cols <= 1 {
+                s.cs = if s.rs == 1 { rows.max(1) as isize } else { 1 };
+            }
+        };
+        let (m, n, k) = (self.m, self.n, self.k);
+        fix(&mut self.a, m, k);
+        fix(&mut self.b, k, n);
+        fix(&mut self.c, m, n);
+        if let Entries::Strided {
+            count,
+            bs_a,
+            bs_b,
+            bs_c,
+            ..
+        } = &mut self.entries
+        {
+            if *count <= 1 {
+                (*bs_a, *bs_b, *bs_c) = (0, 0, 0);
+            }
+        }
+        self
+    }
+
     /// Number of batch entries.
     pub(crate) fn batch(&self) -> usize {
         match self.entries {

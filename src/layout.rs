@@ -19,8 +19,10 @@ impl Dim {
     }
 }
 
-/// Lowest and highest element offset addressed by `dims` (in elements, as i128 so that no
-/// realistic input overflows). Dimensions of extent 0 make the box empty: `None`.
+/// Lowest and highest element offset addressed by `dims` (in elements, as i128; each term is
+/// below 2^126, and the sums saturate, so that any number of dimensions with extreme extents and
+/// strides gives an out-of-range answer rather than a wrapped one that looks small).
+/// Dimensions of extent 0 make the box empty: `None`.
 pub(crate) fn offset_range(dims: &[Dim]) -> Option<(i128, i128)> {
     let mut lo = 0i128;
     let mut hi = 0i128;
@@ -30,9 +32,9 @@ pub(crate) fn offset_range(dims: &[Dim]) -> Option<(i128, i128)> {
         }
         let span = (d.extent as i128 - 1) * d.stride as i128;
         if span < 0 {
-            lo += span;
+            lo = lo.saturating_add(span);
         } else {
-            hi += span;
+            hi = hi.saturating_add(span);
         }
     }
     Some((lo, hi))
@@ -44,9 +46,12 @@ pub(crate) fn offset_range(dims: &[Dim]) -> Option<(i128, i128)> {
 pub(crate) fn byte_range(base: usize, elem: usize, dims: &[Dim]) -> Option<(usize, usize)> {
     let (lo, hi) = offset_range(dims)?;
     let elem = elem as i128;
-    let first = base as i128 + lo * elem;
-    let last = base as i128 + hi * elem + elem - 1;
-    let span = (hi - lo) * elem;
+    // Saturating: lo and hi may be at the ends of i128 (see offset_range).
+    let first = (base as i128).saturating_add(lo.saturating_mul(elem));
+    let last = (base as i128)
+        .saturating_add(hi.saturating_mul(elem))
+        .saturating_add(elem - 1);
+    let span = hi.saturating_sub(lo).saturating_mul(elem);
     if first < 0 || last > usize::MAX as i128 || span > isize::MAX as i128 {
         return None;
     }
@@ -159,7 +164,7 @@ pub(crate) fn is_injective(dims: &[Dim]) -> bool {
             nested = false;
             break;
         }
-        span += s * (e - 1);
+        span = span.saturating_add(s * (e - 1));
     }
     if nested {
         return true;

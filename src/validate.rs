@@ -375,7 +375,8 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
             conj: false,
         },
         entries,
-    })
+    }
+    .tidy())
 }
 
 fn check_ld(ck: &Checker, ld: i64, at: ArgPos, rows: i64, rows_name: &str) -> Result<()> {

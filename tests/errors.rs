@@ -544,6 +544,11 @@ fn handle_functions() {
     unsafe {
         assert_eq!(tblas_create(null_mut()), TBLAS_STATUS_INVALID_VALUE);
         assert_eq!(tblas_get_last_error_position(), 1);
+        assert_eq!(
+            tblas_create_with_backend(null_mut(), TBLAS_BACKEND_CPU, 0),
+            TBLAS_STATUS_INVALID_VALUE
+        );
+        assert_eq!(tblas_get_last_error_position(), 1);
         let mut h = null_mut();
         assert_eq!(
             tblas_create_with_backend(&mut h, TBLAS_BACKEND_CUDA, 0),
@@ -582,6 +587,8 @@ fn handle_functions() {
         assert_eq!(tblas_destroy(h), TBLAS_STATUS_NOT_INITIALIZED);
         assert_eq!(tblas_synchronize(h), TBLAS_STATUS_NOT_INITIALIZED);
         assert_eq!(tblas_set_num_threads(h, 1), TBLAS_STATUS_NOT_INITIALIZED);
+        assert_eq!(tblas_set_stream(h, null_mut()), TBLAS_STATUS_NOT_INITIALIZED);
+        assert_eq!(tblas_get_last_error_position(), 1);
         assert_eq!(
             tblas_get_num_threads(0x40 as *const _, &mut n),
             TBLAS_STATUS_NOT_INITIALIZED

@@ -158,7 +158,8 @@ fn execute<T: Scalar>(h: &Handle, plan: &Plan, alpha: T, a: *const T, b: *const 
                 bs_c: g.c.2 as isize,
                 count: batch,
             },
-        };
+        }
+        .tidy();
         backend::run(backend, &job, threads, isa)?;
         // Odometer, innermost (last) loop fastest.
         for l in (0..loops.len()).rev() {

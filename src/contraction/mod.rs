@@ -134,7 +134,9 @@ impl Plan {
         if self.kind == PlanKind::Empty {
             return 0;
         }
-        self.loops.iter().map(|g| g.extent as usize).product()
+        self.loops
+            .iter()
+            .fold(1usize, |acc, g| acc.saturating_mul(g.extent as usize))
     }
 
     /// The cost model's predicted time, in nanoseconds (for comparing candidates).

@@ -509,7 +509,7 @@ impl Problem {
             if let Some(j) =
                 (0..dims.len()).find(|&j| j != i && dims[j].0 as i128 == dims[i].0 as i128 * dims[i].1 as i128)
             {
-                dims[i].1 *= dims[j].1;
+                dims[i].1 = dims[i].1.saturating_mul(dims[j].1);
                 dims.remove(j);
                 i = 0;
             } else {
@@ -521,7 +521,7 @@ impl Problem {
             return Ok(is_injective(&d));
         }
         const BUDGET: i128 = 1 << 24;
-        let count: i128 = dims.iter().map(|d| d.1 as i128).product();
+        let count: i128 = dims.iter().fold(1i128, |acc, d| acc.saturating_mul(d.1 as i128));
         if count > BUDGET {
             return Err(Error::NotSupported(format!(
                 "{}: cannot decide whether the strides of C alias ({} modes with interleaved strides, {count} elements); use nested strides",
@@ -657,7 +657,8 @@ impl Problem {
                 let extent = order[c.start as usize..(c.start + c.len) as usize]
                     .iter()
                     .map(|&i| ms[i as usize].extent)
-                    .product();
+                    // Saturating: `explain` plans extents no memory bounds (no data is given).
+                    .fold(1i64, |acc, e| acc.saturating_mul(e));
                 Fused { extent, s: first.s }
             }
         }

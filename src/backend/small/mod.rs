@@ -485,7 +485,8 @@ unsafe fn kloop<S: Simd, const CPLX: bool, const NR: usize, const MV: usize, con
                 }
             }
             ap = ap.wrapping_offset(blk.a_cs);
-            bp = bp.wrapping_offset(d.b_rs * wi);
+            // wrapping: after the last l the step may leave the address space (k = 1, huge stride); never dereferenced.
+            bp = bp.wrapping_offset(d.b_rs.wrapping_mul(wi));
         }
         (acc1, acc2)
     }
