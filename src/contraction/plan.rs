@@ -498,7 +498,7 @@ impl Problem {
         let mut span = 0i128;
         if dims.iter().all(|&(s, e)| {
             let ok = s as i128 > span;
-            span += s as i128 * (e as i128 - 1);
+            span = span.saturating_add(s as i128 * (e as i128 - 1));
             ok
         }) {
             return Ok(true);
@@ -529,9 +529,13 @@ impl Problem {
                 dims.len()
             )));
         }
-        let mut offs: Vec<i64> = vec![0];
+        // i128: `explain` checks shapes without data, so no memory rule bounds these offsets.
+        let mut offs: Vec<i128> = vec![0];
         for &(s, e) in &dims {
-            offs = offs.iter().flat_map(|&o| (0..e).map(move |x| o + x * s)).collect();
+            offs = offs
+                .iter()
+                .flat_map(|&o| (0..e as i128).map(move |x| o + x * s as i128))
+                .collect();
         }
         offs.sort_unstable();
         Ok(offs.windows(2).all(|w| w[0] != w[1]))
