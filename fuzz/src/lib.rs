@@ -408,19 +408,12 @@ struct Pos {
 
 fn positions(fam: u32) -> Pos {
     match fam {
-        0 => Pos {
+        0 | 1 => Pos {
             alpha: 7,
             ptr: [8, 10, 13],
             st: [[0, 9, 0], [0, 11, 0], [0, 14, 0]],
             beta: 12,
-            batch: 0,
-        },
-        1 => Pos {
-            alpha: 7,
-            ptr: [8, 10, 13],
-            st: [[0, 9, 0], [0, 11, 0], [0, 14, 0]],
-            beta: 12,
-            batch: 15,
+            batch: if fam == 1 { 15 } else { 0 },
         },
         2 => Pos {
             alpha: 7,
