@@ -1037,14 +1037,6 @@ fn contraction_case<T: El>(r: &mut R) {
     let before: Vec<(u64, u64)> = bufs[2]
         .as_ref()
         .map_or(Vec::new(), |b| b.v.iter().map(|x| x.bits()).collect());
-    // Arrays padded past the letters (a malformed spec may name more modes than generated).
-    let pad = |v: &Vec<i64>| -> Vec<i64> {
-        v.iter()
-            .copied()
-            .chain(std::iter::repeat(1))
-            .take(v.len().max(8))
-            .collect()
-    };
     let (ea, eb, ec) = (pad(&s.ext[0]), pad(&s.ext[1]), pad(&s.ext[2]));
     let (sa_p, sb_p, sc_p) = (pad(&s.st[0]), pad(&s.st[1]), pad(&s.st[2]));
     let sp = |t: usize| -> *const i64 {
@@ -1223,21 +1215,24 @@ fn contraction_case<T: El>(r: &mut R) {
     count(5);
 }
 
+/// Extents/strides arrays padded with 1s to at least 8 entries (a malformed spec may name more
+/// modes than were generated, and the library reads as many as the spec names).
+fn pad(v: &[i64]) -> Vec<i64> {
+    v.iter()
+        .copied()
+        .chain(std::iter::repeat(1))
+        .take(v.len().max(8))
+        .collect()
+}
+
 fn explain_case(r: &mut R) {
     let s = spec(r);
     let len = r.below(160) as usize;
     let guard = 16;
     let mut buf = vec![0xA5u8; len + guard];
     let text = std::ffi::CString::new(s.text.clone()).expect("no NUL");
-    let pad = |v: &Vec<i64>| -> Vec<i64> {
-        v.iter()
-            .copied()
-            .chain(std::iter::repeat(1))
-            .take(v.len().max(8))
-            .collect()
-    };
-    let e: Vec<Vec<i64>> = s.ext.iter().map(pad).collect();
-    let stp: Vec<Vec<i64>> = s.st.iter().map(pad).collect();
+    let e: Vec<Vec<i64>> = s.ext.iter().map(|v| pad(v)).collect();
+    let stp: Vec<Vec<i64>> = s.st.iter().map(|v| pad(v)).collect();
     let sp = |t: usize| if s.packed[t] { ptr::null() } else { stp[t].as_ptr() };
     let null_buf = r.chance(20);
     // SAFETY: extents/strides arrays have one entry per letter; buf has len bytes (+ guard).
