@@ -1,7 +1,9 @@
 //! The safe Rust API: a [`Handle`] and the GEMM family on slices and strided views.
 
+use crate::backend::cuda::Gpu;
 use crate::backend::small::Isa;
 use crate::backend::{self, CpuBackend};
+use crate::device::{DeviceBuffer, Space};
 use crate::error::{Error, Result};
 use crate::job::Op;
 use crate::layout::{offset_range, Dim};
@@ -9,6 +11,7 @@ use crate::scalar::Scalar;
 use crate::validate::{validate, Base, Call, Family, Operand};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Environment variable choosing the CPU backend of [`Handle::new`] / `tblas_create`.
 pub const ENV_CPU_BACKEND: &str = "TBLAS_CPU_BACKEND";
@@ -40,6 +43,8 @@ pub struct Handle {
     default_threads: usize,
     /// Instruction set of tensorblas' own kernels (as an `Isa` index).
     isa: AtomicUsize,
+    /// The GPU of a CUDA handle (`None`: a CPU handle).
+    gpu: Option<Arc<Gpu>>,
 }
 
 const ISAS: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
@@ -84,7 +89,32 @@ impl Handle {
             threads: AtomicUsize::new(0),
             default_threads: default_num_threads()?,
             isa: AtomicUsize::new(ISAS.iter().position(|&i| i == Isa::detect()).unwrap_or(2)),
+            gpu: None,
         })
+    }
+
+    /// A CUDA handle on `gpu` (CPU settings at their defaults; they do not apply).
+    pub(crate) fn with_gpu(gpu: Arc<Gpu>) -> Handle {
+        Handle {
+            backend: CpuBackend::Auto,
+            threads: AtomicUsize::new(0),
+            default_threads: 1,
+            isa: AtomicUsize::new(2),
+            gpu: Some(gpu),
+        }
+    }
+
+    /// The GPU of a CUDA handle.
+    pub(crate) fn gpu(&self) -> Option<&Arc<Gpu>> {
+        self.gpu.as_ref()
+    }
+
+    /// Runs a validated job on this handle's GPU or CPU backend.
+    pub(crate) fn run_job<T: Scalar>(&self, job: &crate::job::Job<'_, T>) -> Result<()> {
+        match &self.gpu {
+            Some(g) => g.run(job),
+            None => backend::run(self.backend, job, self.num_threads(), self.isa()),
+        }
     }
 
     /// The backend this handle runs on.
@@ -226,6 +256,7 @@ impl Handle {
     ) -> Result<()> {
         let f = T::GEMM_NAMES[fam as usize];
         let pos = |gemm: i32, strided: i32| if fam == Family::Gemm { gemm } else { strided };
+        Space::Host.check(self.is_cuda(), f, 8, "A")?;
         let (m, n, k) = (i64c(f, 4, "m", m)?, i64c(f, 5, "n", n)?, i64c(f, 6, "k", k)?);
         let lda = i64c(f, 9, "lda", lda)?;
         let ldb = i64c(f, pos(11, 12), "ldb", ldb)?;
@@ -296,7 +327,7 @@ impl Handle {
                 &[Dim::new(m, 1), Dim::new(n, ldc), Dim::new(batch, sc as i64)],
             )?;
         }
-        backend::run(self.backend, &job, self.num_threads(), self.isa())
+        self.run_job(&job)
     }
 
     /// Pointer-array batched GEMM, as `tblas_Tgemm_batched`: `C[p] = alpha*op(A[p])*op(B[p]) +
@@ -332,6 +363,7 @@ impl Handle {
         ldc: usize,
     ) -> Result<()> {
         let f = T::GEMM_NAMES[1];
+        Space::Host.check(self.is_cuda(), f, 8, "A")?;
         let batch = c.len();
         if a.len() != batch {
             return Err(Error::invalid(
@@ -430,7 +462,7 @@ impl Handle {
                 .map_err(|e| entry_err(e, p))?;
             }
         }
-        backend::run(self.backend, &job, self.num_threads(), self.isa())
+        self.run_job(&job)
     }
 
     /// General-stride batched GEMM (BLIS style), as `tblas_Tgemm_strided_batched_ex`: element
@@ -466,6 +498,10 @@ impl Handle {
         batch_count: usize,
     ) -> Result<()> {
         let f = T::GEMM_NAMES[3];
+        let gpu = self.is_cuda();
+        a.space.check(gpu, f, 8, "A")?;
+        b.space.check(gpu, f, 12, "B")?;
+        c.space.check(gpu, f, 17, "C")?;
         let (m, n, k) = (i64c(f, 4, "m", m)?, i64c(f, 5, "n", n)?, i64c(f, 6, "k", k)?);
         let batch = i64c(f, 21, "batch_count", batch_count)?;
         let call = Call {
@@ -547,13 +583,13 @@ impl Handle {
                 )?;
             }
         }
-        backend::run(self.backend, &job, self.num_threads(), self.isa())
+        self.run_job(&job)
     }
 
     /// Validates and runs a call that arrived through the C ABI (raw pointers, no slices).
     pub(crate) fn run_call<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
         let job = validate(call)?;
-        backend::run(self.backend, &job, self.num_threads(), self.isa())
+        self.run_job(&job)
     }
 }
 
@@ -629,6 +665,7 @@ fn valid_range(offset: usize, len: usize) -> (i128, i128) {
 pub struct StridedRef<'a, T> {
     ptr: *const T,
     bounds: Option<(i128, i128)>,
+    space: Space,
     rs: isize,
     cs: isize,
     bs: isize,
@@ -642,6 +679,7 @@ impl<'a, T> StridedRef<'a, T> {
         StridedRef {
             ptr: data.as_ptr().wrapping_add(offset),
             bounds: Some(valid_range(offset, data.len())),
+            space: Space::Host,
             rs,
             cs,
             bs,
@@ -658,6 +696,7 @@ impl<'a, T> StridedRef<'a, T> {
         StridedRef {
             ptr,
             bounds: None,
+            space: Space::Raw,
             rs,
             cs,
             bs,
@@ -671,10 +710,43 @@ impl<'a, T> StridedRef<'a, T> {
 pub struct StridedMut<'a, T> {
     ptr: *mut T,
     bounds: Option<(i128, i128)>,
+    space: Space,
     rs: isize,
     cs: isize,
     bs: isize,
     _life: PhantomData<&'a mut [T]>,
+}
+
+impl<'a, T: Scalar> StridedRef<'a, T> {
+    /// A view into a GPU buffer (for CUDA handles) whose origin is element `offset`; every
+    /// element a call addresses is bounds-checked against the buffer.
+    pub fn device(buf: &'a DeviceBuffer<T>, offset: usize, rs: isize, cs: isize, bs: isize) -> Self {
+        StridedRef {
+            ptr: buf.as_ptr().wrapping_add(offset),
+            bounds: Some(valid_range(offset, buf.len())),
+            space: Space::Device,
+            rs,
+            cs,
+            bs,
+            _life: PhantomData,
+        }
+    }
+}
+
+impl<'a, T: Scalar> StridedMut<'a, T> {
+    /// A mutable view into a GPU buffer (for CUDA handles); see [`StridedRef::device`].
+    pub fn device(buf: &'a mut DeviceBuffer<T>, offset: usize, rs: isize, cs: isize, bs: isize) -> Self {
+        let len = buf.len();
+        StridedMut {
+            ptr: buf.as_mut_ptr().wrapping_add(offset),
+            bounds: Some(valid_range(offset, len)),
+            space: Space::Device,
+            rs,
+            cs,
+            bs,
+            _life: PhantomData,
+        }
+    }
 }
 
 impl<'a, T> StridedMut<'a, T> {
@@ -684,6 +756,7 @@ impl<'a, T> StridedMut<'a, T> {
         StridedMut {
             ptr: data.as_mut_ptr().wrapping_add(offset),
             bounds: Some(valid_range(offset, len)),
+            space: Space::Host,
             rs,
             cs,
             bs,
@@ -700,6 +773,7 @@ impl<'a, T> StridedMut<'a, T> {
         StridedMut {
             ptr,
             bounds: None,
+            space: Space::Raw,
             rs,
             cs,
             bs,

@@ -36,6 +36,7 @@ extern crate openblas_src as _;
 mod api;
 mod backend;
 pub mod contraction;
+pub mod device;
 mod error;
 pub mod ffi;
 mod job;
@@ -47,6 +48,7 @@ pub use api::{default_num_threads, Handle, StridedMut, StridedRef, ENV_CPU_BACKE
 pub use backend::small::Isa;
 pub use backend::CpuBackend;
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
+pub use device::{compile_kernels_ptx, DeviceBuffer, GpuEngine};
 pub use error::{Error, Result};
 pub use job::Op;
 pub use num_complex::{Complex32, Complex64};

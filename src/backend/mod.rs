@@ -13,6 +13,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 #[cfg(any(feature = "openblas", feature = "mkl"))]
 pub(crate) mod cblas;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
+#[cfg(not(feature = "cuda"))]
+#[path = "cuda_off.rs"]
+pub(crate) mod cuda;
 pub(crate) mod native;
 pub(crate) mod reference;
 pub(crate) mod small;

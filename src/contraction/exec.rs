@@ -4,7 +4,7 @@ use super::plan::{normalize, Addrs, Api, CostModel, TensorDesc, MAX_MODES, W_EXT
 use super::spec::parse as parse_spec;
 use super::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 use crate::api::Handle;
-use crate::backend;
+use crate::device::Space;
 use crate::error::{Error, Result};
 use crate::job::{Entries, Job, Strides};
 use crate::layout::offset_range;
@@ -16,6 +16,8 @@ use crate::scalar::Scalar;
 pub(crate) struct RawTensor<'s, T> {
     pub ptr: *const T,
     pub len: Option<usize>,
+    /// Where the memory lives (host slice, device buffer, raw pointer).
+    pub space: Space,
     pub desc: TensorDesc<'s>,
 }
 
@@ -55,6 +57,19 @@ fn run<T: Scalar>(
     c_ptr: *mut T,
     choice: Choice<'_>,
 ) -> Result<()> {
+    for (t, x) in [a, b, c].iter().enumerate() {
+        if let (Space::Host, true) | (Space::Device, false) = (x.space, h.is_cuda()) {
+            return Err(api.fail_t(
+                t,
+                W_PTR,
+                if h.is_cuda() {
+                    "is host memory, but this handle runs on a GPU: pass a tensor in a DeviceBuffer"
+                } else {
+                    "is GPU memory (a DeviceBuffer), but this handle runs on the CPU"
+                },
+            ));
+        }
+    }
     let (alpha_pos, beta_pos) = api.scalars();
     let alpha = alpha.ok_or_else(|| api.fail(alpha_pos, "alpha", "must not be NULL"))?;
     let mut p = normalize(api, [a.desc, b.desc, c.desc])?;
@@ -113,7 +128,6 @@ fn execute<T: Scalar>(h: &Handle, plan: &Plan, alpha: T, a: *const T, b: *const 
     let (m, n, k, batch) = plan.gemm_dims();
     let loops = &plan.loops;
     let mut idx = [0i64; MAX_MODES];
-    let (threads, isa, backend) = (h.num_threads(), h.isa(), h.backend());
     for _ in 0..plan.calls() {
         let mut off = [0isize; 3];
         let mut first = true;
@@ -160,7 +174,7 @@ fn execute<T: Scalar>(h: &Handle, plan: &Plan, alpha: T, a: *const T, b: *const 
             },
         }
         .tidy();
-        backend::run(backend, &job, threads, isa)?;
+        h.run_job(&job)?;
         // Odometer, innermost (last) loop fastest.
         for l in (0..loops.len()).rev() {
             idx[l] += 1;
@@ -234,10 +248,11 @@ impl Conv {
     }
 
     /// The operand at `ptr` (a slice of `len` elements when known) with this shape and `modes`.
-    fn raw<'s, T>(&'s self, ptr: *const T, len: Option<usize>, modes: &'s [i32]) -> RawTensor<'s, T> {
+    fn raw<'s, T>(&'s self, ptr: *const T, len: Option<usize>, space: Space, modes: &'s [i32]) -> RawTensor<'s, T> {
         RawTensor {
             ptr,
             len,
+            space,
             desc: self.desc(modes),
         }
     }
@@ -270,10 +285,10 @@ impl Handle {
             self,
             api,
             Some(alpha),
-            ca.raw(a.ptr, a.len, modes_a),
-            cb.raw(b.ptr, b.len, modes_b),
+            ca.raw(a.ptr, a.len, a.space, modes_a),
+            cb.raw(b.ptr, b.len, b.space, modes_b),
             Some(beta),
-            cc.raw(c.ptr, c.len, modes_c),
+            cc.raw(c.ptr, c.len, c.space, modes_c),
             c.ptr,
         )
     }
@@ -330,10 +345,10 @@ impl Handle {
             self,
             api,
             Some(alpha),
-            ca.raw(a.ptr, a.len, s.modes(0)),
-            cb.raw(b.ptr, b.len, s.modes(1)),
+            ca.raw(a.ptr, a.len, a.space, s.modes(0)),
+            cb.raw(b.ptr, b.len, b.space, s.modes(1)),
             Some(beta),
-            cc.raw(c.ptr, c.len, s.modes(2)),
+            cc.raw(c.ptr, c.len, c.space, s.modes(2)),
             c.ptr,
             choice,
         )

@@ -44,6 +44,8 @@ mod spec;
 
 pub use plan::{CostModel, MAX_MODES};
 
+use crate::device::{DeviceBuffer, Space};
+use crate::scalar::Scalar;
 use std::fmt;
 
 /// What kind of call a [`Plan`] makes.
@@ -315,6 +317,7 @@ pub struct TensorRef<'a, T> {
     ptr: *const T,
     /// Offsets from `ptr` that are inside the slice (None: raw parts, unchecked).
     len: Option<usize>,
+    space: Space,
     shape: Shape,
     _life: std::marker::PhantomData<&'a [T]>,
 }
@@ -326,6 +329,7 @@ impl<'a, T> TensorRef<'a, T> {
         TensorRef {
             ptr: data.as_ptr(),
             len: Some(data.len()),
+            space: Space::Host,
             shape,
             _life: std::marker::PhantomData,
         }
@@ -340,6 +344,7 @@ impl<'a, T> TensorRef<'a, T> {
         TensorRef {
             ptr,
             len: None,
+            space: Space::Raw,
             shape,
             _life: std::marker::PhantomData,
         }
@@ -351,11 +356,40 @@ impl<'a, T> TensorRef<'a, T> {
     }
 }
 
+impl<'a, T: Scalar> TensorRef<'a, T> {
+    /// A tensor in a GPU buffer (for CUDA handles) whose element `(0, ..., 0)` is element 0 of
+    /// `buf`; every addressed element is bounds-checked against the buffer.
+    pub fn device(buf: &'a DeviceBuffer<T>, shape: Shape) -> Self {
+        TensorRef {
+            ptr: buf.as_ptr(),
+            len: Some(buf.len()),
+            space: Space::Device,
+            shape,
+            _life: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a, T: Scalar> TensorMut<'a, T> {
+    /// A mutable tensor in a GPU buffer (for CUDA handles); see [`TensorRef::device`].
+    pub fn device(buf: &'a mut DeviceBuffer<T>, shape: Shape) -> Self {
+        let len = buf.len();
+        TensorMut {
+            ptr: buf.as_mut_ptr(),
+            len: Some(len),
+            space: Space::Device,
+            shape,
+            _life: std::marker::PhantomData,
+        }
+    }
+}
+
 /// A mutable tensor (the output C); see [`TensorRef`].
 #[derive(Debug)]
 pub struct TensorMut<'a, T> {
     ptr: *mut T,
     len: Option<usize>,
+    space: Space,
     shape: Shape,
     _life: std::marker::PhantomData<&'a mut [T]>,
 }
@@ -366,6 +400,7 @@ impl<'a, T> TensorMut<'a, T> {
         TensorMut {
             ptr: data.as_mut_ptr(),
             len: Some(data.len()),
+            space: Space::Host,
             shape,
             _life: std::marker::PhantomData,
         }
@@ -380,6 +415,7 @@ impl<'a, T> TensorMut<'a, T> {
         TensorMut {
             ptr,
             len: None,
+            space: Space::Raw,
             shape,
             _life: std::marker::PhantomData,
         }

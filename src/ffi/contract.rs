@@ -153,6 +153,7 @@ unsafe fn contract_t<T: Scalar>(
     let t = |i: usize| RawTensor {
         ptr: ptrs[i] as *const T,
         len: None,
+        space: crate::device::Space::Raw,
         desc: descs[i],
     };
     contract_raw::<T>(

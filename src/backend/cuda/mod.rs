@@ -1,0 +1,1021 @@
+//! The CUDA backend: cuBLAS through cudarc (loaded at run time) and tensorblas' own NVRTC
+//! kernels (`kernels/gemm.cu`), executing the same validated [`Job`]s as the CPU backends.
+//!
+//! A [`Gpu`] is the device state of one `TBLAS_BACKEND_CUDA` handle: the device's primary
+//! context, the bound stream (cuBLAS semantics: the CUDA default stream until `set_stream`), a
+//! cuBLAS handle pinned to `CUBLAS_DEFAULT_MATH` (no TF32 for FP32), the kernels compiled for
+//! the device, and the table of allocations made through it.
+//!
+//! Dispatch for a job (engine [`GpuEngine::Auto`]): cuBLAS when the layout is one cuBLAS can
+//! express (see [`blas_form`]), else the general-stride kernel. The small-matrix kernel is never
+//! picked by `Auto` until a GPU sweep shows it ahead (kernels/README.md); the other engines
+//! force one path for tests and benchmarks.
+
+pub(crate) mod kernels;
+
+use crate::error::{Error, Result};
+use crate::job::{Entries, Job, Strides};
+use crate::scalar::{DataType, Scalar};
+use cudarc::cublas::sys as bsys;
+use cudarc::driver::sys as dsys;
+use kernels::KernelArgs;
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::sync::{Mutex, MutexGuard};
+
+/// Which GPU code path runs a call on a CUDA handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum GpuEngine {
+    /// cuBLAS whenever it can express the layout, else the general-stride kernel (the default).
+    #[default]
+    Auto,
+    /// cuBLAS only; layouts it cannot express give `NotSupported`.
+    Cublas,
+    /// tensorblas' general-stride kernel for everything.
+    General,
+    /// tensorblas' small-matrix kernel (m, n, k <= 16); larger calls give `NotSupported`.
+    Small,
+}
+
+impl GpuEngine {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            GpuEngine::Auto => "auto",
+            GpuEngine::Cublas => "cublas",
+            GpuEngine::General => "general",
+            GpuEngine::Small => "small",
+        }
+    }
+}
+
+fn drv(what: &str, r: dsys::CUresult) -> Result<()> {
+    match r {
+        dsys::CUresult::CUDA_SUCCESS => Ok(()),
+        dsys::CUresult::CUDA_ERROR_OUT_OF_MEMORY => Err(Error::Alloc(format!("{what}: out of device memory"))),
+        e => Err(Error::Execution(format!(
+            "{what} failed: {}",
+            cudarc::driver::result::DriverError(e)
+        ))),
+    }
+}
+
+fn blas(what: &str, r: bsys::cublasStatus_t) -> Result<()> {
+    match r {
+        bsys::cublasStatus_t::CUBLAS_STATUS_SUCCESS => Ok(()),
+        bsys::cublasStatus_t::CUBLAS_STATUS_ALLOC_FAILED => {
+            Err(Error::Alloc(format!("{what}: cuBLAS could not allocate")))
+        }
+        e => Err(Error::Execution(format!("{what} failed: {e:?}"))),
+    }
+}
+
+/// Checks that the driver and cuBLAS libraries can be loaded; NVRTC is checked when a kernel is
+/// first needed and again by [`Gpu::new`].
+fn probe_libraries() -> Result<()> {
+    // SAFETY: only tries to dlopen libcuda by its candidate names.
+    if !unsafe { dsys::is_culib_present() } {
+        return Err(Error::BackendUnavailable(
+            "the CUDA driver library (libcuda.so.1) was not found: no NVIDIA driver on this machine".into(),
+        ));
+    }
+    // SAFETY: only tries to dlopen libcublas by its candidate names.
+    if !unsafe { bsys::is_culib_present() } {
+        return Err(Error::BackendUnavailable(
+            "cuBLAS (libcublas.so.13) was not found: install CUDA 13's cuBLAS (e.g. pip install nvidia-cublas) \
+             and put its lib directory on LD_LIBRARY_PATH"
+                .into(),
+        ));
+    }
+    kernels::nvrtc_present()
+}
+
+/// A loaded module of the own kernels for one element type.
+#[derive(Clone, Copy)]
+struct Module {
+    _module: dsys::CUmodule,
+    general: dsys::CUfunction,
+    small: dsys::CUfunction,
+}
+
+struct State {
+    stream: dsys::CUstream,
+    blas: bsys::cublasHandle_t,
+    engine: GpuEngine,
+    modules: [Option<Module>; 4],
+}
+
+/// The device state of one CUDA handle.
+pub(crate) struct Gpu {
+    ordinal: i32,
+    dev: dsys::CUdevice,
+    ctx: dsys::CUcontext,
+    name: String,
+    cc: (i32, i32),
+    state: Mutex<State>,
+    /// Allocations made through this handle: device address -> bytes.
+    allocs: Mutex<BTreeMap<u64, usize>>,
+}
+
+// SAFETY: the raw CUDA handles are plain identifiers usable from any thread once the context is
+// current (every entry point pushes it); the cuBLAS handle, the stream and the modules are only
+// used with `state` locked, and the allocation table has its own lock.
+unsafe impl Send for Gpu {}
+// SAFETY: as for Send above.
+unsafe impl Sync for Gpu {}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gpu({} {}, sm_{}{})", self.ordinal, self.name, self.cc.0, self.cc.1)
+    }
+}
+
+/// Makes a context current for a scope and restores the caller's afterwards.
+struct Current;
+
+impl Current {
+    fn push(ctx: dsys::CUcontext) -> Result<Current> {
+        // SAFETY: `ctx` is the retained primary context of a live `Gpu`.
+        drv("cuCtxPushCurrent", unsafe { dsys::cuCtxPushCurrent_v2(ctx) })?;
+        Ok(Current)
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        let mut old = std::ptr::null_mut();
+        // SAFETY: pops the context pushed by `Current::push` on this thread.
+        let _ = unsafe { dsys::cuCtxPopCurrent_v2(&mut old) };
+    }
+}
+
+impl Gpu {
+    /// Opens device `ordinal`: `BackendUnavailable` when a library, the driver or the device is
+    /// missing.
+    pub(crate) fn new(ordinal: i32) -> Result<Gpu> {
+        probe_libraries()?;
+        // SAFETY: the driver library is present (probed above).
+        let r = unsafe { dsys::cuInit(0) };
+        if r != dsys::CUresult::CUDA_SUCCESS {
+            return Err(Error::BackendUnavailable(format!(
+                "the CUDA driver did not initialise ({}): no usable GPU",
+                cudarc::driver::result::DriverError(r)
+            )));
+        }
+        let mut count = 0;
+        // SAFETY: writes one int.
+        drv("cuDeviceGetCount", unsafe { dsys::cuDeviceGetCount(&mut count) })?;
+        if count == 0 {
+            return Err(Error::BackendUnavailable("no CUDA device is present".into()));
+        }
+        if ordinal >= count {
+            return Err(Error::BackendUnavailable(format!(
+                "CUDA device {ordinal} does not exist ({count} device(s) present)"
+            )));
+        }
+        let mut dev = 0;
+        // SAFETY: writes one CUdevice; ordinal < count.
+        drv("cuDeviceGet", unsafe { dsys::cuDeviceGet(&mut dev, ordinal) })?;
+        let attr = |a| -> Result<i32> {
+            let mut v = 0;
+            // SAFETY: writes one int for a valid device.
+            drv("cuDeviceGetAttribute", unsafe {
+                dsys::cuDeviceGetAttribute(&mut v, a, dev)
+            })?;
+            Ok(v)
+        };
+        let cc = (
+            attr(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?,
+            attr(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?,
+        );
+        let name = cudarc::driver::result::device::get_name(dev).unwrap_or_else(|_| "unknown GPU".into());
+        let mut ctx = std::ptr::null_mut();
+        // SAFETY: retains the primary context of a valid device (released in Drop).
+        drv("cuDevicePrimaryCtxRetain", unsafe {
+            dsys::cuDevicePrimaryCtxRetain(&mut ctx, dev)
+        })?;
+        let gpu_ctx = ctx;
+        let release = || {
+            // SAFETY: balances the retain above.
+            let _ = unsafe { dsys::cuDevicePrimaryCtxRelease_v2(dev) };
+        };
+        let made = (|| {
+            let _cur = Current::push(gpu_ctx)?;
+            let mut h = std::ptr::null_mut();
+            // SAFETY: cuBLAS is present (probed); writes one handle.
+            blas("cublasCreate", unsafe { bsys::cublasCreate_v2(&mut h) })?;
+            // SAFETY: `h` was just created.
+            let pinned = blas("cublasSetMathMode", unsafe {
+                bsys::cublasSetMathMode(h, bsys::cublasMath_t::CUBLAS_DEFAULT_MATH)
+            });
+            if let Err(e) = pinned {
+                // SAFETY: `h` is live and not shared.
+                unsafe { bsys::cublasDestroy_v2(h) };
+                return Err(e);
+            }
+            Ok(h)
+        })();
+        let blas_h = match made {
+            Ok(h) => h,
+            Err(e) => {
+                release();
+                return Err(match e {
+                    Error::Execution(m) => Error::BackendUnavailable(m),
+                    other => other,
+                });
+            }
+        };
+        Ok(Gpu {
+            ordinal,
+            dev,
+            ctx: gpu_ctx,
+            name,
+            cc,
+            state: Mutex::new(State {
+                stream: std::ptr::null_mut(),
+                blas: blas_h,
+                engine: GpuEngine::Auto,
+                modules: [None; 4],
+            }),
+            allocs: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Device name and compute capability, e.g. `NVIDIA H100 80GB HBM3 (sm_90)`.
+    pub(crate) fn describe(&self) -> String {
+        format!("{} (device {}, sm_{}{})", self.name, self.ordinal, self.cc.0, self.cc.1)
+    }
+
+    pub(crate) fn engine(&self) -> GpuEngine {
+        self.state().engine
+    }
+
+    pub(crate) fn set_engine(&self, e: GpuEngine) {
+        self.state().engine = e;
+    }
+
+    /// Binds `stream` (a `CUstream` / `cudaStream_t`; NULL = the CUDA default stream). A stream
+    /// of another device or context is an `InvalidArgument` at `position`.
+    pub(crate) fn set_stream(&self, stream: *mut c_void, function: &'static str, position: i32) -> Result<()> {
+        let _cur = Current::push(self.ctx)?;
+        let stream = stream as dsys::CUstream;
+        if !stream.is_null() {
+            let mut sctx = std::ptr::null_mut();
+            // SAFETY: the driver validates the stream handle and writes one context.
+            let r = unsafe { dsys::cuStreamGetCtx(stream, &mut sctx) };
+            if r != dsys::CUresult::CUDA_SUCCESS || sctx != self.ctx {
+                return Err(Error::invalid(
+                    function,
+                    position,
+                    "cuda_stream",
+                    format!("must be a live stream of this handle's device ({})", self.describe()),
+                ));
+            }
+        }
+        let mut st = self.state();
+        // SAFETY: the cuBLAS handle is live; the stream was checked above (or is NULL).
+        blas("cublasSetStream", unsafe {
+            bsys::cublasSetStream_v2(st.blas, stream as bsys::cudaStream_t)
+        })?;
+        st.stream = stream;
+        Ok(())
+    }
+
+    /// Waits for everything queued on the bound stream; reports asynchronous kernel errors.
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        let _cur = Current::push(self.ctx)?;
+        let stream = self.state().stream;
+        // SAFETY: the bound stream is live (checked when bound) or the default stream.
+        drv("cuStreamSynchronize", unsafe { dsys::cuStreamSynchronize(stream) })
+    }
+
+    // ---- memory --------------------------------------------------------------------------------
+
+    /// Allocates `bytes` of device memory (NULL for 0 bytes).
+    pub(crate) fn malloc(&self, bytes: usize) -> Result<u64> {
+        if bytes == 0 {
+            return Ok(0);
+        }
+        let _cur = Current::push(self.ctx)?;
+        let mut p = 0;
+        // SAFETY: writes one device pointer.
+        drv(&format!("cuMemAlloc of {bytes} bytes"), unsafe {
+            dsys::cuMemAlloc_v2(&mut p, bytes)
+        })?;
+        self.allocs.lock().unwrap_or_else(|e| e.into_inner()).insert(p, bytes);
+        Ok(p)
+    }
+
+    /// Frees an allocation made by [`Gpu::malloc`] (0 is a no-op). Anything else is an
+    /// `InvalidArgument` at `position`.
+    pub(crate) fn free(&self, p: u64, function: &'static str, position: i32) -> Result<()> {
+        if p == 0 {
+            return Ok(());
+        }
+        let known = self
+            .allocs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&p)
+            .is_some();
+        if !known {
+            return Err(Error::invalid(
+                function,
+                position,
+                "ptr",
+                format!("({p:#x}) was not returned by tblas_device_malloc on this handle, or was already freed"),
+            ));
+        }
+        let _cur = Current::push(self.ctx)?;
+        let stream = self.state().stream;
+        // SAFETY: work queued on the bound stream may still use the block: wait for it, then
+        // free an allocation this handle made and has not freed (removed from the table above).
+        unsafe {
+            drv("cuStreamSynchronize", dsys::cuStreamSynchronize(stream))?;
+            drv("cuMemFree", dsys::cuMemFree_v2(p))
+        }
+    }
+
+    /// When `p` lies inside an allocation of this handle, checks that `bytes` from `p` stay
+    /// inside it (other device pointers are checked by the driver).
+    fn check_extent(
+        &self,
+        p: u64,
+        bytes: usize,
+        function: &'static str,
+        position: i32,
+        name: &'static str,
+    ) -> Result<()> {
+        let allocs = self.allocs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((&base, &len)) = allocs.range(..=p).next_back() {
+            let end = base + len as u64;
+            if p < end && (p - base).saturating_add(bytes as u64) > len as u64 {
+                return Err(Error::invalid(
+                    function,
+                    position,
+                    "bytes",
+                    format!(
+                        "({bytes}) runs past the end of the {len}-byte allocation at {base:#x} that {name} ({p:#x}) points into"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `bytes` from host `src` to device `dst`, ordered after the work on the bound
+    /// stream; returns when the copy is done.
+    ///
+    /// # Safety
+    /// `src` must be valid for reading `bytes` bytes.
+    pub(crate) unsafe fn htod(&self, dst: u64, src: *const c_void, bytes: usize, f: &'static str) -> Result<()> {
+        self.check_extent(dst, bytes, f, 2, "dst")?;
+        let _cur = Current::push(self.ctx)?;
+        let stream = self.state().stream;
+        // SAFETY: the caller guarantees `src`; the driver checks `dst`; we wait for completion.
+        unsafe {
+            drv("cuMemcpyHtoDAsync", dsys::cuMemcpyHtoDAsync_v2(dst, src, bytes, stream))?;
+            drv("cuStreamSynchronize", dsys::cuStreamSynchronize(stream))
+        }
+    }
+
+    /// Copies `bytes` from device `src` to host `dst`, ordered after the work on the bound
+    /// stream; returns when the copy is done.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writing `bytes` bytes.
+    pub(crate) unsafe fn dtoh(&self, dst: *mut c_void, src: u64, bytes: usize, f: &'static str) -> Result<()> {
+        self.check_extent(src, bytes, f, 3, "src")?;
+        let _cur = Current::push(self.ctx)?;
+        let stream = self.state().stream;
+        // SAFETY: the caller guarantees `dst`; the driver checks `src`; we wait for completion.
+        unsafe {
+            drv("cuMemcpyDtoHAsync", dsys::cuMemcpyDtoHAsync_v2(dst, src, bytes, stream))?;
+            drv("cuStreamSynchronize", dsys::cuStreamSynchronize(stream))
+        }
+    }
+
+    // ---- execution -----------------------------------------------------------------------------
+
+    /// Queues a validated job on the bound stream (asynchronous, like cuBLAS).
+    pub(crate) fn run<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
+        let batch = job.batch();
+        if job.m == 0 || job.n == 0 || batch == 0 {
+            return Ok(());
+        }
+        let ab_unread = job.k == 0 || job.alpha.is_zero();
+        if ab_unread && job.beta == T::one() {
+            return Ok(());
+        }
+        let _cur = Current::push(self.ctx)?;
+        let mut st = self.state();
+        let small_fits = job.m.max(job.n).max(job.k) <= kernels::SMALL_MAX;
+        match st.engine {
+            GpuEngine::Auto => match (ab_unread, blas_form(job)) {
+                (false, Some(f)) => self.cublas(&st, job, &f),
+                _ => self.kernel(&mut st, job, Kernel::General),
+            },
+            GpuEngine::Cublas => match (ab_unread, blas_form(job)) {
+                (false, Some(f)) => self.cublas(&st, job, &f),
+                (true, _) => Err(Error::NotSupported(
+                    "GPU engine 'cublas': alpha == 0 or k == 0 (C = beta*C) is done by tensorblas' kernel".into(),
+                )),
+                (false, None) => Err(Error::NotSupported(
+                    "GPU engine 'cublas': cuBLAS cannot express this layout (general strides, negative batch \
+                     strides or conjugation without transposition)"
+                        .into(),
+                )),
+            },
+            GpuEngine::General => self.kernel(&mut st, job, Kernel::General),
+            GpuEngine::Small if small_fits => self.kernel(&mut st, job, Kernel::Small),
+            GpuEngine::Small => Err(Error::NotSupported(format!(
+                "GPU engine 'small' takes m, n, k <= {}, got {}x{}x{}",
+                kernels::SMALL_MAX,
+                job.m,
+                job.n,
+                job.k
+            ))),
+        }
+    }
+
+    fn module(&self, st: &mut State, dt: DataType) -> Result<Module> {
+        let slot = kernels::dtype_code(dt) as usize;
+        if let Some(m) = st.modules[slot] {
+            return Ok(m);
+        }
+        let cc = (self.cc.0 * 10 + self.cc.1) as u32;
+        let ptx = kernels::ptx(dt, cc)?;
+        let image = std::ffi::CString::new(ptx.as_bytes())
+            .map_err(|_| Error::Internal("NVRTC returned PTX with a NUL byte".into()))?;
+        let mut module = std::ptr::null_mut();
+        // SAFETY: `image` is NUL-terminated PTX; the context is current (pushed by the caller).
+        drv("cuModuleLoadData (PTX of kernels/gemm.cu)", unsafe {
+            dsys::cuModuleLoadData(&mut module, image.as_ptr() as *const c_void)
+        })?;
+        let get = |name: &std::ffi::CStr| -> Result<dsys::CUfunction> {
+            let mut f = std::ptr::null_mut();
+            // SAFETY: `module` was just loaded; `name` is NUL-terminated.
+            drv("cuModuleGetFunction", unsafe {
+                dsys::cuModuleGetFunction(&mut f, module, name.as_ptr())
+            })?;
+            Ok(f)
+        };
+        let m = Module {
+            _module: module,
+            general: get(c"tblas_gemm_general")?,
+            small: get(c"tblas_gemm_small")?,
+        };
+        st.modules[slot] = Some(m);
+        Ok(m)
+    }
+
+    fn kernel<T: Scalar>(&self, st: &mut State, job: &Job<'_, T>, which: Kernel) -> Result<()> {
+        let module = self.module(st, T::DATATYPE)?;
+        let ab_unread = job.k == 0 || job.alpha.is_zero();
+        let (alpha, beta) = (job.alpha.to_c64(), job.beta.to_c64());
+        let mut args = KernelArgs {
+            m: job.m as i64,
+            n: job.n as i64,
+            k: job.k as i64,
+            batch: job.batch() as i64,
+            a: 0,
+            a_rs: job.a.rs as i64,
+            a_cs: job.a.cs as i64,
+            a_bs: 0,
+            a_arr: 0,
+            b: 0,
+            b_rs: job.b.rs as i64,
+            b_cs: job.b.cs as i64,
+            b_bs: 0,
+            b_arr: 0,
+            c: 0,
+            c_rs: job.c.rs as i64,
+            c_cs: job.c.cs as i64,
+            c_bs: 0,
+            c_arr: 0,
+            alpha_re: alpha.re,
+            alpha_im: alpha.im,
+            beta_re: beta.re,
+            beta_im: beta.im,
+            conj_a: job.a.conj as i32,
+            conj_b: job.b.conj as i32,
+            ab_unread: ab_unread as i32,
+            beta_zero: job.beta.is_zero() as i32,
+        };
+        let mut arrays = None;
+        match job.entries {
+            Entries::Strided {
+                a,
+                b,
+                c,
+                bs_a,
+                bs_b,
+                bs_c,
+                ..
+            } => {
+                (args.a, args.b, args.c) = (a as u64, b as u64, c as u64);
+                (args.a_bs, args.b_bs, args.c_bs) = (bs_a as i64, bs_b as i64, bs_c as i64);
+            }
+            Entries::Array { a, b, c } => {
+                let d = PointerArrays::upload(st.stream, a, b, c)?;
+                (args.a_arr, args.b_arr, args.c_arr) = (d.a(), d.b(), d.c());
+                arrays = Some(d);
+            }
+        }
+        let batch = job.batch() as u64;
+        let (f, grid, block, shmem) = match which {
+            Kernel::General => {
+                let tiles = (job.m as u64).div_ceil(64) * (job.n as u64).div_ceil(64);
+                let gx = tiles.min(1 << 20) as u32;
+                let gy = batch.min(65535) as u32;
+                (module.general, (gx, gy, 1), (16, 16, 1), 0u32)
+            }
+            Kernel::Small => {
+                let mn = job.m * job.n;
+                let per = if mn >= 256 { 1 } else { 256 / mn };
+                let groups = batch.div_ceil(per as u64);
+                let shmem = per * (job.m * job.k + job.k * job.n) * std::mem::size_of::<T>();
+                (
+                    module.small,
+                    (groups.min(1 << 30) as u32, 1, 1),
+                    (256, 1, 1),
+                    shmem as u32,
+                )
+            }
+        };
+        let mut params = [&mut args as *mut KernelArgs as *mut c_void];
+        // SAFETY: the function belongs to a loaded module of this context; the single parameter
+        // is the `Args` struct the kernel declares (same layout, `KernelArgs`), read at launch;
+        // every address it describes was validated (or, for raw C pointers, is the caller's
+        // device memory as the API contract requires); the shared memory fits (<= 48 KiB for
+        // m, n, k <= 16: at most 1 * (256 + 256) * 16 bytes, or 256/mn entries of smaller ones).
+        let r = unsafe {
+            dsys::cuLaunchKernel(
+                f,
+                grid.0,
+                grid.1,
+                grid.2,
+                block.0,
+                block.1,
+                block.2,
+                shmem,
+                st.stream,
+                params.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        };
+        if let Some(d) = arrays {
+            d.release(st.stream);
+        }
+        drv("cuLaunchKernel", r)
+    }
+
+    fn cublas<T: Scalar>(&self, st: &State, job: &Job<'_, T>, f: &BlasForm) -> Result<()> {
+        let h = st.blas;
+        let (alpha, beta) = (job.alpha, job.beta);
+        let (m, n, k) = (f.m as i64, f.n as i64, job.k as i64);
+        match job.entries {
+            Entries::Strided {
+                a,
+                b,
+                c,
+                bs_a,
+                bs_b,
+                bs_c,
+                count,
+                ..
+            } => {
+                let (x, y) = if f.swap { (b, a) } else { (a, b) };
+                let (sx, sy) = if f.swap { (bs_b, bs_a) } else { (bs_a, bs_b) };
+                let dims = [m, n, k, f.x.ld, f.y.ld, f.ldc, count as i64];
+                let small = dims.iter().all(|&d| d <= i32::MAX as i64);
+                // SAFETY: the job was validated (addresses in bounds, C injective and disjoint
+                // from A and B); `blas_form` established cuBLAS's ld rules (ld >= rows, >= 1),
+                // unit element strides and non-negative batch strides; alpha/beta are host
+                // values on this stack frame (pointer mode host).
+                let r = unsafe {
+                    gemm_strided::<T>(
+                        h,
+                        small,
+                        (f.x.op, f.y.op),
+                        (m, n, k),
+                        &alpha,
+                        (x, f.x.ld, sx as i64),
+                        (y, f.y.ld, sy as i64),
+                        &beta,
+                        (c, f.ldc, bs_c as i64),
+                        count as i64,
+                    )
+                };
+                blas("cuBLAS gemm (strided batched)", r)
+            }
+            Entries::Array { a, b, c } => {
+                let d = PointerArrays::upload(st.stream, a, b, c)?;
+                let (x, y) = if f.swap { (d.b(), d.a()) } else { (d.a(), d.b()) };
+                let dims = [m, n, k, f.x.ld, f.y.ld, f.ldc, c.len() as i64];
+                let small = dims.iter().all(|&v| v <= i32::MAX as i64);
+                // SAFETY: as for the strided case; the pointer arrays were copied to device
+                // memory on this stream and are freed in stream order after the call.
+                let r = unsafe {
+                    gemm_batched::<T>(
+                        h,
+                        small,
+                        (f.x.op, f.y.op),
+                        (m, n, k),
+                        &alpha,
+                        (x, f.x.ld),
+                        (y, f.y.ld),
+                        &beta,
+                        (d.c(), f.ldc),
+                        c.len() as i64,
+                    )
+                };
+                d.release(st.stream);
+                blas("cuBLAS gemm (pointer-array batched)", r)
+            }
+        }
+    }
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        if let Ok(_cur) = Current::push(self.ctx) {
+            let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: the handle is being dropped: nothing else uses its cuBLAS handle or modules.
+            unsafe {
+                let _ = dsys::cuStreamSynchronize(st.stream);
+                let _ = bsys::cublasDestroy_v2(st.blas);
+                for m in st.modules.iter().flatten() {
+                    let _ = dsys::cuModuleUnload(m._module);
+                }
+            }
+            let allocs = std::mem::take(self.allocs.get_mut().unwrap_or_else(|e| e.into_inner()));
+            for p in allocs.keys() {
+                // SAFETY: allocations of this handle that the caller never freed; the handle is
+                // gone, so nothing can use them through it any more.
+                let _ = unsafe { dsys::cuMemFree_v2(*p) };
+            }
+        }
+        // SAFETY: balances the retain in `Gpu::new`.
+        let _ = unsafe { dsys::cuDevicePrimaryCtxRelease_v2(self.dev) };
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kernel {
+    General,
+    Small,
+}
+
+/// Device copies of a pointer-array batch (A, B and C arrays back to back), allocated and freed
+/// in stream order.
+struct PointerArrays {
+    base: u64,
+    count: usize,
+}
+
+impl PointerArrays {
+    fn upload<T>(stream: dsys::CUstream, a: &[*const T], b: &[*const T], c: &[*mut T]) -> Result<PointerArrays> {
+        let count = c.len();
+        let host: Vec<u64> = a
+            .iter()
+            .map(|p| *p as u64)
+            .chain(b.iter().map(|p| *p as u64))
+            .chain(c.iter().map(|p| *p as u64))
+            .collect();
+        let bytes = host.len() * 8;
+        let mut base = 0;
+        // SAFETY: stream-ordered allocation of `bytes` on the bound stream (context current).
+        drv("cuMemAllocAsync (pointer arrays)", unsafe {
+            dsys::cuMemAllocAsync(&mut base, bytes, stream)
+        })?;
+        // SAFETY: copies `bytes` from a live host Vec; for pageable memory the call returns once
+        // the data has been staged, so `host` may be dropped afterwards.
+        let r = unsafe { dsys::cuMemcpyHtoDAsync_v2(base, host.as_ptr() as *const c_void, bytes, stream) };
+        if let Err(e) = drv("cuMemcpyHtoDAsync (pointer arrays)", r) {
+            // SAFETY: frees the block allocated above in stream order.
+            let _ = unsafe { dsys::cuMemFreeAsync(base, stream) };
+            return Err(e);
+        }
+        Ok(PointerArrays { base, count })
+    }
+
+    fn a(&self) -> u64 {
+        self.base
+    }
+    fn b(&self) -> u64 {
+        self.base + 8 * self.count as u64
+    }
+    fn c(&self) -> u64 {
+        self.base + 16 * self.count as u64
+    }
+
+    fn release(self, stream: dsys::CUstream) {
+        // SAFETY: frees the block in stream order, after the work that reads it.
+        let _ = unsafe { dsys::cuMemFreeAsync(self.base, stream) };
+    }
+}
+
+/// One operand as cuBLAS sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlasOperand {
+    pub op: bsys::cublasOperation_t,
+    pub ld: i64,
+}
+
+/// A job in cuBLAS's column-major form: `C' = op(X) op(Y)` with `C' = C` (`swap == false`,
+/// X = A, Y = B) or `C' = C^T = op(B)^T op(A)^T` (`swap == true`, X = B, Y = A, m and n
+/// exchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlasForm {
+    pub swap: bool,
+    pub m: usize,
+    pub n: usize,
+    pub x: BlasOperand,
+    pub y: BlasOperand,
+    pub ldc: i64,
+}
+
+/// cuBLAS form of an effective `rows x cols` operand with strides `s`: unit row stride (`N`), or
+/// unit column stride (`T`, `C` when conjugated), with a leading dimension >= the stored rows.
+fn blas_operand(s: Strides, rows: usize, cols: usize) -> Option<BlasOperand> {
+    use bsys::cublasOperation_t::*;
+    if s.rs == 1 && !s.conj && s.cs >= rows.max(1) as isize {
+        Some(BlasOperand {
+            op: CUBLAS_OP_N,
+            ld: s.cs as i64,
+        })
+    } else if s.cs == 1 && s.rs >= cols.max(1) as isize {
+        Some(BlasOperand {
+            op: if s.conj { CUBLAS_OP_C } else { CUBLAS_OP_T },
+            ld: s.rs as i64,
+        })
+    } else {
+        None
+    }
+}
+
+/// How cuBLAS can run `job`, if it can: C column-major (or row-major, computed as `C^T`), A and
+/// B each N/T/C with a legal leading dimension, and non-negative batch strides.
+pub(crate) fn blas_form<T: Scalar>(job: &Job<'_, T>) -> Option<BlasForm> {
+    if let Entries::Strided { bs_a, bs_b, bs_c, .. } = job.entries {
+        if bs_a < 0 || bs_b < 0 || bs_c < 0 {
+            return None;
+        }
+    }
+    let (m, n, k) = (job.m, job.n, job.k);
+    if job.c.rs == 1 && job.c.cs >= m.max(1) as isize {
+        Some(BlasForm {
+            swap: false,
+            m,
+            n,
+            x: blas_operand(job.a, m, k)?,
+            y: blas_operand(job.b, k, n)?,
+            ldc: job.c.cs as i64,
+        })
+    } else if job.c.cs == 1 && job.c.rs >= n.max(1) as isize {
+        Some(BlasForm {
+            swap: true,
+            m: n,
+            n: m,
+            x: blas_operand(job.b.t(), n, k)?,
+            y: blas_operand(job.a.t(), k, m)?,
+            ldc: job.c.rs as i64,
+        })
+    } else {
+        None
+    }
+}
+
+/// `cublas?gemm` / `cublas?gemmStridedBatched` (or their `_64` forms when a size exceeds int32).
+///
+/// # Safety
+/// Every pointer must be a device address cuBLAS may access as described; `alpha`/`beta` host.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_strided<T: Scalar>(
+    h: bsys::cublasHandle_t,
+    small: bool,
+    (ta, tb): (bsys::cublasOperation_t, bsys::cublasOperation_t),
+    (m, n, k): (i64, i64, i64),
+    alpha: &T,
+    (a, lda, sa): (*const T, i64, i64),
+    (b, ldb, sb): (*const T, i64, i64),
+    beta: &T,
+    (c, ldc, sc): (*mut T, i64, i64),
+    batch: i64,
+) -> bsys::cublasStatus_t {
+    macro_rules! call {
+        ($one:ident, $one64:ident, $many:ident, $many64:ident, $t:ty) => {{
+            let (al, be) = (alpha as *const T as *const $t, beta as *const T as *const $t);
+            let (a, b, c) = (a as *const $t, b as *const $t, c as *mut $t);
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                match (batch == 1, small) {
+                    (true, true) => bsys::$one(
+                        h, ta, tb, m as i32, n as i32, k as i32, al, a, lda as i32, b, ldb as i32, be, c, ldc as i32,
+                    ),
+                    (true, false) => bsys::$one64(h, ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc),
+                    (false, true) => bsys::$many(
+                        h,
+                        ta,
+                        tb,
+                        m as i32,
+                        n as i32,
+                        k as i32,
+                        al,
+                        a,
+                        lda as i32,
+                        sa,
+                        b,
+                        ldb as i32,
+                        sb,
+                        be,
+                        c,
+                        ldc as i32,
+                        sc,
+                        batch as i32,
+                    ),
+                    (false, false) => {
+                        bsys::$many64(h, ta, tb, m, n, k, al, a, lda, sa, b, ldb, sb, be, c, ldc, sc, batch)
+                    }
+                }
+            }
+        }};
+    }
+    match T::DATATYPE {
+        DataType::R32F => call!(
+            cublasSgemm_v2,
+            cublasSgemm_v2_64,
+            cublasSgemmStridedBatched,
+            cublasSgemmStridedBatched_64,
+            f32
+        ),
+        DataType::R64F => call!(
+            cublasDgemm_v2,
+            cublasDgemm_v2_64,
+            cublasDgemmStridedBatched,
+            cublasDgemmStridedBatched_64,
+            f64
+        ),
+        DataType::C32F => call!(
+            cublasCgemm_v2,
+            cublasCgemm_v2_64,
+            cublasCgemmStridedBatched,
+            cublasCgemmStridedBatched_64,
+            bsys::cuComplex
+        ),
+        DataType::C64F => call!(
+            cublasZgemm_v2,
+            cublasZgemm_v2_64,
+            cublasZgemmStridedBatched,
+            cublasZgemmStridedBatched_64,
+            bsys::cuDoubleComplex
+        ),
+    }
+}
+
+/// `cublas?gemmBatched` (or `_64`) on device arrays of device pointers.
+///
+/// # Safety
+/// As for [`gemm_strided`]; `a`, `b`, `c` are device addresses of `batch` device pointers.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_batched<T: Scalar>(
+    h: bsys::cublasHandle_t,
+    small: bool,
+    (ta, tb): (bsys::cublasOperation_t, bsys::cublasOperation_t),
+    (m, n, k): (i64, i64, i64),
+    alpha: &T,
+    (a, lda): (u64, i64),
+    (b, ldb): (u64, i64),
+    beta: &T,
+    (c, ldc): (u64, i64),
+    batch: i64,
+) -> bsys::cublasStatus_t {
+    macro_rules! call {
+        ($f:ident, $f64:ident, $t:ty) => {{
+            let (al, be) = (alpha as *const T as *const $t, beta as *const T as *const $t);
+            let (a, b, c) = (a as *const *const $t, b as *const *const $t, c as *const *mut $t);
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                if small {
+                    bsys::$f(
+                        h,
+                        ta,
+                        tb,
+                        m as i32,
+                        n as i32,
+                        k as i32,
+                        al,
+                        a,
+                        lda as i32,
+                        b,
+                        ldb as i32,
+                        be,
+                        c,
+                        ldc as i32,
+                        batch as i32,
+                    )
+                } else {
+                    bsys::$f64(h, ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, batch)
+                }
+            }
+        }};
+    }
+    match T::DATATYPE {
+        DataType::R32F => call!(cublasSgemmBatched, cublasSgemmBatched_64, f32),
+        DataType::R64F => call!(cublasDgemmBatched, cublasDgemmBatched_64, f64),
+        DataType::C32F => call!(cublasCgemmBatched, cublasCgemmBatched_64, bsys::cuComplex),
+        DataType::C64F => call!(cublasZgemmBatched, cublasZgemmBatched_64, bsys::cuDoubleComplex),
+    }
+}
+
+/// Compiles the own kernels for `dt` to PTX for `compute_<cc>` (public through `tensorblas::gpu`).
+pub(crate) fn compile_ptx(dt: DataType, cc: u32) -> Result<String> {
+    kernels::ptx(dt, cc).map(|p| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bsys::cublasOperation_t::*;
+
+    fn job(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: (isize, isize, bool),
+        b: (isize, isize, bool),
+        c: (isize, isize),
+    ) -> Job<'static, f64> {
+        let s = |(rs, cs, conj)| Strides { rs, cs, conj };
+        Job {
+            m,
+            n,
+            k,
+            alpha: 1.0,
+            beta: 0.0,
+            a: s(a),
+            b: s(b),
+            c: s((c.0, c.1, false)),
+            entries: Entries::Strided {
+                a: std::ptr::null(),
+                b: std::ptr::null(),
+                c: std::ptr::null_mut(),
+                bs_a: 0,
+                bs_b: 0,
+                bs_c: (m * n) as isize,
+                count: 2,
+            },
+        }
+    }
+
+    #[test]
+    fn blas_form_maps_column_major_and_transposed_operands() {
+        // C = A*B, all column-major.
+        let f = blas_form(&job(3, 4, 5, (1, 3, false), (1, 5, false), (1, 3))).unwrap();
+        assert!(!f.swap);
+        assert_eq!(
+            (f.x.op, f.x.ld, f.y.op, f.y.ld, f.ldc),
+            (CUBLAS_OP_N, 3, CUBLAS_OP_N, 5, 3)
+        );
+        // op(A) = A^H stored 5x3 (rs = lda, cs = 1, conj).
+        let f = blas_form(&job(3, 4, 5, (7, 1, true), (1, 5, false), (1, 3))).unwrap();
+        assert_eq!((f.x.op, f.x.ld), (CUBLAS_OP_C, 7));
+        // Row-major C (rs = 4, cs = 1): computed as C^T = B^T A^T with m and n exchanged.
+        let f = blas_form(&job(3, 4, 5, (1, 3, false), (1, 5, false), (4, 1))).unwrap();
+        assert!(f.swap);
+        assert_eq!((f.m, f.n, f.ldc), (4, 3, 4));
+        // B^T of a column-major B: rs = ldb... B (k x n) col-major -> B^T (n x k) has rs = 5, cs = 1.
+        assert_eq!((f.x.op, f.x.ld, f.y.op, f.y.ld), (CUBLAS_OP_T, 5, CUBLAS_OP_T, 3));
+    }
+
+    #[test]
+    fn blas_form_rejects_what_cublas_cannot_express() {
+        // Conjugate without transposition.
+        assert!(blas_form(&job(3, 4, 5, (1, 3, true), (1, 5, false), (1, 3))).is_none());
+        // General strides.
+        assert!(blas_form(&job(3, 4, 5, (2, 6, false), (1, 5, false), (1, 3))).is_none());
+        // Leading dimension below the rows (e.g. a broadcast column, cs = 0).
+        assert!(blas_form(&job(3, 4, 5, (1, 0, false), (1, 5, false), (1, 3))).is_none());
+        // C with general strides.
+        assert!(blas_form(&job(3, 4, 5, (1, 3, false), (1, 5, false), (2, 6))).is_none());
+        // Negative batch stride.
+        let mut j = job(3, 4, 5, (1, 3, false), (1, 5, false), (1, 3));
+        if let Entries::Strided { bs_a, .. } = &mut j.entries {
+            *bs_a = -15;
+        }
+        assert!(blas_form(&j).is_none());
+    }
+
+    #[test]
+    fn kernel_args_layout_matches_the_cuda_struct() {
+        // 19 eight-byte fields + 4 doubles + 4 ints, no padding.
+        assert_eq!(std::mem::size_of::<KernelArgs>(), 19 * 8 + 4 * 8 + 4 * 4);
+        assert_eq!(std::mem::align_of::<KernelArgs>(), 8);
+    }
+}

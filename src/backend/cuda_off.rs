@@ -1,0 +1,83 @@
+//! The CUDA backend when the crate is built without the `cuda` feature: every CUDA request is
+//! `BackendUnavailable`. Same interface as `cuda/mod.rs`; `Gpu` has no values.
+
+use crate::error::{Error, Result};
+use crate::job::Job;
+use crate::scalar::{DataType, Scalar};
+use std::ffi::c_void;
+
+/// Which GPU code path runs a call on a CUDA handle (see the `cuda` feature).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum GpuEngine {
+    /// cuBLAS whenever it can express the layout, else the general-stride kernel.
+    #[default]
+    Auto,
+    /// cuBLAS only.
+    Cublas,
+    /// tensorblas' general-stride kernel.
+    General,
+    /// tensorblas' small-matrix kernel.
+    Small,
+}
+
+impl GpuEngine {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            GpuEngine::Auto => "auto",
+            GpuEngine::Cublas => "cublas",
+            GpuEngine::General => "general",
+            GpuEngine::Small => "small",
+        }
+    }
+}
+
+fn unavailable() -> Error {
+    Error::BackendUnavailable("this build of tensorblas has no CUDA backend (rebuild with the `cuda` feature)".into())
+}
+
+/// Uninhabited: no CUDA handle can exist in this build.
+#[derive(Debug)]
+pub(crate) enum Gpu {}
+
+#[allow(clippy::missing_safety_doc)]
+impl Gpu {
+    pub(crate) fn new(_ordinal: i32) -> Result<Gpu> {
+        Err(unavailable())
+    }
+    pub(crate) fn describe(&self) -> String {
+        match *self {}
+    }
+    pub(crate) fn engine(&self) -> GpuEngine {
+        match *self {}
+    }
+    pub(crate) fn set_engine(&self, _e: GpuEngine) {
+        match *self {}
+    }
+    pub(crate) fn set_stream(&self, _s: *mut c_void, _f: &'static str, _p: i32) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) fn malloc(&self, _bytes: usize) -> Result<u64> {
+        match *self {}
+    }
+    pub(crate) fn free(&self, _p: u64, _f: &'static str, _pos: i32) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) unsafe fn htod(&self, _d: u64, _s: *const c_void, _b: usize, _f: &'static str) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) unsafe fn dtoh(&self, _d: *mut c_void, _s: u64, _b: usize, _f: &'static str) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) fn run<T: Scalar>(&self, _job: &Job<'_, T>) -> Result<()> {
+        match *self {}
+    }
+}
+
+pub(crate) fn compile_ptx(_dt: DataType, _cc: u32) -> Result<String> {
+    Err(unavailable())
+}
