@@ -215,8 +215,11 @@ extern "C" {
 tblas_status tblas_create(tblas_handle **handle);
 
 /**
- * Creates a handle on an explicit backend. For TBLAS_BACKEND_CPU, `device` must be 0.
- * TBLAS_BACKEND_CUDA returns TBLAS_STATUS_BACKEND_UNAVAILABLE in this version.
+ * Creates a handle on an explicit backend. For TBLAS_BACKEND_CPU, `device` must be 0. For
+ * TBLAS_BACKEND_CUDA, `device` is the CUDA device ordinal; TBLAS_STATUS_BACKEND_UNAVAILABLE
+ * (with a message naming what is missing) when the driver, cuBLAS, NVRTC or the device is not
+ * there. A CUDA handle takes device pointers for A, B and C; its calls are queued on its stream
+ * (the CUDA default stream until tblas_set_stream) and return before the GPU is done.
  *
  * # Safety
  * `handle` must be NULL (an error) or valid for writing one pointer.
@@ -252,21 +255,65 @@ tblas_status tblas_set_num_threads(tblas_handle *handle, int32_t n);
 tblas_status tblas_get_num_threads(const tblas_handle *handle, int32_t *n);
 
 /**
- * Binds a CUDA stream to a CUDA handle. CPU handles have no stream: NULL is accepted (the
- * default stream), anything else gives TBLAS_STATUS_NOT_SUPPORTED.
+ * Binds a CUDA stream (a cudaStream_t / CUstream of the handle's device) to a CUDA handle;
+ * NULL selects the CUDA default stream (as cublasSetStream). A stream of another device is
+ * TBLAS_STATUS_INVALID_VALUE (position 2). CPU handles have no stream: NULL is accepted,
+ * anything else gives TBLAS_STATUS_NOT_SUPPORTED.
  *
  * # Safety
- * `cuda_stream` is not dereferenced by CPU handles.
+ * `cuda_stream` must be NULL or a live stream, and stay alive while work is queued on it.
  */
 tblas_status tblas_set_stream(tblas_handle *handle, void *cuda_stream);
 
 /**
- * Waits for the handle's outstanding work. CPU calls are synchronous: a no-op.
+ * Waits for the handle's outstanding work and reports errors of kernels that already ran
+ * (TBLAS_STATUS_EXECUTION_FAILED). CPU calls are synchronous: a no-op.
  *
  * # Safety
  * `handle` may be any value; it is looked up, never dereferenced.
  */
 tblas_status tblas_synchronize(tblas_handle *handle);
+
+/**
+ * Allocates `bytes` of device memory on a CUDA handle's GPU and writes its address to `*ptr`
+ * (NULL for 0 bytes). TBLAS_STATUS_ALLOC_FAILED when the GPU is out of memory;
+ * TBLAS_STATUS_NOT_SUPPORTED on CPU handles. `*ptr` is written only on success.
+ *
+ * # Safety
+ * `ptr` must be NULL (an error) or valid for writing one pointer.
+ */
+tblas_status tblas_device_malloc(tblas_handle *handle, void **ptr, size_t bytes);
+
+/**
+ * Frees memory from tblas_device_malloc on the same handle, after the work queued on its
+ * stream. NULL is a no-op; any other pointer (not from this handle, or already freed) is
+ * TBLAS_STATUS_INVALID_VALUE (position 2) and frees nothing. TBLAS_STATUS_NOT_SUPPORTED on CPU
+ * handles.
+ *
+ * # Safety
+ * No work queued later may use the memory.
+ */
+tblas_status tblas_device_free(tblas_handle *handle, void *ptr);
+
+/**
+ * Copies `bytes` from host memory `src` to device memory `dst`, after the work queued on the
+ * handle's stream; returns when the copy is complete. A copy that would run past the end of a
+ * tblas_device_malloc block is TBLAS_STATUS_INVALID_VALUE (position 4). TBLAS_STATUS_NOT_SUPPORTED
+ * on CPU handles.
+ *
+ * # Safety
+ * `src` must be readable for `bytes` bytes; `dst` must be device memory of the handle's GPU.
+ */
+tblas_status tblas_memcpy_htod(tblas_handle *handle, void *dst, const void *src, size_t bytes);
+
+/**
+ * Copies `bytes` from device memory `src` to host memory `dst` once the work queued on the
+ * handle's stream is done; returns when the copy is complete. Rules as tblas_memcpy_htod.
+ *
+ * # Safety
+ * `dst` must be writable for `bytes` bytes; `src` must be device memory of the handle's GPU.
+ */
+tblas_status tblas_memcpy_dtoh(tblas_handle *handle, void *dst, const void *src, size_t bytes);
 
 /**
  * Static description of a status code; never NULL.

@@ -7,6 +7,8 @@
 //! `sweep.csv`, one PNG per type, and prints a table of ratios. See `--help`.
 
 mod contract;
+#[cfg(feature = "cuda")]
+mod gpu;
 mod sweep;
 mod tucker;
 
@@ -32,6 +34,11 @@ tensorblas-bench tucker [--cases 1,2,3,4] [--n-iter 25] [--no-peer] [--python PY
      init, per sweep vs two GEMM passes, peak extra memory, error; TensorLy on the same data
      through benches/peers/tensorly_tucker.py when Python has tensorly; default DIR
      benches/results/tucker)
+tensorblas-bench gpu [--types s,d,c,z] [--sizes 4,...,1024] [--mb MB] [--contract-size S]
+                 [--device D] [--out DIR] [--quick]
+    (GPU sweep: tensorblas strided batched vs cuBLAS called directly vs the own small-matrix
+     and general-stride kernels, and the 8 contraction cases cuBLAS cannot express; writes
+     DIR/gpu.csv and DIR/gpu-<device>.md; needs a GPU: benches/gpu/check.sh runs it)
 tensorblas-bench plot --csv FILE [--peak-f32 GFLOPS] [--bandwidth GBS] [--out DIR]
     (table and plots again from a sweep.csv, without measuring)
 
@@ -276,6 +283,61 @@ fn contract_main(args: &[String]) {
     print!("{}", contract::run(&o));
 }
 
+#[cfg(feature = "cuda")]
+fn gpu_main(args: &[String]) {
+    let mut o = gpu::Opts::default();
+    let mut it = args.iter();
+    let parsed = (|| -> Result<(), String> {
+        while let Some(a) = it.next() {
+            let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+            match a.as_str() {
+                "--quick" => {
+                    o.sizes = vec![4, 16, 64, 256];
+                    o.mb = 64;
+                    o.contract_size = 64;
+                }
+                "--types" => {
+                    o.types = val(a)?.chars().filter(|c| *c != ',').collect();
+                    if let Some(bad) = o.types.iter().find(|c| !"sdcz".contains(**c)) {
+                        return Err(format!("--types: unknown type '{bad}' (use s, d, c, z)"));
+                    }
+                }
+                "--sizes" => o.sizes = list(&val(a)?, "size")?,
+                "--mb" => o.mb = val(a)?.parse().map_err(|_| "--mb: not a number")?,
+                "--contract-size" => o.contract_size = val(a)?.parse().map_err(|_| "--contract-size: not a number")?,
+                "--device" => o.device = val(a)?.parse().map_err(|_| "--device: not a number")?,
+                "--out" => o.out = PathBuf::from(val(a)?),
+                "-h" | "--help" => {
+                    println!("{}", gpu::HELP);
+                    std::process::exit(0);
+                }
+                other => return Err(format!("unknown option '{other}'\n\n{}", gpu::HELP)),
+            }
+        }
+        if o.sizes.contains(&0) || o.mb == 0 || o.contract_size == 0 {
+            return Err("sizes, --mb and --contract-size must be positive".into());
+        }
+        Ok(())
+    })();
+    if let Err(e) = parsed {
+        eprintln!("tensorblas-bench gpu: {e}");
+        std::process::exit(2);
+    }
+    match gpu::run(&o) {
+        Ok(md) => print!("{md}"),
+        Err(e) => {
+            eprintln!("tensorblas-bench gpu: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_main(_args: &[String]) {
+    eprintln!("tensorblas-bench gpu: built without the `cuda` feature");
+    std::process::exit(1);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -283,6 +345,7 @@ fn main() {
         Some("plot") => return replot(&args[1..]),
         Some("contract") => return contract_main(&args[1..]),
         Some("tucker") => return tucker_main(&args[1..]),
+        Some("gpu") => return gpu_main(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{HELP}");
             return;

@@ -217,8 +217,11 @@ pub unsafe extern "C" fn tblas_create(handle: *mut *mut tblas_handle) -> tblas_s
     })
 }
 
-/// Creates a handle on an explicit backend. For TBLAS_BACKEND_CPU, `device` must be 0.
-/// TBLAS_BACKEND_CUDA returns TBLAS_STATUS_BACKEND_UNAVAILABLE in this version.
+/// Creates a handle on an explicit backend. For TBLAS_BACKEND_CPU, `device` must be 0. For
+/// TBLAS_BACKEND_CUDA, `device` is the CUDA device ordinal; TBLAS_STATUS_BACKEND_UNAVAILABLE
+/// (with a message naming what is missing) when the driver, cuBLAS, NVRTC or the device is not
+/// there. A CUDA handle takes device pointers for A, B and C; its calls are queued on its stream
+/// (the CUDA default stream until tblas_set_stream) and return before the GPU is done.
 ///
 /// # Safety
 /// `handle` must be NULL (an error) or valid for writing one pointer.
@@ -249,9 +252,10 @@ pub unsafe extern "C" fn tblas_create_with_backend(
                 if device < 0 {
                     return Err(Error::invalid(F, 3, "device", format!("must be >= 0, got {device}")));
                 }
-                return Err(Error::BackendUnavailable(format!(
-                    "{F}: the CUDA backend is not built into this version of tensorblas"
-                )));
+                Handle::cuda(device as usize).map_err(|e| match e {
+                    Error::BackendUnavailable(m) => Error::BackendUnavailable(format!("{F}: {m}")),
+                    other => other,
+                })?
             }
             other => {
                 return Err(Error::invalid(
@@ -339,32 +343,110 @@ pub unsafe extern "C" fn tblas_get_num_threads(handle: *const tblas_handle, n: *
     })
 }
 
-/// Binds a CUDA stream to a CUDA handle. CPU handles have no stream: NULL is accepted (the
-/// default stream), anything else gives TBLAS_STATUS_NOT_SUPPORTED.
+/// Binds a CUDA stream (a cudaStream_t / CUstream of the handle's device) to a CUDA handle;
+/// NULL selects the CUDA default stream (as cublasSetStream). A stream of another device is
+/// TBLAS_STATUS_INVALID_VALUE (position 2). CPU handles have no stream: NULL is accepted,
+/// anything else gives TBLAS_STATUS_NOT_SUPPORTED.
 ///
 /// # Safety
-/// `cuda_stream` is not dereferenced by CPU handles.
+/// `cuda_stream` must be NULL or a live stream, and stay alive while work is queued on it.
 #[no_mangle]
 pub unsafe extern "C" fn tblas_set_stream(handle: *mut tblas_handle, cuda_stream: *mut c_void) -> tblas_status {
     const F: &str = "tblas_set_stream";
     guard(F, || {
-        handle_of(handle, F)?;
-        if cuda_stream.is_null() {
-            Ok(())
-        } else {
-            Err(Error::NotSupported(format!("{F}: CPU handles have no CUDA stream")))
+        let h = handle_of(handle, F)?;
+        match h.gpu() {
+            Some(g) => g.set_stream(cuda_stream, F, 2),
+            None if cuda_stream.is_null() => Ok(()),
+            None => Err(Error::NotSupported(format!("{F}: CPU handles have no CUDA stream"))),
         }
     })
 }
 
-/// Waits for the handle's outstanding work. CPU calls are synchronous: a no-op.
+/// Waits for the handle's outstanding work and reports errors of kernels that already ran
+/// (TBLAS_STATUS_EXECUTION_FAILED). CPU calls are synchronous: a no-op.
 ///
 /// # Safety
 /// `handle` may be any value; it is looked up, never dereferenced.
 #[no_mangle]
 pub unsafe extern "C" fn tblas_synchronize(handle: *mut tblas_handle) -> tblas_status {
     const F: &str = "tblas_synchronize";
-    guard(F, || handle_of(handle, F).map(|_| ()))
+    guard(F, || handle_of(handle, F)?.synchronize())
+}
+
+/// Allocates `bytes` of device memory on a CUDA handle's GPU and writes its address to `*ptr`
+/// (NULL for 0 bytes). TBLAS_STATUS_ALLOC_FAILED when the GPU is out of memory;
+/// TBLAS_STATUS_NOT_SUPPORTED on CPU handles. `*ptr` is written only on success.
+///
+/// # Safety
+/// `ptr` must be NULL (an error) or valid for writing one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn tblas_device_malloc(
+    handle: *mut tblas_handle,
+    ptr: *mut *mut c_void,
+    bytes: usize,
+) -> tblas_status {
+    const F: &str = "tblas_device_malloc";
+    guard(F, || {
+        let h = handle_of(handle, F)?;
+        if ptr.is_null() {
+            return Err(Error::invalid(F, 2, "ptr", "must not be NULL"));
+        }
+        let p = h.device_malloc(bytes)?;
+        // SAFETY: checked non-NULL; the caller guarantees it is writable.
+        unsafe { ptr.write_unaligned(p) };
+        Ok(())
+    })
+}
+
+/// Frees memory from tblas_device_malloc on the same handle, after the work queued on its
+/// stream. NULL is a no-op; any other pointer (not from this handle, or already freed) is
+/// TBLAS_STATUS_INVALID_VALUE (position 2) and frees nothing. TBLAS_STATUS_NOT_SUPPORTED on CPU
+/// handles.
+///
+/// # Safety
+/// No work queued later may use the memory.
+#[no_mangle]
+pub unsafe extern "C" fn tblas_device_free(handle: *mut tblas_handle, ptr: *mut c_void) -> tblas_status {
+    const F: &str = "tblas_device_free";
+    // SAFETY: forwarded from the caller.
+    guard(F, || unsafe { handle_of(handle, F)?.device_free(ptr) })
+}
+
+/// Copies `bytes` from host memory `src` to device memory `dst`, after the work queued on the
+/// handle's stream; returns when the copy is complete. A copy that would run past the end of a
+/// tblas_device_malloc block is TBLAS_STATUS_INVALID_VALUE (position 4). TBLAS_STATUS_NOT_SUPPORTED
+/// on CPU handles.
+///
+/// # Safety
+/// `src` must be readable for `bytes` bytes; `dst` must be device memory of the handle's GPU.
+#[no_mangle]
+pub unsafe extern "C" fn tblas_memcpy_htod(
+    handle: *mut tblas_handle,
+    dst: *mut c_void,
+    src: *const c_void,
+    bytes: usize,
+) -> tblas_status {
+    const F: &str = "tblas_memcpy_htod";
+    // SAFETY: forwarded from the caller.
+    guard(F, || unsafe { handle_of(handle, F)?.memcpy_htod(dst, src, bytes) })
+}
+
+/// Copies `bytes` from device memory `src` to host memory `dst` once the work queued on the
+/// handle's stream is done; returns when the copy is complete. Rules as tblas_memcpy_htod.
+///
+/// # Safety
+/// `dst` must be writable for `bytes` bytes; `src` must be device memory of the handle's GPU.
+#[no_mangle]
+pub unsafe extern "C" fn tblas_memcpy_dtoh(
+    handle: *mut tblas_handle,
+    dst: *mut c_void,
+    src: *const c_void,
+    bytes: usize,
+) -> tblas_status {
+    const F: &str = "tblas_memcpy_dtoh";
+    // SAFETY: forwarded from the caller.
+    guard(F, || unsafe { handle_of(handle, F)?.memcpy_dtoh(dst, src, bytes) })
 }
 
 /// Static description of a status code; never NULL.

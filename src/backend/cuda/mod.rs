@@ -374,7 +374,7 @@ impl Gpu {
     /// # Safety
     /// `src` must be valid for reading `bytes` bytes.
     pub(crate) unsafe fn htod(&self, dst: u64, src: *const c_void, bytes: usize, f: &'static str) -> Result<()> {
-        self.check_extent(dst, bytes, f, 2, "dst")?;
+        self.check_extent(dst, bytes, f, 4, "dst")?;
         let _cur = Current::push(self.ctx)?;
         let stream = self.state().stream;
         // SAFETY: the caller guarantees `src`; the driver checks `dst`; we wait for completion.
@@ -390,7 +390,7 @@ impl Gpu {
     /// # Safety
     /// `dst` must be valid for writing `bytes` bytes.
     pub(crate) unsafe fn dtoh(&self, dst: *mut c_void, src: u64, bytes: usize, f: &'static str) -> Result<()> {
-        self.check_extent(src, bytes, f, 3, "src")?;
+        self.check_extent(src, bytes, f, 4, "src")?;
         let _cur = Current::push(self.ctx)?;
         let stream = self.state().stream;
         // SAFETY: the caller guarantees `dst`; the driver checks `src`; we wait for completion.
