@@ -144,8 +144,13 @@ static void test_errors(tblas_handle *h) {
     CHECK(st == TBLAS_STATUS_SUCCESS && tblas_get_last_error_position() == 0 && c[0] == 0 && c[8] == 8,
           "alpha = 0 with NULL A/B");
     tblas_handle *cuda = NULL;
-    CHECK(tblas_create_with_backend(&cuda, TBLAS_BACKEND_CUDA, 0) == TBLAS_STATUS_BACKEND_UNAVAILABLE && !cuda,
-          "CUDA handle without GPU");
+    /* A device ordinal no machine has: unavailable with or without a GPU; *handle not written. */
+    CHECK(tblas_create_with_backend(&cuda, TBLAS_BACKEND_CUDA, 1 << 20) == TBLAS_STATUS_BACKEND_UNAVAILABLE && !cuda,
+          "CUDA handle on a missing device");
+    /* Device memory needs a CUDA handle. */
+    void *dptr = NULL;
+    CHECK(tblas_device_malloc(h, &dptr, 64) == TBLAS_STATUS_NOT_SUPPORTED && !dptr, "device_malloc on a CPU handle");
+    CHECK(tblas_memcpy_htod(h, c, c0, sizeof c) == TBLAS_STATUS_NOT_SUPPORTED, "memcpy_htod on a CPU handle");
     CHECK(strlen(tblas_status_string(TBLAS_STATUS_INVALID_VALUE)) > 0, "status string");
 }
 

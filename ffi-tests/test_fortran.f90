@@ -93,8 +93,10 @@ program test_fortran
   call check(st == TBLAS_STATUS_INVALID_VALUE .and. tblas_get_last_error_position() == 3 .and. all(v3 == w3), &
              "einsum output-only mode")
 
-  st = tblas_create_with_backend(cuda, TBLAS_BACKEND_CUDA, 0)
-  call check(st == TBLAS_STATUS_BACKEND_UNAVAILABLE, "CUDA unavailable")
+  st = tblas_create_with_backend(cuda, TBLAS_BACKEND_CUDA, 1048576_c_int32_t)
+  call check(st == TBLAS_STATUS_BACKEND_UNAVAILABLE, "CUDA unavailable on a missing device")
+  st = tblas_device_malloc(h, cuda, 64_c_size_t)
+  call check(st == TBLAS_STATUS_NOT_SUPPORTED, "device_malloc on a CPU handle")
   call check(len(tblas_c_string(tblas_status_string(TBLAS_STATUS_SUCCESS))) > 0, "status string")
 
   call check(tblas_destroy(h) == TBLAS_STATUS_SUCCESS, "destroy")

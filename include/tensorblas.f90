@@ -86,6 +86,35 @@ module tensorblas
       integer(c_int32_t) :: status
     end function
 
+    ! Device memory of a CUDA handle (TBLAS_STATUS_NOT_SUPPORTED on CPU handles).
+    function tblas_device_malloc(handle, ptr, bytes) result(status) bind(C, name="tblas_device_malloc")
+      import :: c_ptr, c_int32_t, c_size_t
+      type(c_ptr), value :: handle
+      type(c_ptr) :: ptr
+      integer(c_size_t), value :: bytes
+      integer(c_int32_t) :: status
+    end function
+
+    function tblas_device_free(handle, ptr) result(status) bind(C, name="tblas_device_free")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: handle, ptr
+      integer(c_int32_t) :: status
+    end function
+
+    function tblas_memcpy_htod(handle, dst, src, bytes) result(status) bind(C, name="tblas_memcpy_htod")
+      import :: c_ptr, c_int32_t, c_size_t
+      type(c_ptr), value :: handle, dst, src
+      integer(c_size_t), value :: bytes
+      integer(c_int32_t) :: status
+    end function
+
+    function tblas_memcpy_dtoh(handle, dst, src, bytes) result(status) bind(C, name="tblas_memcpy_dtoh")
+      import :: c_ptr, c_int32_t, c_size_t
+      type(c_ptr), value :: handle, dst, src
+      integer(c_size_t), value :: bytes
+      integer(c_int32_t) :: status
+    end function
+
     function tblas_status_string(status) result(text) bind(C, name="tblas_status_string")
       import :: c_ptr, c_int32_t
       integer(c_int32_t), value :: status

@@ -185,11 +185,25 @@ extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general(Args g) {
 
 // ---- small-matrix kernel: several whole batch entries per block -------------------------------
 //
-// For m, n, k <= 16. A block of 256 threads takes `per` = max(1, 256 / (m*n)) consecutive batch
-// entries, stages their A and B in dynamic shared memory with consecutive threads reading
+// For m, n, k <= 16. A block of 256 threads takes `per` = tblas_small_per(m, n, k) consecutive
+// batch entries, stages their A and B in dynamic shared memory with consecutive threads reading
 // consecutive elements (coalesced for packed column-major entries), and each thread computes one
 // C element. Grid: x = groups of `per` entries (grid-stride). Block (256). Dynamic shared memory:
 // per * (m*k + k*n) * sizeof(T) bytes, passed by the host.
+
+// Entries per block: up to 256 / (m*n), capped so that their A and B fit in 48 KiB of shared
+// memory. The host computes the same number (grid size, dynamic shared memory bytes).
+#define TBLAS_SMALL_SMEM 49152
+__host__ __device__ inline int tblas_small_per(int m, int n, int k) {
+    const int mn = m * n, ab = (m + n) * k;
+    int per = mn >= 256 ? 1 : 256 / mn;
+    if (ab > 0) {
+        int cap = TBLAS_SMALL_SMEM / (ab * (int)sizeof(T));
+        if (cap < 1) cap = 1;
+        if (per > cap) per = cap;
+    }
+    return per;
+}
 
 // (The host-side emulator, kernels/emu, defines TBLAS_EXTERN_SHARED for its own shared memory.)
 #ifndef TBLAS_EXTERN_SHARED
@@ -201,7 +215,7 @@ extern "C" __global__ void __launch_bounds__(256) tblas_gemm_small(Args g) {
     T* sh = reinterpret_cast<T*>(smem_raw);
     const int m = (int)g.m, n = (int)g.n, k = (int)g.k;
     const int mn = m * n, mk = m * k, kn = k * n;
-    const int per = mn >= 256 ? 1 : 256 / mn;
+    const int per = tblas_small_per(m, n, k);
     T* As = sh;
     T* Bs = sh + per * mk;
     const T alpha = make(g.alpha_re, g.alpha_im);

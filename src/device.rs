@@ -325,5 +325,11 @@ pub fn compile_kernels_ptx(dt: DataType, cc: u32) -> Result<String> {
     cuda::compile_ptx(dt, cc)
 }
 
+/// Compiles tensorblas' CUDA kernels for `dt` to a CUBIN for the real architecture `sm_<cc>`
+/// (what a CUDA handle loads: no PTX JIT in the driver). Errors as [`compile_kernels_ptx`].
+pub fn compile_kernels_cubin(dt: DataType, cc: u32) -> Result<Vec<u8>> {
+    cuda::compile_cubin(dt, cc)
+}
+
 /// Names of the kernels every compiled module exports.
 pub const KERNEL_NAMES: [&str; 2] = ["tblas_gemm_general", "tblas_gemm_small"];

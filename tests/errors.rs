@@ -550,8 +550,9 @@ fn handle_functions() {
         );
         assert_eq!(tblas_get_last_error_position(), 1);
         let mut h = null_mut();
+        // A device ordinal no machine has: unavailable with or without a GPU.
         assert_eq!(
-            tblas_create_with_backend(&mut h, TBLAS_BACKEND_CUDA, 0),
+            tblas_create_with_backend(&mut h, TBLAS_BACKEND_CUDA, 1 << 20),
             TBLAS_STATUS_BACKEND_UNAVAILABLE
         );
         assert!(h.is_null(), "*handle is written only on success");

@@ -173,3 +173,28 @@ fn readme_examples() {
     );
     assert!(out.contains("C(:,:,3) =    8.0   9.0  20.0  22.0"), "{out}");
 }
+
+/// The README's GPU example (`ffi-tests/example_gpu.c`): on a GPU it computes the same C[2] as the
+/// CPU example; without one it must say why (and TBLAS_REQUIRE_GPU=1 makes that a failure).
+#[test]
+fn readme_gpu_example() {
+    if !have("cc") {
+        return skip_or_fail("cc", "gcc");
+    }
+    let out = build_and_run(
+        "cc",
+        &["-std=c11", "-Wall", "-Wextra", "-Werror"],
+        &["ffi-tests/example_gpu.c"],
+        "example_gpu",
+    );
+    if let Some(why) = out.strip_prefix("no GPU: ") {
+        assert!(
+            !std::env::var("TBLAS_REQUIRE_GPU").is_ok_and(|v| v == "1"),
+            "TBLAS_REQUIRE_GPU=1 but the example found no GPU: {why}"
+        );
+        assert!(why.contains("tblas_create_with_backend"), "{out}");
+        eprintln!("skipping the GPU part of readme_gpu_example: {why}");
+    } else {
+        assert!(out.contains("C[2] = [8 20; 9 22]"), "{out}");
+    }
+}

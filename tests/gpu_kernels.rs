@@ -49,3 +49,25 @@ fn ptx_of_real_and_complex_types_differ() {
     assert!(s.contains("fma.rn.f32") && !s.contains("fma.rn.f64"));
     assert!(z.contains("fma.rn.f64"));
 }
+
+#[test]
+fn every_kernel_compiles_to_a_cubin_for_hopper() {
+    for dt in [DataType::R32F, DataType::R64F, DataType::C32F, DataType::C64F] {
+        match tensorblas::compile_kernels_cubin(dt, 90) {
+            // An ELF image (what cuModuleLoadData gets on an H100 / H200).
+            Ok(bin) => assert!(
+                bin.len() > 1000 && bin.starts_with(b"\x7fELF"),
+                "{dt:?}: not an ELF cubin"
+            ),
+            Err(Error::BackendUnavailable(why)) => {
+                assert!(
+                    !std::env::var("TBLAS_REQUIRE_NVRTC").is_ok_and(|v| v == "1"),
+                    "TBLAS_REQUIRE_NVRTC=1 but NVRTC is unavailable: {why}"
+                );
+                eprintln!("skipping every_kernel_compiles_to_a_cubin_for_hopper: {why}");
+                return;
+            }
+            Err(e) => panic!("{dt:?}: {e}"),
+        }
+    }
+}

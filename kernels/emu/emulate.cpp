@@ -30,6 +30,7 @@ template <typename A, typename B>
 inline A min(A a, B b) { return a < (A)b ? a : (A)b; }
 
 #define __device__
+#define __host__
 #define __forceinline__ inline
 #define __global__
 #define __launch_bounds__(x)
@@ -160,7 +161,7 @@ static int run_case(const Case& cs, bool small, std::mt19937& rng) {
     g.ab_unread = alpha_zero || cs.k == 0;
     g.beta_zero = beta_zero;
     if (small) {
-        const long long mn = cs.m * cs.n, per = mn >= 256 ? 1 : 256 / mn;
+        const long long per = tblas_small_per((int)cs.m, (int)cs.n, (int)cs.k);
         const long long groups = (cs.batch + per - 1) / per;
         launch(tblas_gemm_small, g, {cs.grid_x ? cs.grid_x : (unsigned)groups, 1}, {256, 1});
     } else {
@@ -211,6 +212,7 @@ int main() {
         {"grid smaller than the work", 130, 70, 20, 5, col(130, 2600), col(20, 1400), col(130, 9100), 0, 0, 0, 1, 0, 1, 0, 1, 2},
         {"small: many entries per block", 4, 4, 4, 100, col(4, 16), col(4, 16), col(4, 16), 0, 0, 0, 1, 0, 1, 0, 0, 0},
         {"small: 16x16x16 conj", 16, 16, 16, 3, row(16, 256), col(16, 256), col(16, 256), 1, 0, 0, 1, 0.5, 0, 0, 0, 0},
+        {"small: 1x1x16, entries capped by shared memory", 1, 1, 16, 1000, col(1, 16), col(16, 16), col(1, 1), 0, 0, 0, 1, 0, 1, 0, 0, 0},
         {"small: odd sizes, grid-stride", 3, 5, 7, 101, col(3, 21), col(7, 35), col(3, 15), 0, 0, 0, 2, 0, 1, 0, 4, 0},
     };
     int failed = 0;

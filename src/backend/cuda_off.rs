@@ -81,3 +81,7 @@ impl Gpu {
 pub(crate) fn compile_ptx(_dt: DataType, _cc: u32) -> Result<String> {
     Err(unavailable())
 }
+
+pub(crate) fn compile_cubin(_dt: DataType, _cc: u32) -> Result<Vec<u8>> {
+    Err(unavailable())
+}

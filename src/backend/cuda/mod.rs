@@ -449,12 +449,13 @@ impl Gpu {
             return Ok(m);
         }
         let cc = (self.cc.0 * 10 + self.cc.1) as u32;
-        let ptx = kernels::ptx(dt, cc)?;
-        let image = std::ffi::CString::new(ptx.as_bytes())
-            .map_err(|_| Error::Internal("NVRTC returned PTX with a NUL byte".into()))?;
+        // A CUBIN for this exact architecture: the driver loads it without a PTX JIT, so an
+        // NVRTC newer than the driver still works.
+        let image = kernels::compile(dt, kernels::Target::Cubin(cc))?;
         let mut module = std::ptr::null_mut();
-        // SAFETY: `image` is NUL-terminated PTX; the context is current (pushed by the caller).
-        drv("cuModuleLoadData (PTX of kernels/gemm.cu)", unsafe {
+        // SAFETY: `image` is a complete CUBIN from NVRTC; the context is current (pushed by the
+        // caller).
+        drv("cuModuleLoadData (CUBIN of kernels/gemm.cu)", unsafe {
             dsys::cuModuleLoadData(&mut module, image.as_ptr() as *const c_void)
         })?;
         let get = |name: &std::ffi::CStr| -> Result<dsys::CUfunction> {
@@ -536,8 +537,7 @@ impl Gpu {
                 (module.general, (gx, gy, 1), (16, 16, 1), 0u32)
             }
             Kernel::Small => {
-                let mn = job.m * job.n;
-                let per = if mn >= 256 { 1 } else { 256 / mn };
+                let per = kernels::small_per(job.m, job.n, job.k, std::mem::size_of::<T>());
                 let groups = batch.div_ceil(per as u64);
                 let shmem = per * (job.m * job.k + job.k * job.n) * std::mem::size_of::<T>();
                 (
@@ -552,8 +552,8 @@ impl Gpu {
         // SAFETY: the function belongs to a loaded module of this context; the single parameter
         // is the `Args` struct the kernel declares (same layout, `KernelArgs`), read at launch;
         // every address it describes was validated (or, for raw C pointers, is the caller's
-        // device memory as the API contract requires); the shared memory fits (<= 48 KiB for
-        // m, n, k <= 16: at most 1 * (256 + 256) * 16 bytes, or 256/mn entries of smaller ones).
+        // device memory as the API contract requires); the small kernel's dynamic shared memory
+        // is `small_per` entries of A and B, capped at 48 KiB exactly as the kernel computes it.
         let r = unsafe {
             dsys::cuLaunchKernel(
                 f,
@@ -934,9 +934,14 @@ unsafe fn gemm_batched<T: Scalar>(
     }
 }
 
-/// Compiles the own kernels for `dt` to PTX for `compute_<cc>` (public through `tensorblas::gpu`).
+/// Compiles the own kernels for `dt` to PTX for `compute_<cc>` (public through `tensorblas::device`).
 pub(crate) fn compile_ptx(dt: DataType, cc: u32) -> Result<String> {
-    kernels::ptx(dt, cc).map(|p| p.to_string())
+    kernels::compile(dt, kernels::Target::Ptx(cc)).map(|p| String::from_utf8_lossy(&p).into_owned())
+}
+
+/// Compiles the own kernels for `dt` to a CUBIN for `sm_<cc>` (what a CUDA handle loads).
+pub(crate) fn compile_cubin(dt: DataType, cc: u32) -> Result<Vec<u8>> {
+    kernels::compile(dt, kernels::Target::Cubin(cc)).map(|p| p.to_vec())
 }
 
 #[cfg(test)]
