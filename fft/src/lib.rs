@@ -1,5 +1,227 @@
-//! Low-communication FMM-accelerated distributed FFT on the tensorblas safe API.
+//! # tensorblas-fft
 //!
-//! Not implemented yet (issue #8): this crate is an empty placeholder so that the workspace has
-//! its final shape. It exports nothing.
+//! A low-communication, FMM-accelerated distributed 1-D FFT (Edelman–McCorquodale–Toledo; in the
+//! GEMM-centred form of Cecka, SC'17) on tensorblas: one all-to-all instead of the three of a
+//! standard distributed FFT, paid for by a fast multipole method whose every heavy step is a
+//! strided-batched GEMM. `shared/design/fmm-fft.md` is the specification; its notation is used
+//! throughout (N = P·M, M = B·2^L, G devices, Q Chebyshev nodes).
+//!
+//! ```
+//! use tensorblas_fft::{transform, Algorithm, Plan, PlanSpec, Precision};
+//! use num_complex::Complex64;
+//! // N = 4096 on G = 2 simulated devices, f64 defaults (Q = 16).
+//! let plan = Plan::new(&PlanSpec::new(4096, 2, Precision::F64)?)?;
+//! let x: Vec<Complex64> = (0..4096).map(|n| Complex64::new((n % 7) as f64, 0.0)).collect();
+//! let (big_x, report) = transform(&plan, Algorithm::Fmm, &x, false)?;
+//! assert_eq!(big_x.len(), 4096);
+//! assert_eq!(report.traffic, plan.expected_bytes()); // bytes equal the closed form exactly
+//! # Ok::<(), tensorblas_fft::FftError>(())
+//! ```
+//!
+//! Status (issue #8): planner, executor (f32/f64, forward/inverse, natural order), the
+//! in-process fabric with byte counters, and the six-step baseline are implemented and tested.
+//! Not built yet: the MPI and NCCL fabrics, the `tensorblas-fft` CLI and `tensorblas-bench fft`.
 #![forbid(unsafe_code)]
+
+pub mod fabric;
+mod fmm;
+mod plan;
+pub mod sixstep;
+
+pub use fabric::{Counters, Fabric, InProcess, Phase};
+pub use plan::{Plan, PlanSpec, Precision, Traffic};
+
+use num_complex::Complex;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Errors of planning and executing a transform.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FftError {
+    /// The sizes break a rule of the spec (the message names it).
+    #[error("invalid FMM-FFT plan: {0}")]
+    InvalidPlan(String),
+    /// The input does not match the plan.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A tensorblas call failed.
+    #[error("tensorblas: {0}")]
+    Blas(#[from] tensorblas::Error),
+    /// A device thread failed.
+    #[error("device {0} failed: {1}")]
+    Device(usize, String),
+}
+
+/// The element types: f32 and f64.
+pub trait Real: tensorblas::Scalar + rustfft::FftNum {
+    /// The precision this type is.
+    const PRECISION: Precision;
+}
+
+impl Real for f32 {
+    const PRECISION: Precision = Precision::F32;
+}
+
+impl Real for f64 {
+    const PRECISION: Precision = Precision::F64;
+}
+
+/// Which distributed algorithm runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// The FMM-FFT: one all-to-all.
+    Fmm,
+    /// The six-step baseline: three all-to-alls.
+    SixStep,
+}
+
+/// What one device measured.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceStats {
+    /// Seconds per step (reshuffle, upward, halo, allgather, top, downward, combine, alltoall,
+    /// fft).
+    pub seconds: BTreeMap<&'static str, f64>,
+    /// Real flops done by GEMMs.
+    pub gemm_flops: f64,
+    /// Seconds inside GEMM calls.
+    pub gemm_secs: f64,
+    /// Seconds inside the local FFTs.
+    pub fft_secs: f64,
+    /// Wall seconds of the device's whole part.
+    pub total_secs: f64,
+}
+
+impl DeviceStats {
+    fn add(&mut self, step: &'static str, secs: f64) {
+        *self.seconds.entry(step).or_insert(0.0) += secs;
+    }
+}
+
+/// What a transform measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Bytes between distinct devices per phase, summed over devices.
+    pub traffic: Traffic,
+    /// Messages between distinct devices: (all-to-all, halo, all-gather).
+    pub messages: [u64; 3],
+    /// Per device.
+    pub devices: Vec<DeviceStats>,
+    /// Wall seconds of the whole transform.
+    pub seconds: f64,
+}
+
+impl Report {
+    /// GEMM flops summed over devices.
+    pub fn gemm_flops(&self) -> f64 {
+        self.devices.iter().map(|d| d.gemm_flops).sum()
+    }
+
+    /// Fraction of the compute time (total minus communication steps) spent in GEMMs, over all
+    /// devices.
+    pub fn gemm_share(&self) -> f64 {
+        let comm: f64 = self
+            .devices
+            .iter()
+            .map(|d| {
+                ["halo", "allgather", "alltoall"]
+                    .iter()
+                    .map(|k| d.seconds.get(k).copied().unwrap_or(0.0))
+                    .sum::<f64>()
+            })
+            .sum();
+        let total: f64 = self.devices.iter().map(|d| d.total_secs).sum();
+        let gemm: f64 = self.devices.iter().map(|d| d.gemm_secs).sum();
+        if total - comm > 0.0 {
+            gemm / (total - comm)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Transforms `x` (natural order, length N) with `plan` on G in-process devices (threads): the
+/// forward DFT `X_k = Σ x_n e^{-2πi nk/N}`, or with `inverse` the inverse scaled by 1/N (numpy
+/// conventions). `T` must match the plan's precision.
+pub fn transform<T: Real>(
+    plan: &Plan,
+    algo: Algorithm,
+    x: &[Complex<T>],
+    inverse: bool,
+) -> Result<(Vec<Complex<T>>, Report), FftError> {
+    let spec = plan.spec();
+    if T::PRECISION != spec.precision {
+        return Err(FftError::InvalidInput(format!(
+            "the plan is for {:?} but the data is {:?}",
+            spec.precision,
+            T::PRECISION
+        )));
+    }
+    if x.len() != spec.n {
+        return Err(FftError::InvalidInput(format!(
+            "x has {} points, the plan is for N = {}",
+            x.len(),
+            spec.n
+        )));
+    }
+    if algo == Algorithm::SixStep {
+        sixstep::factor(spec.n, spec.devices)?;
+    }
+    let g = spec.devices;
+    let chunk = spec.n / g;
+    let xin: Vec<Complex<T>> = if inverse {
+        x.iter().map(|v| v.conj()).collect()
+    } else {
+        x.to_vec()
+    };
+    let (ends, counters): (Vec<InProcess>, Arc<Counters>) = InProcess::new(g);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let handle = tensorblas::Handle::new()?;
+    handle.set_num_threads((threads / g).max(1));
+    let t = std::time::Instant::now();
+    let results: Vec<Result<(Vec<Complex<T>>, DeviceStats), FftError>> = std::thread::scope(|s| {
+        let hs: Vec<_> = ends
+            .into_iter()
+            .enumerate()
+            .map(|(d, fab)| {
+                let part = &xin[d * chunk..(d + 1) * chunk];
+                let handle = &handle;
+                s.spawn(move || {
+                    let mut st = DeviceStats::default();
+                    let out = match algo {
+                        Algorithm::Fmm => fmm::device(plan, &fab, handle, part, &mut st),
+                        Algorithm::SixStep => sixstep::device(spec.n, part, &fab, &mut st),
+                    }?;
+                    Ok((out, st))
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .enumerate()
+            .map(|(d, h)| h.join().unwrap_or_else(|_| Err(FftError::Device(d, "panicked".into()))))
+            .collect()
+    });
+    let seconds = t.elapsed().as_secs_f64();
+    let mut out = Vec::with_capacity(spec.n);
+    let mut devices = Vec::with_capacity(g);
+    for r in results {
+        let (o, st) = r?;
+        out.extend(o);
+        devices.push(st);
+    }
+    if inverse {
+        let scale = T::from_c64(num_complex::Complex64::new(1.0 / spec.n as f64, 0.0));
+        for v in out.iter_mut() {
+            *v = v.conj() * scale;
+        }
+    }
+    Ok((
+        out,
+        Report {
+            traffic: counters.traffic(),
+            messages: counters.messages(),
+            devices,
+            seconds,
+        },
+    ))
+}

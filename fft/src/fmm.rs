@@ -1,0 +1,454 @@
+//! One device's part of the FMM-FFT (spec §4.2 steps 0–9). Every FMM step and the P-point
+//! combination are strided-batched GEMMs on tensorblas (split forms of spec §5.1, which cuBLAS
+//! also accepts); the final M-point FFTs are rustfft.
+
+use crate::fabric::{all_gather, all_to_all, exchange_neighbours, Fabric};
+use crate::plan::Plan;
+use crate::{DeviceStats, FftError, Real};
+use num_complex::{Complex, Complex64};
+use std::time::Instant;
+use tensorblas::{Handle, Op, StridedMut, StridedRef};
+
+/// A planar level array [p][c ∈ {re, im}][box −h..nb+h−1][coefficient 0..w−1].
+#[derive(Clone, Copy, Debug)]
+struct Lv {
+    p: usize,
+    nb: usize,
+    h: usize,
+    w: usize,
+}
+
+impl Lv {
+    fn len(&self) -> usize {
+        self.p * 2 * (self.nb + 2 * self.h) * self.w
+    }
+    /// Offset of coefficient 0 of box `b` (may be a halo index) of plane (p, c).
+    fn at(&self, p: usize, c: usize, b: isize) -> usize {
+        (((2 * p + c) * (self.nb + 2 * self.h)) as isize + b + self.h as isize) as usize * self.w
+    }
+    /// Stride between consecutive planes.
+    fn plane(&self) -> usize {
+        (self.nb + 2 * self.h) * self.w
+    }
+    fn alloc<T: Real>(&self) -> Vec<T> {
+        vec![<T as tensorblas::Scalar>::zero(); self.len()]
+    }
+    /// Boxes `b0..b0+cnt` of planes of sections 1..P−1, packed [p−1][c][box][w].
+    fn pack<T: Real>(&self, a: &[T], b0: isize, cnt: usize, out: &mut Vec<T>) {
+        for p in 1..self.p {
+            for c in 0..2 {
+                let o = self.at(p, c, b0);
+                out.extend_from_slice(&a[o..o + cnt * self.w]);
+            }
+        }
+    }
+    /// The inverse of [`Lv::pack`]; returns the number of elements consumed.
+    fn unpack<T: Real>(&self, a: &mut [T], b0: isize, cnt: usize, src: &[T]) -> usize {
+        let mut k = 0;
+        for p in 1..self.p {
+            for c in 0..2 {
+                let o = self.at(p, c, b0);
+                a[o..o + cnt * self.w].copy_from_slice(&src[k..k + cnt * self.w]);
+                k += cnt * self.w;
+            }
+        }
+        k
+    }
+    /// Periodic halos of a whole level held by one device (top tree).
+    fn fill_periodic<T: Real>(&self, a: &mut [T]) {
+        let (nb, h, w) = (self.nb as isize, self.h, self.w);
+        for p in 1..self.p {
+            for c in 0..2 {
+                for k in 0..h as isize {
+                    let (src_l, dst_l) = (self.at(p, c, nb - h as isize + k), self.at(p, c, -(h as isize) + k));
+                    a.copy_within(src_l..src_l + w, dst_l);
+                    let (src_r, dst_r) = (self.at(p, c, k), self.at(p, c, nb + k));
+                    a.copy_within(src_r..src_r + w, dst_r);
+                }
+            }
+        }
+    }
+}
+
+/// GEMMs through tensorblas, with flops and time accounted.
+struct Gemm<'a> {
+    h: &'a Handle,
+    flops: f64,
+    secs: f64,
+}
+
+impl Gemm<'_> {
+    /// `C[b] = alpha op(A[b]) B[b] + beta C[b]`, column-major, every operand given as (slice,
+    /// offset, ld, batch stride): the cuBLAS argument order of `gemm_strided_batched`.
+    #[allow(clippy::too_many_arguments)]
+    fn sb<T: Real>(
+        &mut self,
+        ta: Op,
+        (m, n, k): (usize, usize, usize),
+        alpha: T,
+        (a, ao, lda, sa): (&[T], usize, usize, usize),
+        (b, bo, ldb, sb): (&[T], usize, usize, usize),
+        beta: T,
+        (c, co, ldc, sc): (&mut [T], usize, usize, usize),
+        batch: usize,
+    ) -> Result<(), FftError> {
+        let t = Instant::now();
+        self.h.gemm_strided_batched_ex(
+            ta,
+            Op::N,
+            m,
+            n,
+            k,
+            alpha,
+            StridedRef::new(a, ao, 1, lda as isize, sa as isize),
+            StridedRef::new(b, bo, 1, ldb as isize, sb as isize),
+            beta,
+            StridedMut::new(c, co, 1, ldc as isize, sc as isize),
+            batch,
+        )?;
+        self.secs += t.elapsed().as_secs_f64();
+        self.flops += 2.0 * (m * n * k * batch) as f64;
+        Ok(())
+    }
+}
+
+/// Forward FMM-FFT of this device's block `x` (N/G points, natural order); returns its block of
+/// X (natural order).
+pub(crate) fn device<T: Real, F: Fabric>(
+    plan: &Plan,
+    fab: &F,
+    handle: &Handle,
+    x: &[Complex<T>],
+    st: &mut DeviceStats,
+) -> Result<Vec<Complex<T>>, FftError> {
+    let spec = &plan.spec;
+    let (n, pp, g_n, q, b) = (spec.n, spec.sections, spec.devices, spec.order, spec.leaf);
+    let (m, l, la) = (plan.m, plan.l, plan.la);
+    let g = fab.rank();
+    let mloc = m / g_n;
+    let ops = plan.ops::<T>();
+    let nbl = plan.nbox(l);
+    let s_lv = Lv {
+        p: pp,
+        nb: nbl,
+        h: 1,
+        w: b,
+    };
+    let m_lv = |nb: usize| Lv { p: pp, nb, h: 2, w: q };
+    let (one, zero) = (<T as tensorblas::Scalar>::one(), <T as tensorblas::Scalar>::zero());
+    let planes = 2 * (pp - 1);
+    let mut gm = Gemm {
+        h: handle,
+        flops: 0.0,
+        secs: 0.0,
+    };
+    let t_all = Instant::now();
+    let mut mark = Instant::now();
+    let mut lap = |name: &'static str, st: &mut DeviceStats| {
+        st.add(name, mark.elapsed().as_secs_f64());
+        mark = Instant::now();
+    };
+
+    // 0. reshuffle the natural block [m_loc][p] into planar S[p][c][leaf][i].
+    debug_assert_eq!(x.len(), n / g_n);
+    let mut s = s_lv.alloc::<T>();
+    for ml in 0..mloc {
+        for p in 0..pp {
+            let v = x[ml * pp + p];
+            let (bx, i) = ((ml / b) as isize, ml % b);
+            s[s_lv.at(p, 0, bx) + i] = v.re;
+            s[s_lv.at(p, 1, bx) + i] = v.im;
+        }
+    }
+    lap("reshuffle", st);
+
+    // 2. upward pass: S2M at the leaves, M2M up to level ℓ_A.
+    let mut mlev: Vec<Vec<T>> = vec![Vec::new(); l + 1];
+    let lv_l = m_lv(nbl);
+    mlev[l] = lv_l.alloc();
+    gm.sb(
+        Op::N,
+        (q, nbl, b),
+        one,
+        (&ops.s2m, 0, q, 0),
+        (&s, s_lv.at(1, 0, 0), b, s_lv.plane()),
+        zero,
+        (&mut mlev[l], lv_l.at(1, 0, 0), q, lv_l.plane()),
+        planes,
+    )?;
+    for lev in (la..l).rev() {
+        let (child, parent) = (m_lv(plan.nbox(lev + 1)), m_lv(plan.nbox(lev)));
+        let mut mp = parent.alloc::<T>();
+        gm.sb(
+            Op::N,
+            (q, parent.nb, 2 * q),
+            one,
+            (&ops.m2m, 0, q, 0),
+            (&mlev[lev + 1], child.at(1, 0, 0), 2 * q, child.plane()),
+            zero,
+            (&mut mp, parent.at(1, 0, 0), q, parent.plane()),
+            planes,
+        )?;
+        mlev[lev] = mp;
+    }
+    lap("upward", st);
+
+    // 1 + 3. one packed message per neighbour: the leaf box next to it and, for every level
+    // ℓ_A+1..L, the two multipole boxes next to it (sections 1..P−1).
+    let (mut to_left, mut to_right) = (Vec::new(), Vec::new());
+    s_lv.pack(&s, 0, 1, &mut to_left);
+    s_lv.pack(&s, nbl as isize - 1, 1, &mut to_right);
+    for lev in la + 1..=l {
+        let lv = m_lv(plan.nbox(lev));
+        lv.pack(&mlev[lev], 0, 2, &mut to_left);
+        lv.pack(&mlev[lev], lv.nb as isize - 2, 2, &mut to_right);
+    }
+    let (from_left, from_right) = exchange_neighbours(fab, to_left, to_right);
+    let (mut kl, mut kr) = (0, 0);
+    kl += s_lv.unpack(&mut s, -1, 1, &from_left[kl..]);
+    kr += s_lv.unpack(&mut s, nbl as isize, 1, &from_right[kr..]);
+    for lev in la + 1..=l {
+        let lv = m_lv(plan.nbox(lev));
+        kl += lv.unpack(&mut mlev[lev], -2, 2, &from_left[kl..]);
+        kr += lv.unpack(&mut mlev[lev], lv.nb as isize, 2, &from_right[kr..]);
+    }
+    debug_assert!(kl == from_left.len() && kr == from_right.len());
+    lap("halo", st);
+
+    // 4. all-gather the level-ℓ_A multipoles (sections 1..P−1).
+    let nba = plan.nbox(la);
+    let lv_a = m_lv(nba);
+    let mut part = Vec::new();
+    lv_a.pack(&mlev[la], 0, nba, &mut part);
+    let parts = all_gather(fab, part);
+    lap("allgather", st);
+
+    // 5. the replicated top tree: levels 2..ℓ_A over the whole ring.
+    let top = |lev: usize| m_lv(1 << lev);
+    let mut mtop: Vec<Vec<T>> = vec![Vec::new(); la + 1];
+    mtop[la] = top(la).alloc();
+    for (d, pd) in parts.iter().enumerate() {
+        top(la).unpack_boxes(&mut mtop[la], (d * nba) as isize, nba, pd);
+    }
+    // r_p = 1^T M at level ℓ_A (partition of unity: the sum of section p's sources).
+    let mut r = vec![Complex64::new(0.0, 0.0); pp];
+    for (p, rp) in r.iter_mut().enumerate().skip(1) {
+        let (lv, a) = (top(la), &mtop[la]);
+        let sum = |c: usize| -> f64 {
+            let o = lv.at(p, c, 0);
+            a[o..o + (1 << la) * q].iter().map(|v| v.to_c64().re).sum()
+        };
+        *rp = Complex64::new(sum(0), sum(1));
+    }
+    for lev in (2..la).rev() {
+        let (child, parent) = (top(lev + 1), top(lev));
+        let mut mp = parent.alloc::<T>();
+        gm.sb(
+            Op::N,
+            (q, parent.nb, 2 * q),
+            one,
+            (&ops.m2m, 0, q, 0),
+            (&mtop[lev + 1], child.at(1, 0, 0), 2 * q, child.plane()),
+            zero,
+            (&mut mp, parent.at(1, 0, 0), q, parent.plane()),
+            planes,
+        )?;
+        mtop[lev] = mp;
+    }
+    let mut ltop: Vec<T> = Vec::new();
+    for lev in 2..=la {
+        let lv = top(lev);
+        let mut ll = lv.alloc::<T>();
+        if lev > 2 {
+            l2l(&mut gm, ops.m2m.as_slice(), &ltop, top(lev - 1), &mut ll, lv, q, planes)?;
+        }
+        lv.fill_periodic(&mut mtop[lev]);
+        if lev == 2 {
+            // L_b += K2 M_{(b+2) mod 4}: n = 12 columns (re boxes, 4 halo slots, im boxes).
+            gm.sb(
+                Op::N,
+                (q, 12, q),
+                one,
+                (&ops.k2, 0, q, q * q),
+                (&mtop[2], lv.at(1, 0, 2), q, 2 * lv.plane()),
+                one,
+                (&mut ll, lv.at(1, 0, 0), q, 2 * lv.plane()),
+                pp - 1,
+            )?;
+        } else {
+            m2l_pair(&mut gm, &ops.apair[lev - 3], &mtop[lev], &mut ll, lv, q, pp)?;
+        }
+        ltop = ll;
+    }
+    lap("top", st);
+
+    // 6. downward pass over the local levels ℓ_A+1..L (halos filled in step 3).
+    let mut lcur = lv_a.alloc::<T>();
+    let own = (g * nba) as isize;
+    for p in 1..pp {
+        for c in 0..2 {
+            let (src, dst) = (top(la).at(p, c, own), lv_a.at(p, c, 0));
+            lcur[dst..dst + nba * q].copy_from_slice(&ltop[src..src + nba * q]);
+        }
+    }
+    let mut lcur_lv = lv_a;
+    for lev in la + 1..=l {
+        let lv = m_lv(plan.nbox(lev));
+        let mut ln = lv.alloc::<T>();
+        l2l(&mut gm, ops.m2m.as_slice(), &lcur, lcur_lv, &mut ln, lv, q, planes)?;
+        m2l_pair(&mut gm, &ops.apair[lev - 3], &mlev[lev], &mut ln, lv, q, pp)?;
+        lcur = ln;
+        lcur_lv = lv;
+    }
+    // L2T (β = 0), then the near field S2T (β = 1) onto it.
+    let mut t = s_lv.alloc::<T>();
+    gm.sb(
+        Op::T,
+        (b, nbl, q),
+        one,
+        (&ops.s2m, 0, q, 0),
+        (&lcur, lcur_lv.at(1, 0, 0), q, lcur_lv.plane()),
+        zero,
+        (&mut t, s_lv.at(1, 0, 0), b, s_lv.plane()),
+        planes,
+    )?;
+    for (si, sh) in [-1isize, 0, 1].into_iter().enumerate() {
+        gm.sb(
+            Op::N,
+            (b, 2 * nbl + 2, b),
+            one,
+            (&ops.s2t, si * b * b, b, 3 * b * b),
+            (&s, s_lv.at(1, 0, sh), b, 2 * s_lv.plane()),
+            one,
+            (&mut t, s_lv.at(1, 0, 0), b, 2 * s_lv.plane()),
+            pp - 1,
+        )?;
+    }
+    // Section 0 passes through (C_0 = I).
+    for c in 0..2 {
+        let o = s_lv.at(0, c, 0);
+        t[o..o + mloc].copy_from_slice(&s[o..o + mloc]);
+    }
+    lap("downward", st);
+
+    // 7. combine: Y^T (Mloc x P) = U^T F^T + c 1^T, as 4 real GEMMs on planar data.
+    let mut yre = vec![zero; mloc * pp];
+    let mut yim = vec![zero; mloc * pp];
+    let (ore, oim, lda) = (s_lv.at(0, 0, 0), s_lv.at(0, 1, 0), 2 * s_lv.plane());
+    let neg = T::from_c64(Complex64::new(-1.0, 0.0));
+    for (uo, f, alpha, im) in [
+        (ore, &ops.fht_re, one, false),
+        (oim, &ops.fht_im, neg, false),
+        (ore, &ops.fht_im, one, true),
+        (oim, &ops.fht_re, one, true),
+    ] {
+        let out = if im { &mut yim } else { &mut yre };
+        gm.sb(
+            Op::N,
+            (mloc, pp, pp),
+            alpha,
+            (&t, uo, lda, 0),
+            (f, 0, pp, 0),
+            one,
+            (out, 0, mloc, 0),
+            1,
+        )?;
+    }
+    let mut y = Vec::with_capacity(mloc * pp);
+    for qq in 0..pp {
+        let cq: Complex64 = (1..pp).map(|p| plan.wc[qq * (pp - 1) + p - 1] * r[p]).sum();
+        let cq = Complex::new(
+            T::from_c64(Complex64::new(cq.re, 0.0)),
+            T::from_c64(Complex64::new(cq.im, 0.0)),
+        );
+        for j in 0..mloc {
+            y.push(Complex::new(yre[qq * mloc + j], yim[qq * mloc + j]) + cq);
+        }
+    }
+    lap("combine", st);
+
+    // 8. the single all-to-all: rows Q_h of Y to device h.
+    let pg = pp / g_n;
+    let chunks: Vec<Vec<Complex<T>>> = (0..g_n)
+        .map(|h| y[h * pg * mloc..(h + 1) * pg * mloc].to_vec())
+        .collect();
+    let recv = all_to_all(fab, chunks);
+    lap("alltoall", st);
+
+    // 9. assemble [q_loc][j] and run P/G FFTs of length M.
+    let mut out = vec![Complex::new(zero, zero); pg * m];
+    for (d, chunk) in recv.iter().enumerate() {
+        for ql in 0..pg {
+            out[ql * m + d * mloc..ql * m + (d + 1) * mloc].copy_from_slice(&chunk[ql * mloc..(ql + 1) * mloc]);
+        }
+    }
+    let fft = rustfft::FftPlanner::<T>::new().plan_fft_forward(m);
+    let tf = Instant::now();
+    fft.process(&mut out);
+    st.fft_secs += tf.elapsed().as_secs_f64();
+    lap("fft", st);
+    st.gemm_flops += gm.flops;
+    st.gemm_secs += gm.secs;
+    st.total_secs += t_all.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+impl Lv {
+    /// Copies `cnt` boxes per plane (sections 1..P−1) packed as by [`Lv::pack`] into boxes
+    /// `b0..b0+cnt`.
+    fn unpack_boxes<T: Real>(&self, a: &mut [T], b0: isize, cnt: usize, src: &[T]) {
+        let used = self.unpack(a, b0, cnt, src);
+        debug_assert_eq!(used, src.len());
+    }
+}
+
+/// L2L from level array `lp` (parent layout `plv`) into `lc` (child layout `clv`): pairs of child
+/// boxes are columns (ldc = 2Q), A = M2M^T.
+#[allow(clippy::too_many_arguments)]
+fn l2l<T: Real>(
+    gm: &mut Gemm<'_>,
+    m2m: &[T],
+    lp: &[T],
+    plv: Lv,
+    lc: &mut [T],
+    clv: Lv,
+    q: usize,
+    planes: usize,
+) -> Result<(), FftError> {
+    gm.sb(
+        Op::T,
+        (2 * q, plv.nb, q),
+        <T as tensorblas::Scalar>::one(),
+        (m2m, 0, q, 0),
+        (lp, plv.at(1, 0, 0), q, plv.plane()),
+        <T as tensorblas::Scalar>::zero(),
+        (lc, clv.at(1, 0, 0), 2 * q, clv.plane()),
+        planes,
+    )
+}
+
+/// Pair-form M2L at one level (two calls, δ = −1 and +1; batch over the P−1 sections, each call
+/// covering the re and im planes of a section in one n = nb + 2 pair columns).
+fn m2l_pair<T: Real>(
+    gm: &mut Gemm<'_>,
+    (am1, ap1): &(Vec<T>, Vec<T>),
+    ml: &[T],
+    ll: &mut [T],
+    lv: Lv,
+    q: usize,
+    pp: usize,
+) -> Result<(), FftError> {
+    for (a, delta) in [(am1, -1isize), (ap1, 1)] {
+        gm.sb(
+            Op::N,
+            (2 * q, lv.nb + 2, 2 * q),
+            <T as tensorblas::Scalar>::one(),
+            (a, 0, 2 * q, 4 * q * q),
+            (ml, lv.at(1, 0, 2 * delta), 2 * q, 2 * lv.plane()),
+            <T as tensorblas::Scalar>::one(),
+            (ll, lv.at(1, 0, 0), 2 * q, 2 * lv.plane()),
+            pp - 1,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! The plan: sizes, their constraints, and every FMM operator (built in f64, then rounded).
+//!
+//! Notation of `shared/design/fmm-fft.md`: N = P·M (P sections of length M), M = B·2^L (leaf size
+//! B, leaf level L), G devices (a power of two dividing P), Q Chebyshev nodes per box, ℓ_A =
+//! max(2, log2 G) the level whose multipoles are all-gathered.
+
+use crate::{FftError, Real};
+use num_complex::Complex64;
+use std::f64::consts::PI;
+
+/// Arithmetic precision of a transform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// f32 data, operators and GEMMs (complex64 input/output).
+    F32,
+    /// f64 data, operators and GEMMs (complex128 input/output).
+    F64,
+}
+
+impl Precision {
+    /// The expansion order the spec recommends (§3.6): 8 for f32 (its floor), 16 for f64.
+    pub fn default_order(self) -> usize {
+        match self {
+            Precision::F32 => 8,
+            Precision::F64 => 16,
+        }
+    }
+
+    /// The leaf size the spec recommends: about 2Q (16 for f32, 32 for f64).
+    pub fn default_leaf(self) -> usize {
+        2 * self.default_order()
+    }
+
+    /// Bytes of one complex element.
+    pub fn complex_bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 8,
+            Precision::F64 => 16,
+        }
+    }
+}
+
+/// What to build a plan for. [`PlanSpec::new`] fills in the spec's defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanSpec {
+    /// Transform length N.
+    pub n: usize,
+    /// Sections P (N = P·M).
+    pub sections: usize,
+    /// Devices G (a power of two dividing P).
+    pub devices: usize,
+    /// Chebyshev nodes per box Q.
+    pub order: usize,
+    /// Leaf box size B (M/B must be a power of two).
+    pub leaf: usize,
+    /// Precision of the data and the GEMMs.
+    pub precision: Precision,
+}
+
+impl PlanSpec {
+    /// A spec for length `n` on `devices` devices with the defaults for `precision`: Q and B from
+    /// [`Precision::default_order`] / [`Precision::default_leaf`] (B halved until it fits), and
+    /// the smallest P among 4G, 2G, G, 8G, 16G, ... that gives a valid plan.
+    pub fn new(n: usize, devices: usize, precision: Precision) -> Result<PlanSpec, FftError> {
+        let order = precision.default_order();
+        let mut last = None;
+        for leaf in [precision.default_leaf(), precision.default_leaf() / 2, 8] {
+            let mut ps = vec![4 * devices, 2 * devices, devices];
+            ps.extend((3..12).map(|e| devices << e));
+            for sections in ps {
+                let s = PlanSpec {
+                    n,
+                    sections,
+                    devices,
+                    order,
+                    leaf,
+                    precision,
+                };
+                match s.check() {
+                    Ok(()) => return Ok(s),
+                    Err(e) => last = Some(e),
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| FftError::InvalidPlan(format!("no valid plan for N = {n}"))))
+    }
+
+    /// Checks every constraint of the spec (§3.6), naming the one broken.
+    pub fn check(&self) -> Result<(), FftError> {
+        let bad = |m: String| Err(FftError::InvalidPlan(m));
+        let (n, p, g, q, b) = (self.n, self.sections, self.devices, self.order, self.leaf);
+        if g == 0 || !g.is_power_of_two() {
+            return bad(format!("devices G = {g} must be a power of two"));
+        }
+        if p < 2 {
+            return bad(format!("sections P = {p} must be >= 2"));
+        }
+        if p % g != 0 {
+            return bad(format!("devices G = {g} must divide sections P = {p}"));
+        }
+        if !(2..=32).contains(&q) {
+            return bad(format!("order Q = {q} must be in 2..=32"));
+        }
+        if b == 0 {
+            return bad("leaf B must be >= 1".into());
+        }
+        if n == 0 || n % p != 0 {
+            return bad(format!("N = {n} must be a positive multiple of sections P = {p}"));
+        }
+        let m = n / p;
+        if m % b != 0 || !(m / b).is_power_of_two() {
+            return bad(format!("M = N/P = {m} must be leaf B = {b} times a power of two"));
+        }
+        let l = (m / b).trailing_zeros() as usize;
+        let la = 2.max(g.trailing_zeros() as usize);
+        if l < la {
+            return bad(format!(
+                "the tree is too shallow: M/B = {} leaves = 2^{l}, needs 2^{la} (>= 4 and >= G = {g}); \
+                 use a smaller leaf B or fewer sections P",
+                m / b
+            ));
+        }
+        if (n as u128) * (p as u128) >= 1u128 << 62 {
+            return bad(format!("N*P = {n}*{p} is too large for exact integer phases"));
+        }
+        Ok(())
+    }
+}
+
+/// A plan's operators in one precision, column-major.
+#[derive(Clone, Debug)]
+pub(crate) struct Ops<T> {
+    /// S2M, Q x B (ld Q).
+    pub s2m: Vec<T>,
+    /// M2M, Q x 2Q (ld Q).
+    pub m2m: Vec<T>,
+    /// S2T^{(p)}_{s'}, B x B each (ld B), p = 1..P-1 slowest, s' = -1, 0, +1.
+    pub s2t: Vec<T>,
+    /// K^{(p,2)}_{+2}, Q x Q each (ld Q), p = 1..P-1.
+    pub k2: Vec<T>,
+    /// Level l >= 3: (A_{-1}, A_{+1}), 2Q x 2Q each (ld 2Q), p = 1..P-1. Index l - 3.
+    pub apair: Vec<(Vec<T>, Vec<T>)>,
+    /// F^T (P x P, ld P): real and imaginary parts.
+    pub fht_re: Vec<T>,
+    pub fht_im: Vec<T>,
+}
+
+/// A validated FMM-FFT plan: sizes and operators. Pure data: executing it is
+/// [`crate::Fft::run`]'s job.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub(crate) spec: PlanSpec,
+    /// Section length M.
+    pub(crate) m: usize,
+    /// Leaf level L.
+    pub(crate) l: usize,
+    /// All-gather level ℓ_A.
+    pub(crate) la: usize,
+    /// Chebyshev nodes.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) xi: Vec<f64>,
+    /// Operators in f64 (the source of both roundings).
+    pub(crate) ops64: Ops<f64>,
+    /// The same rounded to f32.
+    pub(crate) ops32: Ops<f32>,
+    /// ρ_p (p = 0..P-1).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) rho: Vec<Complex64>,
+    /// W[q][p] ρ_p i for p = 1..P-1: c_q = Σ_p wc[q][p-1] r_p.
+    pub(crate) wc: Vec<Complex64>,
+}
+
+/// Lagrange basis on `nodes` at `x`: `l[a]` = ℓ_a(x).
+pub(crate) fn lagrange(nodes: &[f64], x: f64) -> Vec<f64> {
+    (0..nodes.len())
+        .map(|a| {
+            nodes
+                .iter()
+                .enumerate()
+                .filter(|&(b, _)| b != a)
+                .map(|(_, &nb)| (x - nb) / (nodes[a] - nb))
+                .product()
+        })
+        .collect()
+}
+
+/// Chebyshev points of the first kind, ξ_a = cos((2a+1)π/(2Q)).
+pub(crate) fn chebyshev(q: usize) -> Vec<f64> {
+    (0..q)
+        .map(|a| ((2 * a + 1) as f64 * PI / (2 * q) as f64).cos())
+        .collect()
+}
+
+fn cot(x: f64) -> f64 {
+    x.cos() / x.sin()
+}
+
+/// e^{-2πi k/n} with `k` already reduced mod `n` in integers (spec pitfall 1).
+pub(crate) fn twiddle(k: u64, n: u64) -> Complex64 {
+    let a = -2.0 * PI * (k % n) as f64 / n as f64;
+    Complex64::new(a.cos(), a.sin())
+}
+
+impl Plan {
+    /// Builds the plan for `spec` (validated first).
+    pub fn new(spec: &PlanSpec) -> Result<Plan, FftError> {
+        spec.check()?;
+        let (n, p, g, q, b) = (spec.n, spec.sections, spec.devices, spec.order, spec.leaf);
+        let m = n / p;
+        let l = (m / b).trailing_zeros() as usize;
+        let la = 2.max(g.trailing_zeros() as usize);
+        let xi = chebyshev(q);
+        // S2M[a, i] = ℓ_a((2i + 1 - B)/B), column-major (ld Q).
+        let mut s2m = vec![0.0; q * b];
+        for i in 0..b {
+            let li = lagrange(&xi, (2 * i + 1) as f64 / b as f64 - 1.0);
+            s2m[i * q..(i + 1) * q].copy_from_slice(&li);
+        }
+        // M2M[a, c*Q + a'] = ℓ_a((ξ_a' + 2c - 1)/2).
+        let mut m2m = vec![0.0; q * 2 * q];
+        for c in 0..2 {
+            for a2 in 0..q {
+                let col = c * q + a2;
+                let la_ = lagrange(&xi, (xi[a2] + 2.0 * c as f64 - 1.0) / 2.0);
+                m2m[col * q..(col + 1) * q].copy_from_slice(&la_);
+            }
+        }
+        // S2T^{(p)}_{s'}[i, j] = cot(π (P(i - j - s'B) - p) / N), numerator in integers.
+        let mut s2t = vec![0.0; (p - 1) * 3 * b * b];
+        for pp in 1..p {
+            for (si, s) in [-1i64, 0, 1].into_iter().enumerate() {
+                let base = ((pp - 1) * 3 + si) * b * b;
+                for j in 0..b {
+                    for i in 0..b {
+                        let num = p as i64 * (i as i64 - j as i64 - s * b as i64) - pp as i64;
+                        s2t[base + j * b + i] = cot(PI * num as f64 / n as f64);
+                    }
+                }
+            }
+        }
+        // K^{(p,ℓ)}_d[n', m'] = cot(π (d h + h/2 (ξ_n' - ξ_m') - p/P) / M), h = M / 2^ℓ.
+        let kblock = |pp: usize, lev: usize, d: f64| -> Vec<f64> {
+            let h = m as f64 / (1u64 << lev) as f64;
+            let alpha = pp as f64 / p as f64;
+            let mut k = vec![0.0; q * q];
+            for mm in 0..q {
+                for nn in 0..q {
+                    k[mm * q + nn] = cot(PI * (d * h + 0.5 * h * (xi[nn] - xi[mm]) - alpha) / m as f64);
+                }
+            }
+            k
+        };
+        let mut k2 = Vec::with_capacity((p - 1) * q * q);
+        for pp in 1..p {
+            k2.extend(kblock(pp, 2, 2.0));
+        }
+        // Pair blocks (rows = (target child, n), columns = (source child, m)), 2Q x 2Q, ld 2Q:
+        // A_{-1} = [[K+2, 0], [K+3, K+2]], A_{+1} = [[K-2, K-3], [0, K-2]].
+        let mut apair = Vec::new();
+        for lev in 3..=l {
+            let (mut am1, mut ap1) = (Vec::new(), Vec::new());
+            for pp in 1..p {
+                let (kp2, kp3, km2, km3) = (
+                    kblock(pp, lev, 2.0),
+                    kblock(pp, lev, 3.0),
+                    kblock(pp, lev, -2.0),
+                    kblock(pp, lev, -3.0),
+                );
+                let z = vec![0.0; q * q];
+                am1.extend(pair(q, [&kp2, &z, &kp3, &kp2]));
+                ap1.extend(pair(q, [&km2, &km3, &z, &km2]));
+            }
+            apair.push((am1, ap1));
+        }
+        // ρ_p = sin(πp/P) e^{-iπp/P} / M; F^[q, p] = ω_P^{qp mod P} (1 if p = 0 else -ρ_p).
+        let rho: Vec<Complex64> = (0..p)
+            .map(|pp| {
+                let t = PI * pp as f64 / p as f64;
+                Complex64::new(t.cos(), -t.sin()) * (t.sin() / m as f64)
+            })
+            .collect();
+        let mut fht_re = vec![0.0; p * p];
+        let mut fht_im = vec![0.0; p * p];
+        let mut wc = vec![Complex64::new(0.0, 0.0); p * (p - 1)];
+        for qq in 0..p {
+            for pp in 0..p {
+                let w = twiddle((qq * pp) as u64, p as u64);
+                let f = if pp == 0 { w } else { -w * rho[pp] };
+                // F^T is P x P column-major: element (pp, qq) at pp + qq*P.
+                fht_re[pp + qq * p] = f.re;
+                fht_im[pp + qq * p] = f.im;
+                if pp > 0 {
+                    wc[qq * (p - 1) + pp - 1] = w * rho[pp] * Complex64::new(0.0, 1.0);
+                }
+            }
+        }
+        let ops64 = Ops {
+            s2m,
+            m2m,
+            s2t,
+            k2,
+            apair,
+            fht_re,
+            fht_im,
+        };
+        let ops32 = ops64.round();
+        Ok(Plan {
+            spec: spec.clone(),
+            m,
+            l,
+            la,
+            xi,
+            ops64,
+            ops32,
+            rho,
+            wc,
+        })
+    }
+
+    /// The spec this plan was built from.
+    pub fn spec(&self) -> &PlanSpec {
+        &self.spec
+    }
+
+    /// Section length M = N/P.
+    pub fn section_len(&self) -> usize {
+        self.m
+    }
+
+    /// Leaf level L (M = B·2^L).
+    pub fn leaf_level(&self) -> usize {
+        self.l
+    }
+
+    /// The all-gather level ℓ_A = max(2, log2 G).
+    pub fn gather_level(&self) -> usize {
+        self.la
+    }
+
+    /// Boxes per device at level `lev` (>= ℓ_A).
+    pub(crate) fn nbox(&self, lev: usize) -> usize {
+        (1usize << lev) / self.spec.devices
+    }
+
+    /// The closed-form communication volumes of spec §4.2, in bytes summed over all devices:
+    /// (all-to-all, halo = leaf + multipole halos, all-gather).
+    pub fn expected_bytes(&self) -> Traffic {
+        let (n, p, g, q, b) = (
+            self.spec.n as u64,
+            self.spec.sections as u64,
+            self.spec.devices as u64,
+            self.spec.order as u64,
+            self.spec.leaf as u64,
+        );
+        let s = self.spec.precision.complex_bytes();
+        if g == 1 {
+            return Traffic::default();
+        }
+        let (l, la) = (self.l as u64, self.la as u64);
+        Traffic {
+            alltoall: g * (g - 1) * n / (g * g) * s,
+            halo: g * (p - 1) * (2 * b + 4 * q * (l - la)) * s,
+            allgather: g * (g - 1) * ((1u64 << la) / g) * (p - 1) * q * s,
+        }
+    }
+}
+
+/// Bytes moved between distinct devices, by phase (summed over devices).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// The all-to-all(s): one for the FMM-FFT, three for six-step.
+    pub alltoall: u64,
+    /// Neighbour halos (leaf boxes and multipoles), packed into one message per neighbour.
+    pub halo: u64,
+    /// The all-gather of the level-ℓ_A multipoles.
+    pub allgather: u64,
+}
+
+impl Traffic {
+    /// All phases together.
+    pub fn total(&self) -> u64 {
+        self.alltoall + self.halo + self.allgather
+    }
+}
+
+/// A 2Q x 2Q column-major block from four Q x Q column-major blocks [[tl, tr], [bl, br]].
+fn pair(q: usize, [tl, tr, bl, br]: [&Vec<f64>; 4]) -> Vec<f64> {
+    let mut out = vec![0.0; 4 * q * q];
+    for c in 0..2 * q {
+        for r in 0..2 * q {
+            let blk = match (r < q, c < q) {
+                (true, true) => tl,
+                (true, false) => tr,
+                (false, true) => bl,
+                (false, false) => br,
+            };
+            out[c * 2 * q + r] = blk[(c % q) * q + r % q];
+        }
+    }
+    out
+}
+
+impl Ops<f64> {
+    fn round(&self) -> Ops<f32> {
+        let r = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        Ops {
+            s2m: r(&self.s2m),
+            m2m: r(&self.m2m),
+            s2t: r(&self.s2t),
+            k2: r(&self.k2),
+            apair: self.apair.iter().map(|(a, b)| (r(a), r(b))).collect(),
+            fht_re: r(&self.fht_re),
+            fht_im: r(&self.fht_im),
+        }
+    }
+}
+
+impl Plan {
+    /// The operators in precision `T`.
+    pub(crate) fn ops<T: Real>(&self) -> &Ops<T> {
+        let any: &dyn std::any::Any = match T::PRECISION {
+            crate::Precision::F32 => &self.ops32,
+            crate::Precision::F64 => &self.ops64,
+        };
+        any.downcast_ref::<Ops<T>>().expect("Real::PRECISION matches the type")
+    }
+}

@@ -1,0 +1,138 @@
+//! The baseline: the six-step distributed FFT with three all-to-alls (spec §4.3), over the same
+//! fabric. N = N1·N2, input viewed as A[n2][n1] (n = n1 + N1·n2), block-distributed by rows.
+
+use crate::fabric::{all_to_all, Fabric};
+use crate::plan::twiddle;
+use crate::{DeviceStats, FftError, Real};
+use num_complex::{Complex, Complex64};
+use std::time::Instant;
+
+/// The factorisation N = N1·N2 the baseline uses: N1 the largest divisor of N not above √N with
+/// G | N1 and G | N2.
+pub fn factor(n: usize, g: usize) -> Result<(usize, usize), FftError> {
+    let mut best = None;
+    let mut n1 = 1;
+    while n1 * n1 <= n {
+        if n % n1 == 0 && n1 % g == 0 && (n / n1) % g == 0 {
+            best = Some((n1, n / n1));
+        }
+        n1 += 1;
+    }
+    best.ok_or_else(|| {
+        FftError::InvalidPlan(format!(
+            "six-step needs N = N1*N2 with G = {g} dividing both; N = {n} has none"
+        ))
+    })
+}
+
+/// Forward six-step FFT of this device's block (N/G points, natural order in and out).
+pub(crate) fn device<T: Real, F: Fabric>(
+    n: usize,
+    x: &[Complex<T>],
+    fab: &F,
+    st: &mut DeviceStats,
+) -> Result<Vec<Complex<T>>, FftError> {
+    let (g, gn) = (fab.rank(), fab.size());
+    let (n1, n2) = factor(n, gn)?;
+    let (r2, c1) = (n2 / gn, n1 / gn); // rows of A per device, columns per device
+    let t_all = Instant::now();
+    let mut planner = rustfft::FftPlanner::<T>::new();
+    // T1: A[n2][n1] rows (g) -> columns (h): send block rows(g) x cols(h) as [n2_loc][n1_loc].
+    let mut mark = Instant::now();
+    let chunks: Vec<Vec<Complex<T>>> = (0..gn)
+        .map(|h| {
+            let mut v = Vec::with_capacity(r2 * c1);
+            for i2 in 0..r2 {
+                v.extend_from_slice(&x[i2 * n1 + h * c1..i2 * n1 + (h + 1) * c1]);
+            }
+            v
+        })
+        .collect();
+    let recv = all_to_all(fab, chunks);
+    st.add("alltoall", mark.elapsed().as_secs_f64());
+    mark = Instant::now();
+    // Columns n1 in cols(g), all n2: Z[n1_loc][n2].
+    let mut z = vec![Complex::new(<T as tensorblas::Scalar>::zero(), <T as tensorblas::Scalar>::zero()); c1 * n2];
+    for (d, ch) in recv.iter().enumerate() {
+        for i2 in 0..r2 {
+            for j1 in 0..c1 {
+                z[j1 * n2 + d * r2 + i2] = ch[i2 * c1 + j1];
+            }
+        }
+    }
+    let tf = Instant::now();
+    planner.plan_fft_forward(n2).process(&mut z);
+    st.fft_secs += tf.elapsed().as_secs_f64();
+    // Twiddle ω_N^{n1·k2}, phase reduced in integers.
+    for j1 in 0..c1 {
+        let i1 = (g * c1 + j1) as u64;
+        for k2 in 0..n2 {
+            let w = twiddle(i1 * k2 as u64, n as u64);
+            let v = z[j1 * n2 + k2];
+            let v = Complex64::new(v.re.to_c64().re, v.im.to_c64().re);
+            z[j1 * n2 + k2] = from64::<T>(v * w);
+        }
+    }
+    st.add("fft", mark.elapsed().as_secs_f64());
+    mark = Instant::now();
+    // T2: Z[n1 in cols(g)][k2] -> rows k2 in rows(h): block [k2_loc][n1_loc].
+    let chunks: Vec<Vec<Complex<T>>> = (0..gn)
+        .map(|h| {
+            let mut v = Vec::with_capacity(r2 * c1);
+            for k2l in 0..r2 {
+                for j1 in 0..c1 {
+                    v.push(z[j1 * n2 + h * r2 + k2l]);
+                }
+            }
+            v
+        })
+        .collect();
+    let recv = all_to_all(fab, chunks);
+    st.add("alltoall", mark.elapsed().as_secs_f64());
+    mark = Instant::now();
+    // Rows k2 in rows(g), all n1: W[k2_loc][n1]; FFT over n1 gives X[k2 + N2 k1] at W[k2_loc][k1].
+    let mut w = vec![Complex::new(<T as tensorblas::Scalar>::zero(), <T as tensorblas::Scalar>::zero()); r2 * n1];
+    for (d, ch) in recv.iter().enumerate() {
+        for k2l in 0..r2 {
+            w[k2l * n1 + d * c1..k2l * n1 + (d + 1) * c1].copy_from_slice(&ch[k2l * c1..(k2l + 1) * c1]);
+        }
+    }
+    let tf = Instant::now();
+    planner.plan_fft_forward(n1).process(&mut w);
+    st.fft_secs += tf.elapsed().as_secs_f64();
+    st.add("fft", mark.elapsed().as_secs_f64());
+    mark = Instant::now();
+    // T3: to natural order. Device h owns K in [h N/G, (h+1) N/G) = k1 in cols(h), all k2.
+    let chunks: Vec<Vec<Complex<T>>> = (0..gn)
+        .map(|h| {
+            let mut v = Vec::with_capacity(r2 * c1);
+            for k2l in 0..r2 {
+                v.extend_from_slice(&w[k2l * n1 + h * c1..k2l * n1 + (h + 1) * c1]);
+            }
+            v
+        })
+        .collect();
+    let recv = all_to_all(fab, chunks);
+    st.add("alltoall", mark.elapsed().as_secs_f64());
+    mark = Instant::now();
+    let mut out = vec![Complex::new(<T as tensorblas::Scalar>::zero(), <T as tensorblas::Scalar>::zero()); n / gn];
+    for (d, ch) in recv.iter().enumerate() {
+        for k2l in 0..r2 {
+            let k2 = d * r2 + k2l;
+            for j1 in 0..c1 {
+                // K = k2 + N2 k1 with k1 = g c1 + j1: local index K - g N/G = k2 + N2 j1.
+                out[k2 + n2 * j1] = ch[k2l * c1 + j1];
+            }
+        }
+    }
+    st.add("reshuffle", mark.elapsed().as_secs_f64());
+    st.total_secs += t_all.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+fn from64<T: Real>(v: Complex64) -> Complex<T> {
+    Complex::new(
+        T::from_c64(Complex64::new(v.re, 0.0)),
+        T::from_c64(Complex64::new(v.im, 0.0)),
+    )
+}
