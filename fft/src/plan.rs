@@ -59,27 +59,35 @@ pub struct PlanSpec {
 
 impl PlanSpec {
     /// A spec for length `n` on `devices` devices with the defaults for `precision`: Q and B from
-    /// [`Precision::default_order`] / [`Precision::default_leaf`] (B halved until it fits), and
-    /// the smallest P among 4G, 2G, G, 8G, 16G, ... that gives a valid plan.
+    /// [`Precision::default_order`] / [`Precision::default_leaf`] (then B/2 and 8 if N does not
+    /// fit), and among the valid P = G·k (k <= 1024) the one closest to 4G (spec §3.6: start with
+    /// P in {G, 4G, 16G}).
     pub fn new(n: usize, devices: usize, precision: Precision) -> Result<PlanSpec, FftError> {
         let order = precision.default_order();
         let mut last = None;
         for leaf in [precision.default_leaf(), precision.default_leaf() / 2, 8] {
-            let mut ps = vec![4 * devices, 2 * devices, devices];
-            ps.extend((3..12).map(|e| devices << e));
-            for sections in ps {
+            let mut best: Option<(f64, PlanSpec)> = None;
+            for k in 1..=1024usize {
                 let s = PlanSpec {
                     n,
-                    sections,
+                    sections: devices.saturating_mul(k),
                     devices,
                     order,
                     leaf,
                     precision,
                 };
                 match s.check() {
-                    Ok(()) => return Ok(s),
+                    Ok(()) => {
+                        let d = ((k as f64) / 4.0).log2().abs();
+                        if best.as_ref().is_none_or(|(bd, _)| d < *bd) {
+                            best = Some((d, s));
+                        }
+                    }
                     Err(e) => last = Some(e),
                 }
+            }
+            if let Some((_, s)) = best {
+                return Ok(s);
             }
         }
         Err(last.unwrap_or_else(|| FftError::InvalidPlan(format!("no valid plan for N = {n}"))))
@@ -423,5 +431,174 @@ impl Plan {
             crate::Precision::F64 => &self.ops64,
         };
         any.downcast_ref::<Ops<T>>().expect("Real::PRECISION matches the type")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    /// The worked example of spec §10 (N = 128, P = 4, G = 2, B = 4, Q = 4): operator values.
+    #[test]
+    fn worked_example_operators() {
+        let spec = PlanSpec {
+            n: 128,
+            sections: 4,
+            devices: 2,
+            order: 4,
+            leaf: 4,
+            precision: Precision::F64,
+        };
+        let p = Plan::new(&spec).unwrap();
+        assert_eq!((p.m, p.l, p.la), (32, 3, 2));
+        for (a, b) in p.xi.iter().zip([0.923880, 0.382683, -0.382683, -0.923880]) {
+            assert!(close(*a, b, 1e-6));
+        }
+        let (q, b) = (4, 4);
+        let s2m_row0: Vec<f64> = (0..b).map(|i| p.ops64.s2m[i * q]).collect();
+        let s2m_row1: Vec<f64> = (0..b).map(|i| p.ops64.s2m[i * q + 1]).collect();
+        for (x, y) in s2m_row0.iter().zip([0.055369, -0.043297, -0.075422, 0.533019]) {
+            assert!(close(*x, y, 1e-6), "{s2m_row0:?}");
+        }
+        for (x, y) in s2m_row1.iter().zip([-0.197542, 0.193940, 0.924778, 0.609153]) {
+            assert!(close(*x, y, 1e-6), "{s2m_row1:?}");
+        }
+        let m2m_row0: Vec<f64> = (0..2 * q).map(|c| p.ops64.m2m[c * q]).collect();
+        for (x, y) in m2m_row0.iter().zip([
+            -0.098305, -0.024098, 0.059000, -0.022689, 1.124194, 0.409821, -0.048277, -0.106753,
+        ]) {
+            assert!(close(*x, y, 1e-6), "{m2m_row0:?}");
+        }
+        let rho = [
+            (0.0, 0.0),
+            (0.015625, -0.015625),
+            (0.0, -0.03125),
+            (-0.015625, -0.015625),
+        ];
+        for (r, (re, im)) in p.rho.iter().zip(rho) {
+            assert!(close(r.re, re, 1e-15) && close(r.im, im, 1e-15), "{:?}", p.rho);
+        }
+        // S2T^{(1)}_{0} row 0: s' = 0 is index 1 of the three.
+        let base = b * b;
+        let row0: Vec<f64> = (0..b).map(|j| p.ops64.s2t[base + j * b]).collect();
+        for (x, y) in row0.iter().zip([-40.735484, -8.107786, -4.453202, -3.027043]) {
+            assert!(close(*x, y, 1e-5), "{row0:?}");
+        }
+        assert!(close(p.ops64.k2[0], 0.02454862210892542, 1e-14));
+        assert!(close(p.ops64.apair[0].0[0], 1.0503328462398602, 1e-13));
+    }
+
+    #[test]
+    fn lagrange_is_a_partition_of_unity_and_exact_on_polynomials() {
+        for q in [4, 8, 16, 24] {
+            let xi = chebyshev(q);
+            for x in [-1.0, -0.3, 0.0, 0.77, 1.0] {
+                let l = lagrange(&xi, x);
+                assert!((l.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+                // x^(q-1) interpolated exactly
+                let v: f64 = l.iter().zip(&xi).map(|(a, n)| a * n.powi(q as i32 - 1)).sum();
+                assert!((v - x.powi(q as i32 - 1)).abs() < 1e-10, "q={q} x={x}");
+            }
+        }
+        let spec = PlanSpec {
+            n: 4096,
+            sections: 4,
+            devices: 1,
+            order: 12,
+            leaf: 16,
+            precision: Precision::F64,
+        };
+        let p = Plan::new(&spec).unwrap();
+        // Columns of S2M (Q x B) and M2M (Q x 2Q) sum to 1.
+        for col in p.ops64.s2m.chunks(12).chain(p.ops64.m2m.chunks(12)) {
+            assert!((col.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+    }
+
+    /// C_p = F_M^{-1} D_p F_M equals ρ_p (i − cot(π(j − m − p/P)/M)) (spec §2.2), M = 16, P = 8.
+    #[test]
+    fn fractional_shift_identity() {
+        let (m, pp) = (16usize, 8usize);
+        let n = m * pp;
+        for p in 1..pp {
+            let rho = Complex64::new((PI * p as f64 / pp as f64).cos(), -(PI * p as f64 / pp as f64).sin())
+                * ((PI * p as f64 / pp as f64).sin() / m as f64);
+            for j in 0..m {
+                for mm in 0..m {
+                    // (1/M) Σ_κ ω_M^{-jκ} ω_N^{pκ} ω_M^{mκ}
+                    let dense: Complex64 = (0..m)
+                        .map(|k| {
+                            twiddle(
+                                ((m - j % m) * k % m * pp + p * k + mm * k * pp) as u64 % n as u64,
+                                n as u64,
+                            )
+                        })
+                        .sum::<Complex64>()
+                        / m as f64;
+                    let t = PI * ((j as f64 - mm as f64) - p as f64 / pp as f64) / m as f64;
+                    let closed = rho * Complex64::new(-t.cos() / t.sin(), 1.0);
+                    assert!(
+                        (dense - closed).norm() < 1e-14,
+                        "p={p} j={j} m={mm}: {dense} vs {closed}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_specs_name_the_rule() {
+        let ok = PlanSpec {
+            n: 4096,
+            sections: 4,
+            devices: 2,
+            order: 16,
+            leaf: 16,
+            precision: Precision::F64,
+        };
+        assert!(ok.check().is_ok());
+        let cases: [(PlanSpec, &str); 7] = [
+            (
+                PlanSpec {
+                    devices: 3,
+                    ..ok.clone()
+                },
+                "power of two",
+            ),
+            (
+                PlanSpec {
+                    sections: 6,
+                    devices: 4,
+                    ..ok.clone()
+                },
+                "divide",
+            ),
+            (PlanSpec { n: 4098, ..ok.clone() }, "multiple"),
+            (PlanSpec { leaf: 24, ..ok.clone() }, "power of two"),
+            (PlanSpec { order: 1, ..ok.clone() }, "order"),
+            (PlanSpec { n: 64, ..ok.clone() }, "shallow"),
+            (
+                PlanSpec {
+                    sections: 1,
+                    devices: 1,
+                    ..ok.clone()
+                },
+                "sections",
+            ),
+        ];
+        for (s, want) in cases {
+            let e = s.check().unwrap_err().to_string();
+            assert!(e.contains(want), "{s:?}: {e}");
+        }
+        // Defaults: a valid plan for common sizes.
+        for (n, g) in [(1 << 16, 1), (1 << 20, 8), (9216, 2), (1 << 12, 4)] {
+            let s = PlanSpec::new(n, g, Precision::F64).unwrap();
+            assert!(s.check().is_ok(), "{s:?}");
+        }
+        assert!(PlanSpec::new(97, 1, Precision::F64).is_err());
     }
 }

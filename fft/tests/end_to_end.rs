@@ -80,3 +80,205 @@ fn f64_matches_rustfft_over_the_spec_configurations() {
         assert_eq!(rep.traffic, plan.expected_bytes(), "N={n} P={p} G={g} B={b}: bytes");
     }
 }
+
+fn to32(x: &[Complex64]) -> Vec<Complex<f32>> {
+    x.iter().map(|v| Complex::new(v.re as f32, v.im as f32)).collect()
+}
+
+fn to64(x: &[Complex<f32>]) -> Vec<Complex64> {
+    x.iter().map(|v| Complex64::new(v.re as f64, v.im as f64)).collect()
+}
+
+#[test]
+fn accuracy_by_order_meets_the_spec_table() {
+    // (precision, Q, rel l2 <=, rel max <=) from spec §8.2; N = 2^16, P = 16, G = 4, B = 32.
+    let rows = [
+        (Precision::F64, 8, 1e-7, 3e-7),
+        (Precision::F64, 12, 1e-10, 2e-10),
+        (Precision::F64, 16, 5e-14, 1e-13),
+        (Precision::F64, 18, 5e-15, 1e-14),
+        (Precision::F32, 6, 5e-6, 2e-5),
+        (Precision::F32, 8, 5e-7, 3e-6),
+        (Precision::F32, 12, 5e-7, 3e-6),
+    ];
+    let n = 1 << 16;
+    let x = gaussian(n, 99);
+    let want = reference(&x);
+    for (prec, q, l2, mx) in rows {
+        let plan = Plan::new(&spec(n, 16, 4, 32, q, prec)).unwrap();
+        let got = match prec {
+            Precision::F64 => transform(&plan, Algorithm::Fmm, &x, false).unwrap().0,
+            Precision::F32 => to64(&transform(&plan, Algorithm::Fmm, &to32(&x), false).unwrap().0),
+        };
+        let (e2, emax) = (rel_l2(&got, &want), rel_max(&got, &want));
+        eprintln!("{prec:?} Q={q}: rel l2 {e2:.2e}, rel max {emax:.2e}");
+        assert!(
+            e2 <= l2 && emax <= mx,
+            "{prec:?} Q={q}: {e2:e} > {l2:e} or {emax:e} > {mx:e}"
+        );
+    }
+}
+
+/// Spec §10: N = 128, P = 4, G = 2, B = 4 with the exact rational input; X values and the error
+/// per Q (the spec's B < 16 case).
+#[test]
+fn worked_example_end_to_end() {
+    let x: Vec<Complex64> = (0..128i64)
+        .map(|n| Complex64::new(((37 * n) % 101 - 50) as f64 / 50.0, ((53 * n) % 97 - 48) as f64 / 48.0))
+        .collect();
+    let want = reference(&x);
+    for (k, re, im) in [
+        (0, -1.58, -2.5625),
+        (1, -1.971903, -6.234065),
+        (2, -0.291406, -0.624551),
+        (3, -2.503079, 0.352694),
+        (64, 3.14, 0.0625),
+    ] {
+        assert!(
+            (want[k].re - re).abs() < 1e-6 && (want[k].im - im).abs() < 1e-6,
+            "reference X[{k}]"
+        );
+    }
+    // (Q, the spec's rel l2): ours must be within 2x (same algorithm, other summation order).
+    for (q, spec_l2) in [(4, 1.229e-4), (8, 7.662e-8), (12, 7.807e-11), (16, 5.602e-14)] {
+        let plan = Plan::new(&spec(128, 4, 2, 4, q, Precision::F64)).unwrap();
+        let (got, _) = transform(&plan, Algorithm::Fmm, &x, false).unwrap();
+        let e2 = rel_l2(&got, &want);
+        eprintln!("worked example Q={q}: rel l2 {e2:.3e} (spec {spec_l2:.3e})");
+        assert!(
+            e2 <= 2.0 * spec_l2 && e2 >= spec_l2 / 2.0 || e2 < 1e-13,
+            "Q={q}: {e2:e} vs {spec_l2:e}"
+        );
+    }
+}
+
+#[test]
+fn invariants_hold() {
+    let (n, p, g, b) = (4096usize, 8, 4, 16);
+    let plan = Plan::new(&spec(n, p, g, b, 18, Precision::F64)).unwrap();
+    let run = |x: &[Complex64]| transform(&plan, Algorithm::Fmm, x, false).unwrap().0;
+    // Impulse at n0: e^{-2πi n0 k/N}, phase reduced in integers.
+    let n0 = 1234usize;
+    let mut x = vec![Complex64::new(0.0, 0.0); n];
+    x[n0] = Complex64::new(1.0, 0.0);
+    let got = run(&x);
+    for (k, v) in got.iter().enumerate() {
+        let a = -2.0 * std::f64::consts::PI * ((n0 * k) % n) as f64 / n as f64;
+        assert!(
+            (v - Complex64::new(a.cos(), a.sin())).norm() < 1e-14,
+            "impulse k={k}: {v}"
+        );
+    }
+    // Constant -> N δ_0; pure tone -> N δ_77.
+    let got = run(&vec![Complex64::new(1.0, 0.0); n]);
+    assert!((got[0] - n as f64).norm() < 1e-12 * n as f64);
+    assert!(got[1..].iter().all(|v| v.norm() < 1e-13 * n as f64));
+    let tone: Vec<Complex64> = (0..n)
+        .map(|j| {
+            let a = 2.0 * std::f64::consts::PI * ((77 * j) % n) as f64 / n as f64;
+            Complex64::new(a.cos(), a.sin())
+        })
+        .collect();
+    let got = run(&tone);
+    for (k, v) in got.iter().enumerate() {
+        let want = if k == 77 { n as f64 } else { 0.0 };
+        assert!((v - want).norm() < 1e-13 * n as f64, "tone k={k}: {v}");
+    }
+    // Linearity and Parseval.
+    let (a, bb) = (gaussian(n, 1), gaussian(n, 2));
+    let (al, be) = (Complex64::new(0.3, -1.1), Complex64::new(-2.0, 0.5));
+    let comb: Vec<Complex64> = a.iter().zip(&bb).map(|(x, y)| al * x + be * y).collect();
+    let (fa, fb, fc) = (run(&a), run(&bb), run(&comb));
+    let lin: Vec<Complex64> = fa.iter().zip(&fb).map(|(x, y)| al * x + be * y).collect();
+    assert!(rel_l2(&fc, &lin) < 1e-14);
+    let ex: f64 = a.iter().map(|v| v.norm_sqr()).sum();
+    let ey: f64 = fa.iter().map(|v| v.norm_sqr()).sum::<f64>() / n as f64;
+    assert!(((ex - ey) / ex).abs() < 1e-14, "Parseval {ex} vs {ey}");
+    // Inverse round trip.
+    let (back, _) = transform(&plan, Algorithm::Fmm, &fa, true).unwrap();
+    assert!(rel_l2(&back, &a) < 1e-14);
+}
+
+#[test]
+fn results_do_not_depend_on_the_device_count() {
+    let n = 16384;
+    let x = gaussian(n, 5);
+    let base = transform(
+        &Plan::new(&spec(n, 8, 1, 16, 16, Precision::F64)).unwrap(),
+        Algorithm::Fmm,
+        &x,
+        false,
+    )
+    .unwrap()
+    .0;
+    for g in [2, 4, 8] {
+        let plan = Plan::new(&spec(n, 8, g, 16, 16, Precision::F64)).unwrap();
+        let (got, rep) = transform(&plan, Algorithm::Fmm, &x, false).unwrap();
+        assert!(rel_max(&got, &base) < 1e-14, "G={g}");
+        assert_eq!(rep.traffic, plan.expected_bytes());
+        // Messages: G-1 all-to-all sends per device, 2 packed halo messages, G-1 all-gather sends.
+        let gg = g as u64;
+        assert_eq!(rep.messages, [gg * (gg - 1), 2 * gg, gg * (gg - 1)], "G={g}");
+    }
+}
+
+#[test]
+fn f32_is_within_its_tolerance_of_f64() {
+    let n = 1 << 14;
+    let x = gaussian(n, 8);
+    let want = reference(&x);
+    let plan = Plan::new(&PlanSpec::new(n, 4, Precision::F32).unwrap()).unwrap();
+    let (got, rep) = transform(&plan, Algorithm::Fmm, &to32(&x), false).unwrap();
+    let e2 = rel_l2(&to64(&got), &want);
+    assert!(e2 < 5e-7, "{e2:e}");
+    assert_eq!(rep.traffic, plan.expected_bytes());
+    // f64 data with an f32 plan is refused.
+    assert!(transform(&plan, Algorithm::Fmm, &x, false).is_err());
+}
+
+#[test]
+fn six_step_matches_and_moves_three_all_to_alls() {
+    for (n, g) in [(4096usize, 4usize), (1 << 16, 8), (9216, 2)] {
+        let x = gaussian(n, n as u64);
+        let want = reference(&x);
+        let plan = Plan::new(&PlanSpec::new(n, g, Precision::F64).unwrap()).unwrap();
+        let (got, rep) = transform(&plan, Algorithm::SixStep, &x, false).unwrap();
+        assert!(rel_l2(&got, &want) < 1e-14, "six-step N={n} G={g}");
+        let one = plan.expected_bytes().alltoall;
+        assert_eq!(rep.traffic.alltoall, 3 * one, "three all-to-alls");
+        assert_eq!(rep.traffic.halo + rep.traffic.allgather, 0);
+        let (fmm, _) = transform(&plan, Algorithm::Fmm, &x, false).unwrap();
+        assert!(rel_l2(&fmm, &got) < 1e-13);
+        let (back, _) = transform(&plan, Algorithm::SixStep, &got, true).unwrap();
+        assert!(rel_l2(&back, &x) < 1e-14);
+    }
+}
+
+#[test]
+fn random_valid_plans_are_accurate() {
+    let mut r = SmallRng::seed_from_u64(2024);
+    for _ in 0..12 {
+        let g = 1usize << r.random_range(0..4);
+        let p = g * r.random_range(1..5usize).max(if g == 1 { 2 } else { 1 });
+        let b = [8usize, 12, 16, 20, 32][r.random_range(0..5)];
+        let la = 2.max(g.trailing_zeros() as usize);
+        let l = la + r.random_range(0..4usize);
+        let n = p * b * (1 << l);
+        let q = [12usize, 16][r.random_range(0..2)];
+        let s = spec(n, p, g, b, q, Precision::F64);
+        let plan = Plan::new(&s).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+        let x = gaussian(n, n as u64 + 1);
+        let (got, rep) = transform(&plan, Algorithm::Fmm, &x, false).unwrap();
+        let e2 = rel_l2(&got, &reference(&x));
+        let tol = if q == 12 { 1e-10 } else { 5e-14 } * if b < 16 { 10.0 } else { 1.0 };
+        assert!(e2 <= tol, "{s:?}: {e2:e}");
+        assert_eq!(rep.traffic, plan.expected_bytes(), "{s:?}");
+    }
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let plan = Plan::new(&spec(4096, 4, 2, 16, 16, Precision::F64)).unwrap();
+    let e = transform(&plan, Algorithm::Fmm, &vec![Complex64::new(0.0, 0.0); 100], false).unwrap_err();
+    assert!(e.to_string().contains("4096"), "{e}");
+}
