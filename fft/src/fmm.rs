@@ -198,19 +198,19 @@ pub(crate) fn device<T: Real, F: Fabric>(
     let (mut to_left, mut to_right) = (Vec::new(), Vec::new());
     s_lv.pack(&s, 0, 1, &mut to_left);
     s_lv.pack(&s, nbl as isize - 1, 1, &mut to_right);
-    for lev in la + 1..=l {
+    for (lev, ml) in mlev.iter().enumerate().skip(la + 1) {
         let lv = m_lv(plan.nbox(lev));
-        lv.pack(&mlev[lev], 0, 2, &mut to_left);
-        lv.pack(&mlev[lev], lv.nb as isize - 2, 2, &mut to_right);
+        lv.pack(ml, 0, 2, &mut to_left);
+        lv.pack(ml, lv.nb as isize - 2, 2, &mut to_right);
     }
     let (from_left, from_right) = exchange_neighbours(fab, to_left, to_right);
     let (mut kl, mut kr) = (0, 0);
     kl += s_lv.unpack(&mut s, -1, 1, &from_left[kl..]);
     kr += s_lv.unpack(&mut s, nbl as isize, 1, &from_right[kr..]);
-    for lev in la + 1..=l {
+    for (lev, ml) in mlev.iter_mut().enumerate().skip(la + 1) {
         let lv = m_lv(plan.nbox(lev));
-        kl += lv.unpack(&mut mlev[lev], -2, 2, &from_left[kl..]);
-        kr += lv.unpack(&mut mlev[lev], lv.nb as isize, 2, &from_right[kr..]);
+        kl += lv.unpack(ml, -2, 2, &from_left[kl..]);
+        kr += lv.unpack(ml, lv.nb as isize, 2, &from_right[kr..]);
     }
     debug_assert!(kl == from_left.len() && kr == from_right.len());
     lap("halo", st);
@@ -292,11 +292,11 @@ pub(crate) fn device<T: Real, F: Fabric>(
         }
     }
     let mut lcur_lv = lv_a;
-    for lev in la + 1..=l {
+    for (lev, ml) in mlev.iter().enumerate().skip(la + 1) {
         let lv = m_lv(plan.nbox(lev));
         let mut ln = lv.alloc::<T>();
         l2l(&mut gm, ops.m2m.as_slice(), &lcur, lcur_lv, &mut ln, lv, q, planes)?;
-        m2l_pair(&mut gm, &ops.apair[lev - 3], &mlev[lev], &mut ln, lv, q, pp)?;
+        m2l_pair(&mut gm, &ops.apair[lev - 3], ml, &mut ln, lv, q, pp)?;
         lcur = ln;
         lcur_lv = lv;
     }

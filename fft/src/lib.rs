@@ -179,7 +179,8 @@ pub fn transform<T: Real>(
     let handle = tensorblas::Handle::new()?;
     handle.set_num_threads((threads / g).max(1));
     let t = std::time::Instant::now();
-    let results: Vec<Result<(Vec<Complex<T>>, DeviceStats), FftError>> = std::thread::scope(|s| {
+    type DeviceResult<T> = Result<(Vec<Complex<T>>, DeviceStats), FftError>;
+    let results: Vec<DeviceResult<T>> = std::thread::scope(|s| {
         let hs: Vec<_> = ends
             .into_iter()
             .enumerate()

@@ -13,7 +13,7 @@ pub fn factor(n: usize, g: usize) -> Result<(usize, usize), FftError> {
     let mut best = None;
     let mut n1 = 1;
     while n1 * n1 <= n {
-        if n % n1 == 0 && n1 % g == 0 && (n / n1) % g == 0 {
+        if n.is_multiple_of(n1) && n1.is_multiple_of(g) && (n / n1).is_multiple_of(g) {
             best = Some((n1, n / n1));
         }
         n1 += 1;
