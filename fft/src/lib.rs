@@ -25,6 +25,7 @@
 
 pub mod fabric;
 mod fmm;
+pub mod npy;
 mod plan;
 pub mod sixstep;
 

@@ -1,0 +1,144 @@
+//! The `tensorblas-fft` CLI: .npy in, .npy out, numpy conventions, report, clear errors.
+
+use num_complex::Complex64;
+use std::process::Command;
+use tensorblas_fft::npy;
+
+fn exe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tensorblas-fft"))
+}
+
+fn dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("tblas-fft-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn fft_ref(x: &[Complex64]) -> Vec<Complex64> {
+    let mut v = x.to_vec();
+    rustfft::FftPlanner::<f64>::new()
+        .plan_fft_forward(v.len())
+        .process(&mut v);
+    v
+}
+
+#[test]
+fn forward_inverse_and_report() {
+    let d = dir();
+    let n = 8192;
+    let x: Vec<Complex64> = (0..n)
+        .map(|i| Complex64::new(((i * 37) % 101) as f64 - 50.0, ((i * 53) % 97) as f64 / 7.0))
+        .collect();
+    let input = d.join("x.npy");
+    std::fs::write(&input, npy::to_bytes(&x, false)).unwrap();
+    let (out, rep) = (d.join("X.npy"), d.join("r.json"));
+    let st = exe()
+        .args([
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--devices",
+            "4",
+            "--report",
+            rep.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let got = npy::parse(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(!got.single && !got.real);
+    let want = fft_ref(&x);
+    let err = got
+        .data
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).norm())
+        .fold(0.0, f64::max)
+        / want.iter().map(|v| v.norm()).fold(0.0, f64::max);
+    assert!(err < 1e-13, "{err:e}");
+    let json = std::fs::read_to_string(&rep).unwrap();
+    for key in [
+        "\"alltoall\"",
+        "\"halo\"",
+        "\"allgather\"",
+        "\"gemm_flops\"",
+        "\"gemm_share\"",
+        "\"devices\": 4",
+    ] {
+        assert!(json.contains(key), "{key} missing in {json}");
+    }
+    // --inverse undoes it (scaled by 1/N), in f32 as well.
+    let back = d.join("back.npy");
+    let st = exe()
+        .args([
+            out.to_str().unwrap(),
+            "--out",
+            back.to_str().unwrap(),
+            "--inverse",
+            "--precision",
+            "f32",
+            "--devices",
+            "2",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let b = npy::parse(&std::fs::read(&back).unwrap()).unwrap();
+    assert!(b.single);
+    let err = b.data.iter().zip(&x).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max) / 60.0;
+    assert!(err < 1e-5, "{err:e}");
+    // six-step gives the same.
+    let six = d.join("six.npy");
+    let st = exe()
+        .args([
+            input.to_str().unwrap(),
+            "--out",
+            six.to_str().unwrap(),
+            "--algorithm",
+            "six-step",
+            "--devices",
+            "4",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let s = npy::parse(&std::fs::read(&six).unwrap()).unwrap();
+    assert!(s
+        .data
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| (a - b).norm() < 1e-9 * (1.0 + b.norm())));
+}
+
+#[test]
+fn errors_are_clear() {
+    let d = dir();
+    let input = d.join("odd.npy");
+    std::fs::write(&input, npy::to_bytes(&vec![Complex64::new(1.0, 0.0); 97], false)).unwrap();
+    let out = d.join("o.npy");
+    let run = |args: &[&str]| {
+        let o = exe().args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (code, err) = run(&[input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("invalid FMM-FFT plan"), "{err}");
+    let (code, err) = run(&[
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cuda",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not supported"), "{err}");
+    let (_, err) = run(&[input.to_str().unwrap(), "--bogus"]);
+    assert!(err.contains("unknown option"), "{err}");
+    let (_, err) = run(&["/nonexistent.npy", "--out", out.to_str().unwrap()]);
+    assert!(err.contains("/nonexistent.npy"), "{err}");
+    let big = d.join("big.npy");
+    std::fs::write(&big, npy::to_bytes(&vec![Complex64::new(1.0, 0.0); 4096], false)).unwrap();
+    let (code, err) = run(&[big.to_str().unwrap(), "--out", out.to_str().unwrap(), "--devices", "3"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("power of two"), "{err}");
+}
