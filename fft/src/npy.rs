@@ -120,7 +120,7 @@ pub fn to_bytes(data: &[Complex64], single: bool) -> Vec<u8> {
         data.len()
     );
     // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -155,7 +155,7 @@ mod tests {
         // A float64 file written by hand: promoted with zero imaginary parts.
         let mut f = b"\x93NUMPY\x01\x00".to_vec();
         let mut h = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }".to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
