@@ -1,8 +1,8 @@
 //! GPU handles from Rust: device buffers, views of them, and the kernel compiler check.
 //!
 //! A CUDA [`Handle`] (from [`Handle::cuda`]) takes device memory: allocate a [`DeviceBuffer`],
-//! copy host data in and out, and pass views of it ([`StridedRef::device`],
-//! [`TensorRef::device`], ...) to the same methods the CPU uses. Host slices given to a CUDA
+//! copy host data in and out, and pass views of it ([`StridedRef::device`](crate::StridedRef::device),
+//! [`TensorRef::device`](crate::TensorRef::device), ...) to the same methods the CPU uses. Host slices given to a CUDA
 //! handle (and device views given to a CPU handle) are rejected with an error naming the
 //! argument. Calls on a CUDA handle are queued on its stream and return before the GPU is done;
 //! copies back to the host ([`DeviceBuffer::download`], [`DeviceBuffer::to_vec`]) and

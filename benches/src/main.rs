@@ -7,6 +7,7 @@
 //! `sweep.csv`, one PNG per type, and prints a table of ratios. See `--help`.
 
 mod contract;
+mod fft;
 #[cfg(feature = "cuda")]
 mod gpu;
 mod sweep;
@@ -39,6 +40,10 @@ tensorblas-bench gpu [--types s,d,c,z] [--sizes 4,...,1024] [--mb MB] [--contrac
     (GPU sweep: tensorblas strided batched vs cuBLAS called directly vs the own small-matrix
      and general-stride kernels, and the 8 contraction cases cuBLAS cannot express; writes
      DIR/gpu.csv and DIR/gpu-<device>.md; needs a GPU: benches/gpu/check.sh runs it)
+tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32]
+                 [--link-gbs GBS] [--out DIR] [--quick]
+    (FMM-FFT vs six-step vs single-node rustfft, bytes, GEMM share, and spec §7's predicted
+     speedup; writes DIR/fft.csv; default DIR benches/results/fft)
 tensorblas-bench plot --csv FILE [--peak-f32 GFLOPS] [--bandwidth GBS] [--out DIR]
     (table and plots again from a sweep.csv, without measuring)
 
@@ -283,6 +288,44 @@ fn contract_main(args: &[String]) {
     print!("{}", contract::run(&o));
 }
 
+fn fft_main(args: &[String]) {
+    let mut o = fft::Opts::default();
+    let mut it = args.iter();
+    let parsed = (|| -> Result<(), String> {
+        while let Some(a) = it.next() {
+            let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+            match a.as_str() {
+                "--quick" => o.log2n = vec![16, 18, 20],
+                "--log2n" => o.log2n = list(&val(a)?, "log2 N")?,
+                "--devices" => o.devices = list(&val(a)?, "device count")?,
+                "--precision" => {
+                    o.precision = match val(a)?.as_str() {
+                        "f32" => tensorblas_fft::Precision::F32,
+                        "f64" => tensorblas_fft::Precision::F64,
+                        other => return Err(format!("--precision: '{other}' is not f32 or f64")),
+                    }
+                }
+                "--link-gbs" => o.link_gbs = val(a)?.parse().map_err(|_| "--link-gbs: not a number")?,
+                "--out" => o.out = PathBuf::from(val(a)?),
+                "-h" | "--help" => {
+                    println!("{}", fft::HELP);
+                    std::process::exit(0);
+                }
+                other => return Err(format!("unknown option '{other}'\n\n{}", fft::HELP)),
+            }
+        }
+        if o.log2n.iter().any(|&e| !(8..=28).contains(&e)) || o.devices.contains(&0) || o.link_gbs <= 0.0 {
+            return Err("--log2n values must be in 8..=28, device counts and --link-gbs positive".into());
+        }
+        Ok(())
+    })();
+    if let Err(e) = parsed {
+        eprintln!("tensorblas-bench fft: {e}");
+        std::process::exit(2);
+    }
+    print!("{}", fft::main(&o));
+}
+
 #[cfg(feature = "cuda")]
 fn gpu_main(args: &[String]) {
     let mut o = gpu::Opts::default();
@@ -346,6 +389,7 @@ fn main() {
         Some("contract") => return contract_main(&args[1..]),
         Some("tucker") => return tucker_main(&args[1..]),
         Some("gpu") => return gpu_main(&args[1..]),
+        Some("fft") => return fft_main(&args[1..]),
         Some("-h") | Some("--help") | None => {
             println!("{HELP}");
             return;

@@ -331,39 +331,32 @@ pub(crate) fn device<T: Real, F: Fabric>(
     }
     lap("downward", st);
 
-    // 7. combine: Y^T (Mloc x P) = U^T F^T + c 1^T, as 4 real GEMMs on planar data.
-    let mut yre = vec![zero; mloc * pp];
-    let mut yim = vec![zero; mloc * pp];
-    let (ore, oim, lda) = (s_lv.at(0, 0, 0), s_lv.at(0, 1, 0), 2 * s_lv.plane());
-    let neg = T::from_c64(Complex64::new(-1.0, 0.0));
-    for (uo, f, alpha, im) in [
-        (ore, &ops.fht_re, one, false),
-        (oim, &ops.fht_im, neg, false),
-        (ore, &ops.fht_im, one, true),
-        (oim, &ops.fht_re, one, true),
-    ] {
-        let out = if im { &mut yim } else { &mut yre };
-        gm.sb(
-            Op::N,
-            (mloc, pp, pp),
-            alpha,
-            (&t, uo, lda, 0),
-            (f, 0, pp, 0),
-            one,
-            (out, 0, mloc, 0),
-            1,
-        )?;
-    }
+    // 7. combine: [Y_re Y_im](Mloc x 2P) = [U_re U_im](Mloc x 2P) · comb (2P x 2P), one GEMM on
+    // the planar data (the re and im planes of consecutive sections are one plane apart, so U is
+    // a Mloc x 2P matrix with ld = one plane); then + c 1^T.
+    let mut yp = vec![zero; mloc * 2 * pp];
+    gm.sb(
+        Op::N,
+        (mloc, 2 * pp, 2 * pp),
+        one,
+        (&t, s_lv.at(0, 0, 0), s_lv.plane(), 0),
+        (&ops.comb, 0, 2 * pp, 0),
+        zero,
+        (&mut yp, 0, mloc, 0),
+        1,
+    )?;
     let mut y = Vec::with_capacity(mloc * pp);
     for qq in 0..pp {
         let cq: Complex64 = (1..pp).map(|p| plan.wc[qq * (pp - 1) + p - 1] * r[p]).sum();
-        let cq = Complex::new(
+        let (cr, ci) = (
             T::from_c64(Complex64::new(cq.re, 0.0)),
             T::from_c64(Complex64::new(cq.im, 0.0)),
         );
-        for j in 0..mloc {
-            y.push(Complex::new(yre[qq * mloc + j], yim[qq * mloc + j]) + cq);
-        }
+        let (re, im) = (
+            &yp[2 * qq * mloc..(2 * qq + 1) * mloc],
+            &yp[(2 * qq + 1) * mloc..(2 * qq + 2) * mloc],
+        );
+        y.extend(re.iter().zip(im).map(|(&a, &b)| Complex::new(a + cr, b + ci)));
     }
     lap("combine", st);
 

@@ -150,6 +150,19 @@ pub fn transform<T: Real>(
     x: &[Complex<T>],
     inverse: bool,
 ) -> Result<(Vec<Complex<T>>, Report), FftError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    transform_with_threads(plan, algo, x, inverse, (threads / plan.spec().devices).max(1))
+}
+
+/// [`transform`] with `threads` tensorblas threads per device (the default gives each device an
+/// equal share of the cores).
+pub fn transform_with_threads<T: Real>(
+    plan: &Plan,
+    algo: Algorithm,
+    x: &[Complex<T>],
+    inverse: bool,
+    threads: usize,
+) -> Result<(Vec<Complex<T>>, Report), FftError> {
     let spec = plan.spec();
     if T::PRECISION != spec.precision {
         return Err(FftError::InvalidInput(format!(
@@ -176,9 +189,8 @@ pub fn transform<T: Real>(
         x.to_vec()
     };
     let (ends, counters): (Vec<InProcess>, Arc<Counters>) = InProcess::new(g);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let handle = tensorblas::Handle::new()?;
-    handle.set_num_threads((threads / g).max(1));
+    handle.set_num_threads(threads.max(1));
     let t = std::time::Instant::now();
     type DeviceResult<T> = Result<(Vec<Complex<T>>, DeviceStats), FftError>;
     let results: Vec<DeviceResult<T>> = std::thread::scope(|s| {

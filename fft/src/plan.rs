@@ -148,13 +148,15 @@ pub(crate) struct Ops<T> {
     pub k2: Vec<T>,
     /// Level l >= 3: (A_{-1}, A_{+1}), 2Q x 2Q each (ld 2Q), p = 1..P-1. Index l - 3.
     pub apair: Vec<(Vec<T>, Vec<T>)>,
-    /// F^T (P x P, ld P): real and imaginary parts.
-    pub fht_re: Vec<T>,
-    pub fht_im: Vec<T>,
+    /// The P-point combination as one real 2P x 2P matrix (ld 2P) acting on planar data: row
+    /// (p, c_in) = 2p + c_in, column (q, c_out) = 2q + c_out, so that
+    /// `[Y_re(q) Y_im(q)] = Σ_p [U_re(p) U_im(p)] · block(p, q)` with block(p, q) =
+    /// [[F_re, F_im], [−F_im, F_re]](q, p) and F = F^ of spec §5.4.
+    pub comb: Vec<T>,
 }
 
 /// A validated FMM-FFT plan: sizes and operators. Pure data: executing it is
-/// [`crate::Fft::run`]'s job.
+/// [`crate::transform`]'s job.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub(crate) spec: PlanSpec,
@@ -287,16 +289,17 @@ impl Plan {
                 Complex64::new(t.cos(), -t.sin()) * (t.sin() / m as f64)
             })
             .collect();
-        let mut fht_re = vec![0.0; p * p];
-        let mut fht_im = vec![0.0; p * p];
+        let mut comb = vec![0.0; 4 * p * p];
         let mut wc = vec![Complex64::new(0.0, 0.0); p * (p - 1)];
         for qq in 0..p {
             for pp in 0..p {
                 let w = twiddle((qq * pp) as u64, p as u64);
                 let f = if pp == 0 { w } else { -w * rho[pp] };
-                // F^T is P x P column-major: element (pp, qq) at pp + qq*P.
-                fht_re[pp + qq * p] = f.re;
-                fht_im[pp + qq * p] = f.im;
+                let at = |row: usize, col: usize| row + col * 2 * p;
+                comb[at(2 * pp, 2 * qq)] = f.re;
+                comb[at(2 * pp + 1, 2 * qq)] = -f.im;
+                comb[at(2 * pp, 2 * qq + 1)] = f.im;
+                comb[at(2 * pp + 1, 2 * qq + 1)] = f.re;
                 if pp > 0 {
                     wc[qq * (p - 1) + pp - 1] = w * rho[pp] * Complex64::new(0.0, 1.0);
                 }
@@ -308,8 +311,7 @@ impl Plan {
             s2t,
             k2,
             apair,
-            fht_re,
-            fht_im,
+            comb,
         };
         let ops32 = ops64.round();
         Ok(Plan {
@@ -417,8 +419,7 @@ impl Ops<f64> {
             s2t: r(&self.s2t),
             k2: r(&self.k2),
             apair: self.apair.iter().map(|(a, b)| (r(a), r(b))).collect(),
-            fht_re: r(&self.fht_re),
-            fht_im: r(&self.fht_im),
+            comb: r(&self.comb),
         }
     }
 }

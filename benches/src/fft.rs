@@ -1,0 +1,203 @@
+//! `tensorblas-bench fft`: the FMM-FFT against the six-step baseline (same simulated G, same
+//! in-process fabric) and a single-node rustfft, for N = 2^16 .. 2^24 and G in {2, 4, 8}: time,
+//! error, bytes between devices, GEMM share; and the spec's §7 model turning the measured GEMM
+//! rate and a link bandwidth into a predicted multi-device speedup.
+
+use num_complex::{Complex, Complex64};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+use tensorblas_fft::{transform, transform_with_threads, Algorithm, Plan, PlanSpec, Precision};
+
+pub const HELP: &str = "\
+tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32]
+                     [--link-gbs GBS] [--out DIR] [--quick]
+    (FMM-FFT vs six-step (same simulated G) vs single-node rustfft: seconds, rel l2 error, bytes
+     between devices, GEMM share of the FMM compute; then spec §7's model with the measured GEMM
+     rate and a link bandwidth of GBS GB/s per device (default 25) as the predicted speedup of
+     FMM-FFT over six-step on G real devices; writes DIR/fft.csv and prints the table;
+     default DIR benches/results/fft; --quick: 2^16..2^20)";
+
+pub struct Opts {
+    pub log2n: Vec<u32>,
+    pub devices: Vec<usize>,
+    pub precision: Precision,
+    pub link_gbs: f64,
+    pub out: PathBuf,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            log2n: vec![16, 18, 20, 22, 24],
+            devices: vec![2, 4, 8],
+            precision: Precision::F64,
+            link_gbs: 25.0,
+            out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results/fft")),
+        }
+    }
+}
+
+fn signal(n: usize) -> Vec<Complex64> {
+    // A deterministic pseudo-random signal (LCG), no allocation of an RNG crate here.
+    let mut s = 0x9e3779b97f4a7c15u64;
+    (0..n)
+        .map(|_| {
+            let mut u = || {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            };
+            Complex64::new(u(), u())
+        })
+        .collect()
+}
+
+fn rel_l2(a: &[Complex64], b: &[Complex64]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).norm_sqr()).sum();
+    let den: f64 = b.iter().map(|y| y.norm_sqr()).sum();
+    (num / den).sqrt()
+}
+
+struct Run {
+    secs: f64,
+    err: f64,
+    bytes: u64,
+    gemm_flops: f64,
+    gemm_secs: f64,
+    gemm_share: f64,
+    /// Per-device compute seconds (everything but the communication steps), averaged.
+    compute_secs: f64,
+}
+
+fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], threads: Option<usize>) -> Run {
+    let go = |single: bool| -> (Vec<Complex64>, tensorblas_fft::Report) {
+        if single {
+            let x32: Vec<Complex<f32>> = x.iter().map(|v| Complex::new(v.re as f32, v.im as f32)).collect();
+            let (y, r) = match threads {
+                Some(t) => transform_with_threads(plan, algo, &x32, false, t),
+                None => transform(plan, algo, &x32, false),
+            }
+            .expect("transform");
+            (y.iter().map(|v| Complex64::new(v.re as f64, v.im as f64)).collect(), r)
+        } else {
+            match threads {
+                Some(t) => transform_with_threads(plan, algo, x, false, t),
+                None => transform(plan, algo, x, false),
+            }
+            .expect("transform")
+        }
+    };
+    let single = plan.spec().precision == Precision::F32;
+    let _ = go(single); // warm-up (plans, pools, page faults)
+    let t = Instant::now();
+    let (y, rep) = go(single);
+    let secs = t.elapsed().as_secs_f64();
+    let comm = |d: &tensorblas_fft::DeviceStats| {
+        ["halo", "allgather", "alltoall"]
+            .iter()
+            .map(|k| d.seconds.get(k).copied().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    let g = rep.devices.len() as f64;
+    Run {
+        secs,
+        err: rel_l2(&y, want),
+        bytes: rep.traffic.total(),
+        gemm_flops: rep.gemm_flops(),
+        gemm_secs: rep.devices.iter().map(|d| d.gemm_secs).sum(),
+        gemm_share: rep.gemm_share(),
+        compute_secs: rep.devices.iter().map(|d| d.total_secs - comm(d)).sum::<f64>() / g,
+    }
+}
+
+pub fn main(o: &Opts) -> String {
+    let mut csv = String::from(
+        "log2n,devices,precision,sections,order,leaf,fmm_s,sixstep_s,rustfft_s,fmm_err,sixstep_err,fmm_bytes,sixstep_bytes,bytes_ratio,gemm_share,gemm_gflops,pred_speedup\n",
+    );
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "| log2 N | G | P | Q | B | FMM s | six-step s | rustfft s (1 node) | FMM err | six-step err | bytes FMM / six-step | GEMM share | GEMM GFLOP/s | model speedup @ {} GB/s |",
+        o.link_gbs
+    );
+    let _ = writeln!(
+        table,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let s_bytes = o.precision.complex_bytes() as f64;
+    for &e in &o.log2n {
+        let n = 1usize << e;
+        let x = signal(n);
+        let t = Instant::now();
+        let mut want = x.clone();
+        rustfft::FftPlanner::<f64>::new().plan_fft_forward(n).process(&mut want);
+        let rustfft_s = t.elapsed().as_secs_f64();
+        // The §7 model's per-point costs come from one device running alone on one core (G = 1,
+        // no communication): FMM compute, six-step compute, and the GEMM rate R.
+        let solo = |algo: Algorithm| {
+            let plan = Plan::new(&PlanSpec::new(n, 1, o.precision).expect("plan")).expect("plan");
+            run(&plan, algo, &x, &want, Some(1))
+        };
+        let (fmm1, six1) = (solo(Algorithm::Fmm), solo(Algorithm::SixStep));
+        for &g in &o.devices {
+            let Ok(spec) = PlanSpec::new(n, g, o.precision) else {
+                eprintln!("2^{e} on G = {g}: no valid plan, skipped");
+                continue;
+            };
+            let plan = Plan::new(&spec).expect("plan");
+            let fmm = run(&plan, Algorithm::Fmm, &x, &want, None);
+            let six = run(&plan, Algorithm::SixStep, &x, &want, None);
+            // §7: per device, T_a2a = s (G-1) N / (G^2 beta); compute scales as N/G.
+            let beta = o.link_gbs * 1e9;
+            let gf = g as f64;
+            let t_a2a = s_bytes * (gf - 1.0) * n as f64 / (gf * gf * beta);
+            let extra = (fmm.bytes as f64 / gf - s_bytes * (gf - 1.0) * n as f64 / (gf * gf)) / beta;
+            let t_fmm = t_a2a + extra + fmm1.compute_secs / gf;
+            let t_six = 3.0 * t_a2a + six1.compute_secs / gf;
+            let pred = t_six / t_fmm;
+            let rate = fmm.gemm_flops / fmm.gemm_secs.max(1e-12) / 1e9;
+            let ratio = fmm.bytes as f64 / six.bytes as f64;
+            let _ = writeln!(
+                csv,
+                "{e},{g},{:?},{},{},{},{:.6},{:.6},{:.6},{:.3e},{:.3e},{},{},{:.4},{:.3},{:.2},{:.3}",
+                o.precision,
+                spec.sections,
+                spec.order,
+                spec.leaf,
+                fmm.secs,
+                six.secs,
+                rustfft_s,
+                fmm.err,
+                six.err,
+                fmm.bytes,
+                six.bytes,
+                ratio,
+                fmm.gemm_share,
+                rate,
+                pred
+            );
+            let _ = writeln!(
+                table,
+                "| {e} | {g} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.1e} | {:.1e} | {:.3} | {:.2} | {:.1} | {:.2} |",
+                spec.sections, spec.order, spec.leaf, fmm.secs, six.secs, rustfft_s, fmm.err, six.err, ratio, fmm.gemm_share, rate, pred
+            );
+            eprintln!("2^{e} G={g}: done");
+        }
+        let _ = writeln!(
+            table,
+            "|  | solo (G = 1, one core) |  |  |  | {:.4} | {:.4} |  | {:.1e} | {:.1e} |  | {:.2} | {:.1} |  |",
+            fmm1.secs,
+            six1.secs,
+            fmm1.err,
+            six1.err,
+            fmm1.gemm_share,
+            fmm1.gemm_flops / fmm1.gemm_secs.max(1e-12) / 1e9
+        );
+    }
+    if let Err(e) = std::fs::create_dir_all(&o.out).and_then(|_| std::fs::write(o.out.join("fft.csv"), &csv)) {
+        eprintln!("warning: cannot write {}: {e}", o.out.display());
+    } else {
+        eprintln!("wrote {}", o.out.join("fft.csv").display());
+    }
+    table
+}
