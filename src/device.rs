@@ -26,9 +26,9 @@
 
 use crate::api::Handle;
 use crate::backend::cuda::{self, Gpu};
+pub use crate::backend::GpuEngine;
 use crate::error::{Error, Result};
 use crate::scalar::{DataType, Scalar};
-pub use cuda::GpuEngine;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::sync::Arc;

@@ -11,18 +11,25 @@ use tensorblas_fft::{transform, transform_with_threads, Algorithm, Plan, PlanSpe
 
 pub const HELP: &str = "\
 tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32]
-                     [--link-gbs GBS] [--out DIR] [--quick]
+                     [--link-gbs GBS] [--gemm-gflops R] [--fft-gflops F] [--mem-gbs M]
+                     [--out DIR] [--quick]
     (FMM-FFT vs six-step (same simulated G) vs single-node rustfft: seconds, rel l2 error, bytes
-     between devices, GEMM share of the FMM compute; then spec §7's model with the measured GEMM
-     rate and a link bandwidth of GBS GB/s per device (default 25) as the predicted speedup of
-     FMM-FFT over six-step on G real devices; writes DIR/fft.csv and prints the table;
-     default DIR benches/results/fft; --quick: 2^16..2^20)";
+     between devices, GEMM share of the FMM compute; then spec §7's model: per device
+     T_six = 3 T_a2a + T_fft(N/G, log2 N) + T_twiddle and T_fmm = T_a2a + T_extra + T_gemm +
+     T_fft(N/G, log2 M) + T_reshuffle, with T_a2a = s(G-1)N/(G^2 GBS), T_gemm = the FMM's GEMM
+     flops per device / R, FFTs at 5 n log2 len flops / F, twiddle and reshuffle 2 s N/G bytes / M.
+     Defaults: GBS 25, R = the GEMM rate measured in the solo FMM run, F = the rate measured for
+     rustfft, M 20 GB/s. Writes DIR/fft.csv and prints the table; default DIR
+     benches/results/fft; --quick: 2^16..2^20)";
 
 pub struct Opts {
     pub log2n: Vec<u32>,
     pub devices: Vec<usize>,
     pub precision: Precision,
     pub link_gbs: f64,
+    pub gemm_gflops: Option<f64>,
+    pub fft_gflops: Option<f64>,
+    pub mem_gbs: f64,
     pub out: PathBuf,
 }
 
@@ -33,6 +40,9 @@ impl Default for Opts {
             devices: vec![2, 4, 8],
             precision: Precision::F64,
             link_gbs: 25.0,
+            gemm_gflops: None,
+            fft_gflops: None,
+            mem_gbs: 20.0,
             out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results/fft")),
         }
     }
@@ -65,8 +75,6 @@ struct Run {
     gemm_flops: f64,
     gemm_secs: f64,
     gemm_share: f64,
-    /// Per-device compute seconds (everything but the communication steps), averaged.
-    compute_secs: f64,
 }
 
 fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], threads: Option<usize>) -> Run {
@@ -92,13 +100,6 @@ fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], thread
     let t = Instant::now();
     let (y, rep) = go(single);
     let secs = t.elapsed().as_secs_f64();
-    let comm = |d: &tensorblas_fft::DeviceStats| {
-        ["halo", "allgather", "alltoall"]
-            .iter()
-            .map(|k| d.seconds.get(k).copied().unwrap_or(0.0))
-            .sum::<f64>()
-    };
-    let g = rep.devices.len() as f64;
     Run {
         secs,
         err: rel_l2(&y, want),
@@ -106,7 +107,6 @@ fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], thread
         gemm_flops: rep.gemm_flops(),
         gemm_secs: rep.devices.iter().map(|d| d.gemm_secs).sum(),
         gemm_share: rep.gemm_share(),
-        compute_secs: rep.devices.iter().map(|d| d.total_secs - comm(d)).sum::<f64>() / g,
     }
 }
 
@@ -117,7 +117,7 @@ pub fn main(o: &Opts) -> String {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| log2 N | G | P | Q | B | FMM s | six-step s | rustfft s (1 node) | FMM err | six-step err | bytes FMM / six-step | GEMM share | GEMM GFLOP/s | model speedup @ {} GB/s |",
+        "| log2 N | G | P | Q | B | FMM s | six-step s | rustfft s (1 node) | FMM err | six-step err | bytes FMM / six-step | GEMM share | model R GFLOP/s | model speedup @ {} GB/s |",
         o.link_gbs
     );
     let _ = writeln!(
@@ -147,15 +147,27 @@ pub fn main(o: &Opts) -> String {
             let plan = Plan::new(&spec).expect("plan");
             let fmm = run(&plan, Algorithm::Fmm, &x, &want, None);
             let six = run(&plan, Algorithm::SixStep, &x, &want, None);
-            // §7: per device, T_a2a = s (G-1) N / (G^2 beta); compute scales as N/G.
-            let beta = o.link_gbs * 1e9;
-            let gf = g as f64;
-            let t_a2a = s_bytes * (gf - 1.0) * n as f64 / (gf * gf * beta);
-            let extra = (fmm.bytes as f64 / gf - s_bytes * (gf - 1.0) * n as f64 / (gf * gf)) / beta;
-            let t_fmm = t_a2a + extra + fmm1.compute_secs / gf;
-            let t_six = 3.0 * t_a2a + six1.compute_secs / gf;
-            let pred = t_six / t_fmm;
-            let rate = fmm.gemm_flops / fmm.gemm_secs.max(1e-12) / 1e9;
+            // §7 per device (see HELP): rates from the options or this run's measurements.
+            let r = o
+                .gemm_gflops
+                .unwrap_or(fmm1.gemm_flops / fmm1.gemm_secs.max(1e-12) / 1e9)
+                * 1e9;
+            let f = o
+                .fft_gflops
+                .unwrap_or(5.0 * n as f64 * (n as f64).log2() / rustfft_s / 1e9)
+                * 1e9;
+            let (beta, mem) = (o.link_gbs * 1e9, o.mem_gbs * 1e9);
+            let (gf, nf) = (g as f64, n as f64);
+            let a2a_bytes = s_bytes * (gf - 1.0) * nf / (gf * gf);
+            let t_a2a = a2a_bytes / beta;
+            let t_extra = (fmm.bytes as f64 / gf - a2a_bytes) / beta;
+            let t_gemm = fmm.gemm_flops / gf / r;
+            let m_len = (n / spec.sections) as f64;
+            let t_fft_f = 5.0 * nf / gf * m_len.log2() / f;
+            let t_fft_6 = 5.0 * nf / gf * nf.log2() / f;
+            let t_mem = 2.0 * s_bytes * nf / gf / mem;
+            let pred = (3.0 * t_a2a + t_fft_6 + t_mem) / (t_a2a + t_extra + t_gemm + t_fft_f + t_mem);
+            let rate = r / 1e9;
             let ratio = fmm.bytes as f64 / six.bytes as f64;
             let _ = writeln!(
                 csv,

@@ -41,7 +41,7 @@ tensorblas-bench gpu [--types s,d,c,z] [--sizes 4,...,1024] [--mb MB] [--contrac
      and general-stride kernels, and the 8 contraction cases cuBLAS cannot express; writes
      DIR/gpu.csv and DIR/gpu-<device>.md; needs a GPU: benches/gpu/check.sh runs it)
 tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32]
-                 [--link-gbs GBS] [--out DIR] [--quick]
+                 [--link-gbs GBS] [--gemm-gflops R] [--fft-gflops F] [--mem-gbs M] [--out DIR] [--quick]
     (FMM-FFT vs six-step vs single-node rustfft, bytes, GEMM share, and spec §7's predicted
      speedup; writes DIR/fft.csv; default DIR benches/results/fft)
 tensorblas-bench plot --csv FILE [--peak-f32 GFLOPS] [--bandwidth GBS] [--out DIR]
@@ -306,6 +306,9 @@ fn fft_main(args: &[String]) {
                     }
                 }
                 "--link-gbs" => o.link_gbs = val(a)?.parse().map_err(|_| "--link-gbs: not a number")?,
+                "--gemm-gflops" => o.gemm_gflops = Some(val(a)?.parse().map_err(|_| "--gemm-gflops: not a number")?),
+                "--fft-gflops" => o.fft_gflops = Some(val(a)?.parse().map_err(|_| "--fft-gflops: not a number")?),
+                "--mem-gbs" => o.mem_gbs = val(a)?.parse().map_err(|_| "--mem-gbs: not a number")?,
                 "--out" => o.out = PathBuf::from(val(a)?),
                 "-h" | "--help" => {
                     println!("{}", fft::HELP);
@@ -314,8 +317,9 @@ fn fft_main(args: &[String]) {
                 other => return Err(format!("unknown option '{other}'\n\n{}", fft::HELP)),
             }
         }
-        if o.log2n.iter().any(|&e| !(8..=28).contains(&e)) || o.devices.contains(&0) || o.link_gbs <= 0.0 {
-            return Err("--log2n values must be in 8..=28, device counts and --link-gbs positive".into());
+        let rates_ok = o.gemm_gflops.is_none_or(|r| r > 0.0) && o.fft_gflops.is_none_or(|r| r > 0.0) && o.mem_gbs > 0.0;
+        if o.log2n.iter().any(|&e| !(8..=28).contains(&e)) || o.devices.contains(&0) || o.link_gbs <= 0.0 || !rates_ok {
+            return Err("--log2n values must be in 8..=28; device counts, bandwidths and rates positive".into());
         }
         Ok(())
     })();

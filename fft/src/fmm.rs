@@ -177,19 +177,14 @@ pub(crate) fn device<T: Real, F: Fabric>(
         planes,
     )?;
     for lev in (la..l).rev() {
-        let (child, parent) = (m_lv(plan.nbox(lev + 1)), m_lv(plan.nbox(lev)));
-        let mut mp = parent.alloc::<T>();
-        gm.sb(
-            Op::N,
-            (q, parent.nb, 2 * q),
-            one,
-            (&ops.m2m, 0, q, 0),
-            (&mlev[lev + 1], child.at(1, 0, 0), 2 * q, child.plane()),
-            zero,
-            (&mut mp, parent.at(1, 0, 0), q, parent.plane()),
+        mlev[lev] = m2m(
+            &mut gm,
+            &ops.m2m,
+            &mlev[lev + 1],
+            m_lv(plan.nbox(lev + 1)),
+            m_lv(plan.nbox(lev)),
             planes,
         )?;
-        mlev[lev] = mp;
     }
     lap("upward", st);
 
@@ -241,19 +236,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         *rp = Complex64::new(sum(0), sum(1));
     }
     for lev in (2..la).rev() {
-        let (child, parent) = (top(lev + 1), top(lev));
-        let mut mp = parent.alloc::<T>();
-        gm.sb(
-            Op::N,
-            (q, parent.nb, 2 * q),
-            one,
-            (&ops.m2m, 0, q, 0),
-            (&mtop[lev + 1], child.at(1, 0, 0), 2 * q, child.plane()),
-            zero,
-            (&mut mp, parent.at(1, 0, 0), q, parent.plane()),
-            planes,
-        )?;
-        mtop[lev] = mp;
+        mtop[lev] = m2m(&mut gm, &ops.m2m, &mtop[lev + 1], top(lev + 1), top(lev), planes)?;
     }
     let mut ltop: Vec<T> = Vec::new();
     for lev in 2..=la {
@@ -393,6 +376,24 @@ impl Lv {
         let used = self.unpack(a, b0, cnt, src);
         debug_assert_eq!(used, src.len());
     }
+}
+
+/// M2M: the parent level (layout `plv`) from the child level `mc` (layout `clv`), pairs of
+/// children as columns (ldb = 2Q).
+fn m2m<T: Real>(gm: &mut Gemm<'_>, m2m: &[T], mc: &[T], clv: Lv, plv: Lv, planes: usize) -> Result<Vec<T>, FftError> {
+    let q = plv.w;
+    let mut mp = plv.alloc::<T>();
+    gm.sb(
+        Op::N,
+        (q, plv.nb, 2 * q),
+        <T as tensorblas::Scalar>::one(),
+        (m2m, 0, q, 0),
+        (mc, clv.at(1, 0, 0), 2 * q, clv.plane()),
+        <T as tensorblas::Scalar>::zero(),
+        (&mut mp, plv.at(1, 0, 0), q, plv.plane()),
+        planes,
+    )?;
+    Ok(mp)
 }
 
 /// L2L from level array `lp` (parent layout `plv`) into `lc` (child layout `clv`): pairs of child

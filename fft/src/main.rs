@@ -14,8 +14,7 @@ Reads a 1-D complex64/complex128 .npy (float32/float64 are promoted to complex),
 in natural order with numpy.fft conventions (forward unnormalised; --inverse scaled by 1/N) and
 writes it (complex64 for f32, complex128 for f64). G devices run as threads of this process
 (the in-process fabric; MPI and NCCL fabrics are not built yet). Defaults: precision from the
-input type; Q = 16 (f64) / 8 (f32); B = 2Q (halved until N fits); P = the valid multiple of G
-closest to 4G; G = 1. --report writes bytes and seconds per phase, GEMM flops and GEMM share.
+input type; Q = 16 (f64) / 8 (f32); B = 2Q (halved until N fits); P = the smallest valid multiple of G; G = 1. --report writes bytes and seconds per phase, GEMM flops and GEMM share.
 --backend cuda is not supported yet (the FMM-FFT runs its GEMMs on the CPU).";
 
 struct Args {

@@ -60,8 +60,9 @@ pub struct PlanSpec {
 impl PlanSpec {
     /// A spec for length `n` on `devices` devices with the defaults for `precision`: Q and B from
     /// [`Precision::default_order`] / [`Precision::default_leaf`] (then B/2 and 8 if N does not
-    /// fit), and among the valid P = G·k (k <= 1024) the one closest to 4G (spec §3.6: start with
-    /// P in {G, 4G, 16G}).
+    /// fit), and the smallest valid P = G·k (k <= 1024) (spec §3.6: start with
+    /// P in {G, 4G, 16G}; the FMM's extra communication grows with P, so the smallest wins on
+    /// bytes: `tensorblas-bench fft`).
     pub fn new(n: usize, devices: usize, precision: Precision) -> Result<PlanSpec, FftError> {
         let order = precision.default_order();
         let mut last = None;
@@ -78,7 +79,7 @@ impl PlanSpec {
                 };
                 match s.check() {
                     Ok(()) => {
-                        let d = ((k as f64) / 4.0).log2().abs();
+                        let d = k as f64;
                         if best.as_ref().is_none_or(|(bd, _)| d < *bd) {
                             best = Some((d, s));
                         }

@@ -1,37 +1,11 @@
 //! The CUDA backend when the crate is built without the `cuda` feature: every CUDA request is
 //! `BackendUnavailable`. Same interface as `cuda/mod.rs`; `Gpu` has no values.
 
+pub(crate) use super::GpuEngine;
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::scalar::{DataType, Scalar};
 use std::ffi::c_void;
-
-/// Which GPU code path runs a call on a CUDA handle (see the `cuda` feature).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum GpuEngine {
-    /// cuBLAS whenever it can express the layout, else the general-stride kernel.
-    #[default]
-    Auto,
-    /// cuBLAS only.
-    Cublas,
-    /// tensorblas' general-stride kernel.
-    General,
-    /// tensorblas' small-matrix kernel.
-    Small,
-}
-
-impl GpuEngine {
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            GpuEngine::Auto => "auto",
-            GpuEngine::Cublas => "cublas",
-            GpuEngine::General => "general",
-            GpuEngine::Small => "small",
-        }
-    }
-}
 
 fn unavailable() -> Error {
     Error::BackendUnavailable("this build of tensorblas has no CUDA backend (rebuild with the `cuda` feature)".into())

@@ -22,6 +22,33 @@ pub(crate) mod native;
 pub(crate) mod reference;
 pub(crate) mod small;
 
+/// Which GPU code path runs a call on a CUDA handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum GpuEngine {
+    /// cuBLAS whenever it can express the layout, else the general-stride kernel (the default).
+    #[default]
+    Auto,
+    /// cuBLAS only; layouts it cannot express give `NotSupported`.
+    Cublas,
+    /// tensorblas' general-stride kernel for everything.
+    General,
+    /// tensorblas' small-matrix kernel (m, n, k <= 16); larger calls give `NotSupported`.
+    Small,
+}
+
+impl GpuEngine {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            GpuEngine::Auto => "auto",
+            GpuEngine::Cublas => "cublas",
+            GpuEngine::General => "general",
+            GpuEngine::Small => "small",
+        }
+    }
+}
+
 /// How a handle wants a job run.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {

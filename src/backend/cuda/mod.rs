@@ -13,6 +13,7 @@
 
 pub(crate) mod kernels;
 
+pub(crate) use super::GpuEngine;
 use crate::error::{Error, Result};
 use crate::job::{Entries, Job, Strides};
 use crate::scalar::{DataType, Scalar};
@@ -22,33 +23,6 @@ use kernels::KernelArgs;
 use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::sync::{Mutex, MutexGuard};
-
-/// Which GPU code path runs a call on a CUDA handle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum GpuEngine {
-    /// cuBLAS whenever it can express the layout, else the general-stride kernel (the default).
-    #[default]
-    Auto,
-    /// cuBLAS only; layouts it cannot express give `NotSupported`.
-    Cublas,
-    /// tensorblas' general-stride kernel for everything.
-    General,
-    /// tensorblas' small-matrix kernel (m, n, k <= 16); larger calls give `NotSupported`.
-    Small,
-}
-
-impl GpuEngine {
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            GpuEngine::Auto => "auto",
-            GpuEngine::Cublas => "cublas",
-            GpuEngine::General => "general",
-            GpuEngine::Small => "small",
-        }
-    }
-}
 
 fn drv(what: &str, r: dsys::CUresult) -> Result<()> {
     match r {
