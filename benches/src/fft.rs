@@ -7,7 +7,8 @@ use num_complex::{Complex, Complex64};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
-use tensorblas_fft::{transform, transform_with_threads, Algorithm, Plan, PlanSpec, Precision};
+use tensorblas::{Handle, Op, StridedMut, StridedRef};
+use tensorblas_fft::{transform, transform_with_threads, Algorithm, GemmCall, Plan, PlanSpec, Precision};
 
 pub const HELP: &str = "\
 tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32]
@@ -75,6 +76,8 @@ struct Run {
     gemm_flops: f64,
     gemm_secs: f64,
     gemm_share: f64,
+    /// Device 0's GEMM calls.
+    log: Vec<GemmCall>,
 }
 
 fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], threads: Option<usize>) -> Run {
@@ -107,6 +110,7 @@ fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], thread
         gemm_flops: rep.gemm_flops(),
         gemm_secs: rep.devices.iter().map(|d| d.gemm_secs).sum(),
         gemm_share: rep.gemm_share(),
+        log: rep.devices.first().map(|d| d.gemm_log.clone()).unwrap_or_default(),
     }
 }
 
@@ -125,6 +129,10 @@ pub fn main(o: &Opts) -> String {
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let s_bytes = o.precision.complex_bytes() as f64;
+    let mut same = String::from(
+        "\nFMM GEMMs inside the transform vs the same calls run alone (solo run, one thread):\n\n\
+         | log2 N | GEMM calls | inside GFLOP/s | alone GFLOP/s | inside / alone |\n|---:|---:|---:|---:|---:|\n",
+    );
     for &e in &o.log2n {
         let n = 1usize << e;
         let x = signal(n);
@@ -195,6 +203,15 @@ pub fn main(o: &Opts) -> String {
             );
             eprintln!("2^{e} G={g}: done");
         }
+        let (inside, alone_rate) = same_shapes(&fmm1.log, o.precision);
+        let _ = writeln!(
+            same,
+            "| {e} | {} | {:.1} | {:.1} | {:.2} |",
+            fmm1.log.len(),
+            inside,
+            alone_rate,
+            inside / alone_rate
+        );
         let _ = writeln!(
             table,
             "|  | solo (G = 1, one core) |  |  |  | {:.4} | {:.4} |  | {:.1e} | {:.1e} |  | {:.2} | {:.1} |  |",
@@ -211,5 +228,74 @@ pub fn main(o: &Opts) -> String {
     } else {
         eprintln!("wrote {}", o.out.join("fft.csv").display());
     }
-    table
+    table + &same
+}
+
+/// Seconds per call of one FMM GEMM shape run alone (fresh buffers, one thread): median of 3
+/// samples of >= 10 ms.
+fn alone<T: tensorblas::Scalar>(h: &Handle, c: &GemmCall) -> f64 {
+    let span = |rows: usize, cols: usize, ld: usize, bs: usize| (rows - 1) + (cols - 1) * ld + (c.batch - 1) * bs + 1;
+    let (ra, ca) = if c.transa == Op::N { (c.m, c.k) } else { (c.k, c.m) };
+    let half = T::from_c64(Complex64::new(0.5, 0.0));
+    let a = vec![half; span(ra, ca, c.lda, c.stride_a)];
+    let b = vec![half; span(c.k, c.n, c.ldb, c.stride_b)];
+    let mut cc = vec![half; span(c.m, c.n, c.ldc, c.stride_c)];
+    let beta = if c.beta_zero { T::zero() } else { T::one() };
+    let mut call = || {
+        h.gemm_strided_batched_ex(
+            c.transa,
+            Op::N,
+            c.m,
+            c.n,
+            c.k,
+            T::one(),
+            StridedRef::new(&a, 0, 1, c.lda as isize, c.stride_a as isize),
+            StridedRef::new(&b, 0, 1, c.ldb as isize, c.stride_b as isize),
+            beta,
+            StridedMut::new(&mut cc, 0, 1, c.ldc as isize, c.stride_c as isize),
+            c.batch,
+        )
+        .expect("standalone GEMM");
+    };
+    call();
+    let t = Instant::now();
+    call();
+    let reps = ((0.01 / t.elapsed().as_secs_f64().max(1e-7)).ceil() as usize).clamp(1, 100_000);
+    let mut v: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                call();
+            }
+            t.elapsed().as_secs_f64() / reps as f64
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[1]
+}
+
+/// (FMM GEMM rate inside the transform, rate of the same calls run alone), GFLOP/s, one thread.
+fn same_shapes(log: &[GemmCall], precision: Precision) -> (f64, f64) {
+    let h = Handle::new().expect("handle");
+    h.set_num_threads(1);
+    let flops: f64 = log.iter().map(|c| c.flops()).sum();
+    let inside: f64 = log.iter().map(|c| c.secs).sum();
+    let mut alone_secs = 0.0;
+    let mut seen: Vec<(GemmCall, f64)> = Vec::new();
+    for c in log {
+        let key = GemmCall { secs: 0.0, ..*c };
+        let t = match seen.iter().find(|(k, _)| *k == key) {
+            Some((_, t)) => *t,
+            None => {
+                let t = match precision {
+                    Precision::F64 => alone::<f64>(&h, c),
+                    Precision::F32 => alone::<f32>(&h, c),
+                };
+                seen.push((key, t));
+                t
+            }
+        };
+        alone_secs += t;
+    }
+    (flops / inside / 1e9, flops / alone_secs / 1e9)
 }

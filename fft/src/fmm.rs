@@ -4,7 +4,7 @@
 
 use crate::fabric::{all_gather, all_to_all, exchange_neighbours, Fabric};
 use crate::plan::Plan;
-use crate::{DeviceStats, FftError, Real};
+use crate::{DeviceStats, FftError, GemmCall, Real};
 use num_complex::{Complex, Complex64};
 use std::time::Instant;
 use tensorblas::{Handle, Op, StridedMut, StridedRef};
@@ -75,6 +75,7 @@ struct Gemm<'a> {
     h: &'a Handle,
     flops: f64,
     secs: f64,
+    log: Vec<GemmCall>,
 }
 
 impl Gemm<'_> {
@@ -106,8 +107,24 @@ impl Gemm<'_> {
             StridedMut::new(c, co, 1, ldc as isize, sc as isize),
             batch,
         )?;
-        self.secs += t.elapsed().as_secs_f64();
+        let secs = t.elapsed().as_secs_f64();
+        self.secs += secs;
         self.flops += 2.0 * (m * n * k * batch) as f64;
+        self.log.push(GemmCall {
+            transa: ta,
+            m,
+            n,
+            k,
+            lda,
+            stride_a: sa,
+            ldb,
+            stride_b: sb,
+            ldc,
+            stride_c: sc,
+            batch,
+            beta_zero: <T as tensorblas::Scalar>::is_zero(beta),
+            secs,
+        });
         Ok(())
     }
 }
@@ -141,6 +158,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         h: handle,
         flops: 0.0,
         secs: 0.0,
+        log: Vec::new(),
     };
     let t_all = Instant::now();
     let mut mark = Instant::now();
@@ -365,6 +383,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     lap("fft", st);
     st.gemm_flops += gm.flops;
     st.gemm_secs += gm.secs;
+    st.gemm_log.append(&mut gm.log);
     st.total_secs += t_all.elapsed().as_secs_f64();
     Ok(out)
 }

@@ -91,6 +91,47 @@ pub struct DeviceStats {
     pub fft_secs: f64,
     /// Wall seconds of the device's whole part.
     pub total_secs: f64,
+    /// Every GEMM call in order (shape, layout, seconds): for the bench's same-shape comparison.
+    pub gemm_log: Vec<GemmCall>,
+}
+
+/// One strided-batched GEMM call of the FMM-FFT (column-major, cuBLAS argument order; B is
+/// never transposed).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GemmCall {
+    /// op(A).
+    pub transa: tensorblas::Op,
+    /// Rows of C.
+    pub m: usize,
+    /// Columns of C.
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// Leading dimension of A.
+    pub lda: usize,
+    /// Batch stride of A (0: shared operator).
+    pub stride_a: usize,
+    /// Leading dimension of B.
+    pub ldb: usize,
+    /// Batch stride of B.
+    pub stride_b: usize,
+    /// Leading dimension of C.
+    pub ldc: usize,
+    /// Batch stride of C.
+    pub stride_c: usize,
+    /// Batch count.
+    pub batch: usize,
+    /// Whether beta was 0 (C not read).
+    pub beta_zero: bool,
+    /// Seconds the call took.
+    pub secs: f64,
+}
+
+impl GemmCall {
+    /// Real flops of the call.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.m * self.n * self.k * self.batch) as f64
+    }
 }
 
 impl DeviceStats {
