@@ -47,20 +47,18 @@ pub(crate) enum Space {
 impl Space {
     /// Checks that memory in this space suits a handle (`gpu`: a CUDA handle).
     pub(crate) fn check(self, gpu: bool, function: &'static str, position: i32, name: &'static str) -> Result<()> {
+        match self.mismatch(gpu) {
+            Some(rule) => Err(Error::invalid(function, position, name, rule)),
+            None => Ok(()),
+        }
+    }
+
+    /// The rule memory in this space breaks on a handle (`gpu`: a CUDA handle), if any.
+    pub(crate) fn mismatch(self, gpu: bool) -> Option<&'static str> {
         match (self, gpu) {
-            (Space::Host, true) => Err(Error::invalid(
-                function,
-                position,
-                name,
-                "is host memory, but this handle runs on a GPU: pass a view of a DeviceBuffer",
-            )),
-            (Space::Device, false) => Err(Error::invalid(
-                function,
-                position,
-                name,
-                "is GPU memory (a DeviceBuffer), but this handle runs on the CPU",
-            )),
-            _ => Ok(()),
+            (Space::Host, true) => Some("is host memory, but this handle runs on a GPU: pass a view of a DeviceBuffer"),
+            (Space::Device, false) => Some("is GPU memory (a DeviceBuffer), but this handle runs on the CPU"),
+            _ => None,
         }
     }
 }

@@ -58,16 +58,8 @@ fn run<T: Scalar>(
     choice: Choice<'_>,
 ) -> Result<()> {
     for (t, x) in [a, b, c].iter().enumerate() {
-        if let (Space::Host, true) | (Space::Device, false) = (x.space, h.is_cuda()) {
-            return Err(api.fail_t(
-                t,
-                W_PTR,
-                if h.is_cuda() {
-                    "is host memory, but this handle runs on a GPU: pass a tensor in a DeviceBuffer"
-                } else {
-                    "is GPU memory (a DeviceBuffer), but this handle runs on the CPU"
-                },
-            ));
+        if let Some(rule) = x.space.mismatch(h.is_cuda()) {
+            return Err(api.fail_t(t, W_PTR, rule));
         }
     }
     let (alpha_pos, beta_pos) = api.scalars();
