@@ -1,8 +1,16 @@
 //! The communication layer: what the devices of one transform say to each other, with bytes
-//! counted per phase. [`InProcess`] runs the G devices as threads of this process (what tests and
-//! the bench use); an MPI or NCCL fabric implements the same trait (not built yet: issue #8).
+//! counted per phase. The required operations are the three collectives the FMM-FFT and the
+//! six-step baseline use — all-to-all, all-gather and the ring-neighbour exchange — so that each
+//! fabric maps them onto its own primitives: [`InProcess`] runs the G devices as threads of this
+//! process (what tests and the bench use; pairwise mailboxes), `mpi::Mpi` (cargo feature `mpi`)
+//! is one MPI rank per device (MPI_Alltoallv, MPI_Allgatherv, MPI_Sendrecv). An NCCL fabric is
+//! not built (issue #8).
+//!
+//! Every endpoint counts what *it* sends to other devices; the report of a transform sums the
+//! endpoints' counts, which equal the closed forms of `Plan::expected_bytes` exactly.
 
 use crate::plan::Traffic;
+use crate::FftError;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,83 +27,32 @@ pub enum Phase {
     AllGather,
 }
 
-/// Message tags that keep two messages between the same pair of devices apart (with G = 2 the
-/// left and the right neighbour are the same device).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Tag {
-    Leftward,
-    Rightward,
-    Collective,
-}
+/// Element types a fabric carries: plain bytes with no padding (f32, f64, their complex forms).
+pub trait Wire: bytemuck::Pod + Send {}
+impl<T: bytemuck::Pod + Send> Wire for T {}
 
-/// One device's end of a communication fabric.
-pub trait Fabric: Send + Sync {
+/// One device's end of a communication fabric. Every device of a transform calls the same
+/// collectives in the same order (they are collective: each waits for its peers).
+pub trait Fabric {
     /// This device's index, `0..size()`.
     fn rank(&self) -> usize;
     /// Number of devices G.
     fn size(&self) -> usize;
-    /// Sends `data` to `peer` without waiting for it to be received; counted in `phase` unless
-    /// `peer` is this device.
-    fn send_tagged<T: Copy + Send + 'static>(&self, phase: Phase, tag: u32, peer: usize, data: Vec<T>);
-    /// Receives the next message with `tag` from `peer` (waits for it).
-    fn recv_tagged<T: Copy + Send + 'static>(&self, tag: u32, peer: usize) -> Vec<T>;
+    /// What this endpoint has sent to other devices so far.
+    fn counters(&self) -> &Counters;
+    /// All-to-all: `chunks[h]` goes to device h (any lengths); returns what each device sent
+    /// here, by source (this device's own chunk included, not counted).
+    fn all_to_all<T: Wire>(&self, chunks: Vec<Vec<T>>) -> Result<Vec<Vec<T>>, FftError>;
+    /// All-gather: every device's `part` (any lengths), by source, this device's own included.
+    fn all_gather<T: Wire>(&self, part: Vec<T>) -> Result<Vec<Vec<T>>, FftError>;
+    /// Ring neighbour exchange: sends `to_left` to (g − 1) mod G and `to_right` to (g + 1) mod G,
+    /// returns (what the left neighbour sent rightwards, what the right neighbour sent
+    /// leftwards). With G = 1 the device is its own neighbour (periodic wrap, nothing counted);
+    /// with G = 2 both neighbours are the same device and the two messages stay apart.
+    fn exchange_neighbours<T: Wire>(&self, to_left: Vec<T>, to_right: Vec<T>) -> Result<(Vec<T>, Vec<T>), FftError>;
 }
 
-/// All-to-all: `chunks[h]` goes to device h; returns what each device sent here, by source.
-/// G − 1 rounds, round r sending to (g + r) mod G and receiving from (g − r) mod G (the
-/// schedule of NCCL's and MPI's pairwise all-to-all).
-pub fn all_to_all<F: Fabric, T: Copy + Send + 'static>(f: &F, mut chunks: Vec<Vec<T>>) -> Vec<Vec<T>> {
-    let (g, n) = (f.rank(), f.size());
-    assert_eq!(chunks.len(), n, "all_to_all needs one chunk per device");
-    let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
-    out[g] = std::mem::take(&mut chunks[g]);
-    for r in 1..n {
-        let to = (g + r) % n;
-        f.send_tagged(
-            Phase::AllToAll,
-            Tag::Collective as u32,
-            to,
-            std::mem::take(&mut chunks[to]),
-        );
-        let from = (g + n - r) % n;
-        out[from] = f.recv_tagged(Tag::Collective as u32, from);
-    }
-    out
-}
-
-/// All-gather: every device's `part`, by source (this device's own included).
-pub fn all_gather<F: Fabric, T: Copy + Send + 'static>(f: &F, part: Vec<T>) -> Vec<Vec<T>> {
-    let (g, n) = (f.rank(), f.size());
-    for r in 1..n {
-        f.send_tagged(Phase::AllGather, Tag::Collective as u32 + 1, (g + r) % n, part.clone());
-    }
-    let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
-    for r in 1..n {
-        let from = (g + n - r) % n;
-        out[from] = f.recv_tagged(Tag::Collective as u32 + 1, from);
-    }
-    out[g] = part;
-    out
-}
-
-/// Ring neighbour exchange: sends `to_left` to (g − 1) mod G and `to_right` to (g + 1) mod G,
-/// returns (what the left neighbour sent rightwards, what the right neighbour sent leftwards).
-/// With G = 1 the device is its own neighbour (periodic wrap, no bytes counted).
-pub fn exchange_neighbours<F: Fabric, T: Copy + Send + 'static>(
-    f: &F,
-    to_left: Vec<T>,
-    to_right: Vec<T>,
-) -> (Vec<T>, Vec<T>) {
-    let (g, n) = (f.rank(), f.size());
-    let (left, right) = ((g + n - 1) % n, (g + 1) % n);
-    f.send_tagged(Phase::Halo, Tag::Leftward as u32, left, to_left);
-    f.send_tagged(Phase::Halo, Tag::Rightward as u32, right, to_right);
-    let from_left = f.recv_tagged(Tag::Rightward as u32, left);
-    let from_right = f.recv_tagged(Tag::Leftward as u32, right);
-    (from_left, from_right)
-}
-
-/// Byte and message counters of a fabric, per phase, summed over devices.
+/// Byte and message counters of one endpoint, per phase (messages to other devices only).
 #[derive(Debug, Default)]
 pub struct Counters {
     bytes: [AtomicU64; 3],
@@ -103,13 +60,14 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn add(&self, phase: Phase, bytes: u64) {
+    /// Records one message of `bytes` to another device in `phase` (for fabric implementations).
+    pub fn add(&self, phase: Phase, bytes: u64) {
         let i = phase as usize;
         self.bytes[i].fetch_add(bytes, Ordering::Relaxed);
         self.messages[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Bytes moved between distinct devices so far.
+    /// Bytes sent to other devices so far.
     pub fn traffic(&self) -> Traffic {
         let b = |i: usize| self.bytes[i].load(Ordering::Relaxed);
         Traffic {
@@ -119,44 +77,77 @@ impl Counters {
         }
     }
 
-    /// Messages between distinct devices so far: (all-to-all, halo, all-gather).
+    /// Messages sent to other devices so far: (all-to-all, halo, all-gather).
     pub fn messages(&self) -> [u64; 3] {
         [0, 1, 2].map(|i| self.messages[i].load(Ordering::Relaxed))
     }
 }
 
-type Queues = HashMap<(usize, usize, u32), VecDeque<Box<dyn Any + Send>>>;
+/// Message tags of the in-process fabric (with G = 2 the left and the right neighbour are the
+/// same device, so the two halo messages need different tags).
+#[derive(Clone, Copy)]
+enum Tag {
+    Leftward,
+    Rightward,
+    AllToAll,
+    AllGather,
+}
+
+type Queues = HashMap<(usize, usize, u8), VecDeque<Box<dyn Any + Send>>>;
 
 struct Shared {
     size: usize,
     queues: Mutex<Queues>,
     arrived: Condvar,
-    counters: Arc<Counters>,
 }
 
-/// G devices as threads of one process: per-(source, destination, tag) mailboxes.
+/// G devices as threads of one process: per-(source, destination, tag) mailboxes; a send never
+/// waits, a receive waits for its message.
 pub struct InProcess {
     rank: usize,
     shared: Arc<Shared>,
+    counters: Counters,
 }
 
 impl InProcess {
-    /// The G endpoints of one fabric (give endpoint g to device thread g) and its counters.
-    pub fn new(devices: usize) -> (Vec<InProcess>, Arc<Counters>) {
-        let counters = Arc::new(Counters::default());
+    /// The G endpoints of one fabric: give endpoint g to device thread g.
+    pub fn new(devices: usize) -> Vec<InProcess> {
         let shared = Arc::new(Shared {
             size: devices,
             queues: Mutex::new(HashMap::new()),
             arrived: Condvar::new(),
-            counters: counters.clone(),
         });
-        let ends = (0..devices)
+        (0..devices)
             .map(|rank| InProcess {
                 rank,
                 shared: shared.clone(),
+                counters: Counters::default(),
             })
-            .collect();
-        (ends, counters)
+            .collect()
+    }
+
+    fn send<T: Wire>(&self, phase: Phase, tag: Tag, peer: usize, data: Vec<T>) {
+        if peer != self.rank {
+            self.counters.add(phase, std::mem::size_of_val(&data[..]) as u64);
+        }
+        let mut q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+        q.entry((self.rank, peer, tag as u8)).or_default().push_back(Box::new(data));
+        self.shared.arrived.notify_all();
+    }
+
+    fn recv<T: Wire>(&self, tag: Tag, peer: usize) -> Result<Vec<T>, FftError> {
+        let mut q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(msg) = q.get_mut(&(peer, self.rank, tag as u8)).and_then(|d| d.pop_front()) {
+                return msg.downcast::<Vec<T>>().map(|v| *v).map_err(|_| {
+                    FftError::Device(
+                        self.rank,
+                        format!("fabric: message from device {peer} has another element type"),
+                    )
+                });
+            }
+            q = self.shared.arrived.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 
@@ -169,26 +160,63 @@ impl Fabric for InProcess {
         self.shared.size
     }
 
-    fn send_tagged<T: Copy + Send + 'static>(&self, phase: Phase, tag: u32, peer: usize, data: Vec<T>) {
-        if peer != self.rank {
-            self.shared
-                .counters
-                .add(phase, (data.len() * std::mem::size_of::<T>()) as u64);
-        }
-        let mut q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
-        q.entry((self.rank, peer, tag)).or_default().push_back(Box::new(data));
-        self.shared.arrived.notify_all();
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 
-    fn recv_tagged<T: Copy + Send + 'static>(&self, tag: u32, peer: usize) -> Vec<T> {
-        let mut q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(msg) = q.get_mut(&(peer, self.rank, tag)).and_then(|d| d.pop_front()) {
-                return *msg
-                    .downcast::<Vec<T>>()
-                    .unwrap_or_else(|_| panic!("fabric: message type mismatch from device {peer} (tag {tag})"));
-            }
-            q = self.shared.arrived.wait(q).unwrap_or_else(|e| e.into_inner());
+    /// G − 1 rounds, round r sending to (g + r) mod G and receiving from (g − r) mod G (the
+    /// schedule of NCCL's and MPI's pairwise all-to-all).
+    fn all_to_all<T: Wire>(&self, mut chunks: Vec<Vec<T>>) -> Result<Vec<Vec<T>>, FftError> {
+        let (g, n) = (self.rank, self.size());
+        check_chunks(g, n, chunks.len())?;
+        let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
+        out[g] = std::mem::take(&mut chunks[g]);
+        for r in 1..n {
+            let to = (g + r) % n;
+            self.send(Phase::AllToAll, Tag::AllToAll, to, std::mem::take(&mut chunks[to]));
+            let from = (g + n - r) % n;
+            out[from] = self.recv(Tag::AllToAll, from)?;
         }
+        Ok(out)
+    }
+
+    fn all_gather<T: Wire>(&self, part: Vec<T>) -> Result<Vec<Vec<T>>, FftError> {
+        let (g, n) = (self.rank, self.size());
+        for r in 1..n {
+            self.send(Phase::AllGather, Tag::AllGather, (g + r) % n, part.clone());
+        }
+        let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
+        for r in 1..n {
+            let from = (g + n - r) % n;
+            out[from] = self.recv(Tag::AllGather, from)?;
+        }
+        out[g] = part;
+        Ok(out)
+    }
+
+    fn exchange_neighbours<T: Wire>(&self, to_left: Vec<T>, to_right: Vec<T>) -> Result<(Vec<T>, Vec<T>), FftError> {
+        let (left, right) = neighbours(self.rank, self.size());
+        self.send(Phase::Halo, Tag::Leftward, left, to_left);
+        self.send(Phase::Halo, Tag::Rightward, right, to_right);
+        let from_left = self.recv(Tag::Rightward, left)?;
+        let from_right = self.recv(Tag::Leftward, right)?;
+        Ok((from_left, from_right))
+    }
+}
+
+/// (left, right) ring neighbours of device g of n.
+pub(crate) fn neighbours(g: usize, n: usize) -> (usize, usize) {
+    ((g + n - 1) % n, (g + 1) % n)
+}
+
+/// An all-to-all needs one chunk per device.
+pub(crate) fn check_chunks(g: usize, n: usize, got: usize) -> Result<(), FftError> {
+    if got == n {
+        Ok(())
+    } else {
+        Err(FftError::Device(
+            g,
+            format!("all_to_all: {got} chunks given, the fabric has {n} devices (one chunk per device)"),
+        ))
     }
 }

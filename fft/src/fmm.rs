@@ -2,7 +2,7 @@
 //! combination are strided-batched GEMMs on tensorblas (split forms of spec §5.1, which cuBLAS
 //! also accepts); the final M-point FFTs are rustfft.
 
-use crate::fabric::{all_gather, all_to_all, exchange_neighbours, Fabric};
+use crate::fabric::Fabric;
 use crate::plan::Plan;
 use crate::{DeviceStats, FftError, GemmCall, Real};
 use num_complex::{Complex, Complex64};
@@ -216,7 +216,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         lv.pack(ml, 0, 2, &mut to_left);
         lv.pack(ml, lv.nb as isize - 2, 2, &mut to_right);
     }
-    let (from_left, from_right) = exchange_neighbours(fab, to_left, to_right);
+    let (from_left, from_right) = fab.exchange_neighbours(to_left, to_right)?;
     let (mut kl, mut kr) = (0, 0);
     kl += s_lv.unpack(&mut s, -1, 1, &from_left[kl..]);
     kr += s_lv.unpack(&mut s, nbl as isize, 1, &from_right[kr..]);
@@ -233,7 +233,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     let lv_a = m_lv(nba);
     let mut part = Vec::new();
     lv_a.pack(&mlev[la], 0, nba, &mut part);
-    let parts = all_gather(fab, part);
+    let parts = fab.all_gather(part)?;
     lap("allgather", st);
 
     // 5. the replicated top tree: levels 2..ℓ_A over the whole ring.
@@ -366,7 +366,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     let chunks: Vec<Vec<Complex<T>>> = (0..g_n)
         .map(|h| y[h * pg * mloc..(h + 1) * pg * mloc].to_vec())
         .collect();
-    let recv = all_to_all(fab, chunks);
+    let recv = fab.all_to_all(chunks)?;
     lap("alltoall", st);
 
     // 9. assemble [q_loc][j] and run P/G FFTs of length M.

@@ -18,23 +18,29 @@
 //! # Ok::<(), tensorblas_fft::FftError>(())
 //! ```
 //!
+//! Each device's part is [`transform_on`] over any [`Fabric`]: [`transform`] runs G devices as
+//! threads over the in-process fabric; with the cargo feature `mpi`, [`mpi::transform_root`]
+//! runs one device per MPI rank.
+//!
 //! Status (issue #8): planner, executor (f32/f64, forward/inverse, natural order), the
-//! in-process fabric with byte counters, and the six-step baseline are implemented and tested.
-//! Not built yet: the MPI and NCCL fabrics, the `tensorblas-fft` CLI and `tensorblas-bench fft`.
+//! in-process and MPI fabrics with byte counters, the six-step baseline, the CLI and
+//! `tensorblas-bench fft` are implemented and tested. Not built: the NCCL fabric and GPU
+//! execution (the CLI refuses `--backend cuda`).
 #![forbid(unsafe_code)]
 
 pub mod fabric;
 mod fmm;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod npy;
 mod plan;
 pub mod sixstep;
 
-pub use fabric::{Counters, Fabric, InProcess, Phase};
+pub use fabric::{Counters, Fabric, InProcess, Phase, Wire};
 pub use plan::{Plan, PlanSpec, Precision, Traffic};
 
 use num_complex::Complex;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Errors of planning and executing a transform.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +61,7 @@ pub enum FftError {
 }
 
 /// The element types: f32 and f64.
-pub trait Real: tensorblas::Scalar + rustfft::FftNum {
+pub trait Real: tensorblas::Scalar + rustfft::FftNum + bytemuck::Pod {
     /// The precision this type is.
     const PRECISION: Precision;
 }
@@ -77,12 +83,29 @@ pub enum Algorithm {
     SixStep,
 }
 
+/// The steps a device times, in the order they run (the FMM-FFT uses all; six-step only
+/// `alltoall` and `fft`).
+pub const STEPS: [&str; 9] = [
+    "reshuffle",
+    "upward",
+    "halo",
+    "allgather",
+    "top",
+    "downward",
+    "combine",
+    "alltoall",
+    "fft",
+];
+
 /// What one device measured.
 #[derive(Clone, Debug, Default)]
 pub struct DeviceStats {
-    /// Seconds per step (reshuffle, upward, halo, allgather, top, downward, combine, alltoall,
-    /// fft).
+    /// Seconds per step (the names of [`STEPS`]).
     pub seconds: BTreeMap<&'static str, f64>,
+    /// Bytes this device sent to other devices, per phase.
+    pub traffic: Traffic,
+    /// Messages this device sent to other devices: (all-to-all, halo, all-gather).
+    pub messages: [u64; 3],
     /// Real flops done by GEMMs.
     pub gemm_flops: f64,
     /// Seconds inside GEMM calls.
@@ -219,17 +242,9 @@ pub fn transform_with_threads<T: Real>(
             spec.n
         )));
     }
-    if algo == Algorithm::SixStep {
-        sixstep::factor(spec.n, spec.devices)?;
-    }
     let g = spec.devices;
     let chunk = spec.n / g;
-    let xin: Vec<Complex<T>> = if inverse {
-        x.iter().map(|v| v.conj()).collect()
-    } else {
-        x.to_vec()
-    };
-    let (ends, counters): (Vec<InProcess>, Arc<Counters>) = InProcess::new(g);
+    let ends = InProcess::new(g);
     let handle = tensorblas::Handle::new()?;
     handle.set_num_threads(threads.max(1));
     let t = std::time::Instant::now();
@@ -239,16 +254,9 @@ pub fn transform_with_threads<T: Real>(
             .into_iter()
             .enumerate()
             .map(|(d, fab)| {
-                let part = &xin[d * chunk..(d + 1) * chunk];
+                let part = &x[d * chunk..(d + 1) * chunk];
                 let handle = &handle;
-                s.spawn(move || {
-                    let mut st = DeviceStats::default();
-                    let out = match algo {
-                        Algorithm::Fmm => fmm::device(plan, &fab, handle, part, &mut st),
-                        Algorithm::SixStep => sixstep::device(spec.n, part, &fab, &mut st),
-                    }?;
-                    Ok((out, st))
-                })
+                s.spawn(move || transform_on(plan, algo, &fab, handle, part, inverse))
             })
             .collect();
         hs.into_iter()
@@ -264,19 +272,87 @@ pub fn transform_with_threads<T: Real>(
         out.extend(o);
         devices.push(st);
     }
+    let traffic = devices.iter().fold(Traffic::default(), |a, d| a.plus(&d.traffic));
+    let messages = devices
+        .iter()
+        .fold([0; 3], |a, d| [0, 1, 2].map(|i| a[i] + d.messages[i]));
+    Ok((
+        out,
+        Report {
+            traffic,
+            messages,
+            devices,
+            seconds,
+        },
+    ))
+}
+
+/// One device's part of a transform over the fabric `fab` (device g = `fab.rank()`, G =
+/// `fab.size()`, which must equal the plan's): `block` is this device's natural-order block of
+/// the input, points g·N/G .. (g+1)·N/G; returns its block of the result (same points, natural
+/// order) and what it measured. Every device of the fabric must call it with the same plan,
+/// algorithm and direction. `handle` runs the GEMMs (any tensorblas CPU handle).
+pub fn transform_on<T: Real, F: Fabric>(
+    plan: &Plan,
+    algo: Algorithm,
+    fab: &F,
+    handle: &tensorblas::Handle,
+    block: &[Complex<T>],
+    inverse: bool,
+) -> Result<(Vec<Complex<T>>, DeviceStats), FftError> {
+    let spec = plan.spec();
+    if T::PRECISION != spec.precision {
+        return Err(FftError::InvalidInput(format!(
+            "the plan is for {:?} but the data is {:?}",
+            spec.precision,
+            T::PRECISION
+        )));
+    }
+    if fab.size() != spec.devices {
+        return Err(FftError::InvalidPlan(format!(
+            "the plan is for G = {} devices but the fabric has {}",
+            spec.devices,
+            fab.size()
+        )));
+    }
+    if block.len() * spec.devices != spec.n {
+        return Err(FftError::InvalidInput(format!(
+            "device {} got {} points, its block of N = {} over G = {} devices is {}",
+            fab.rank(),
+            block.len(),
+            spec.n,
+            spec.devices,
+            spec.n / spec.devices
+        )));
+    }
+    if algo == Algorithm::SixStep {
+        sixstep::factor(spec.n, spec.devices)?;
+    }
+    let (t0, m0) = (fab.counters().traffic(), fab.counters().messages());
+    let conj;
+    let xin: &[Complex<T>] = if inverse {
+        conj = block.iter().map(|v| v.conj()).collect::<Vec<_>>();
+        &conj
+    } else {
+        block
+    };
+    let mut st = DeviceStats::default();
+    let mut out = match algo {
+        Algorithm::Fmm => fmm::device(plan, fab, handle, xin, &mut st),
+        Algorithm::SixStep => sixstep::device(spec.n, xin, fab, &mut st),
+    }?;
     if inverse {
         let scale = T::from_c64(num_complex::Complex64::new(1.0 / spec.n as f64, 0.0));
         for v in out.iter_mut() {
             *v = v.conj() * scale;
         }
     }
-    Ok((
-        out,
-        Report {
-            traffic: counters.traffic(),
-            messages: counters.messages(),
-            devices,
-            seconds,
-        },
-    ))
+    let (t1, m1) = (fab.counters().traffic(), fab.counters().messages());
+    st.traffic = Traffic {
+        alltoall: t1.alltoall - t0.alltoall,
+        halo: t1.halo - t0.halo,
+        allgather: t1.allgather - t0.allgather,
+    };
+    st.messages = [0, 1, 2].map(|i| m1[i] - m0[i]);
+    Ok((out, st))
 }

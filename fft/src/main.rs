@@ -1,5 +1,5 @@
 //! `tensorblas-fft`: the FMM-FFT (or the six-step baseline) of a 1-D `.npy` signal on G
-//! in-process devices. See `--help`.
+//! in-process devices, or (feature `mpi`, under `mpirun -np G`) on G MPI ranks. See `--help`.
 
 use num_complex::{Complex, Complex64};
 use std::path::PathBuf;
@@ -13,16 +13,20 @@ tensorblas-fft INPUT.npy --out OUTPUT.npy [--inverse] [--sections P] [--devices 
 Reads a 1-D complex64/complex128 .npy (float32/float64 are promoted to complex), computes its DFT
 in natural order with numpy.fft conventions (forward unnormalised; --inverse scaled by 1/N) and
 writes it (complex64 for f32, complex128 for f64). G devices run as threads of this process
-(the in-process fabric; MPI and NCCL fabrics are not built yet). Defaults: precision from the
-input type; Q = 16 (f64) / 8 (f32); B = 2Q (halved until N fits); P = the smallest valid multiple of G; G = 1. --report writes bytes and seconds per phase, GEMM flops and GEMM share.
---backend cuda is not supported yet (the FMM-FFT runs its GEMMs on the CPU).";
+(the in-process fabric). Built with the feature `mpi` and started by `mpirun -np G`, each rank
+is one device (the MPI fabric): rank 0 reads INPUT, scatters the blocks, gathers the result
+and writes OUTPUT and the report; --devices, if given, must equal the number of ranks.
+Defaults: precision from the input type; Q = 16 (f64) / 8 (f32); B = 2Q (halved until N fits);
+P = the smallest valid multiple of G; G = 1 (or the number of MPI ranks). --report writes bytes
+and seconds per phase, GEMM flops and GEMM share. --backend cuda is not supported (the NCCL
+fabric and the GPU path of the FMM-FFT are not built; the GEMMs run on the CPU).";
 
 struct Args {
     input: PathBuf,
     out: PathBuf,
     inverse: bool,
     sections: Option<usize>,
-    devices: usize,
+    devices: Option<usize>,
     order: Option<usize>,
     leaf: Option<usize>,
     algorithm: Algorithm,
@@ -38,7 +42,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         out: PathBuf::new(),
         inverse: false,
         sections: None,
-        devices: 1,
+        devices: None,
         order: None,
         leaf: None,
         algorithm: Algorithm::Fmm,
@@ -60,7 +64,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--out" => out = Some(PathBuf::from(val(x)?)),
             "--inverse" => a.inverse = true,
             "--sections" => a.sections = Some(num(x, val(x)?)?),
-            "--devices" => a.devices = num(x, val(x)?)?,
+            "--devices" => a.devices = Some(num(x, val(x)?)?),
             "--order" => a.order = Some(num(x, val(x)?)?),
             "--leaf" => a.leaf = Some(num(x, val(x)?)?),
             "--algorithm" => {
@@ -100,72 +104,68 @@ fn parse(args: &[String]) -> Result<Args, String> {
     Ok(a)
 }
 
-fn run(a: &Args) -> Result<(), String> {
+/// Reads INPUT: the signal (complex128) and its precision (the one asked for, else the file's).
+fn load(a: &Args) -> Result<(Vec<Complex64>, Precision), String> {
     let bytes = std::fs::read(&a.input).map_err(|e| format!("{}: {e}", a.input.display()))?;
     let sig = npy::parse(&bytes).map_err(|e| format!("{}: {e}", a.input.display()))?;
     let precision = a
         .precision
         .unwrap_or(if sig.single { Precision::F32 } else { Precision::F64 });
-    let n = sig.data.len();
-    // Defaults (PlanSpec::new) for whatever was not given; a given P keeps the first leaf size
-    // that fits it. An impossible combination fails in Plan::new, naming the rule.
-    let base = PlanSpec::new(n, a.devices, precision).ok();
+    Ok((sig.data, precision))
+}
+
+/// The plan for N points on G devices: defaults (PlanSpec::new) for whatever was not given; a
+/// given P keeps the first leaf size that fits it. An impossible combination fails in Plan::new,
+/// naming the rule.
+fn make_plan(a: &Args, n: usize, devices: usize, precision: Precision) -> Result<Plan, String> {
+    let base = PlanSpec::new(n, devices, precision).ok();
     let order = a.order.unwrap_or(precision.default_order());
     let sections = a
         .sections
         .or(base.as_ref().map(|b| b.sections))
-        .unwrap_or(a.devices.max(2));
-    let leaf = a.leaf.unwrap_or_else(|| {
-        let d = precision.default_leaf();
-        [d, d / 2, 8]
-            .into_iter()
-            .find(|&b| {
-                PlanSpec {
-                    n,
-                    sections,
-                    devices: a.devices,
-                    order,
-                    leaf: b,
-                    precision,
-                }
-                .check()
-                .is_ok()
-            })
-            .unwrap_or(d)
-    });
-    let spec = PlanSpec {
+        .unwrap_or(devices.max(2));
+    let spec = |leaf| PlanSpec {
         n,
         sections,
-        devices: a.devices,
+        devices,
         order,
         leaf,
         precision,
     };
-    let plan = Plan::new(&spec).map_err(|e| e.to_string())?;
-    let (out, report) = match precision {
-        Precision::F64 => transform(&plan, a.algorithm, &sig.data, a.inverse).map_err(|e| e.to_string())?,
-        Precision::F32 => {
-            let x: Vec<Complex<f32>> = sig
-                .data
-                .iter()
-                .map(|v| Complex::new(v.re as f32, v.im as f32))
-                .collect();
-            let (y, r) = transform(&plan, a.algorithm, &x, a.inverse).map_err(|e| e.to_string())?;
-            (y.iter().map(|v| Complex64::new(v.re as f64, v.im as f64)).collect(), r)
-        }
-    };
-    std::fs::write(&a.out, npy::to_bytes(&out, precision == Precision::F32))
+    let leaf = a.leaf.unwrap_or_else(|| {
+        let d = precision.default_leaf();
+        [d, d / 2, 8]
+            .into_iter()
+            .find(|&b| spec(b).check().is_ok())
+            .unwrap_or(d)
+    });
+    Plan::new(&spec(leaf)).map_err(|e| e.to_string())
+}
+
+fn to_f32(x: &[Complex64]) -> Vec<Complex<f32>> {
+    x.iter().map(|v| Complex::new(v.re as f32, v.im as f32)).collect()
+}
+
+fn to_f64(x: &[Complex<f32>]) -> Vec<Complex64> {
+    x.iter().map(|v| Complex64::new(v.re as f64, v.im as f64)).collect()
+}
+
+/// Writes OUTPUT and the report, and says what ran.
+fn finish(a: &Args, plan: &Plan, out: &[Complex64], report: &Report, fabric: &str) -> Result<(), String> {
+    let spec = plan.spec();
+    std::fs::write(&a.out, npy::to_bytes(out, spec.precision == Precision::F32))
         .map_err(|e| format!("{}: {e}", a.out.display()))?;
     if let Some(path) = &a.report {
-        std::fs::write(path, report_json(&plan, a, &report)).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, report_json(plan, a, report, fabric)).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     eprintln!(
-        "N = {n}, P = {}, G = {}, Q = {}, B = {}, {:?}, {:?}: {:.3} s, {} bytes between devices",
+        "N = {}, P = {}, G = {} ({fabric}), Q = {}, B = {}, {:?}, {:?}: {:.3} s, {} bytes between devices",
+        spec.n,
         spec.sections,
         spec.devices,
         spec.order,
         spec.leaf,
-        precision,
+        spec.precision,
         a.algorithm,
         report.seconds,
         report.traffic.total()
@@ -173,7 +173,76 @@ fn run(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn report_json(plan: &Plan, a: &Args, r: &Report) -> String {
+fn run(a: &Args) -> Result<(), String> {
+    let (x, precision) = load(a)?;
+    let plan = make_plan(a, x.len(), a.devices.unwrap_or(1), precision)?;
+    let (out, report) = match precision {
+        Precision::F64 => transform(&plan, a.algorithm, &x, a.inverse).map_err(|e| e.to_string())?,
+        Precision::F32 => {
+            let (y, r) = transform(&plan, a.algorithm, &to_f32(&x), a.inverse).map_err(|e| e.to_string())?;
+            (to_f64(&y), r)
+        }
+    };
+    finish(a, &plan, &out, &report, "in-process")
+}
+
+/// Under `mpirun` with more than one rank: rank 0 reads, scatters, gathers and writes. Errors
+/// found before the transform (arguments, INPUT, the plan) end every rank with status 2, printed
+/// once by rank 0; a failure inside the transform aborts the job.
+#[cfg(feature = "mpi")]
+fn run_mpi(a: &Args, fab: &tensorblas_fft::mpi::Mpi) -> Result<(), String> {
+    use mpi::traits::*;
+    use tensorblas_fft::mpi::transform_root;
+    let ranks = fab.size_of_world();
+    if let Some(g) = a.devices.filter(|&g| g != ranks) {
+        return Err(format!(
+            "--devices {g}: under mpirun each rank is one device, and there are {ranks} ranks"
+        ));
+    }
+    let root = fab.comm().process_at_rank(0);
+    // Rank 0 reads; [ok, N, f32?] goes to every rank so that all build the same plan.
+    let (mut x, mut head, mut err) = (Vec::new(), [0u64; 3], String::new());
+    if fab.is_root() {
+        match load(a) {
+            Ok((data, p)) => {
+                head = [1, data.len() as u64, u64::from(p == Precision::F32)];
+                x = data;
+            }
+            Err(e) => err = e,
+        }
+    }
+    root.broadcast_into(&mut head[..]);
+    if head[0] == 0 {
+        return Err(err);
+    }
+    let precision = if head[2] == 1 { Precision::F32 } else { Precision::F64 };
+    let plan = make_plan(a, head[1] as usize, ranks, precision)?;
+    let threads = {
+        let local = fab.comm().split_shared(0).size().max(1) as usize;
+        (std::thread::available_parallelism().map_or(1, |n| n.get()) / local).max(1)
+    };
+    let run = |x: &[Complex64]| -> Result<Option<(Vec<Complex64>, Report)>, tensorblas_fft::FftError> {
+        let on_root = fab.is_root();
+        Ok(match precision {
+            Precision::F64 => transform_root(fab, &plan, a.algorithm, on_root.then_some(x), a.inverse, threads)?,
+            Precision::F32 => {
+                let x32 = to_f32(x);
+                transform_root(fab, &plan, a.algorithm, on_root.then_some(&x32[..]), a.inverse, threads)?
+                    .map(|(y, r)| (to_f64(&y), r))
+            }
+        })
+    };
+    match run(&x) {
+        Ok(Some((out, report))) => finish(a, &plan, &out, &report, "MPI"),
+        Ok(None) => Ok(()),
+        Err(e) => {
+            eprintln!("tensorblas-fft: rank {}: {e}", fab.comm().rank());
+            fab.abort(3)
+        }
+    }
+}
+
+fn report_json(plan: &Plan, a: &Args, r: &Report, fabric: &str) -> String {
     let s = plan.spec();
     let mut steps: Vec<(&str, f64)> = Vec::new();
     for d in &r.devices {
@@ -190,7 +259,7 @@ fn report_json(plan: &Plan, a: &Args, r: &Report) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "{{\n  \"n\": {}, \"sections\": {}, \"devices\": {}, \"order\": {}, \"leaf\": {},\n  \"precision\": \"{:?}\", \"algorithm\": \"{:?}\", \"inverse\": {},\n  \
+        "{{\n  \"n\": {}, \"sections\": {}, \"devices\": {}, \"fabric\": \"{fabric}\", \"order\": {}, \"leaf\": {},\n  \"precision\": \"{:?}\", \"algorithm\": \"{:?}\", \"inverse\": {},\n  \
          \"bytes\": {{\"alltoall\": {}, \"halo\": {}, \"allgather\": {}, \"total\": {}}},\n  \
          \"messages\": {{\"alltoall\": {}, \"halo\": {}, \"allgather\": {}}},\n  \
          \"seconds\": {{\"total\": {:.6e}, {secs}}},\n  \"seconds_note\": \"per step: the maximum over devices\",\n  \
@@ -218,15 +287,43 @@ fn report_json(plan: &Plan, a: &Args, r: &Report) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    #[cfg(feature = "mpi")]
+    let universe = mpi::initialize();
+    #[cfg(feature = "mpi")]
+    let fab = universe
+        .as_ref()
+        .map(|u| tensorblas_fft::mpi::Mpi::new(mpi::traits::Communicator::duplicate(&u.world())))
+        .filter(|f| f.size_of_world() > 1);
+    #[cfg(not(feature = "mpi"))]
+    let fab: Option<()> = None;
+    let speak = fab.as_ref().is_none_or(is_root);
     if args.is_empty() {
-        println!("{HELP}");
+        if speak {
+            println!("{HELP}");
+        }
         std::process::exit(2);
     }
-    match parse(&args).and_then(|a| run(&a)) {
-        Ok(()) => {}
-        Err(e) => {
+    let result = parse(&args).and_then(|a| match &fab {
+        #[cfg(feature = "mpi")]
+        Some(f) => run_mpi(&a, f),
+        _ => run(&a),
+    });
+    if let Err(e) = result {
+        if speak {
             eprintln!("tensorblas-fft: {e}");
-            std::process::exit(2);
         }
+        #[cfg(feature = "mpi")]
+        drop(universe);
+        std::process::exit(2);
     }
+}
+
+#[cfg(feature = "mpi")]
+fn is_root(f: &tensorblas_fft::mpi::Mpi) -> bool {
+    f.is_root()
+}
+
+#[cfg(not(feature = "mpi"))]
+fn is_root(_: &()) -> bool {
+    true
 }

@@ -392,6 +392,15 @@ impl Traffic {
     pub fn total(&self) -> u64 {
         self.alltoall + self.halo + self.allgather
     }
+
+    /// Phase by phase sum.
+    pub fn plus(&self, o: &Traffic) -> Traffic {
+        Traffic {
+            alltoall: self.alltoall + o.alltoall,
+            halo: self.halo + o.halo,
+            allgather: self.allgather + o.allgather,
+        }
+    }
 }
 
 /// A 2Q x 2Q column-major block from four Q x Q column-major blocks [[tl, tr], [bl, br]].

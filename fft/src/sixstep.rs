@@ -1,7 +1,7 @@
 //! The baseline: the six-step distributed FFT with three all-to-alls (spec §4.3), over the same
 //! fabric. N = N1·N2, input viewed as `A[n2][n1]` (n = n1 + N1·n2), block-distributed by rows.
 
-use crate::fabric::{all_to_all, Fabric};
+use crate::fabric::Fabric;
 use crate::plan::twiddle;
 use crate::{DeviceStats, FftError, Real};
 use num_complex::{Complex, Complex64};
@@ -48,7 +48,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
             v
         })
         .collect();
-    let recv = all_to_all(fab, chunks);
+    let recv = fab.all_to_all(chunks)?;
     st.add("alltoall", mark.elapsed().as_secs_f64());
     mark = Instant::now();
     // Columns n1 in cols(g), all n2: Z[n1_loc][n2].
@@ -87,7 +87,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
             v
         })
         .collect();
-    let recv = all_to_all(fab, chunks);
+    let recv = fab.all_to_all(chunks)?;
     st.add("alltoall", mark.elapsed().as_secs_f64());
     mark = Instant::now();
     // Rows k2 in rows(g), all n1: W[k2_loc][n1]; FFT over n1 gives X[k2 + N2 k1] at W[k2_loc][k1].
@@ -112,7 +112,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
             v
         })
         .collect();
-    let recv = all_to_all(fab, chunks);
+    let recv = fab.all_to_all(chunks)?;
     st.add("alltoall", mark.elapsed().as_secs_f64());
     mark = Instant::now();
     let mut out = vec![Complex::new(<T as tensorblas::Scalar>::zero(), <T as tensorblas::Scalar>::zero()); n / gn];
