@@ -131,7 +131,9 @@ impl InProcess {
             self.counters.add(phase, std::mem::size_of_val(&data[..]) as u64);
         }
         let mut q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
-        q.entry((self.rank, peer, tag as u8)).or_default().push_back(Box::new(data));
+        q.entry((self.rank, peer, tag as u8))
+            .or_default()
+            .push_back(Box::new(data));
         self.shared.arrived.notify_all();
     }
 

@@ -221,7 +221,7 @@ fn run_mpi(a: &Args, fab: &tensorblas_fft::mpi::Mpi) -> Result<(), String> {
         let local = fab.comm().split_shared(0).size().max(1) as usize;
         (std::thread::available_parallelism().map_or(1, |n| n.get()) / local).max(1)
     };
-    let run = |x: &[Complex64]| -> Result<Option<(Vec<Complex64>, Report)>, tensorblas_fft::FftError> {
+    let run = |x: &[Complex64]| -> Result<Option<tensorblas_fft::mpi::Gathered<f64>>, tensorblas_fft::FftError> {
         let on_root = fab.is_root();
         Ok(match precision {
             Precision::F64 => transform_root(fab, &plan, a.algorithm, on_root.then_some(x), a.inverse, threads)?,
