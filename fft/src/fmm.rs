@@ -30,8 +30,16 @@ impl Lv {
     fn plane(&self) -> usize {
         (self.nb + 2 * self.h) * self.w
     }
-    fn alloc<T: Real>(&self) -> Vec<T> {
-        vec![<T as tensorblas::Scalar>::zero(); self.len()]
+    /// A level array whose every element is written before it is read (contents arbitrary).
+    fn alloc<T: Real>(&self, pool: &mut Pool<T>) -> Vec<T> {
+        pool.take(self.len(), <T as tensorblas::Scalar>::zero(), nan())
+    }
+    /// A zeroed level array (for one accumulated into with beta = 1).
+    fn alloc_zeroed<T: Real>(&self, pool: &mut Pool<T>) -> Vec<T> {
+        let z = <T as tensorblas::Scalar>::zero();
+        let mut v = pool.take(self.len(), z, z);
+        v.fill(z);
+        v
     }
     /// Boxes `b0..b0+cnt` of planes of sections 1..P−1, packed [p−1][c][box][w].
     fn pack<T: Real>(&self, a: &[T], b0: isize, cnt: usize, out: &mut Vec<T>) {
@@ -68,6 +76,67 @@ impl Lv {
             }
         }
     }
+}
+
+/// Free arrays of one element type, kept between transforms (see `Plan::work`).
+pub(crate) struct Pool<E>(Vec<Vec<E>>);
+
+impl<E> Default for Pool<E> {
+    fn default() -> Self {
+        Pool(Vec::new())
+    }
+}
+
+impl<E: Copy> Pool<E> {
+    /// An array of `len` elements from the smallest free array large enough (else new). Its
+    /// contents are whatever the array held last (`fill` where it grew): every caller writes
+    /// before it reads. Builds with debug assertions (the tests) fill all of it with `poison`
+    /// (NaN), so a read before a write shows in the results.
+    pub(crate) fn take(&mut self, len: usize, fill: E, poison: E) -> Vec<E> {
+        let best = (0..self.0.len())
+            .filter(|&i| self.0[i].capacity() >= len)
+            .min_by_key(|&i| self.0[i].capacity());
+        let mut v = best.map_or_else(|| Vec::with_capacity(len), |i| self.0.swap_remove(i));
+        v.truncate(len);
+        v.resize(len, fill);
+        if cfg!(debug_assertions) {
+            v.fill(poison);
+        }
+        v
+    }
+
+    /// An empty array with room for `cap` elements.
+    pub(crate) fn take_empty(&mut self, cap: usize) -> Vec<E> {
+        let best = (0..self.0.len())
+            .filter(|&i| self.0[i].capacity() >= cap)
+            .min_by_key(|&i| self.0[i].capacity());
+        match best {
+            Some(i) => {
+                let mut v = self.0.swap_remove(i);
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(cap),
+        }
+    }
+
+    /// Returns an array for reuse.
+    pub(crate) fn give(&mut self, v: Vec<E>) {
+        if v.capacity() > 0 {
+            self.0.push(v);
+        }
+    }
+}
+
+pub(crate) fn nan<T: Real>() -> T {
+    T::from_c64(Complex64::new(f64::NAN, 0.0))
+}
+
+/// One device's work arrays: reals (the planar level arrays) and complex (messages, scratch).
+#[derive(Default)]
+pub(crate) struct Work<T> {
+    re: Pool<T>,
+    cx: Pool<Complex<T>>,
 }
 
 /// GEMMs through tensorblas, with flops and time accounted.
@@ -160,6 +229,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         secs: 0.0,
         log: Vec::new(),
     };
+    let mut wk: Work<T> = plan.work.take(g);
     let t_all = Instant::now();
     let mut mark = Instant::now();
     let mut lap = |name: &'static str, st: &mut DeviceStats| {
@@ -169,7 +239,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
 
     // 0. reshuffle the natural block [m_loc][p] into planar S[p][c][leaf][i].
     debug_assert_eq!(x.len(), n / g_n);
-    let mut s = s_lv.alloc::<T>();
+    let mut s = s_lv.alloc(&mut wk.re);
     for ml in 0..mloc {
         for p in 0..pp {
             let v = x[ml * pp + p];
@@ -183,7 +253,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     // 2. upward pass: S2M at the leaves, M2M up to level ℓ_A.
     let mut mlev: Vec<Vec<T>> = vec![Vec::new(); l + 1];
     let lv_l = m_lv(nbl);
-    mlev[l] = lv_l.alloc();
+    mlev[l] = lv_l.alloc(&mut wk.re);
     gm.sb(
         Op::N,
         (q, nbl, b),
@@ -197,6 +267,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     for lev in (la..l).rev() {
         mlev[lev] = m2m(
             &mut gm,
+            &mut wk.re,
             &ops.m2m,
             &mlev[lev + 1],
             m_lv(plan.nbox(lev + 1)),
@@ -226,6 +297,8 @@ pub(crate) fn device<T: Real, F: Fabric>(
         kr += lv.unpack(ml, lv.nb as isize, 2, &from_right[kr..]);
     }
     debug_assert!(kl == from_left.len() && kr == from_right.len());
+    wk.re.give(from_left);
+    wk.re.give(from_right);
     lap("halo", st);
 
     // 4. all-gather the level-ℓ_A multipoles (sections 1..P−1).
@@ -239,9 +312,10 @@ pub(crate) fn device<T: Real, F: Fabric>(
     // 5. the replicated top tree: levels 2..ℓ_A over the whole ring.
     let top = |lev: usize| m_lv(1 << lev);
     let mut mtop: Vec<Vec<T>> = vec![Vec::new(); la + 1];
-    mtop[la] = top(la).alloc();
-    for (d, pd) in parts.iter().enumerate() {
-        top(la).unpack_boxes(&mut mtop[la], (d * nba) as isize, nba, pd);
+    mtop[la] = top(la).alloc(&mut wk.re);
+    for (d, pd) in parts.into_iter().enumerate() {
+        top(la).unpack_boxes(&mut mtop[la], (d * nba) as isize, nba, &pd);
+        wk.re.give(pd);
     }
     // r_p = 1^T M at level ℓ_A (partition of unity: the sum of section p's sources).
     let mut r = vec![Complex64::new(0.0, 0.0); pp];
@@ -254,12 +328,20 @@ pub(crate) fn device<T: Real, F: Fabric>(
         *rp = Complex64::new(sum(0), sum(1));
     }
     for lev in (2..la).rev() {
-        mtop[lev] = m2m(&mut gm, &ops.m2m, &mtop[lev + 1], top(lev + 1), top(lev), planes)?;
+        mtop[lev] = m2m(
+            &mut gm,
+            &mut wk.re,
+            &ops.m2m,
+            &mtop[lev + 1],
+            top(lev + 1),
+            top(lev),
+            planes,
+        )?;
     }
     let mut ltop: Vec<T> = Vec::new();
     for lev in 2..=la {
         let lv = top(lev);
-        let mut ll = lv.alloc::<T>();
+        let mut ll = lv.alloc_zeroed(&mut wk.re);
         if lev > 2 {
             l2l(&mut gm, ops.m2m.as_slice(), &ltop, top(lev - 1), &mut ll, lv, q, planes)?;
         }
@@ -279,12 +361,15 @@ pub(crate) fn device<T: Real, F: Fabric>(
         } else {
             m2l_pair(&mut gm, &ops.apair[lev - 3], &mtop[lev], &mut ll, lv, q, pp)?;
         }
-        ltop = ll;
+        wk.re.give(std::mem::replace(&mut ltop, ll));
+    }
+    for a in mtop {
+        wk.re.give(a);
     }
     lap("top", st);
 
     // 6. downward pass over the local levels ℓ_A+1..L (halos filled in step 3).
-    let mut lcur = lv_a.alloc::<T>();
+    let mut lcur = lv_a.alloc(&mut wk.re);
     let own = (g * nba) as isize;
     for p in 1..pp {
         for c in 0..2 {
@@ -292,17 +377,18 @@ pub(crate) fn device<T: Real, F: Fabric>(
             lcur[dst..dst + nba * q].copy_from_slice(&ltop[src..src + nba * q]);
         }
     }
+    wk.re.give(ltop);
     let mut lcur_lv = lv_a;
     for (lev, ml) in mlev.iter().enumerate().skip(la + 1) {
         let lv = m_lv(plan.nbox(lev));
-        let mut ln = lv.alloc::<T>();
+        let mut ln = lv.alloc(&mut wk.re);
         l2l(&mut gm, ops.m2m.as_slice(), &lcur, lcur_lv, &mut ln, lv, q, planes)?;
         m2l_pair(&mut gm, &ops.apair[lev - 3], ml, &mut ln, lv, q, pp)?;
-        lcur = ln;
+        wk.re.give(std::mem::replace(&mut lcur, ln));
         lcur_lv = lv;
     }
     // L2T (β = 0), then the near field S2T (β = 1) onto it.
-    let mut t = s_lv.alloc::<T>();
+    let mut t = s_lv.alloc(&mut wk.re);
     gm.sb(
         Op::T,
         (b, nbl, q),
@@ -330,12 +416,17 @@ pub(crate) fn device<T: Real, F: Fabric>(
         let o = s_lv.at(0, c, 0);
         t[o..o + mloc].copy_from_slice(&s[o..o + mloc]);
     }
+    wk.re.give(lcur);
+    for a in mlev {
+        wk.re.give(a);
+    }
+    wk.re.give(s);
     lap("downward", st);
 
     // 7. combine: [Y_re Y_im](Mloc x 2P) = [U_re U_im](Mloc x 2P) · comb (2P x 2P), one GEMM on
     // the planar data (the re and im planes of consecutive sections are one plane apart, so U is
     // a Mloc x 2P matrix with ld = one plane); then + c 1^T.
-    let mut yp = vec![zero; mloc * 2 * pp];
+    let mut yp = wk.re.take(mloc * 2 * pp, zero, nan());
     gm.sb(
         Op::N,
         (mloc, 2 * pp, 2 * pp),
@@ -346,7 +437,10 @@ pub(crate) fn device<T: Real, F: Fabric>(
         (&mut yp, 0, mloc, 0),
         1,
     )?;
-    let mut y = Vec::with_capacity(mloc * pp);
+    wk.re.give(t);
+    // + c_q, straight into the all-to-all's chunks: rows Q_h = h·P/G .. (h+1)·P/G to device h.
+    let pg = pp / g_n;
+    let mut chunks: Vec<Vec<Complex<T>>> = (0..g_n).map(|_| wk.cx.take_empty(pg * mloc)).collect();
     for qq in 0..pp {
         let cq: Complex64 = (1..pp).map(|p| plan.wc[qq * (pp - 1) + p - 1] * r[p]).sum();
         let (cr, ci) = (
@@ -357,34 +451,39 @@ pub(crate) fn device<T: Real, F: Fabric>(
             &yp[2 * qq * mloc..(2 * qq + 1) * mloc],
             &yp[(2 * qq + 1) * mloc..(2 * qq + 2) * mloc],
         );
-        y.extend(re.iter().zip(im).map(|(&a, &b)| Complex::new(a + cr, b + ci)));
+        chunks[qq / pg].extend(re.iter().zip(im).map(|(&a, &b)| Complex::new(a + cr, b + ci)));
     }
+    wk.re.give(yp);
     lap("combine", st);
 
-    // 8. the single all-to-all: rows Q_h of Y to device h.
-    let pg = pp / g_n;
-    let chunks: Vec<Vec<Complex<T>>> = (0..g_n)
-        .map(|h| y[h * pg * mloc..(h + 1) * pg * mloc].to_vec())
-        .collect();
+    // 8. the single all-to-all.
     let recv = fab.all_to_all(chunks)?;
     lap("alltoall", st);
 
     // 9. assemble [q_loc][j] and run P/G FFTs of length M.
     let mut out = vec![Complex::new(zero, zero); pg * m];
-    for (d, chunk) in recv.iter().enumerate() {
+    for (d, chunk) in recv.into_iter().enumerate() {
         for ql in 0..pg {
             out[ql * m + d * mloc..ql * m + (d + 1) * mloc].copy_from_slice(&chunk[ql * mloc..(ql + 1) * mloc]);
         }
+        wk.cx.give(chunk);
     }
-    let fft = rustfft::FftPlanner::<T>::new().plan_fft_forward(m);
+    let fft = plan.ffts.forward::<T>(m);
+    let mut scratch = wk.cx.take(
+        fft.get_inplace_scratch_len(),
+        Complex::new(zero, zero),
+        Complex::new(nan(), nan()),
+    );
     let tf = Instant::now();
-    fft.process(&mut out);
+    fft.process_with_scratch(&mut out, &mut scratch);
+    wk.cx.give(scratch);
     st.fft_secs += tf.elapsed().as_secs_f64();
     lap("fft", st);
     st.gemm_flops += gm.flops;
     st.gemm_secs += gm.secs;
     st.gemm_log.append(&mut gm.log);
     st.total_secs += t_all.elapsed().as_secs_f64();
+    plan.work.put(g, wk);
     Ok(out)
 }
 
@@ -399,9 +498,17 @@ impl Lv {
 
 /// M2M: the parent level (layout `plv`) from the child level `mc` (layout `clv`), pairs of
 /// children as columns (ldb = 2Q).
-fn m2m<T: Real>(gm: &mut Gemm<'_>, m2m: &[T], mc: &[T], clv: Lv, plv: Lv, planes: usize) -> Result<Vec<T>, FftError> {
+fn m2m<T: Real>(
+    gm: &mut Gemm<'_>,
+    pool: &mut Pool<T>,
+    m2m: &[T],
+    mc: &[T],
+    clv: Lv,
+    plv: Lv,
+    planes: usize,
+) -> Result<Vec<T>, FftError> {
     let q = plv.w;
-    let mut mp = plv.alloc::<T>();
+    let mut mp = plv.alloc(pool);
     gm.sb(
         Op::N,
         (q, plv.nb, 2 * q),

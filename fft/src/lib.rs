@@ -339,7 +339,7 @@ pub fn transform_on<T: Real, F: Fabric>(
     let mut st = DeviceStats::default();
     let mut out = match algo {
         Algorithm::Fmm => fmm::device(plan, fab, handle, xin, &mut st),
-        Algorithm::SixStep => sixstep::device(spec.n, xin, fab, &mut st),
+        Algorithm::SixStep => sixstep::device(plan, xin, fab, &mut st),
     }?;
     if inverse {
         let scale = T::from_c64(num_complex::Complex64::new(1.0 / spec.n as f64, 0.0));

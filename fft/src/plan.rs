@@ -6,7 +6,10 @@
 
 use crate::{FftError, Real};
 use num_complex::Complex64;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::f64::consts::PI;
+use std::sync::{Arc, Mutex};
 
 /// Arithmetic precision of a transform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -179,6 +182,66 @@ pub struct Plan {
     pub(crate) rho: Vec<Complex64>,
     /// W[q][p] ρ_p i for p = 1..P-1: c_q = Σ_p wc[q][p-1] r_p.
     pub(crate) wc: Vec<Complex64>,
+    /// The local FFTs (rustfft plans, twiddles included), made once per plan and shared by its
+    /// clones, so that executing a plan does not plan FFTs (as cuFFT plans are made up front).
+    pub(crate) ffts: Arc<FftCache>,
+    /// Each device's work arrays, kept between executions of this plan (and shared by its
+    /// clones): a transform takes its device's set out and puts it back, so repeated transforms
+    /// reuse warm memory instead of faulting in fresh pages.
+    pub(crate) work: Arc<WorkCache>,
+}
+
+/// Work arrays by (element type, device).
+#[derive(Default)]
+pub(crate) struct WorkCache(Mutex<HashMap<(TypeId, usize), Box<dyn Any + Send>>>);
+
+impl std::fmt::Debug for WorkCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "WorkCache({n} devices)")
+    }
+}
+
+impl WorkCache {
+    /// Device `g`'s work arrays of type `W` (empty the first time, or while another transform
+    /// with this plan holds them).
+    pub(crate) fn take<W: Default + Send + 'static>(&self, g: usize) -> W {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(&(TypeId::of::<W>(), g))
+            .and_then(|b| b.downcast::<W>().ok())
+            .map_or_else(W::default, |b| *b)
+    }
+
+    /// Gives device `g`'s work arrays back for the next transform.
+    pub(crate) fn put<W: Send + 'static>(&self, g: usize, w: W) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert((TypeId::of::<W>(), g), Box::new(w));
+    }
+}
+
+type AnyFft = Box<dyn Any + Send + Sync>;
+
+/// Forward rustfft plans by (element type, length).
+#[derive(Default)]
+pub(crate) struct FftCache(Mutex<HashMap<(TypeId, usize), AnyFft>>);
+
+impl std::fmt::Debug for FftCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "FftCache({n} plans)")
+    }
+}
+
+impl FftCache {
+    /// The forward FFT of length `len` in precision `T` (planned on first use).
+    pub(crate) fn forward<T: Real>(&self, len: usize) -> Arc<dyn rustfft::Fft<T>> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry((TypeId::of::<T>(), len))
+            .or_insert_with(|| Box::new(rustfft::FftPlanner::<T>::new().plan_fft_forward(len)))
+            .downcast_ref::<Arc<dyn rustfft::Fft<T>>>()
+            .expect("FftCache: entries are keyed by their type")
+            .clone()
+    }
 }
 
 /// Lagrange basis on `nodes` at `x`: `l[a]` = ℓ_a(x).
@@ -315,7 +378,19 @@ impl Plan {
             comb,
         };
         let ops32 = ops64.round();
+        let ffts = Arc::new(FftCache::default());
+        let warm = |len: usize| match spec.precision {
+            Precision::F64 => drop(ffts.forward::<f64>(len)),
+            Precision::F32 => drop(ffts.forward::<f32>(len)),
+        };
+        warm(m);
+        if let Ok((n1, n2)) = crate::sixstep::factor(n, g) {
+            warm(n1);
+            warm(n2);
+        }
         Ok(Plan {
+            ffts,
+            work: Arc::default(),
             spec: spec.clone(),
             m,
             l,

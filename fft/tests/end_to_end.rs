@@ -282,3 +282,34 @@ fn bad_input_is_refused() {
     let e = transform(&plan, Algorithm::Fmm, &vec![Complex64::new(0.0, 0.0); 100], false).unwrap_err();
     assert!(e.to_string().contains("4096"), "{e}");
 }
+
+/// A plan keeps each device's work arrays between transforms: running it again, on other data,
+/// in another precision of the same sizes or with the other algorithm, must give exactly what a
+/// fresh plan gives (nothing stale survives in the reused arrays).
+#[test]
+fn reused_work_arrays_leave_no_trace() {
+    let n = 1 << 14;
+    let spec = PlanSpec::new(n, 4, Precision::F64).unwrap();
+    let plan = Plan::new(&spec).unwrap();
+    let x1: Vec<Complex64> = (0..n)
+        .map(|i| Complex64::new((i % 13) as f64, -((i % 7) as f64)))
+        .collect();
+    let x2: Vec<Complex64> = (0..n)
+        .map(|i| Complex64::new(((i * 31) % 17) as f64 - 8.0, ((i * 7) % 5) as f64))
+        .collect();
+    let (first, _) = transform(&plan, Algorithm::Fmm, &x1, false).unwrap();
+    let _ = transform(&plan, Algorithm::SixStep, &x1, false).unwrap();
+    let (again, _) = transform(&plan, Algorithm::Fmm, &x2, true).unwrap();
+    let (fresh, _) = transform(&Plan::new(&spec).unwrap(), Algorithm::Fmm, &x2, true).unwrap();
+    assert_eq!(again, fresh, "a reused plan differs from a fresh one");
+    let (first_again, _) = transform(&plan, Algorithm::Fmm, &x1, false).unwrap();
+    assert_eq!(first, first_again);
+    // A clone shares the arrays; two transforms at once with one plan stay correct.
+    let clone = plan.clone();
+    std::thread::scope(|s| {
+        let a = s.spawn(|| transform(&plan, Algorithm::Fmm, &x1, false).unwrap().0);
+        let b = s.spawn(|| transform(&clone, Algorithm::Fmm, &x2, true).unwrap().0);
+        assert_eq!(a.join().unwrap(), first);
+        assert_eq!(b.join().unwrap(), fresh);
+    });
+}
