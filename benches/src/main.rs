@@ -40,7 +40,7 @@ tensorblas-bench gpu [--types s,d,c,z] [--sizes 4,...,1024] [--mb MB] [--contrac
     (GPU sweep: tensorblas strided batched vs cuBLAS called directly vs the own small-matrix
      and general-stride kernels, and the 8 contraction cases cuBLAS cannot express; writes
      DIR/gpu.csv and DIR/gpu-<device>.md; needs a GPU: benches/gpu/check.sh runs it)
-tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32]
+tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32] [--sections-per-device K]
                  [--link-gbs GBS] [--gemm-gflops R] [--fft-gflops F] [--mem-gbs M] [--out DIR] [--quick]
     (FMM-FFT vs six-step vs single-node rustfft, bytes, GEMM share, and spec §7's predicted
      speedup; writes DIR/fft.csv; default DIR benches/results/fft)
@@ -298,6 +298,13 @@ fn fft_main(args: &[String]) {
                 "--quick" => o.log2n = vec![16, 18, 20],
                 "--log2n" => o.log2n = list(&val(a)?, "log2 N")?,
                 "--devices" => o.devices = list(&val(a)?, "device count")?,
+                "--sections-per-device" => {
+                    o.sections_per_device = val(a)?
+                        .parse()
+                        .ok()
+                        .filter(|&k: &usize| k > 0)
+                        .ok_or("--sections-per-device: not a positive integer")?
+                }
                 "--precision" => {
                     o.precision = match val(a)?.as_str() {
                         "f32" => tensorblas_fft::Precision::F32,

@@ -159,8 +159,13 @@ pub(crate) struct Ops<T> {
     pub comb: Vec<T>,
 }
 
-/// A validated FMM-FFT plan: sizes and operators. Pure data: executing it is
-/// [`crate::transform`]'s job.
+/// A validated FMM-FFT plan: sizes, operators and the local FFTs' rustfft plans. Executing it is
+/// [`crate::transform`]'s (or [`crate::transform_on`]'s) job.
+///
+/// Like a cuFFT plan, a plan is made once and executed many times: it keeps each device's work
+/// arrays between executions (a few times the device's N/G complex points; shared by clones),
+/// so repeated transforms neither plan FFTs nor fault in fresh memory. Dropping the plan (and its clones) frees them. Concurrent executions of one plan are
+/// correct; the second one simply allocates its own arrays.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub(crate) spec: PlanSpec,
