@@ -99,6 +99,8 @@ struct Shared {
     size: usize,
     queues: Mutex<Queues>,
     arrived: Condvar,
+    /// The device that gave up (an error or a panic), if any: every wait ends with an error.
+    failed: Mutex<Option<usize>>,
 }
 
 /// G devices as threads of one process: per-(source, destination, tag) mailboxes; a send never
@@ -116,6 +118,7 @@ impl InProcess {
             size: devices,
             queues: Mutex::new(HashMap::new()),
             arrived: Condvar::new(),
+            failed: Mutex::new(None),
         });
         (0..devices)
             .map(|rank| InProcess {
@@ -137,9 +140,28 @@ impl InProcess {
         self.shared.arrived.notify_all();
     }
 
+    /// Marks this device as failed: its peers' waits (now and later) end with an error instead
+    /// of waiting forever for messages it will not send. [`crate::transform`] calls it when a
+    /// device returns an error; a panicking device thread does it when its endpoint drops.
+    pub fn abandon(&self) {
+        let mut f = self.shared.failed.lock().unwrap_or_else(|e| e.into_inner());
+        f.get_or_insert(self.rank);
+        drop(f);
+        // Take the queue lock so that no waiter misses the wake-up between its check and wait.
+        let _q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+        self.shared.arrived.notify_all();
+    }
+
     fn recv<T: Wire>(&self, tag: Tag, peer: usize) -> Result<Vec<T>, FftError> {
         let mut q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
         loop {
+            let failed = *self.shared.failed.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(d) = failed.filter(|&d| d != self.rank) {
+                return Err(FftError::Device(
+                    self.rank,
+                    format!("device {d} failed, so the message from device {peer} will not come"),
+                ));
+            }
             if let Some(msg) = q.get_mut(&(peer, self.rank, tag as u8)).and_then(|d| d.pop_front()) {
                 return msg.downcast::<Vec<T>>().map(|v| *v).map_err(|_| {
                     FftError::Device(
@@ -206,6 +228,14 @@ impl Fabric for InProcess {
     }
 }
 
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.abandon();
+        }
+    }
+}
+
 /// (left, right) ring neighbours of device g of n.
 pub(crate) fn neighbours(g: usize, n: usize) -> (usize, usize) {
     ((g + n - 1) % n, (g + 1) % n)
@@ -220,5 +250,89 @@ pub(crate) fn check_chunks(g: usize, n: usize, got: usize) -> Result<(), FftErro
             g,
             format!("all_to_all: {got} chunks given, the fabric has {n} devices (one chunk per device)"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collectives_move_and_count() {
+        let ends = InProcess::new(3);
+        let out: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = ends
+                .iter()
+                .map(|f| {
+                    s.spawn(move || {
+                        let g = f.rank() as u32;
+                        let a2a = f.all_to_all((0..3).map(|h| vec![10 * g + h; 2]).collect()).unwrap();
+                        let ag = f.all_gather(vec![g; 1 + g as usize]).unwrap();
+                        let (l, r) = f.exchange_neighbours(vec![100 + g], vec![200 + g]).unwrap();
+                        (a2a, ag, l, r, f.counters().traffic(), f.counters().messages())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (g, (a2a, ag, l, r, t, m)) in out.into_iter().enumerate() {
+            let g = g as u32;
+            assert_eq!(a2a, (0..3).map(|h| vec![10 * h + g; 2]).collect::<Vec<_>>());
+            assert_eq!(ag, (0..3).map(|h| vec![h; 1 + h as usize]).collect::<Vec<_>>());
+            // From the left neighbour its rightward message, from the right one its leftward.
+            assert_eq!((l, r), (vec![200 + (g + 2) % 3], vec![100 + (g + 1) % 3]));
+            let ag_bytes = 2 * 4 * (1 + g as u64);
+            assert_eq!(
+                t,
+                Traffic {
+                    alltoall: 2 * 8,
+                    halo: 8,
+                    allgather: ag_bytes
+                }
+            );
+            assert_eq!(m, [2, 2, 2]);
+        }
+    }
+
+    #[test]
+    fn a_failed_device_ends_its_peers_waits() {
+        let ends = InProcess::new(3);
+        let errs: Vec<String> = std::thread::scope(|s| {
+            let hs: Vec<_> = ends
+                .iter()
+                .map(|f| {
+                    s.spawn(move || {
+                        if f.rank() == 1 {
+                            f.abandon();
+                            return String::new();
+                        }
+                        match f.all_to_all(vec![vec![0u8; 4]; 3]) {
+                            Err(e) => e.to_string(),
+                            Ok(_) => "no error".into(),
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for g in [0, 2] {
+            assert!(errs[g].contains("device 1 failed"), "{}", errs[g]);
+        }
+    }
+
+    #[test]
+    fn a_panicking_device_ends_its_peers_waits() {
+        let mut ends = InProcess::new(2).into_iter();
+        let (e0, e1) = (ends.next().unwrap(), ends.next().unwrap());
+        let r = std::thread::scope(|s| {
+            let h = s.spawn(move || {
+                let _mine = e1;
+                panic!("device 1 panics before sending");
+            });
+            let r = e0.all_gather(vec![1.0f64]);
+            assert!(h.join().is_err());
+            r
+        });
+        assert!(r.unwrap_err().to_string().contains("device 1 failed"));
     }
 }

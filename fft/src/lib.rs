@@ -256,7 +256,13 @@ pub fn transform_with_threads<T: Real>(
             .map(|(d, fab)| {
                 let part = &x[d * chunk..(d + 1) * chunk];
                 let handle = &handle;
-                s.spawn(move || transform_on(plan, algo, &fab, handle, part, inverse))
+                s.spawn(move || {
+                    let r = transform_on(plan, algo, &fab, handle, part, inverse);
+                    if r.is_err() {
+                        fab.abandon(); // the other devices must not wait for it forever
+                    }
+                    r
+                })
             })
             .collect();
         hs.into_iter()
