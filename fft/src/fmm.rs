@@ -198,15 +198,16 @@ impl Gemm<'_> {
     }
 }
 
-/// Forward FMM-FFT of this device's block `x` (N/G points, natural order); returns its block of
-/// X (natural order).
+/// Forward FMM-FFT of this device's block `x` (N/G points, natural order; conjugated on the way
+/// in when `conj_in`) into its block `out` of X (natural order).
 pub(crate) fn device<T: Real, F: Fabric>(
     plan: &Plan,
     fab: &F,
     handle: &Handle,
-    x: &[Complex<T>],
+    (x, conj_in): (&[Complex<T>], bool),
+    out: &mut [Complex<T>],
     st: &mut DeviceStats,
-) -> Result<Vec<Complex<T>>, FftError> {
+) -> Result<(), FftError> {
     let spec = &plan.spec;
     let (n, pp, g_n, q, b) = (spec.n, spec.sections, spec.devices, spec.order, spec.leaf);
     let (m, l, la) = (plan.m, plan.l, plan.la);
@@ -242,7 +243,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     let mut s = s_lv.alloc(&mut wk.re);
     for ml in 0..mloc {
         for p in 0..pp {
-            let v = x[ml * pp + p];
+            let v = if conj_in { x[ml * pp + p].conj() } else { x[ml * pp + p] };
             let (bx, i) = ((ml / b) as isize, ml % b);
             s[s_lv.at(p, 0, bx) + i] = v.re;
             s[s_lv.at(p, 1, bx) + i] = v.im;
@@ -461,7 +462,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     lap("alltoall", st);
 
     // 9. assemble [q_loc][j] and run P/G FFTs of length M.
-    let mut out = vec![Complex::new(zero, zero); pg * m];
+    debug_assert_eq!(out.len(), pg * m);
     for (d, chunk) in recv.into_iter().enumerate() {
         for ql in 0..pg {
             out[ql * m + d * mloc..ql * m + (d + 1) * mloc].copy_from_slice(&chunk[ql * mloc..(ql + 1) * mloc]);
@@ -475,7 +476,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         Complex::new(nan(), nan()),
     );
     let tf = Instant::now();
-    fft.process_with_scratch(&mut out, &mut scratch);
+    fft.process_with_scratch(out, &mut scratch);
     wk.cx.give(scratch);
     st.fft_secs += tf.elapsed().as_secs_f64();
     lap("fft", st);
@@ -484,7 +485,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     st.gemm_log.append(&mut gm.log);
     st.total_secs += t_all.elapsed().as_secs_f64();
     plan.work.put(g, wk);
-    Ok(out)
+    Ok(())
 }
 
 impl Lv {

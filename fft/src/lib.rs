@@ -227,6 +227,23 @@ pub fn transform_with_threads<T: Real>(
     inverse: bool,
     threads: usize,
 ) -> Result<(Vec<Complex<T>>, Report), FftError> {
+    let zero = <T as tensorblas::Scalar>::zero();
+    let mut out = vec![Complex::new(zero, zero); x.len()];
+    let report = transform_into(plan, algo, x, &mut out, inverse, threads)?;
+    Ok((out, report))
+}
+
+/// [`transform`] into a caller's array `out` (length N), with `threads` tensorblas threads per
+/// device: a program that transforms repeatedly reuses `out`, and with the plan's own work
+/// arrays nothing is allocated afresh. On an error `out` may hold partial results.
+pub fn transform_into<T: Real>(
+    plan: &Plan,
+    algo: Algorithm,
+    x: &[Complex<T>],
+    out: &mut [Complex<T>],
+    inverse: bool,
+    threads: usize,
+) -> Result<Report, FftError> {
     let spec = plan.spec();
     if T::PRECISION != spec.precision {
         return Err(FftError::InvalidInput(format!(
@@ -235,12 +252,13 @@ pub fn transform_with_threads<T: Real>(
             T::PRECISION
         )));
     }
-    if x.len() != spec.n {
-        return Err(FftError::InvalidInput(format!(
-            "x has {} points, the plan is for N = {}",
-            x.len(),
-            spec.n
-        )));
+    for (name, len) in [("x", x.len()), ("out", out.len())] {
+        if len != spec.n {
+            return Err(FftError::InvalidInput(format!(
+                "{name} has {len} points, the plan is for N = {}",
+                spec.n
+            )));
+        }
     }
     let g = spec.devices;
     let chunk = spec.n / g;
@@ -248,16 +266,14 @@ pub fn transform_with_threads<T: Real>(
     let handle = tensorblas::Handle::new()?;
     handle.set_num_threads(threads.max(1));
     let t = std::time::Instant::now();
-    type DeviceResult<T> = Result<(Vec<Complex<T>>, DeviceStats), FftError>;
-    let results: Vec<DeviceResult<T>> = std::thread::scope(|s| {
+    let results: Vec<Result<DeviceStats, FftError>> = std::thread::scope(|s| {
         let hs: Vec<_> = ends
             .into_iter()
-            .enumerate()
-            .map(|(d, fab)| {
-                let part = &x[d * chunk..(d + 1) * chunk];
+            .zip(x.chunks(chunk).zip(out.chunks_mut(chunk)))
+            .map(|(fab, (part, dst))| {
                 let handle = &handle;
                 s.spawn(move || {
-                    let r = transform_on(plan, algo, &fab, handle, part, inverse);
+                    let r = transform_on(plan, algo, &fab, handle, part, dst, inverse);
                     if r.is_err() {
                         fab.abandon(); // the other devices must not wait for it forever
                     }
@@ -271,32 +287,23 @@ pub fn transform_with_threads<T: Real>(
             .collect()
     });
     let seconds = t.elapsed().as_secs_f64();
-    let mut out = Vec::with_capacity(spec.n);
-    let mut devices = Vec::with_capacity(g);
-    for r in results {
-        let (o, st) = r?;
-        out.extend(o);
-        devices.push(st);
-    }
+    let devices = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     let traffic = devices.iter().fold(Traffic::default(), |a, d| a.plus(&d.traffic));
     let messages = devices
         .iter()
         .fold([0; 3], |a, d| [0, 1, 2].map(|i| a[i] + d.messages[i]));
-    Ok((
-        out,
-        Report {
-            traffic,
-            messages,
-            devices,
-            seconds,
-        },
-    ))
+    Ok(Report {
+        traffic,
+        messages,
+        devices,
+        seconds,
+    })
 }
 
 /// One device's part of a transform over the fabric `fab` (device g = `fab.rank()`, G =
 /// `fab.size()`, which must equal the plan's): `block` is this device's natural-order block of
-/// the input, points g·N/G .. (g+1)·N/G; returns its block of the result (same points, natural
-/// order) and what it measured. Every device of the fabric must call it with the same plan,
+/// the input, points g·N/G .. (g+1)·N/G; `out` receives its block of the result (same points,
+/// natural order); returns what the device measured. Every device of the fabric must call it with the same plan,
 /// algorithm and direction. `handle` runs the GEMMs (any tensorblas CPU handle).
 pub fn transform_on<T: Real, F: Fabric>(
     plan: &Plan,
@@ -304,8 +311,9 @@ pub fn transform_on<T: Real, F: Fabric>(
     fab: &F,
     handle: &tensorblas::Handle,
     block: &[Complex<T>],
+    out: &mut [Complex<T>],
     inverse: bool,
-) -> Result<(Vec<Complex<T>>, DeviceStats), FftError> {
+) -> Result<DeviceStats, FftError> {
     let spec = plan.spec();
     if T::PRECISION != spec.precision {
         return Err(FftError::InvalidInput(format!(
@@ -321,31 +329,27 @@ pub fn transform_on<T: Real, F: Fabric>(
             fab.size()
         )));
     }
-    if block.len() * spec.devices != spec.n {
-        return Err(FftError::InvalidInput(format!(
-            "device {} got {} points, its block of N = {} over G = {} devices is {}",
-            fab.rank(),
-            block.len(),
-            spec.n,
-            spec.devices,
-            spec.n / spec.devices
-        )));
+    for (name, len) in [("block", block.len()), ("out", out.len())] {
+        if len * spec.devices != spec.n {
+            return Err(FftError::InvalidInput(format!(
+                "device {}: {name} has {len} points, its block of N = {} over G = {} devices is {}",
+                fab.rank(),
+                spec.n,
+                spec.devices,
+                spec.n / spec.devices
+            )));
+        }
     }
     if algo == Algorithm::SixStep {
         sixstep::factor(spec.n, spec.devices)?;
     }
     let (t0, m0) = (fab.counters().traffic(), fab.counters().messages());
-    let conj;
-    let xin: &[Complex<T>] = if inverse {
-        conj = block.iter().map(|v| v.conj()).collect::<Vec<_>>();
-        &conj
-    } else {
-        block
-    };
+    // The inverse is conj(forward(conj(x)))/N; the first conjugation happens as the device reads
+    // its block.
     let mut st = DeviceStats::default();
-    let mut out = match algo {
-        Algorithm::Fmm => fmm::device(plan, fab, handle, xin, &mut st),
-        Algorithm::SixStep => sixstep::device(plan, xin, fab, &mut st),
+    match algo {
+        Algorithm::Fmm => fmm::device(plan, fab, handle, (block, inverse), out, &mut st),
+        Algorithm::SixStep => sixstep::device(plan, (block, inverse), fab, out, &mut st),
     }?;
     if inverse {
         let scale = T::from_c64(num_complex::Complex64::new(1.0 / spec.n as f64, 0.0));
@@ -360,5 +364,5 @@ pub fn transform_on<T: Real, F: Fabric>(
         allgather: t1.allgather - t0.allgather,
     };
     st.messages = [0, 1, 2].map(|i| m1[i] - m0[i]);
-    Ok((out, st))
+    Ok(st)
 }

@@ -254,6 +254,7 @@ pub fn transform_root<T: Real>(
         ));
     }
     let block = spec.n / n;
+    let zero = <T as tensorblas::Scalar>::zero();
     let block_bytes = count(g, "a block of the signal", block * std::mem::size_of::<Complex<T>>())?;
     let root = fab.comm.process_at_rank(0);
     let mut mine = vec![0u8; block_bytes as usize];
@@ -266,7 +267,8 @@ pub fn transform_root<T: Real>(
     handle.set_num_threads(threads.max(1));
     fab.comm.barrier();
     let t = std::time::Instant::now();
-    let (out, st) = transform_on(plan, algo, fab, &handle, &mine, inverse)?;
+    let mut out = vec![Complex::new(zero, zero); block];
+    let st = transform_on(plan, algo, fab, &handle, &mine, &mut out, inverse)?;
     fab.comm.barrier();
     let seconds = t.elapsed().as_secs_f64();
     let stats = encode(&st);

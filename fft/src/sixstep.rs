@@ -34,13 +34,15 @@ pub(crate) struct Work<T> {
     twiddles: Vec<Complex64>,
 }
 
-/// Forward six-step FFT of this device's block (N/G points, natural order in and out).
+/// Forward six-step FFT of this device's block `x` (N/G points, natural order; conjugated on the
+/// way in when `conj_in`) into its block `out` (natural order).
 pub(crate) fn device<T: Real, F: Fabric>(
     plan: &Plan,
-    x: &[Complex<T>],
+    (x, conj_in): (&[Complex<T>], bool),
     fab: &F,
+    out: &mut [Complex<T>],
     st: &mut DeviceStats,
-) -> Result<Vec<Complex<T>>, FftError> {
+) -> Result<(), FftError> {
     let (n, ffts) = (plan.spec().n, &plan.ffts);
     let (g, gn) = (fab.rank(), fab.size());
     let (n1, n2) = factor(n, gn)?;
@@ -64,7 +66,12 @@ pub(crate) fn device<T: Real, F: Fabric>(
         .map(|h| {
             let mut v = wk.cx.take_empty(r2 * c1);
             for i2 in 0..r2 {
-                v.extend_from_slice(&x[i2 * n1 + h * c1..i2 * n1 + (h + 1) * c1]);
+                let row = &x[i2 * n1 + h * c1..i2 * n1 + (h + 1) * c1];
+                if conj_in {
+                    v.extend(row.iter().map(|a| a.conj()));
+                } else {
+                    v.extend_from_slice(row);
+                }
             }
             v
         })
@@ -130,7 +137,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     let recv = fab.all_to_all(chunks)?;
     st.add("alltoall", mark.elapsed().as_secs_f64());
     mark = Instant::now();
-    let mut out = vec![Complex::new(<T as tensorblas::Scalar>::zero(), <T as tensorblas::Scalar>::zero()); n / gn];
+    debug_assert_eq!(out.len(), n / gn);
     for (d, ch) in recv.into_iter().enumerate() {
         for k2l in 0..r2 {
             let k2 = d * r2 + k2l;
@@ -144,7 +151,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     st.add("reshuffle", mark.elapsed().as_secs_f64());
     st.total_secs += t_all.elapsed().as_secs_f64();
     plan.work.put(g, wk);
-    Ok(out)
+    Ok(())
 }
 
 /// In-place FFT with pooled scratch, timed into `fft_secs`.

@@ -313,3 +313,28 @@ fn reused_work_arrays_leave_no_trace() {
         assert_eq!(b.join().unwrap(), fresh);
     });
 }
+
+/// `transform_into` writes into the caller's array, equals `transform`, and refuses a wrong
+/// length without touching it.
+#[test]
+fn transform_into_reuses_the_callers_array() {
+    let n = 1 << 13;
+    let plan = Plan::new(&PlanSpec::new(n, 2, Precision::F64).unwrap()).unwrap();
+    let x: Vec<Complex64> = (0..n)
+        .map(|i| Complex64::new((i % 11) as f64, (i % 5) as f64))
+        .collect();
+    let (want, _) = transform(&plan, Algorithm::Fmm, &x, true).unwrap();
+    let mut out = vec![Complex64::new(f64::NAN, 0.0); n];
+    for _ in 0..2 {
+        let rep = tensorblas_fft::transform_into(&plan, Algorithm::Fmm, &x, &mut out, true, 1).unwrap();
+        assert_eq!(out, want);
+        assert_eq!(rep.traffic, plan.expected_bytes());
+    }
+    let mut short = vec![Complex64::new(7.0, 7.0); n - 1];
+    let e = tensorblas_fft::transform_into(&plan, Algorithm::Fmm, &x, &mut short, false, 1).unwrap_err();
+    assert!(
+        e.to_string().contains("out has 8191 points, the plan is for N = 8192"),
+        "{e}"
+    );
+    assert!(short.iter().all(|v| *v == Complex64::new(7.0, 7.0)));
+}
