@@ -18,9 +18,9 @@
 //! # Ok::<(), tensorblas_fft::FftError>(())
 //! ```
 //!
-//! Each device's part is [`transform_on`] over any [`Fabric`]: [`transform`] runs G devices as
-//! threads over the in-process fabric; with the cargo feature `mpi`, [`mpi::transform_root`]
-//! runs one device per MPI rank.
+//! Each device's part is [`transform_on`] over any [`Fabric`]: [`transform`] (or
+//! [`transform_into`], into the caller's array) runs G devices as threads over the in-process
+//! fabric; with the cargo feature `mpi`, `mpi::transform_root` runs one device per MPI rank.
 //!
 //! Status (issue #8): planner, executor (f32/f64, forward/inverse, natural order), the
 //! in-process and MPI fabrics with byte counters, the six-step baseline, the CLI and
