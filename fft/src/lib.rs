@@ -245,13 +245,7 @@ pub fn transform_into<T: Real>(
     threads: usize,
 ) -> Result<Report, FftError> {
     let spec = plan.spec();
-    if T::PRECISION != spec.precision {
-        return Err(FftError::InvalidInput(format!(
-            "the plan is for {:?} but the data is {:?}",
-            spec.precision,
-            T::PRECISION
-        )));
-    }
+    check_precision::<T>(plan)?;
     for (name, len) in [("x", x.len()), ("out", out.len())] {
         if len != spec.n {
             return Err(FftError::InvalidInput(format!(
@@ -315,13 +309,7 @@ pub fn transform_on<T: Real, F: Fabric>(
     inverse: bool,
 ) -> Result<DeviceStats, FftError> {
     let spec = plan.spec();
-    if T::PRECISION != spec.precision {
-        return Err(FftError::InvalidInput(format!(
-            "the plan is for {:?} but the data is {:?}",
-            spec.precision,
-            T::PRECISION
-        )));
-    }
+    check_precision::<T>(plan)?;
     if fab.size() != spec.devices {
         return Err(FftError::InvalidPlan(format!(
             "the plan is for G = {} devices but the fabric has {}",
@@ -365,4 +353,17 @@ pub fn transform_on<T: Real, F: Fabric>(
     };
     st.messages = [0, 1, 2].map(|i| m1[i] - m0[i]);
     Ok(st)
+}
+
+/// The data's precision must be the plan's.
+fn check_precision<T: Real>(plan: &Plan) -> Result<(), FftError> {
+    let p = plan.spec().precision;
+    if T::PRECISION == p {
+        Ok(())
+    } else {
+        Err(FftError::InvalidInput(format!(
+            "the plan is for {p:?} but the data is {:?}",
+            T::PRECISION
+        )))
+    }
 }
