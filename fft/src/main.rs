@@ -34,7 +34,8 @@ struct Args {
     report: Option<PathBuf>,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
+/// The arguments, or None for --help.
+fn parse(args: &[String]) -> Result<Option<Args>, String> {
     let mut it = args.iter();
     let mut input = None;
     let mut a = Args {
@@ -58,8 +59,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         };
         match x.as_str() {
             "-h" | "--help" => {
-                println!("{HELP}");
-                std::process::exit(0);
+                return Ok(None);
             }
             "--out" => out = Some(PathBuf::from(val(x)?)),
             "--inverse" => a.inverse = true,
@@ -101,7 +101,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     }
     a.input = input.ok_or(format!("INPUT.npy missing\n\n{HELP}"))?;
     a.out = out.ok_or("--out OUTPUT.npy missing")?;
-    Ok(a)
+    Ok(Some(a))
 }
 
 /// Reads INPUT: the signal (complex128) and its precision (the one asked for, else the file's).
@@ -296,26 +296,45 @@ fn main() {
         .filter(|f| f.size_of_world() > 1);
     #[cfg(not(feature = "mpi"))]
     let fab: Option<()> = None;
+    // Under mpirun only rank 0 prints help and errors (every rank finds the same ones).
     let speak = fab.as_ref().is_none_or(is_root);
-    if args.is_empty() {
+    // Err(None): exit with status 2, nothing more to say.
+    let result: Result<(), Option<String>> = if args.is_empty() {
         if speak {
             println!("{HELP}");
         }
-        std::process::exit(2);
-    }
-    let result = parse(&args).and_then(|a| match &fab {
-        #[cfg(feature = "mpi")]
-        Some(f) => run_mpi(&a, f),
-        _ => run(&a),
-    });
-    if let Err(e) = result {
-        if speak {
-            eprintln!("tensorblas-fft: {e}");
+        Err(None)
+    } else {
+        parse(&args)
+            .and_then(|a| match (a, &fab) {
+                (None, _) => {
+                    if speak {
+                        println!("{HELP}");
+                    }
+                    Ok(())
+                }
+                #[cfg(feature = "mpi")]
+                (Some(a), Some(f)) => run_mpi(&a, f),
+                (Some(a), _) => run(&a),
+            })
+            .map_err(Some)
+    };
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(e) = e.filter(|_| speak) {
+                eprintln!("tensorblas-fft: {e}");
+            }
+            2
         }
-        #[cfg(feature = "mpi")]
+    };
+    // MPI_Finalize (dropping the universe, after the communicator) before exiting.
+    #[cfg(feature = "mpi")]
+    {
+        drop(fab);
         drop(universe);
-        std::process::exit(2);
     }
+    std::process::exit(code);
 }
 
 #[cfg(feature = "mpi")]

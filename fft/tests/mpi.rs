@@ -165,4 +165,13 @@ fn wrong_device_count_and_bad_plan_fail_cleanly_on_every_rank() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("missing.npy"));
     assert!(!out.exists(), "no output may be written on failure");
+    // --help: printed once, every rank ends cleanly (MPI finalised), status 0.
+    let r = run(mpirun("errors").unwrap(), 3, &["--help"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout)
+            .matches("tensorblas-fft INPUT.npy")
+            .count(),
+        1
+    );
 }
