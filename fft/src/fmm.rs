@@ -93,10 +93,7 @@ impl<E: Copy> Pool<E> {
     /// before it reads. Builds with debug assertions (the tests) fill all of it with `poison`
     /// (NaN), so a read before a write shows in the results.
     pub(crate) fn take(&mut self, len: usize, fill: E, poison: E) -> Vec<E> {
-        let best = (0..self.0.len())
-            .filter(|&i| self.0[i].capacity() >= len)
-            .min_by_key(|&i| self.0[i].capacity());
-        let mut v = best.map_or_else(|| Vec::with_capacity(len), |i| self.0.swap_remove(i));
+        let mut v = self.best_fit(len);
         v.truncate(len);
         v.resize(len, fill);
         if cfg!(debug_assertions) {
@@ -107,17 +104,17 @@ impl<E: Copy> Pool<E> {
 
     /// An empty array with room for `cap` elements.
     pub(crate) fn take_empty(&mut self, cap: usize) -> Vec<E> {
+        let mut v = self.best_fit(cap);
+        v.clear();
+        v
+    }
+
+    /// The smallest free array with room for `cap` elements (contents as left), else a new one.
+    fn best_fit(&mut self, cap: usize) -> Vec<E> {
         let best = (0..self.0.len())
             .filter(|&i| self.0[i].capacity() >= cap)
             .min_by_key(|&i| self.0[i].capacity());
-        match best {
-            Some(i) => {
-                let mut v = self.0.swap_remove(i);
-                v.clear();
-                v
-            }
-            None => Vec::with_capacity(cap),
-        }
+        best.map_or_else(|| Vec::with_capacity(cap), |i| self.0.swap_remove(i))
     }
 
     /// Returns an array for reuse.
@@ -130,6 +127,25 @@ impl<E: Copy> Pool<E> {
 
 pub(crate) fn nan<T: Real>() -> T {
     T::from_c64(Complex64::new(f64::NAN, 0.0))
+}
+
+/// In-place FFT `f` of `a` with scratch from `pool`, the call timed into `st.fft_secs`.
+pub(crate) fn fft_in_place<T: Real>(
+    f: &dyn rustfft::Fft<T>,
+    a: &mut [Complex<T>],
+    pool: &mut Pool<Complex<T>>,
+    st: &mut DeviceStats,
+) {
+    let zero = <T as tensorblas::Scalar>::zero();
+    let mut scratch = pool.take(
+        f.get_inplace_scratch_len(),
+        Complex::new(zero, zero),
+        Complex::new(nan(), nan()),
+    );
+    let t = Instant::now();
+    f.process_with_scratch(a, &mut scratch);
+    st.fft_secs += t.elapsed().as_secs_f64();
+    pool.give(scratch);
 }
 
 /// One device's work arrays: reals (the planar level arrays) and complex (messages, scratch).
@@ -469,16 +485,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         }
         wk.cx.give(chunk);
     }
-    let fft = plan.ffts.forward::<T>(m);
-    let mut scratch = wk.cx.take(
-        fft.get_inplace_scratch_len(),
-        Complex::new(zero, zero),
-        Complex::new(nan(), nan()),
-    );
-    let tf = Instant::now();
-    fft.process_with_scratch(out, &mut scratch);
-    wk.cx.give(scratch);
-    st.fft_secs += tf.elapsed().as_secs_f64();
+    fft_in_place(&*plan.ffts.forward::<T>(m), out, &mut wk.cx, st);
     lap("fft", st);
     st.gemm_flops += gm.flops;
     st.gemm_secs += gm.secs;

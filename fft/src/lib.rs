@@ -177,6 +177,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a transform from its devices' statistics: traffic and messages summed.
+    pub(crate) fn from_devices(devices: Vec<DeviceStats>, seconds: f64) -> Report {
+        let traffic = devices.iter().fold(Traffic::default(), |a, d| a.plus(&d.traffic));
+        let messages = devices
+            .iter()
+            .fold([0; 3], |a, d| [0, 1, 2].map(|i| a[i] + d.messages[i]));
+        Report {
+            traffic,
+            messages,
+            devices,
+            seconds,
+        }
+    }
+
     /// GEMM flops summed over devices.
     pub fn gemm_flops(&self) -> f64 {
         self.devices.iter().map(|d| d.gemm_flops).sum()
@@ -282,16 +296,7 @@ pub fn transform_into<T: Real>(
     });
     let seconds = t.elapsed().as_secs_f64();
     let devices = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let traffic = devices.iter().fold(Traffic::default(), |a, d| a.plus(&d.traffic));
-    let messages = devices
-        .iter()
-        .fold([0; 3], |a, d| [0, 1, 2].map(|i| a[i] + d.messages[i]));
-    Ok(Report {
-        traffic,
-        messages,
-        devices,
-        seconds,
-    })
+    Ok(Report::from_devices(devices, seconds))
 }
 
 /// One device's part of a transform over the fabric `fab` (device g = `fab.rank()`, G =

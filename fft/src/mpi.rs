@@ -279,18 +279,9 @@ pub fn transform_root<T: Real>(
         let mut flat = vec![0f64; stats.len() * n];
         root.gather_into_root(&stats[..], &mut flat[..]);
         let devices: Vec<DeviceStats> = flat.chunks(stats.len()).map(decode).collect();
-        let traffic = devices.iter().fold(Traffic::default(), |a, d| a.plus(&d.traffic));
-        let messages = devices
-            .iter()
-            .fold([0; 3], |a, d| [0, 1, 2].map(|i| a[i] + d.messages[i]));
         Ok(Some((
             bytemuck::pod_collect_to_vec(&all),
-            Report {
-                traffic,
-                messages,
-                devices,
-                seconds,
-            },
+            Report::from_devices(devices, seconds),
         )))
     } else {
         root.gather_into(out_bytes);

@@ -164,8 +164,9 @@ pub(crate) struct Ops<T> {
 ///
 /// Like a cuFFT plan, a plan is made once and executed many times: it keeps each device's work
 /// arrays between executions (a few times the device's N/G complex points; shared by clones),
-/// so repeated transforms neither plan FFTs nor fault in fresh memory. Dropping the plan (and its clones) frees them. Concurrent executions of one plan are
-/// correct; the second one simply allocates its own arrays.
+/// so repeated transforms neither plan FFTs nor fault in fresh memory. Dropping the plan (and
+/// its clones) frees them. Concurrent executions of one plan are correct; the second one simply
+/// allocates its own arrays.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub(crate) spec: PlanSpec,

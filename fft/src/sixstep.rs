@@ -2,7 +2,7 @@
 //! fabric. N = N1·N2, input viewed as `A[n2][n1]` (n = n1 + N1·n2), block-distributed by rows.
 
 use crate::fabric::Fabric;
-use crate::fmm::{nan, Pool};
+use crate::fmm::{fft_in_place, nan, Pool};
 use crate::plan::{twiddle, Plan};
 use crate::{DeviceStats, FftError, Real};
 use num_complex::{Complex, Complex64};
@@ -89,7 +89,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         }
         wk.cx.give(ch);
     }
-    fft(ffts.forward::<T>(n2), &mut z, &mut wk.cx, st);
+    fft_in_place(&*ffts.forward::<T>(n2), &mut z, &mut wk.cx, st);
     for (v, &w) in z.iter_mut().zip(&wk.twiddles) {
         let v64 = Complex64::new(v.re.to_c64().re, v.im.to_c64().re);
         *v = from64::<T>(v64 * w);
@@ -120,7 +120,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         }
         wk.cx.give(ch);
     }
-    fft(ffts.forward::<T>(n1), &mut w, &mut wk.cx, st);
+    fft_in_place(&*ffts.forward::<T>(n1), &mut w, &mut wk.cx, st);
     st.add("fft", mark.elapsed().as_secs_f64());
     mark = Instant::now();
     // T3: to natural order. Device h owns K in [h N/G, (h+1) N/G) = k1 in cols(h), all k2.
@@ -152,21 +152,6 @@ pub(crate) fn device<T: Real, F: Fabric>(
     st.total_secs += t_all.elapsed().as_secs_f64();
     plan.work.put(g, wk);
     Ok(())
-}
-
-/// In-place FFT with pooled scratch, timed into `fft_secs`.
-fn fft<T: Real>(
-    f: std::sync::Arc<dyn rustfft::Fft<T>>,
-    a: &mut [Complex<T>],
-    pool: &mut Pool<Complex<T>>,
-    st: &mut DeviceStats,
-) {
-    let zero = Complex::new(<T as tensorblas::Scalar>::zero(), <T as tensorblas::Scalar>::zero());
-    let mut scratch = pool.take(f.get_inplace_scratch_len(), zero, zero);
-    let tf = Instant::now();
-    f.process_with_scratch(a, &mut scratch);
-    st.fft_secs += tf.elapsed().as_secs_f64();
-    pool.give(scratch);
 }
 
 fn from64<T: Real>(v: Complex64) -> Complex<T> {
