@@ -3,11 +3,12 @@
 //! also accepts); the final M-point FFTs are rustfft.
 
 use crate::fabric::Fabric;
+use crate::mem::{At, Mem};
 use crate::plan::Plan;
 use crate::{DeviceStats, FftError, GemmCall, Real};
 use num_complex::{Complex, Complex64};
 use std::time::Instant;
-use tensorblas::{Handle, Op, StridedMut, StridedRef};
+use tensorblas::{Handle, Op};
 
 /// A planar level array [p][c ∈ {re, im}][box −h..nb+h−1][coefficient 0..w−1].
 #[derive(Clone, Copy, Debug)]
@@ -30,51 +31,14 @@ impl Lv {
     fn plane(&self) -> usize {
         (self.nb + 2 * self.h) * self.w
     }
-    /// A level array whose every element is written before it is read (contents arbitrary).
-    fn alloc<T: Real>(&self, pool: &mut Pool<T>) -> Vec<T> {
-        pool.take(self.len(), <T as tensorblas::Scalar>::zero(), nan())
+    /// Box `b` of the 2(P−1) planes of sections 1..P−1 as a row block: plane (p, c) is row
+    /// 2(p−1) + c, rows one plane apart.
+    fn rows(&self, b: isize) -> At {
+        (self.at(1, 0, b), self.plane())
     }
-    /// A zeroed level array (for one accumulated into with beta = 1).
-    fn alloc_zeroed<T: Real>(&self, pool: &mut Pool<T>) -> Vec<T> {
-        let z = <T as tensorblas::Scalar>::zero();
-        let mut v = pool.take(self.len(), z, z);
-        v.fill(z);
-        v
-    }
-    /// Boxes `b0..b0+cnt` of planes of sections 1..P−1, packed [p−1][c][box][w].
-    fn pack<T: Real>(&self, a: &[T], b0: isize, cnt: usize, out: &mut Vec<T>) {
-        for p in 1..self.p {
-            for c in 0..2 {
-                let o = self.at(p, c, b0);
-                out.extend_from_slice(&a[o..o + cnt * self.w]);
-            }
-        }
-    }
-    /// The inverse of [`Lv::pack`]; returns the number of elements consumed.
-    fn unpack<T: Real>(&self, a: &mut [T], b0: isize, cnt: usize, src: &[T]) -> usize {
-        let mut k = 0;
-        for p in 1..self.p {
-            for c in 0..2 {
-                let o = self.at(p, c, b0);
-                a[o..o + cnt * self.w].copy_from_slice(&src[k..k + cnt * self.w]);
-                k += cnt * self.w;
-            }
-        }
-        k
-    }
-    /// Periodic halos of a whole level held by one device (top tree).
-    fn fill_periodic<T: Real>(&self, a: &mut [T]) {
-        let (nb, h, w) = (self.nb as isize, self.h, self.w);
-        for p in 1..self.p {
-            for c in 0..2 {
-                for k in 0..h as isize {
-                    let (src_l, dst_l) = (self.at(p, c, nb - h as isize + k), self.at(p, c, -(h as isize) + k));
-                    a.copy_within(src_l..src_l + w, dst_l);
-                    let (src_r, dst_r) = (self.at(p, c, k), self.at(p, c, nb + k));
-                    a.copy_within(src_r..src_r + w, dst_r);
-                }
-            }
-        }
+    /// Number of those planes.
+    fn planes(&self) -> usize {
+        2 * (self.p - 1)
     }
 }
 
@@ -148,13 +112,6 @@ pub(crate) fn fft_in_place<T: Real>(
     pool.give(scratch);
 }
 
-/// One device's work arrays: reals (the planar level arrays) and complex (messages, scratch).
-#[derive(Default)]
-pub(crate) struct Work<T> {
-    re: Pool<T>,
-    cx: Pool<Complex<T>>,
-}
-
 /// GEMMs through tensorblas, with flops and time accounted.
 struct Gemm<'a> {
     h: &'a Handle,
@@ -164,18 +121,19 @@ struct Gemm<'a> {
 }
 
 impl Gemm<'_> {
-    /// `C[b] = alpha op(A[b]) B[b] + beta C[b]`, column-major, every operand given as (slice,
-    /// offset, ld, batch stride): the cuBLAS argument order of `gemm_strided_batched`.
+    /// `C[b] = alpha op(A[b]) B[b] + beta C[b]`, column-major, every operand given as (array,
+    /// offset, ld, batch stride): the cuBLAS argument order of `gemm_strided_batched`. Waits for
+    /// the call on a CUDA handle, so that its time is its own.
     #[allow(clippy::too_many_arguments)]
-    fn sb<T: Real>(
+    fn sb<T: Real, M: Mem<T>>(
         &mut self,
         ta: Op,
         (m, n, k): (usize, usize, usize),
         alpha: T,
-        (a, ao, lda, sa): (&[T], usize, usize, usize),
-        (b, bo, ldb, sb): (&[T], usize, usize, usize),
+        (a, ao, lda, sa): (&M::Arr, usize, usize, usize),
+        (b, bo, ldb, sb): (&M::Arr, usize, usize, usize),
         beta: T,
-        (c, co, ldc, sc): (&mut [T], usize, usize, usize),
+        (c, co, ldc, sc): (&mut M::Arr, usize, usize, usize),
         batch: usize,
     ) -> Result<(), FftError> {
         let t = Instant::now();
@@ -186,12 +144,13 @@ impl Gemm<'_> {
             n,
             k,
             alpha,
-            StridedRef::new(a, ao, 1, lda as isize, sa as isize),
-            StridedRef::new(b, bo, 1, ldb as isize, sb as isize),
+            M::view(a, ao, lda, sa),
+            M::view(b, bo, ldb, sb),
             beta,
-            StridedMut::new(c, co, 1, ldc as isize, sc as isize),
+            M::view_mut(c, co, ldc, sc),
             batch,
         )?;
+        self.h.synchronize()?;
         let secs = t.elapsed().as_secs_f64();
         self.secs += secs;
         self.flops += 2.0 * (m * n * k * batch) as f64;
@@ -215,11 +174,13 @@ impl Gemm<'_> {
 }
 
 /// Forward FMM-FFT of this device's block `x` (N/G points, natural order; conjugated on the way
-/// in when `conj_in`) into its block `out` of X (natural order).
-pub(crate) fn device<T: Real, F: Fabric>(
+/// in when `conj_in`) into its block `out` of X (natural order), with the level arrays in `mem`
+/// and the GEMMs on `handle` (whose memory `mem` is).
+pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
     plan: &Plan,
     fab: &F,
     handle: &Handle,
+    mem: &mut M,
     (x, conj_in): (&[Complex<T>], bool),
     out: &mut [Complex<T>],
     st: &mut DeviceStats,
@@ -229,7 +190,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     let (m, l, la) = (plan.m, plan.l, plan.la);
     let g = fab.rank();
     let mloc = m / g_n;
-    let ops = plan.ops::<T>();
+    let ops = mem.ops(plan)?;
     let nbl = plan.nbox(l);
     let s_lv = Lv {
         p: pp,
@@ -246,167 +207,191 @@ pub(crate) fn device<T: Real, F: Fabric>(
         secs: 0.0,
         log: Vec::new(),
     };
-    let mut wk: Work<T> = plan.work.take(g);
     let t_all = Instant::now();
     let mut mark = Instant::now();
-    let mut lap = |name: &'static str, st: &mut DeviceStats| {
+    let mut lap = |name: &'static str, st: &mut DeviceStats| -> Result<(), FftError> {
+        handle.synchronize()?;
         st.add(name, mark.elapsed().as_secs_f64());
         mark = Instant::now();
+        Ok(())
     };
 
     // 0. reshuffle the natural block [m_loc][p] into planar S[p][c][leaf][i].
     debug_assert_eq!(x.len(), n / g_n);
-    let mut s = s_lv.alloc(&mut wk.re);
-    for ml in 0..mloc {
-        for p in 0..pp {
-            let v = if conj_in { x[ml * pp + p].conj() } else { x[ml * pp + p] };
-            let (bx, i) = ((ml / b) as isize, ml % b);
-            s[s_lv.at(p, 0, bx) + i] = v.re;
-            s[s_lv.at(p, 1, bx) + i] = v.im;
+    let mut s = mem.take(s_lv.len())?;
+    mem.write(&mut s, 0..s_lv.len(), |s| {
+        for ml in 0..mloc {
+            for p in 0..pp {
+                let v = if conj_in { x[ml * pp + p].conj() } else { x[ml * pp + p] };
+                let (bx, i) = ((ml / b) as isize, ml % b);
+                s[s_lv.at(p, 0, bx) + i] = v.re;
+                s[s_lv.at(p, 1, bx) + i] = v.im;
+            }
         }
-    }
-    lap("reshuffle", st);
+    })?;
+    lap("reshuffle", st)?;
 
     // 2. upward pass: S2M at the leaves, M2M up to level ℓ_A.
-    let mut mlev: Vec<Vec<T>> = vec![Vec::new(); l + 1];
+    let mut mlev: Vec<Option<M::Arr>> = (0..=l).map(|_| None).collect();
     let lv_l = m_lv(nbl);
-    mlev[l] = lv_l.alloc(&mut wk.re);
-    gm.sb(
+    let mut ml_l = mem.take(lv_l.len())?;
+    gm.sb::<T, M>(
         Op::N,
         (q, nbl, b),
         one,
         (&ops.s2m, 0, q, 0),
         (&s, s_lv.at(1, 0, 0), b, s_lv.plane()),
         zero,
-        (&mut mlev[l], lv_l.at(1, 0, 0), q, lv_l.plane()),
+        (&mut ml_l, lv_l.at(1, 0, 0), q, lv_l.plane()),
         planes,
     )?;
+    mlev[l] = Some(ml_l);
     for lev in (la..l).rev() {
-        mlev[lev] = m2m(
+        let child = mlev[lev + 1].as_ref().expect("level computed");
+        let parent = m2m(
             &mut gm,
-            &mut wk.re,
+            mem,
             &ops.m2m,
-            &mlev[lev + 1],
+            child,
             m_lv(plan.nbox(lev + 1)),
             m_lv(plan.nbox(lev)),
-            planes,
         )?;
+        mlev[lev] = Some(parent);
     }
-    lap("upward", st);
+    let mut mlev: Vec<M::Arr> = mlev.into_iter().skip(la).map(|a| a.expect("level computed")).collect();
+    // mlev[i] is level ℓ_A + i from here on.
+    lap("upward", st)?;
 
     // 1 + 3. one packed message per neighbour: the leaf box next to it and, for every level
-    // ℓ_A+1..L, the two multipole boxes next to it (sections 1..P−1).
-    let (mut to_left, mut to_right) = (Vec::new(), Vec::new());
-    s_lv.pack(&s, 0, 1, &mut to_left);
-    s_lv.pack(&s, nbl as isize - 1, 1, &mut to_right);
-    for (lev, ml) in mlev.iter().enumerate().skip(la + 1) {
-        let lv = m_lv(plan.nbox(lev));
-        lv.pack(ml, 0, 2, &mut to_left);
-        lv.pack(ml, lv.nb as isize - 2, 2, &mut to_right);
+    // ℓ_A+1..L, the two multipole boxes next to it (sections 1..P−1), each packed [p−1][c][box][w].
+    let (mut to_left, mut to_right) = {
+        let (re, _) = mem.host_pools();
+        let cap = planes * (b + 2 * q * (l - la));
+        (re.take_empty(cap), re.take_empty(cap))
+    };
+    mem.download(&s, s_lv.rows(0), b, planes, &mut to_left)?;
+    mem.download(&s, s_lv.rows(nbl as isize - 1), b, planes, &mut to_right)?;
+    for (i, ml) in mlev.iter().enumerate().skip(1) {
+        let lv = m_lv(plan.nbox(la + i));
+        mem.download(ml, lv.rows(0), 2 * q, planes, &mut to_left)?;
+        mem.download(ml, lv.rows(lv.nb as isize - 2), 2 * q, planes, &mut to_right)?;
     }
     let (from_left, from_right) = fab.exchange_neighbours(to_left, to_right)?;
-    let (mut kl, mut kr) = (0, 0);
-    kl += s_lv.unpack(&mut s, -1, 1, &from_left[kl..]);
-    kr += s_lv.unpack(&mut s, nbl as isize, 1, &from_right[kr..]);
-    for (lev, ml) in mlev.iter_mut().enumerate().skip(la + 1) {
-        let lv = m_lv(plan.nbox(lev));
-        kl += lv.unpack(ml, -2, 2, &from_left[kl..]);
-        kr += lv.unpack(ml, lv.nb as isize, 2, &from_right[kr..]);
+    let mut k = 0;
+    let mut next = |len: usize| {
+        k += len;
+        k - len..k
+    };
+    let r = next(planes * b);
+    mem.upload(&mut s, s_lv.rows(-1), b, planes, &from_left[r.clone()])?;
+    mem.upload(&mut s, s_lv.rows(nbl as isize), b, planes, &from_right[r])?;
+    for (i, ml) in mlev.iter_mut().enumerate().skip(1) {
+        let lv = m_lv(plan.nbox(la + i));
+        let r = next(planes * 2 * q);
+        mem.upload(ml, lv.rows(-2), 2 * q, planes, &from_left[r.clone()])?;
+        mem.upload(ml, lv.rows(lv.nb as isize), 2 * q, planes, &from_right[r])?;
     }
-    debug_assert!(kl == from_left.len() && kr == from_right.len());
-    wk.re.give(from_left);
-    wk.re.give(from_right);
-    lap("halo", st);
+    debug_assert!(k == from_left.len() && k == from_right.len());
+    let (re, _) = mem.host_pools();
+    re.give(from_left);
+    re.give(from_right);
+    lap("halo", st)?;
 
-    // 4. all-gather the level-ℓ_A multipoles (sections 1..P−1).
+    // 4. all-gather the level-ℓ_A multipoles (sections 1..P−1), packed [p−1][c][box][w].
     let nba = plan.nbox(la);
     let lv_a = m_lv(nba);
-    let mut part = Vec::new();
-    lv_a.pack(&mlev[la], 0, nba, &mut part);
+    let mut part = mem.host_pools().0.take_empty(planes * nba * q);
+    mem.download(&mlev[0], lv_a.rows(0), nba * q, planes, &mut part)?;
     let parts = fab.all_gather(part)?;
-    lap("allgather", st);
+    lap("allgather", st)?;
 
     // 5. the replicated top tree: levels 2..ℓ_A over the whole ring.
     let top = |lev: usize| m_lv(1 << lev);
-    let mut mtop: Vec<Vec<T>> = vec![Vec::new(); la + 1];
-    mtop[la] = top(la).alloc(&mut wk.re);
-    for (d, pd) in parts.into_iter().enumerate() {
-        top(la).unpack_boxes(&mut mtop[la], (d * nba) as isize, nba, &pd);
-        wk.re.give(pd);
+    let mut mtop: Vec<Option<M::Arr>> = (0..=la).map(|_| None).collect();
+    let mut mt = mem.take(top(la).len())?;
+    for (d, pd) in parts.iter().enumerate() {
+        mem.upload(&mut mt, top(la).rows((d * nba) as isize), nba * q, planes, pd)?;
     }
-    // r_p = 1^T M at level ℓ_A (partition of unity: the sum of section p's sources).
+    mtop[la] = Some(mt);
+    // r_p = 1^T M at level ℓ_A (partition of unity: the sum of section p's sources), summed in
+    // box order over the gathered parts.
     let mut r = vec![Complex64::new(0.0, 0.0); pp];
     for (p, rp) in r.iter_mut().enumerate().skip(1) {
-        let (lv, a) = (top(la), &mtop[la]);
         let sum = |c: usize| -> f64 {
-            let o = lv.at(p, c, 0);
-            a[o..o + (1 << la) * q].iter().map(|v| v.to_c64().re).sum()
+            let row = 2 * (p - 1) + c;
+            parts
+                .iter()
+                .flat_map(|pd| &pd[row * nba * q..(row + 1) * nba * q])
+                .map(|v| v.to_c64().re)
+                .sum()
         };
         *rp = Complex64::new(sum(0), sum(1));
     }
-    for lev in (2..la).rev() {
-        mtop[lev] = m2m(
-            &mut gm,
-            &mut wk.re,
-            &ops.m2m,
-            &mtop[lev + 1],
-            top(lev + 1),
-            top(lev),
-            planes,
-        )?;
+    for pd in parts {
+        mem.host_pools().0.give(pd);
     }
-    let mut ltop: Vec<T> = Vec::new();
+    for lev in (2..la).rev() {
+        let child = mtop[lev + 1].as_ref().expect("level computed");
+        let parent = m2m(&mut gm, mem, &ops.m2m, child, top(lev + 1), top(lev))?;
+        mtop[lev] = Some(parent);
+    }
+    let mut ltop: Option<M::Arr> = None;
     for lev in 2..=la {
         let lv = top(lev);
-        let mut ll = lv.alloc_zeroed(&mut wk.re);
-        if lev > 2 {
-            l2l(&mut gm, ops.m2m.as_slice(), &ltop, top(lev - 1), &mut ll, lv, q, planes)?;
+        let mut ll = mem.take_zeroed(lv.len())?;
+        if let Some(lp) = &ltop {
+            l2l::<T, M>(&mut gm, &ops.m2m, lp, top(lev - 1), &mut ll, lv, q)?;
         }
-        lv.fill_periodic(&mut mtop[lev]);
+        let mt = mtop[lev].as_mut().expect("level computed");
+        fill_periodic(mem, mt, lv)?;
         if lev == 2 {
             // L_b += K2 M_{(b+2) mod 4}: n = 12 columns (re boxes, 4 halo slots, im boxes).
-            gm.sb(
+            gm.sb::<T, M>(
                 Op::N,
                 (q, 12, q),
                 one,
                 (&ops.k2, 0, q, q * q),
-                (&mtop[2], lv.at(1, 0, 2), q, 2 * lv.plane()),
+                (mt, lv.at(1, 0, 2), q, 2 * lv.plane()),
                 one,
                 (&mut ll, lv.at(1, 0, 0), q, 2 * lv.plane()),
                 pp - 1,
             )?;
         } else {
-            m2l_pair(&mut gm, &ops.apair[lev - 3], &mtop[lev], &mut ll, lv, q, pp)?;
+            m2l_pair::<T, M>(&mut gm, &ops.apair[lev - 3], mt, &mut ll, lv, q, pp)?;
         }
-        wk.re.give(std::mem::replace(&mut ltop, ll));
+        if let Some(old) = ltop.replace(ll) {
+            mem.give(old);
+        }
     }
-    for a in mtop {
-        wk.re.give(a);
+    for a in mtop.into_iter().flatten() {
+        mem.give(a);
     }
-    lap("top", st);
+    let ltop = ltop.expect("ℓ_A >= 2");
+    lap("top", st)?;
 
     // 6. downward pass over the local levels ℓ_A+1..L (halos filled in step 3).
-    let mut lcur = lv_a.alloc(&mut wk.re);
-    let own = (g * nba) as isize;
-    for p in 1..pp {
-        for c in 0..2 {
-            let (src, dst) = (top(la).at(p, c, own), lv_a.at(p, c, 0));
-            lcur[dst..dst + nba * q].copy_from_slice(&ltop[src..src + nba * q]);
-        }
-    }
-    wk.re.give(ltop);
+    let mut lcur = mem.take(lv_a.len())?;
+    mem.copy(
+        &mut lcur,
+        lv_a.rows(0),
+        &ltop,
+        top(la).rows((g * nba) as isize),
+        nba * q,
+        planes,
+    )?;
+    mem.give(ltop);
     let mut lcur_lv = lv_a;
-    for (lev, ml) in mlev.iter().enumerate().skip(la + 1) {
-        let lv = m_lv(plan.nbox(lev));
-        let mut ln = lv.alloc(&mut wk.re);
-        l2l(&mut gm, ops.m2m.as_slice(), &lcur, lcur_lv, &mut ln, lv, q, planes)?;
-        m2l_pair(&mut gm, &ops.apair[lev - 3], ml, &mut ln, lv, q, pp)?;
-        wk.re.give(std::mem::replace(&mut lcur, ln));
+    for (i, ml) in mlev.iter().enumerate().skip(1) {
+        let lv = m_lv(plan.nbox(la + i));
+        let mut ln = mem.take(lv.len())?;
+        l2l::<T, M>(&mut gm, &ops.m2m, &lcur, lcur_lv, &mut ln, lv, q)?;
+        m2l_pair::<T, M>(&mut gm, &ops.apair[la + i - 3], ml, &mut ln, lv, q, pp)?;
+        mem.give(std::mem::replace(&mut lcur, ln));
         lcur_lv = lv;
     }
     // L2T (β = 0), then the near field S2T (β = 1) onto it.
-    let mut t = s_lv.alloc(&mut wk.re);
-    gm.sb(
+    let mut t = mem.take(s_lv.len())?;
+    gm.sb::<T, M>(
         Op::T,
         (b, nbl, q),
         one,
@@ -417,7 +402,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
         planes,
     )?;
     for (si, sh) in [-1isize, 0, 1].into_iter().enumerate() {
-        gm.sb(
+        gm.sb::<T, M>(
             Op::N,
             (b, 2 * nbl + 2, b),
             one,
@@ -428,23 +413,21 @@ pub(crate) fn device<T: Real, F: Fabric>(
             pp - 1,
         )?;
     }
-    // Section 0 passes through (C_0 = I).
-    for c in 0..2 {
-        let o = s_lv.at(0, c, 0);
-        t[o..o + mloc].copy_from_slice(&s[o..o + mloc]);
-    }
-    wk.re.give(lcur);
+    // Section 0 passes through (C_0 = I): its re and im planes.
+    let sec0 = (s_lv.at(0, 0, 0), s_lv.plane());
+    mem.copy(&mut t, sec0, &s, sec0, mloc, 2)?;
+    mem.give(lcur);
     for a in mlev {
-        wk.re.give(a);
+        mem.give(a);
     }
-    wk.re.give(s);
-    lap("downward", st);
+    mem.give(s);
+    lap("downward", st)?;
 
     // 7. combine: [Y_re Y_im](Mloc x 2P) = [U_re U_im](Mloc x 2P) · comb (2P x 2P), one GEMM on
     // the planar data (the re and im planes of consecutive sections are one plane apart, so U is
     // a Mloc x 2P matrix with ld = one plane); then + c 1^T.
-    let mut yp = wk.re.take(mloc * 2 * pp, zero, nan());
-    gm.sb(
+    let mut yp = mem.take(mloc * 2 * pp)?;
+    gm.sb::<T, M>(
         Op::N,
         (mloc, 2 * pp, 2 * pp),
         one,
@@ -454,70 +437,69 @@ pub(crate) fn device<T: Real, F: Fabric>(
         (&mut yp, 0, mloc, 0),
         1,
     )?;
-    wk.re.give(t);
+    mem.give(t);
     // + c_q, straight into the all-to-all's chunks: rows Q_h = h·P/G .. (h+1)·P/G to device h.
     let pg = pp / g_n;
-    let mut chunks: Vec<Vec<Complex<T>>> = (0..g_n).map(|_| wk.cx.take_empty(pg * mloc)).collect();
-    for qq in 0..pp {
-        let cq: Complex64 = (1..pp).map(|p| plan.wc[qq * (pp - 1) + p - 1] * r[p]).sum();
-        let (cr, ci) = (
-            T::from_c64(Complex64::new(cq.re, 0.0)),
-            T::from_c64(Complex64::new(cq.im, 0.0)),
-        );
-        let (re, im) = (
-            &yp[2 * qq * mloc..(2 * qq + 1) * mloc],
-            &yp[(2 * qq + 1) * mloc..(2 * qq + 2) * mloc],
-        );
-        chunks[qq / pg].extend(re.iter().zip(im).map(|(&a, &b)| Complex::new(a + cr, b + ci)));
-    }
-    wk.re.give(yp);
-    lap("combine", st);
+    let mut chunks: Vec<Vec<Complex<T>>> = {
+        let (_, cx) = mem.host_pools();
+        (0..g_n).map(|_| cx.take_empty(pg * mloc)).collect()
+    };
+    mem.read(&yp, 0..mloc * 2 * pp, |yp| {
+        for qq in 0..pp {
+            let cq: Complex64 = (1..pp).map(|p| plan.wc[qq * (pp - 1) + p - 1] * r[p]).sum();
+            let (cr, ci) = (
+                T::from_c64(Complex64::new(cq.re, 0.0)),
+                T::from_c64(Complex64::new(cq.im, 0.0)),
+            );
+            let (re, im) = (
+                &yp[2 * qq * mloc..(2 * qq + 1) * mloc],
+                &yp[(2 * qq + 1) * mloc..(2 * qq + 2) * mloc],
+            );
+            chunks[qq / pg].extend(re.iter().zip(im).map(|(&a, &b)| Complex::new(a + cr, b + ci)));
+        }
+    })?;
+    mem.give(yp);
+    lap("combine", st)?;
 
     // 8. the single all-to-all.
     let recv = fab.all_to_all(chunks)?;
-    lap("alltoall", st);
+    lap("alltoall", st)?;
 
     // 9. assemble [q_loc][j] and run P/G FFTs of length M.
     debug_assert_eq!(out.len(), pg * m);
-    for (d, chunk) in recv.into_iter().enumerate() {
-        for ql in 0..pg {
-            out[ql * m + d * mloc..ql * m + (d + 1) * mloc].copy_from_slice(&chunk[ql * mloc..(ql + 1) * mloc]);
-        }
-        wk.cx.give(chunk);
-    }
-    fft_in_place(&*plan.ffts.forward::<T>(m), out, &mut wk.cx, st);
-    lap("fft", st);
+    mem.final_ffts(plan, recv, out, st)?;
+    lap("fft", st)?;
     st.gemm_flops += gm.flops;
     st.gemm_secs += gm.secs;
     st.gemm_log.append(&mut gm.log);
     st.total_secs += t_all.elapsed().as_secs_f64();
-    plan.work.put(g, wk);
     Ok(())
 }
 
-impl Lv {
-    /// Copies `cnt` boxes per plane (sections 1..P−1) packed as by [`Lv::pack`] into boxes
-    /// `b0..b0+cnt`.
-    fn unpack_boxes<T: Real>(&self, a: &mut [T], b0: isize, cnt: usize, src: &[T]) {
-        let used = self.unpack(a, b0, cnt, src);
-        debug_assert_eq!(used, src.len());
+/// Periodic halos of a whole level held by one device (top tree): box −h+k ← nb−h+k and
+/// nb+k ← k for k < h, in every plane of sections 1..P−1.
+fn fill_periodic<T: Real, M: Mem<T>>(mem: &mut M, a: &mut M::Arr, lv: Lv) -> Result<(), FftError> {
+    let (nb, h) = (lv.nb as isize, lv.h as isize);
+    for k in 0..h {
+        mem.copy_within(a, lv.rows(-h + k), lv.rows(nb - h + k), lv.w, lv.planes())?;
+        mem.copy_within(a, lv.rows(nb + k), lv.rows(k), lv.w, lv.planes())?;
     }
+    Ok(())
 }
 
 /// M2M: the parent level (layout `plv`) from the child level `mc` (layout `clv`), pairs of
 /// children as columns (ldb = 2Q).
-fn m2m<T: Real>(
+fn m2m<T: Real, M: Mem<T>>(
     gm: &mut Gemm<'_>,
-    pool: &mut Pool<T>,
-    m2m: &[T],
-    mc: &[T],
+    mem: &mut M,
+    m2m: &M::Arr,
+    mc: &M::Arr,
     clv: Lv,
     plv: Lv,
-    planes: usize,
-) -> Result<Vec<T>, FftError> {
+) -> Result<M::Arr, FftError> {
     let q = plv.w;
-    let mut mp = plv.alloc(pool);
-    gm.sb(
+    let mut mp = mem.take(plv.len())?;
+    gm.sb::<T, M>(
         Op::N,
         (q, plv.nb, 2 * q),
         <T as tensorblas::Scalar>::one(),
@@ -525,25 +507,23 @@ fn m2m<T: Real>(
         (mc, clv.at(1, 0, 0), 2 * q, clv.plane()),
         <T as tensorblas::Scalar>::zero(),
         (&mut mp, plv.at(1, 0, 0), q, plv.plane()),
-        planes,
+        plv.planes(),
     )?;
     Ok(mp)
 }
 
 /// L2L from level array `lp` (parent layout `plv`) into `lc` (child layout `clv`): pairs of child
 /// boxes are columns (ldc = 2Q), A = M2M^T.
-#[allow(clippy::too_many_arguments)]
-fn l2l<T: Real>(
+fn l2l<T: Real, M: Mem<T>>(
     gm: &mut Gemm<'_>,
-    m2m: &[T],
-    lp: &[T],
+    m2m: &M::Arr,
+    lp: &M::Arr,
     plv: Lv,
-    lc: &mut [T],
+    lc: &mut M::Arr,
     clv: Lv,
     q: usize,
-    planes: usize,
 ) -> Result<(), FftError> {
-    gm.sb(
+    gm.sb::<T, M>(
         Op::T,
         (2 * q, plv.nb, q),
         <T as tensorblas::Scalar>::one(),
@@ -551,23 +531,23 @@ fn l2l<T: Real>(
         (lp, plv.at(1, 0, 0), q, plv.plane()),
         <T as tensorblas::Scalar>::zero(),
         (lc, clv.at(1, 0, 0), 2 * q, clv.plane()),
-        planes,
+        plv.planes(),
     )
 }
 
 /// Pair-form M2L at one level (two calls, δ = −1 and +1; batch over the P−1 sections, each call
 /// covering the re and im planes of a section in one n = nb + 2 pair columns).
-fn m2l_pair<T: Real>(
+fn m2l_pair<T: Real, M: Mem<T>>(
     gm: &mut Gemm<'_>,
-    (am1, ap1): &(Vec<T>, Vec<T>),
-    ml: &[T],
-    ll: &mut [T],
+    (am1, ap1): &(M::Arr, M::Arr),
+    ml: &M::Arr,
+    ll: &mut M::Arr,
     lv: Lv,
     q: usize,
     pp: usize,
 ) -> Result<(), FftError> {
     for (a, delta) in [(am1, -1isize), (ap1, 1)] {
-        gm.sb(
+        gm.sb::<T, M>(
             Op::N,
             (2 * q, lv.nb + 2, 2 * q),
             <T as tensorblas::Scalar>::one(),

@@ -30,6 +30,7 @@
 
 pub mod fabric;
 mod fmm;
+mod mem;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod npy;
@@ -341,7 +342,12 @@ pub fn transform_on<T: Real, F: Fabric>(
     // its block.
     let mut st = DeviceStats::default();
     match algo {
-        Algorithm::Fmm => fmm::device(plan, fab, handle, (block, inverse), out, &mut st),
+        Algorithm::Fmm => {
+            let mut mem = mem::HostMem::<T>::new(plan, fab.rank());
+            let r = fmm::device(plan, fab, handle, &mut mem, (block, inverse), out, &mut st);
+            mem.done(plan, fab.rank());
+            r
+        }
         Algorithm::SixStep => sixstep::device(plan, (block, inverse), fab, out, &mut st),
     }?;
     if inverse {

@@ -141,22 +141,43 @@ impl PlanSpec {
 
 /// A plan's operators in one precision, column-major.
 #[derive(Clone, Debug)]
-pub(crate) struct Ops<T> {
+pub(crate) struct OpsOn<A> {
     /// S2M, Q x B (ld Q).
-    pub s2m: Vec<T>,
+    pub s2m: A,
     /// M2M, Q x 2Q (ld Q).
-    pub m2m: Vec<T>,
+    pub m2m: A,
     /// S2T^{(p)}_{s'}, B x B each (ld B), p = 1..P-1 slowest, s' = -1, 0, +1.
-    pub s2t: Vec<T>,
+    pub s2t: A,
     /// K^{(p,2)}_{+2}, Q x Q each (ld Q), p = 1..P-1.
-    pub k2: Vec<T>,
+    pub k2: A,
     /// Level l >= 3: (A_{-1}, A_{+1}), 2Q x 2Q each (ld 2Q), p = 1..P-1. Index l - 3.
-    pub apair: Vec<(Vec<T>, Vec<T>)>,
+    pub apair: Vec<(A, A)>,
     /// The P-point combination as one real 2P x 2P matrix (ld 2P) acting on planar data: row
     /// (p, c_in) = 2p + c_in, column (q, c_out) = 2q + c_out, so that
     /// `[Y_re(q) Y_im(q)] = Σ_p [U_re(p) U_im(p)] · block(p, q)` with block(p, q) =
     /// [[F_re, F_im], [−F_im, F_re]](q, p) and F = F^ of spec §5.4.
-    pub comb: Vec<T>,
+    pub comb: A,
+}
+
+/// The operators as host arrays of `T`.
+pub(crate) type Ops<T> = OpsOn<Vec<T>>;
+
+impl<A> OpsOn<A> {
+    /// The same operators, each array converted by `f` (rounded, or copied to a device).
+    pub(crate) fn map<B, E>(&self, mut f: impl FnMut(&A) -> Result<B, E>) -> Result<OpsOn<B>, E> {
+        let mut apair = Vec::with_capacity(self.apair.len());
+        for (a, b) in &self.apair {
+            apair.push((f(a)?, f(b)?));
+        }
+        Ok(OpsOn {
+            s2m: f(&self.s2m)?,
+            m2m: f(&self.m2m)?,
+            s2t: f(&self.s2t)?,
+            k2: f(&self.k2)?,
+            apair,
+            comb: f(&self.comb)?,
+        })
+    }
 }
 
 /// A validated FMM-FFT plan: sizes, operators and the local FFTs' rustfft plans. Executing it is
@@ -180,9 +201,9 @@ pub struct Plan {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) xi: Vec<f64>,
     /// Operators in f64 (the source of both roundings).
-    pub(crate) ops64: Ops<f64>,
+    pub(crate) ops64: Arc<Ops<f64>>,
     /// The same rounded to f32.
-    pub(crate) ops32: Ops<f32>,
+    pub(crate) ops32: Arc<Ops<f32>>,
     /// ρ_p (p = 0..P-1).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) rho: Vec<Complex64>,
@@ -383,7 +404,12 @@ impl Plan {
             apair,
             comb,
         };
-        let ops32 = ops64.round();
+        let ops32 = Arc::new(
+            ops64
+                .map(|v| Ok::<_, std::convert::Infallible>(v.iter().map(|&x| x as f32).collect::<Vec<f32>>()))
+                .unwrap_or_else(|e| match e {}),
+        );
+        let ops64 = Arc::new(ops64);
         let ffts = Arc::new(FftCache::default());
         let warm = |len: usize| match spec.precision {
             Precision::F64 => drop(ffts.forward::<f64>(len)),
@@ -501,28 +527,15 @@ fn pair(q: usize, [tl, tr, bl, br]: [&Vec<f64>; 4]) -> Vec<f64> {
     out
 }
 
-impl Ops<f64> {
-    fn round(&self) -> Ops<f32> {
-        let r = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-        Ops {
-            s2m: r(&self.s2m),
-            m2m: r(&self.m2m),
-            s2t: r(&self.s2t),
-            k2: r(&self.k2),
-            apair: self.apair.iter().map(|(a, b)| (r(a), r(b))).collect(),
-            comb: r(&self.comb),
-        }
-    }
-}
-
 impl Plan {
     /// The operators in precision `T`.
-    pub(crate) fn ops<T: Real>(&self) -> &Ops<T> {
+    pub(crate) fn ops<T: Real>(&self) -> &Arc<Ops<T>> {
         let any: &dyn std::any::Any = match T::PRECISION {
             crate::Precision::F32 => &self.ops32,
             crate::Precision::F64 => &self.ops64,
         };
-        any.downcast_ref::<Ops<T>>().expect("Real::PRECISION matches the type")
+        any.downcast_ref::<Arc<Ops<T>>>()
+            .expect("Real::PRECISION matches the type")
     }
 }
 
