@@ -336,13 +336,13 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
         mtop[lev] = Some(parent);
     }
     let mut ltop: Option<M::Arr> = None;
-    for lev in 2..=la {
+    for (lev, mt) in mtop.iter_mut().enumerate().skip(2) {
         let lv = top(lev);
         let mut ll = mem.take_zeroed(lv.len())?;
         if let Some(lp) = &ltop {
             l2l::<T, M>(&mut gm, &ops.m2m, lp, top(lev - 1), &mut ll, lv, q)?;
         }
-        let mt = mtop[lev].as_mut().expect("level computed");
+        let mt = mt.as_mut().expect("level computed");
         fill_periodic(mem, mt, lv)?;
         if lev == 2 {
             // L_b += K2 M_{(b+2) mod 4}: n = 12 columns (re boxes, 4 halo slots, im boxes).
