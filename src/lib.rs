@@ -48,7 +48,7 @@ pub use api::{default_num_threads, Handle, StridedMut, StridedRef, ENV_CPU_BACKE
 pub use backend::small::Isa;
 pub use backend::CpuBackend;
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
-pub use device::{compile_kernels_cubin, compile_kernels_ptx, DeviceBuffer, GpuEngine};
+pub use device::{compile_kernels_cubin, compile_kernels_ptx, DeviceBuffer, GpuEngine, Rows};
 pub use error::{Error, Result};
 pub use job::Op;
 pub use num_complex::{Complex32, Complex64};

@@ -11,6 +11,13 @@ fn unavailable() -> Error {
     Error::BackendUnavailable("this build of tensorblas has no CUDA backend (rebuild with the `cuda` feature)".into())
 }
 
+/// One end of a rectangular copy (as in `cuda/mod.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum End {
+    Host(*const c_void, usize),
+    Device(u64, usize),
+}
+
 /// Uninhabited: no CUDA handle can exist in this build.
 #[derive(Debug)]
 pub(crate) enum Gpu {}
@@ -48,6 +55,15 @@ impl Gpu {
         match *self {}
     }
     pub(crate) fn run<T: Scalar>(&self, _job: &Job<'_, T>) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) unsafe fn copy_2d(&self, _d: End, _s: End, _w: usize, _r: usize, _f: &'static str) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) fn zero(&self, _p: u64, _b: usize) -> Result<()> {
+        match *self {}
+    }
+    pub(crate) fn with_context<R>(&self, _f: impl FnOnce(*mut c_void) -> R) -> Result<R> {
         match *self {}
     }
 }

@@ -65,6 +65,16 @@ fn probe_libraries() -> Result<()> {
     kernels::nvrtc_present()
 }
 
+/// One end of a rectangular copy ([`Gpu::copy_2d`]): an address and the pitch between rows, in
+/// bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum End {
+    /// Host memory.
+    Host(*const c_void, usize),
+    /// Device memory.
+    Device(u64, usize),
+}
+
 /// A loaded module of the own kernels for one element type.
 #[derive(Clone, Copy)]
 struct Module {
@@ -372,6 +382,79 @@ impl Gpu {
             drv("cuMemcpyDtoHAsync", dsys::cuMemcpyDtoHAsync_v2(dst, src, bytes, stream))?;
             drv("cuStreamSynchronize", dsys::cuStreamSynchronize(stream))
         }
+    }
+
+    /// Copies `rows` rows of `width` bytes from `src` to `dst` (cuMemcpy2D), ordered after the
+    /// work on the bound stream; waits for it when either end is host memory.
+    ///
+    /// # Safety
+    /// Every addressed byte of a host end must be valid (readable for `src`, writable for `dst`);
+    /// device ends are checked by the caller against their buffers.
+    pub(crate) unsafe fn copy_2d(&self, dst: End, src: End, width: usize, rows: usize, f: &'static str) -> Result<()> {
+        if width == 0 || rows == 0 {
+            return Ok(());
+        }
+        let _cur = Current::push(self.ctx)?;
+        let stream = self.state().stream;
+        // SAFETY: an all-zero CUDA_MEMCPY2D is a valid (empty) descriptor; filled in below.
+        let mut d: dsys::CUDA_MEMCPY2D = unsafe { std::mem::zeroed() };
+        // A single row's pitch is never used, but the driver requires pitch >= width.
+        let pitch = |p: usize| if rows == 1 { p.max(width) } else { p };
+        match src {
+            End::Host(ptr, p) => {
+                d.srcMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_HOST;
+                d.srcHost = ptr;
+                d.srcPitch = pitch(p);
+            }
+            End::Device(ptr, p) => {
+                d.srcMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
+                d.srcDevice = ptr;
+                d.srcPitch = pitch(p);
+            }
+        }
+        match dst {
+            End::Host(ptr, p) => {
+                d.dstMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_HOST;
+                d.dstHost = ptr as *mut c_void;
+                d.dstPitch = pitch(p);
+            }
+            End::Device(ptr, p) => {
+                d.dstMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
+                d.dstDevice = ptr;
+                d.dstPitch = pitch(p);
+            }
+        }
+        d.WidthInBytes = width;
+        d.Height = rows;
+        let host = matches!(src, End::Host(..)) || matches!(dst, End::Host(..));
+        // SAFETY: the descriptor is complete; the caller vouches for host ends and checked the
+        // device ends; host copies are waited for before returning.
+        unsafe {
+            drv(f, dsys::cuMemcpy2DAsync_v2(&d, stream))?;
+            if host {
+                drv("cuStreamSynchronize", dsys::cuStreamSynchronize(stream))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Zeroes `bytes` at device address `p` (asynchronous, on the bound stream).
+    pub(crate) fn zero(&self, p: u64, bytes: usize) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let _cur = Current::push(self.ctx)?;
+        let stream = self.state().stream;
+        // SAFETY: the caller passes a range inside one of its buffers.
+        drv("cuMemsetD8Async", unsafe { dsys::cuMemsetD8Async(p, 0, bytes, stream) })
+    }
+
+    /// Runs `f` with this handle's context current on the calling thread, passing the bound
+    /// stream (NULL = the default stream).
+    pub(crate) fn with_context<R>(&self, f: impl FnOnce(*mut c_void) -> R) -> Result<R> {
+        let _cur = Current::push(self.ctx)?;
+        let stream = self.state().stream;
+        Ok(f(stream as *mut c_void))
     }
 
     // ---- execution -----------------------------------------------------------------------------
