@@ -22,14 +22,20 @@
 //! [`transform_into`], into the caller's array) runs G devices as threads over the in-process
 //! fabric; with the cargo feature `mpi`, `mpi::transform_root` runs one device per MPI rank.
 //!
+//! [`transform_into_with`] takes the handle: on a CUDA handle the G devices are partitions of
+//! that GPU (level arrays in device memory, GEMMs on cuBLAS, final FFTs on cuFFT, messages staged
+//! through host memory).
+//!
 //! Status (issue #8): planner, executor (f32/f64, forward/inverse, natural order), the
 //! in-process and MPI fabrics with byte counters, the six-step baseline, the CLI and
-//! `tensorblas-bench fft` are implemented and tested. Not built: the NCCL fabric and GPU
-//! execution (the CLI refuses `--backend cuda`).
-#![forbid(unsafe_code)]
+//! `tensorblas-bench fft` are implemented and tested. The GPU path is written and compiled but
+//! not yet run on a GPU (its tests skip without one). Not built: the NCCL fabric and the
+//! six-step on the GPU.
+#![deny(unsafe_code)] // allowed in gpu.rs only (cuFFT)
 
 pub mod fabric;
 mod fmm;
+mod gpu;
 mod mem;
 #[cfg(feature = "mpi")]
 pub mod mpi;
@@ -259,6 +265,26 @@ pub fn transform_into<T: Real>(
     inverse: bool,
     threads: usize,
 ) -> Result<Report, FftError> {
+    let handle = tensorblas::Handle::new()?;
+    handle.set_num_threads(threads.max(1));
+    transform_into_with(plan, algo, x, out, inverse, &handle)
+}
+
+/// [`transform_into`] with the G in-process devices sharing `handle`: a CPU handle (with its
+/// thread count), or a CUDA handle from `tensorblas::Handle::cuda`, when the G devices are G
+/// partitions of that GPU: each device's level arrays live in device memory, its GEMMs run on
+/// cuBLAS and its M-point FFTs on cuFFT, all queued on the handle's stream, and the messages
+/// between devices are staged through host memory. `x` and `out` are host arrays. On a CUDA
+/// handle only [`Algorithm::Fmm`] runs (the six-step is `NotSupported` there). Not yet run on
+/// a GPU: see the README's status table.
+pub fn transform_into_with<T: Real>(
+    plan: &Plan,
+    algo: Algorithm,
+    x: &[Complex<T>],
+    out: &mut [Complex<T>],
+    inverse: bool,
+    handle: &tensorblas::Handle,
+) -> Result<Report, FftError> {
     let spec = plan.spec();
     check_precision::<T>(plan)?;
     for (name, len) in [("x", x.len()), ("out", out.len())] {
@@ -272,15 +298,12 @@ pub fn transform_into<T: Real>(
     let g = spec.devices;
     let chunk = spec.n / g;
     let ends = InProcess::new(g);
-    let handle = tensorblas::Handle::new()?;
-    handle.set_num_threads(threads.max(1));
     let t = std::time::Instant::now();
     let results: Vec<Result<DeviceStats, FftError>> = std::thread::scope(|s| {
         let hs: Vec<_> = ends
             .into_iter()
             .zip(x.chunks(chunk).zip(out.chunks_mut(chunk)))
             .map(|(fab, (part, dst))| {
-                let handle = &handle;
                 s.spawn(move || {
                     let r = transform_on(plan, algo, &fab, handle, part, dst, inverse);
                     if r.is_err() {
@@ -342,12 +365,21 @@ pub fn transform_on<T: Real, F: Fabric>(
     // its block.
     let mut st = DeviceStats::default();
     match algo {
+        Algorithm::Fmm if handle.is_cuda() => {
+            let mut mem = gpu::DevMem::<T>::new(handle, plan, fab.rank());
+            let r = fmm::device(plan, fab, handle, &mut mem, (block, inverse), out, &mut st);
+            mem.done(plan, fab.rank());
+            r
+        }
         Algorithm::Fmm => {
             let mut mem = mem::HostMem::<T>::new(plan, fab.rank());
             let r = fmm::device(plan, fab, handle, &mut mem, (block, inverse), out, &mut st);
             mem.done(plan, fab.rank());
             r
         }
+        Algorithm::SixStep if handle.is_cuda() => Err(FftError::Blas(tensorblas::Error::NotSupported(
+            "the six-step baseline runs on CPU handles only (its GPU path is not built)".into(),
+        ))),
         Algorithm::SixStep => sixstep::device(plan, (block, inverse), fab, out, &mut st),
     }?;
     if inverse {

@@ -3,7 +3,7 @@
 
 use num_complex::{Complex, Complex64};
 use std::path::PathBuf;
-use tensorblas_fft::{npy, transform, Algorithm, Plan, PlanSpec, Precision, Report};
+use tensorblas_fft::{npy, transform, transform_into_with, Algorithm, Plan, PlanSpec, Precision, Report};
 
 const HELP: &str = "\
 tensorblas-fft INPUT.npy --out OUTPUT.npy [--inverse] [--sections P] [--devices G]
@@ -18,8 +18,10 @@ is one device (the MPI fabric): rank 0 reads INPUT, scatters the blocks, gathers
 and writes OUTPUT and the report; --devices, if given, must equal the number of ranks.
 Defaults: precision from the input type; Q = 16 (f64) / 8 (f32); B = 2Q (halved until N fits);
 P = the smallest valid multiple of G; G = 1 (or the number of MPI ranks). --report writes bytes
-and seconds per phase, GEMM flops and GEMM share. --backend cuda is not supported (the NCCL
-fabric and the GPU path of the FMM-FFT are not built; the GEMMs run on the CPU).";
+and seconds per phase, GEMM flops and GEMM share. --backend cuda (FMM only, in-process only) runs
+the G devices as G partitions of GPU 0: level arrays in device memory, GEMMs on cuBLAS, the
+final FFTs on cuFFT, messages staged through host memory (no NCCL fabric yet); it needs the
+NVIDIA driver, cuBLAS, NVRTC and cuFFT (libcufft) and has not yet been run on a GPU.";
 
 struct Args {
     input: PathBuf,
@@ -32,6 +34,7 @@ struct Args {
     algorithm: Algorithm,
     precision: Option<Precision>,
     report: Option<PathBuf>,
+    cuda: bool,
 }
 
 /// The arguments, or None for --help.
@@ -49,6 +52,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         algorithm: Algorithm::Fmm,
         precision: None,
         report: None,
+        cuda: false,
     };
     let mut out = None;
     while let Some(x) = it.next() {
@@ -82,12 +86,8 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                 })
             }
             "--backend" => match val(x)?.as_str() {
-                "cpu" => {}
-                "cuda" => {
-                    return Err(
-                        "--backend cuda: not supported yet (the FMM-FFT's GPU path is not built; use cpu)".into(),
-                    )
-                }
+                "cpu" => a.cuda = false,
+                "cuda" => a.cuda = true,
                 o => return Err(format!("--backend: '{o}' is not cpu or cuda")),
             },
             "--report" => a.report = Some(PathBuf::from(val(x)?)),
@@ -176,6 +176,30 @@ fn finish(a: &Args, plan: &Plan, out: &[Complex64], report: &Report, fabric: &st
 fn run(a: &Args) -> Result<(), String> {
     let (x, precision) = load(a)?;
     let plan = make_plan(a, x.len(), a.devices.unwrap_or(1), precision)?;
+    if a.cuda {
+        if a.algorithm != Algorithm::Fmm {
+            return Err(
+                "--backend cuda: only --algorithm fmm runs on the GPU (the six-step's GPU path is not built)".into(),
+            );
+        }
+        let h = tensorblas::Handle::cuda(0).map_err(|e| format!("--backend cuda: {e}"))?;
+        let zero = Complex::new(0.0, 0.0);
+        let (out, report) = match precision {
+            Precision::F64 => {
+                let mut y = vec![zero; x.len()];
+                let r =
+                    transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h).map_err(|e| e.to_string())?;
+                (y, r)
+            }
+            Precision::F32 => {
+                let mut y = vec![Complex::new(0.0f32, 0.0); x.len()];
+                let r = transform_into_with(&plan, a.algorithm, &to_f32(&x), &mut y, a.inverse, &h)
+                    .map_err(|e| e.to_string())?;
+                (to_f64(&y), r)
+            }
+        };
+        return finish(a, &plan, &out, &report, "GPU partitions");
+    }
     let (out, report) = match precision {
         Precision::F64 => transform(&plan, a.algorithm, &x, a.inverse).map_err(|e| e.to_string())?,
         Precision::F32 => {
@@ -194,6 +218,9 @@ fn run_mpi(a: &Args, fab: &tensorblas_fft::mpi::Mpi) -> Result<(), String> {
     use mpi::traits::*;
     use tensorblas_fft::mpi::transform_root;
     let ranks = fab.size_of_world();
+    if a.cuda {
+        return Err("--backend cuda: not supported under mpirun yet (run the GPU path in-process)".into());
+    }
     if let Some(g) = a.devices.filter(|&g| g != ranks) {
         return Err(format!(
             "--devices {g}: under mpirun each rank is one device, and there are {ranks} ranks"

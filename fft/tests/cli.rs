@@ -123,15 +123,6 @@ fn errors_are_clear() {
     let (code, err) = run(&[input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, Some(2));
     assert!(err.contains("invalid FMM-FFT plan"), "{err}");
-    let (code, err) = run(&[
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--backend",
-        "cuda",
-    ]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("not supported"), "{err}");
     let (_, err) = run(&[input.to_str().unwrap(), "--bogus"]);
     assert!(err.contains("unknown option"), "{err}");
     let (_, err) = run(&["/nonexistent.npy", "--out", out.to_str().unwrap()]);
@@ -141,4 +132,33 @@ fn errors_are_clear() {
     let (code, err) = run(&[big.to_str().unwrap(), "--out", out.to_str().unwrap(), "--devices", "3"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("power of two"), "{err}");
+    let (code, err) = run(&[
+        big.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cuda",
+        "--algorithm",
+        "six-step",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("only --algorithm fmm runs on the GPU"), "{err}");
+    // Without a GPU (this machine, CI) --backend cuda names what is missing; with one it runs.
+    let o = exe()
+        .args([
+            big.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "cuda",
+        ])
+        .output()
+        .unwrap();
+    if tensorblas::Handle::cuda(0).is_err() {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("--backend cuda: "), "{err}");
+    } else {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
 }
