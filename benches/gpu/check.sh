@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-call GPU verification (issue #7): on a machine with an NVIDIA GPU, driver and CUDA 13
-# libraries (cuBLAS, NVRTC), builds tensorblas, runs the whole test suite with
+# libraries (cuBLAS, NVRTC; cuFFT for the FMM-FFT's GPU tests), builds tensorblas, runs the whole test suite with
 # TBLAS_REQUIRE_GPU=1 (every GPU test must run: a skip is a failure), runs the GPU sweep
 # (`tensorblas-bench gpu`) and writes benches/results/gpu-<device>.md and gpu.csv.
 #
@@ -27,7 +27,7 @@ dirs = set()
 for p in sys.path:
     for pat in ("nvidia/cu13/lib", "nvidia/*/lib"):
         for d in glob.glob(os.path.join(p, pat)):
-            if glob.glob(os.path.join(d, "libcublas.so*")) or glob.glob(os.path.join(d, "libnvrtc.so*")):
+            if any(glob.glob(os.path.join(d, lib + ".so*")) for lib in ("libcublas", "libnvrtc", "libcufft")):
                 dirs.add(d)
 print(":".join(sorted(dirs)))
 PY

@@ -197,7 +197,9 @@ impl<T: Real> Mem<T> for DevMem<'_, T> {
 /// one after another), with cuFFT on `h`'s context and stream. The plan is made per call.
 fn cufft_forward<T: Real>(h: &Handle, data: &mut DeviceBuffer<T>, m: usize, batch: usize) -> Result<(), FftError> {
     use cudarc::cufft::{result, sys};
-    let fail = |what: &str, e: result::CufftError| FftError::Device(0, format!("cuFFT {what} failed: {e:?}"));
+    let fail = |what: &str, e: result::CufftError| {
+        FftError::Blas(tensorblas::Error::Execution(format!("cuFFT {what} failed: {e:?}")))
+    };
     // SAFETY: only tries to dlopen libcufft by its candidate names.
     if !unsafe { sys::is_culib_present() } {
         return Err(FftError::Blas(tensorblas::Error::BackendUnavailable(
@@ -265,7 +267,9 @@ fn cufft_forward<T: Real>(h: &Handle, data: &mut DeviceBuffer<T>, m: usize, batc
         let destroyed = unsafe { result::destroy(plan) }.map_err(|e| fail("cufftDestroy", e));
         run?;
         if waited != cudarc::driver::sys::CUresult::CUDA_SUCCESS {
-            return Err(FftError::Device(0, format!("cuFFT execution failed: {waited:?}")));
+            return Err(FftError::Blas(tensorblas::Error::Execution(format!(
+                "cuFFT execution failed: {waited:?}"
+            ))));
         }
         destroyed
     })?

@@ -389,11 +389,7 @@ pub fn transform_on<T: Real, F: Fabric>(
         }
     }
     let (t1, m1) = (fab.counters().traffic(), fab.counters().messages());
-    st.traffic = Traffic {
-        alltoall: t1.alltoall - t0.alltoall,
-        halo: t1.halo - t0.halo,
-        allgather: t1.allgather - t0.allgather,
-    };
+    st.traffic = t1.minus(&t0);
     st.messages = [0, 1, 2].map(|i| m1[i] - m0[i]);
     Ok(st)
 }

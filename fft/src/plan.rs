@@ -508,6 +508,15 @@ impl Traffic {
             allgather: self.allgather + o.allgather,
         }
     }
+
+    /// Phase by phase difference (what was moved between two readings of a counter).
+    pub fn minus(&self, o: &Traffic) -> Traffic {
+        Traffic {
+            alltoall: self.alltoall - o.alltoall,
+            halo: self.halo - o.halo,
+            allgather: self.allgather - o.allgather,
+        }
+    }
 }
 
 /// A 2Q x 2Q column-major block from four Q x Q column-major blocks [[tl, tr], [bl, br]].
