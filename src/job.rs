@@ -158,6 +158,12 @@ impl<T: Scalar> Job<'_, T> {
         self
     }
 
+    /// Whether A and B go unread (`alpha == 0` or `k == 0`: C = beta*C).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn ab_unread(&self) -> bool {
+        self.k == 0 || self.alpha.is_zero()
+    }
+
     /// Number of batch entries.
     pub(crate) fn batch(&self) -> usize {
         match self.entries {

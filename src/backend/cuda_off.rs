@@ -11,7 +11,8 @@ fn unavailable() -> Error {
     Error::BackendUnavailable("this build of tensorblas has no CUDA backend (rebuild with the `cuda` feature)".into())
 }
 
-/// One end of a rectangular copy (as in `cuda/mod.rs`).
+/// One end of a rectangular copy (as in `cuda/mod.rs`; built by `device.rs`, never read here).
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum End {
     Host(*const c_void, usize),

@@ -465,7 +465,7 @@ impl Gpu {
         if job.m == 0 || job.n == 0 || batch == 0 {
             return Ok(());
         }
-        let ab_unread = job.k == 0 || job.alpha.is_zero();
+        let ab_unread = job.ab_unread();
         if ab_unread && job.beta == T::one() {
             return Ok(());
         }
@@ -534,7 +534,7 @@ impl Gpu {
 
     fn kernel<T: Scalar>(&self, st: &mut State, job: &Job<'_, T>, which: Kernel) -> Result<()> {
         let module = self.module(st, T::DATATYPE)?;
-        let ab_unread = job.k == 0 || job.alpha.is_zero();
+        let ab_unread = job.ab_unread();
         let (alpha, beta) = (job.alpha.to_c64(), job.beta.to_c64());
         let mut args = KernelArgs {
             m: job.m as i64,
