@@ -366,7 +366,7 @@ pub fn transform_on<T: Real, F: Fabric>(
     let mut st = DeviceStats::default();
     match algo {
         Algorithm::Fmm if handle.is_cuda() => {
-            let mut mem = gpu::DevMem::<T>::new(handle, plan, fab.rank());
+            let mut mem = gpu::DevMem::<T, _>::new(gpu::Cuda(handle), plan, fab.rank());
             let r = fmm::device(plan, fab, handle, &mut mem, (block, inverse), out, &mut st);
             mem.done(plan, fab.rank());
             r
