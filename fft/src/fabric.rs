@@ -3,8 +3,10 @@
 //! six-step baseline use — all-to-all, all-gather and the ring-neighbour exchange — so that each
 //! fabric maps them onto its own primitives: [`InProcess`] runs the G devices as threads of this
 //! process (what tests and the bench use; pairwise mailboxes), `mpi::Mpi` (cargo feature `mpi`)
-//! is one MPI rank per device (MPI_Alltoallv, MPI_Allgatherv, MPI_Sendrecv). An NCCL fabric is
-//! not built (issue #8).
+//! is one MPI rank per device (MPI_Alltoallv, MPI_Allgatherv, MPI_Sendrecv). On a CUDA handle the
+//! executor stages its messages through host memory, so these fabrics carry the GPU path too. An
+//! NCCL fabric (device-to-device messages) is not built: NCCL refuses two ranks on one GPU, and
+//! no machine with two GPUs was available to test one (issue #8).
 //!
 //! Every endpoint counts what *it* sends to other devices; the report of a transform sums the
 //! endpoints' counts, which equal the closed forms of `Plan::expected_bytes` exactly.
