@@ -232,7 +232,8 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
     lap("reshuffle", st)?;
 
     // 2. upward pass: S2M at the leaves, M2M up to level ℓ_A.
-    let mut mlev: Vec<Option<M::Arr>> = (0..=l).map(|_| None).collect();
+    // Built from the leaves up, then reversed: mlev[i] is level ℓ_A + i.
+    let mut mlev: Vec<M::Arr> = Vec::with_capacity(l - la + 1);
     let lv_l = m_lv(nbl);
     let mut ml_l = mem.take(lv_l.len())?;
     gm.sb::<T, M>(
@@ -245,9 +246,9 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
         (&mut ml_l, lv_l.at(1, 0, 0), q, lv_l.plane()),
         planes,
     )?;
-    mlev[l] = Some(ml_l);
+    mlev.push(ml_l);
     for lev in (la..l).rev() {
-        let child = mlev[lev + 1].as_ref().expect("level computed");
+        let child = mlev.last().expect("the leaf level is in");
         let parent = m2m(
             &mut gm,
             mem,
@@ -256,10 +257,9 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
             m_lv(plan.nbox(lev + 1)),
             m_lv(plan.nbox(lev)),
         )?;
-        mlev[lev] = Some(parent);
+        mlev.push(parent);
     }
-    let mut mlev: Vec<M::Arr> = mlev.into_iter().skip(la).map(|a| a.expect("level computed")).collect();
-    // mlev[i] is level ℓ_A + i from here on.
+    mlev.reverse();
     lap("upward", st)?;
 
     // 1 + 3. one packed message per neighbour: the leaf box next to it and, for every level
@@ -307,12 +307,10 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
 
     // 5. the replicated top tree: levels 2..ℓ_A over the whole ring.
     let top = |lev: usize| m_lv(1 << lev);
-    let mut mtop: Vec<Option<M::Arr>> = (0..=la).map(|_| None).collect();
     let mut mt = mem.take(top(la).len())?;
     for (d, pd) in parts.iter().enumerate() {
         mem.upload(&mut mt, top(la).rows((d * nba) as isize), nba * q, planes, pd)?;
     }
-    mtop[la] = Some(mt);
     // r_p = 1^T M at level ℓ_A (partition of unity: the sum of section p's sources), summed in
     // box order over the gathered parts.
     let mut r = vec![Complex64::new(0.0, 0.0); pp];
@@ -330,19 +328,22 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
     for pd in parts {
         mem.host_pools().0.give(pd);
     }
+    // Built from ℓ_A down, then reversed: mtop[i] is level 2 + i.
+    let mut mtop: Vec<M::Arr> = vec![mt];
     for lev in (2..la).rev() {
-        let child = mtop[lev + 1].as_ref().expect("level computed");
+        let child = mtop.last().expect("level ℓ_A is in");
         let parent = m2m(&mut gm, mem, &ops.m2m, child, top(lev + 1), top(lev))?;
-        mtop[lev] = Some(parent);
+        mtop.push(parent);
     }
+    mtop.reverse();
     let mut ltop: Option<M::Arr> = None;
-    for (lev, mt) in mtop.iter_mut().enumerate().skip(2) {
+    for (i, mt) in mtop.iter_mut().enumerate() {
+        let lev = 2 + i;
         let lv = top(lev);
         let mut ll = mem.take_zeroed(lv.len())?;
         if let Some(lp) = &ltop {
-            l2l::<T, M>(&mut gm, &ops.m2m, lp, top(lev - 1), &mut ll, lv, q)?;
+            l2l::<T, M>(&mut gm, &ops.m2m, lp, top(lev - 1), &mut ll, lv)?;
         }
-        let mt = mt.as_mut().expect("level computed");
         fill_periodic(mem, mt, lv)?;
         if lev == 2 {
             // L_b += K2 M_{(b+2) mod 4}: n = 12 columns (re boxes, 4 halo slots, im boxes).
@@ -357,13 +358,13 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
                 pp - 1,
             )?;
         } else {
-            m2l_pair::<T, M>(&mut gm, &ops.apair[lev - 3], mt, &mut ll, lv, q, pp)?;
+            m2l_pair::<T, M>(&mut gm, &ops.apair[lev - 3], mt, &mut ll, lv)?;
         }
         if let Some(old) = ltop.replace(ll) {
             mem.give(old);
         }
     }
-    for a in mtop.into_iter().flatten() {
+    for a in mtop {
         mem.give(a);
     }
     let ltop = ltop.expect("ℓ_A >= 2");
@@ -384,8 +385,8 @@ pub(crate) fn device<T: Real, F: Fabric, M: Mem<T>>(
     for (i, ml) in mlev.iter().enumerate().skip(1) {
         let lv = m_lv(plan.nbox(la + i));
         let mut ln = mem.take(lv.len())?;
-        l2l::<T, M>(&mut gm, &ops.m2m, &lcur, lcur_lv, &mut ln, lv, q)?;
-        m2l_pair::<T, M>(&mut gm, &ops.apair[la + i - 3], ml, &mut ln, lv, q, pp)?;
+        l2l::<T, M>(&mut gm, &ops.m2m, &lcur, lcur_lv, &mut ln, lv)?;
+        m2l_pair::<T, M>(&mut gm, &ops.apair[la + i - 3], ml, &mut ln, lv)?;
         mem.give(std::mem::replace(&mut lcur, ln));
         lcur_lv = lv;
     }
@@ -521,8 +522,8 @@ fn l2l<T: Real, M: Mem<T>>(
     plv: Lv,
     lc: &mut M::Arr,
     clv: Lv,
-    q: usize,
 ) -> Result<(), FftError> {
+    let q = plv.w;
     gm.sb::<T, M>(
         Op::T,
         (2 * q, plv.nb, q),
@@ -543,9 +544,8 @@ fn m2l_pair<T: Real, M: Mem<T>>(
     ml: &M::Arr,
     ll: &mut M::Arr,
     lv: Lv,
-    q: usize,
-    pp: usize,
 ) -> Result<(), FftError> {
+    let q = lv.w;
     for (a, delta) in [(am1, -1isize), (ap1, 1)] {
         gm.sb::<T, M>(
             Op::N,
@@ -555,7 +555,7 @@ fn m2l_pair<T: Real, M: Mem<T>>(
             (ml, lv.at(1, 0, 2 * delta), 2 * q, 2 * lv.plane()),
             <T as tensorblas::Scalar>::one(),
             (ll, lv.at(1, 0, 0), 2 * q, 2 * lv.plane()),
-            pp - 1,
+            lv.p - 1,
         )?;
     }
     Ok(())

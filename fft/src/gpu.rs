@@ -13,7 +13,7 @@
 #![allow(unsafe_code)]
 
 use crate::fmm::Pool;
-use crate::mem::{At, Mem};
+use crate::mem::{At, HostWork, Mem};
 use crate::plan::{OpsOn, Plan};
 use crate::{DeviceStats, FftError, Precision, Real};
 use num_complex::Complex;
@@ -99,8 +99,7 @@ impl<T: Real> Device<T> for Cuda<'_> {
         Ok(src.download_rows(rows(s), w, n, out)?)
     }
     fn fft_forward(&self, b: &mut DeviceBuffer<T>, m: usize, batch: usize) -> Result<(), FftError> {
-        cufft_forward::<T>(self.0, b, m, batch)?;
-        Ok(self.0.synchronize()?)
+        cufft_forward::<T>(self.0, b, m, batch)
     }
 }
 
@@ -110,8 +109,8 @@ pub(crate) struct DevWork<T: Real, B> {
     gpu: String,
     bufs: Vec<B>,
     ops: Option<Arc<OpsOn<B>>>,
-    re: Pool<T>,
-    cx: Pool<Complex<T>>,
+    /// Host arrays for staging and messages.
+    host: HostWork<T>,
 }
 
 impl<T: Real, B> Default for DevWork<T, B> {
@@ -120,8 +119,7 @@ impl<T: Real, B> Default for DevWork<T, B> {
             gpu: String::new(),
             bufs: Vec::new(),
             ops: None,
-            re: Pool::default(),
-            cx: Pool::default(),
+            host: HostWork::default(),
         }
     }
 }
@@ -134,7 +132,7 @@ pub(crate) struct DevMem<T: Real, D: Device<T>> {
 
 impl<T: Real, D: Device<T>> DevMem<T, D> {
     /// Device `g`'s memory on `dev`, with its work arrays from `plan` when they are on that GPU
-    /// (given back by [`DevMem::done`]).
+    /// (given back by [`Mem::done`]).
     pub(crate) fn new(dev: D, plan: &Plan, g: usize) -> Self {
         let gpu = dev.name();
         let mut wk: DevWork<T, D::Buf> = plan.work.take(g);
@@ -145,11 +143,6 @@ impl<T: Real, D: Device<T>> DevMem<T, D> {
             };
         }
         DevMem { dev, wk }
-    }
-
-    /// Puts the work arrays back into `plan` for the next transform.
-    pub(crate) fn done(self, plan: &Plan, g: usize) {
-        plan.work.put(g, self.wk);
     }
 }
 
@@ -212,25 +205,30 @@ impl<T: Real, D: Device<T>> Mem<T> for DevMem<T, D> {
     }
 
     fn read<R>(&mut self, a: &D::Buf, range: Range<usize>, f: impl FnOnce(&[T]) -> R) -> Result<R, FftError> {
-        let mut host = self.wk.re.take_empty(range.len());
+        let mut host = self.wk.host.pools().0.take_empty(range.len());
         let r = self
             .download(a, (range.start, range.len()), range.len(), 1, &mut host)
             .map(|()| f(&host));
-        self.wk.re.give(host);
+        self.wk.host.pools().0.give(host);
         r
     }
 
     fn write(&mut self, a: &mut D::Buf, range: Range<usize>, f: impl FnOnce(&mut [T])) -> Result<(), FftError> {
         let zero = <T as tensorblas::Scalar>::zero();
-        let mut host = self.wk.re.take(range.len(), zero, zero);
+        let (re, _) = self.wk.host.pools();
+        let mut host = re.take(range.len(), zero, zero);
         f(&mut host);
         let r = D::upload(a, (range.start, range.len()), range.len(), 1, &host);
-        self.wk.re.give(host);
+        re.give(host);
         r
     }
 
     fn host_pools(&mut self) -> (&mut Pool<T>, &mut Pool<Complex<T>>) {
-        (&mut self.wk.re, &mut self.wk.cx)
+        self.wk.host.pools()
+    }
+
+    fn done(self, plan: &Plan, g: usize) {
+        plan.work.put(g, self.wk);
     }
 
     fn final_ffts(
@@ -257,7 +255,7 @@ impl<T: Real, D: Device<T>> Mem<T> for DevMem<T, D> {
                     bytemuck::cast_slice(&chunk),
                 );
             }
-            self.wk.cx.give(chunk);
+            self.wk.host.pools().1.give(chunk);
         }
         let r = r.and_then(|()| {
             let t = Instant::now();
@@ -272,14 +270,16 @@ impl<T: Real, D: Device<T>> Mem<T> for DevMem<T, D> {
 }
 
 /// `batch` forward FFTs of length `m` in place on `data` (interleaved complex, rows of m points
-/// one after another), with cuFFT on `h`'s context and stream. The plan is made per call.
+/// one after another), with cuFFT on `h`'s context and stream; returns when they are done. The
+/// plan is made per call.
 fn cufft_forward<T: Real>(h: &Handle, data: &mut DeviceBuffer<T>, m: usize, batch: usize) -> Result<(), FftError> {
     use cudarc::cufft::{result, sys};
     let fail = |what: &str, e: result::CufftError| {
         FftError::Blas(tensorblas::Error::Execution(format!("cuFFT {what} failed: {e:?}")))
     };
-    // SAFETY: only tries to dlopen libcufft by its candidate names.
-    if !unsafe { sys::is_culib_present() } {
+    // SAFETY: only tries to dlopen libcufft by its candidate names (once per process).
+    static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*PRESENT.get_or_init(|| unsafe { sys::is_culib_present() }) {
         return Err(FftError::Blas(tensorblas::Error::BackendUnavailable(
             "cuFFT (libcufft.so.12) was not found: install CUDA's cuFFT (e.g. pip install nvidia-cufft) and put its \
              lib directory on LD_LIBRARY_PATH"
@@ -307,7 +307,7 @@ fn cufft_forward<T: Real>(h: &Handle, data: &mut DeviceBuffer<T>, m: usize, batc
         // SAFETY: `plan` is live; n is readable; the embeds are NULL (contiguous rows of m
         // points, batch of them); the stream is the handle's (its context is current); the
         // buffer holds batch·m complex points (checked above) and stays borrowed until the
-        // caller synchronises; the plan is destroyed on every path.
+        // stream is waited for below; the plan is destroyed on every path.
         let run = unsafe {
             (|| {
                 result::make_plan_many(
@@ -362,7 +362,7 @@ mod tests {
     use super::*;
     use crate::fabric::{Fabric, InProcess};
     use crate::fmm;
-    use crate::mem::HostMem;
+    use crate::mem::{copy_rows, copy_rows_within, HostMem};
     use crate::{PlanSpec, Precision};
     use num_complex::Complex64;
 
@@ -406,9 +406,7 @@ mod tests {
         fn copy(dst: &mut Vec<T>, d: At, src: &Vec<T>, s: At, w: usize, n: usize) -> Result<(), FftError> {
             check(dst.len(), d, w, n, "copy dst")?;
             check(src.len(), s, w, n, "copy src")?;
-            for r in 0..n {
-                dst[d.0 + r * d.1..d.0 + r * d.1 + w].copy_from_slice(&src[s.0 + r * s.1..s.0 + r * s.1 + w]);
-            }
+            copy_rows(dst, d, src, s, w, n);
             Ok(())
         }
         fn copy_within(b: &mut Vec<T>, d: At, s: At, w: usize, n: usize) -> Result<(), FftError> {
@@ -419,25 +417,19 @@ mod tests {
             if cells(d).any(|c| src.contains(&c)) {
                 return Err(FftError::InvalidInput("copy_within: overlapping rows".into()));
             }
-            for r in 0..n {
-                b.copy_within(s.0 + r * s.1..s.0 + r * s.1 + w, d.0 + r * d.1);
-            }
+            copy_rows_within(b, d, s, w, n);
             Ok(())
         }
         fn upload(dst: &mut Vec<T>, d: At, w: usize, n: usize, src: &[T]) -> Result<(), FftError> {
             check(dst.len(), d, w, n, "upload")?;
             assert_eq!(src.len(), w * n, "upload: host slice");
-            for r in 0..n {
-                dst[d.0 + r * d.1..d.0 + r * d.1 + w].copy_from_slice(&src[r * w..(r + 1) * w]);
-            }
+            copy_rows(dst, d, src, (0, w), w, n);
             Ok(())
         }
         fn download(src: &Vec<T>, s: At, w: usize, n: usize, out: &mut [T]) -> Result<(), FftError> {
             check(src.len(), s, w, n, "download")?;
             assert_eq!(out.len(), w * n, "download: host slice");
-            for r in 0..n {
-                out[r * w..(r + 1) * w].copy_from_slice(&src[s.0 + r * s.1..s.0 + r * s.1 + w]);
-            }
+            copy_rows(out, (0, w), src, s, w, n);
             Ok(())
         }
         fn fft_forward(&self, b: &mut Vec<T>, m: usize, batch: usize) -> Result<(), FftError> {
@@ -455,7 +447,6 @@ mod tests {
         x: &[Complex<T>],
         conj_in: bool,
         mem: impl Fn(usize) -> M + Sync,
-        done: impl Fn(M, usize) + Sync,
     ) -> Vec<Complex<T>> {
         let g = plan.spec.devices;
         let chunk = x.len() / g;
@@ -469,12 +460,12 @@ mod tests {
                 .zip(x.chunks(chunk))
                 .zip(out.chunks_mut(chunk))
             {
-                let (handle, mem, done) = (&handle, &mem, &done);
+                let (handle, mem) = (&handle, &mem);
                 s.spawn(move || {
                     let mut m = mem(fab.rank());
                     let mut st = DeviceStats::default();
                     fmm::device(plan, &fab, handle, &mut m, (part, conj_in), dst, &mut st).unwrap();
-                    done(m, fab.rank());
+                    m.done(plan, fab.rank());
                 });
             }
         });
@@ -508,26 +499,16 @@ mod tests {
         let plan = Plan::new(&spec).unwrap();
         let x = signal::<T>(n);
         for conj_in in [false, true] {
-            let host = run::<T, _>(
-                &plan,
-                &x,
-                conj_in,
-                |g| HostMem::<T>::new(&plan, g),
-                |m, g| m.done(&plan, g),
-            );
+            let host = run::<T, _>(&plan, &x, conj_in, |g| HostMem::<T>::new(&plan, g));
             // Twice: the second run reuses the device arrays the first one left in the plan.
             for pass in 0..2 {
-                let dev = run::<T, _>(
-                    &plan,
-                    &x,
-                    conj_in,
-                    |g| DevMem::<T, _>::new(Emu(plan.ffts.forward::<T>(plan.m)), &plan, g),
-                    |m, g| m.done(&plan, g),
-                );
+                let dev = run::<T, _>(&plan, &x, conj_in, |g| {
+                    DevMem::<T, _>::new(Emu(plan.ffts.forward::<T>(plan.m)), &plan, g)
+                });
                 let same = host
                     .iter()
                     .zip(&dev)
-                    .all(|(a, b)| a.re.to_bits_eq(b.re) && a.im.to_bits_eq(b.im));
+                    .all(|(a, b)| same_bits(a.re, b.re) && same_bits(a.im, b.im));
                 assert!(
                     same,
                     "{spec:?} conj_in={conj_in} pass {pass}: device memory differs from host memory"
@@ -537,13 +518,8 @@ mod tests {
     }
 
     /// Bitwise equality of two reals (NaN equal to NaN), for the comparisons above.
-    trait BitsEq {
-        fn to_bits_eq(self, o: Self) -> bool;
-    }
-    impl<T: Real> BitsEq for T {
-        fn to_bits_eq(self, o: T) -> bool {
-            bytemuck::bytes_of(&self) == bytemuck::bytes_of(&o)
-        }
+    fn same_bits<T: Real>(a: T, b: T) -> bool {
+        bytemuck::bytes_of(&a) == bytemuck::bytes_of(&b)
     }
 
     #[test]

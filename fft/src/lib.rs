@@ -235,8 +235,14 @@ pub fn transform<T: Real>(
     x: &[Complex<T>],
     inverse: bool,
 ) -> Result<(Vec<Complex<T>>, Report), FftError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    transform_with_threads(plan, algo, x, inverse, (threads / plan.spec().devices).max(1))
+    transform_with_threads(plan, algo, x, inverse, threads_per_device(plan))
+}
+
+/// The tensorblas threads each in-process device gets by default: an equal share of the cores
+/// (at least one).
+pub fn threads_per_device(plan: &Plan) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / plan.spec().devices).max(1)
 }
 
 /// [`transform`] with `threads` tensorblas threads per device (the default gives each device an
@@ -327,7 +333,8 @@ pub fn transform_into_with<T: Real>(
 /// `fab.size()`, which must equal the plan's): `block` is this device's natural-order block of
 /// the input, points g·N/G .. (g+1)·N/G; `out` receives its block of the result (same points,
 /// natural order); returns what the device measured. Every device of the fabric must call it with the same plan,
-/// algorithm and direction. `handle` runs the GEMMs (any tensorblas CPU handle).
+/// algorithm and direction. `handle` runs the GEMMs: a CPU handle, or (FMM only) a CUDA handle,
+/// on which the device's arrays live in GPU memory (see [`transform_into_with`]).
 pub fn transform_on<T: Real, F: Fabric>(
     plan: &Plan,
     algo: Algorithm,
@@ -366,16 +373,12 @@ pub fn transform_on<T: Real, F: Fabric>(
     let mut st = DeviceStats::default();
     match algo {
         Algorithm::Fmm if handle.is_cuda() => {
-            let mut mem = gpu::DevMem::<T, _>::new(gpu::Cuda(handle), plan, fab.rank());
-            let r = fmm::device(plan, fab, handle, &mut mem, (block, inverse), out, &mut st);
-            mem.done(plan, fab.rank());
-            r
+            let mem = gpu::DevMem::<T, _>::new(gpu::Cuda(handle), plan, fab.rank());
+            fmm_in(mem, plan, fab, handle, (block, inverse), out, &mut st)
         }
         Algorithm::Fmm => {
-            let mut mem = mem::HostMem::<T>::new(plan, fab.rank());
-            let r = fmm::device(plan, fab, handle, &mut mem, (block, inverse), out, &mut st);
-            mem.done(plan, fab.rank());
-            r
+            let mem = mem::HostMem::<T>::new(plan, fab.rank());
+            fmm_in(mem, plan, fab, handle, (block, inverse), out, &mut st)
         }
         Algorithm::SixStep if handle.is_cuda() => Err(FftError::Blas(tensorblas::Error::NotSupported(
             "the six-step baseline runs on CPU handles only (its GPU path is not built)".into(),
@@ -392,6 +395,22 @@ pub fn transform_on<T: Real, F: Fabric>(
     st.traffic = t1.minus(&t0);
     st.messages = [0, 1, 2].map(|i| m1[i] - m0[i]);
     Ok(st)
+}
+
+/// The FMM-FFT of one device with its arrays in `mem`, whose work arrays go back to the plan
+/// whatever the outcome.
+fn fmm_in<T: Real, F: Fabric, M: mem::Mem<T>>(
+    mut mem: M,
+    plan: &Plan,
+    fab: &F,
+    handle: &tensorblas::Handle,
+    block: (&[Complex<T>], bool),
+    out: &mut [Complex<T>],
+    st: &mut DeviceStats,
+) -> Result<(), FftError> {
+    let r = fmm::device(plan, fab, handle, &mut mem, block, out, st);
+    mem.done(plan, fab.rank());
+    r
 }
 
 /// The data's precision must be the plan's.

@@ -3,7 +3,7 @@
 
 use num_complex::{Complex, Complex64};
 use std::path::PathBuf;
-use tensorblas_fft::{npy, transform, transform_into_with, Algorithm, Plan, PlanSpec, Precision, Report};
+use tensorblas_fft::{npy, threads_per_device, transform_into_with, Algorithm, Plan, PlanSpec, Precision, Report};
 
 const HELP: &str = "\
 tensorblas-fft INPUT.npy --out OUTPUT.npy [--inverse] [--sections P] [--devices G]
@@ -176,38 +176,33 @@ fn finish(a: &Args, plan: &Plan, out: &[Complex64], report: &Report, fabric: &st
 fn run(a: &Args) -> Result<(), String> {
     let (x, precision) = load(a)?;
     let plan = make_plan(a, x.len(), a.devices.unwrap_or(1), precision)?;
-    if a.cuda {
+    let (h, fabric) = if a.cuda {
         if a.algorithm != Algorithm::Fmm {
             return Err(
                 "--backend cuda: only --algorithm fmm runs on the GPU (the six-step's GPU path is not built)".into(),
             );
         }
         let h = tensorblas::Handle::cuda(0).map_err(|e| format!("--backend cuda: {e}"))?;
-        let zero = Complex::new(0.0, 0.0);
-        let (out, report) = match precision {
-            Precision::F64 => {
-                let mut y = vec![zero; x.len()];
-                let r =
-                    transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h).map_err(|e| e.to_string())?;
-                (y, r)
-            }
-            Precision::F32 => {
-                let mut y = vec![Complex::new(0.0f32, 0.0); x.len()];
-                let r = transform_into_with(&plan, a.algorithm, &to_f32(&x), &mut y, a.inverse, &h)
-                    .map_err(|e| e.to_string())?;
-                (to_f64(&y), r)
-            }
-        };
-        return finish(a, &plan, &out, &report, "GPU partitions");
-    }
+        (h, "GPU partitions")
+    } else {
+        let h = tensorblas::Handle::new().map_err(|e| e.to_string())?;
+        h.set_num_threads(threads_per_device(&plan));
+        (h, "in-process")
+    };
     let (out, report) = match precision {
-        Precision::F64 => transform(&plan, a.algorithm, &x, a.inverse).map_err(|e| e.to_string())?,
+        Precision::F64 => {
+            let mut y = vec![Complex64::new(0.0, 0.0); x.len()];
+            let r = transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h).map_err(|e| e.to_string())?;
+            (y, r)
+        }
         Precision::F32 => {
-            let (y, r) = transform(&plan, a.algorithm, &to_f32(&x), a.inverse).map_err(|e| e.to_string())?;
+            let mut y = vec![Complex::new(0.0f32, 0.0); x.len()];
+            let r = transform_into_with(&plan, a.algorithm, &to_f32(&x), &mut y, a.inverse, &h)
+                .map_err(|e| e.to_string())?;
             (to_f64(&y), r)
         }
     };
-    finish(a, &plan, &out, &report, "in-process")
+    finish(a, &plan, &out, &report, fabric)
 }
 
 /// Under `mpirun` with more than one rank: rank 0 reads, scatters, gathers and writes. Errors

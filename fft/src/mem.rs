@@ -75,6 +75,9 @@ pub(crate) trait Mem<T: Real> {
     /// Host arrays for messages: reals (halos, all-gather) and complex (all-to-all chunks).
     fn host_pools(&mut self) -> (&mut Pool<T>, &mut Pool<Complex<T>>);
 
+    /// Puts device `g`'s work arrays back into `plan` for the next transform.
+    fn done(self, plan: &Plan, g: usize);
+
     /// Step 9: `recv[d]` holds rows q_loc = 0..P/G of `mloc` points from device d; assembles
     /// row q_loc of `out` (M points) from them and runs the P/G M-point FFTs in place.
     fn final_ffts(
@@ -93,25 +96,37 @@ pub(crate) struct HostWork<T> {
     cx: Pool<Complex<T>>,
 }
 
+impl<T> HostWork<T> {
+    /// The real and the complex pool.
+    pub(crate) fn pools(&mut self) -> (&mut Pool<T>, &mut Pool<Complex<T>>) {
+        (&mut self.re, &mut self.cx)
+    }
+}
+
+/// `rows` rows of `width` elements from `src` at `s` to `dst` at `d` (host slices).
+pub(crate) fn copy_rows<T: Copy>(dst: &mut [T], (d, dp): At, src: &[T], (s, sp): At, width: usize, rows: usize) {
+    for r in 0..rows {
+        dst[d + r * dp..d + r * dp + width].copy_from_slice(&src[s + r * sp..s + r * sp + width]);
+    }
+}
+
+/// [`copy_rows`] within one slice; source and destination rows do not overlap.
+pub(crate) fn copy_rows_within<T: Copy>(a: &mut [T], (d, dp): At, (s, sp): At, width: usize, rows: usize) {
+    for r in 0..rows {
+        a.copy_within(s + r * sp..s + r * sp + width, d + r * dp);
+    }
+}
+
 /// Host memory (for a CPU handle).
 pub(crate) struct HostMem<T> {
     wk: HostWork<T>,
 }
 
 impl<T: Real> HostMem<T> {
-    /// Device `g`'s memory, with its work arrays from `plan` (given back by [`HostMem::done`]).
+    /// Device `g`'s memory, with its work arrays from `plan` (given back by [`Mem::done`]).
     pub(crate) fn new(plan: &Plan, g: usize) -> Self {
         HostMem { wk: plan.work.take(g) }
     }
-
-    /// Puts the work arrays back into `plan` for the next transform.
-    pub(crate) fn done(self, plan: &Plan, g: usize) {
-        plan.work.put(g, self.wk);
-    }
-}
-
-fn rows_of<T>(a: &[T], (off, pitch): At, width: usize, rows: usize) -> impl Iterator<Item = &[T]> {
-    (0..rows).map(move |r| &a[off + r * pitch..off + r * pitch + width])
 }
 
 impl<T: Real> Mem<T> for HostMem<T> {
@@ -147,43 +162,37 @@ impl<T: Real> Mem<T> for HostMem<T> {
     fn copy(
         &mut self,
         dst: &mut Vec<T>,
-        (d, dp): At,
+        d: At,
         src: &Vec<T>,
         s: At,
         width: usize,
         rows: usize,
     ) -> Result<(), FftError> {
-        for (r, row) in rows_of(src, s, width, rows).enumerate() {
-            dst[d + r * dp..d + r * dp + width].copy_from_slice(row);
-        }
+        copy_rows(dst, d, src, s, width, rows);
         Ok(())
     }
 
-    fn copy_within(
+    fn copy_within(&mut self, a: &mut Vec<T>, d: At, s: At, width: usize, rows: usize) -> Result<(), FftError> {
+        copy_rows_within(a, d, s, width, rows);
+        Ok(())
+    }
+
+    fn download(
         &mut self,
-        a: &mut Vec<T>,
-        (d, dp): At,
+        src: &Vec<T>,
         (s, sp): At,
         width: usize,
         rows: usize,
+        out: &mut Vec<T>,
     ) -> Result<(), FftError> {
         for r in 0..rows {
-            a.copy_within(s + r * sp..s + r * sp + width, d + r * dp);
+            out.extend_from_slice(&src[s + r * sp..s + r * sp + width]);
         }
         Ok(())
     }
 
-    fn download(&mut self, src: &Vec<T>, s: At, width: usize, rows: usize, out: &mut Vec<T>) -> Result<(), FftError> {
-        for row in rows_of(src, s, width, rows) {
-            out.extend_from_slice(row);
-        }
-        Ok(())
-    }
-
-    fn upload(&mut self, dst: &mut Vec<T>, (d, dp): At, width: usize, rows: usize, src: &[T]) -> Result<(), FftError> {
-        for (r, row) in src.chunks_exact(width).take(rows).enumerate() {
-            dst[d + r * dp..d + r * dp + width].copy_from_slice(row);
-        }
+    fn upload(&mut self, dst: &mut Vec<T>, d: At, width: usize, rows: usize, src: &[T]) -> Result<(), FftError> {
+        copy_rows(dst, d, src, (0, width), width, rows);
         Ok(())
     }
 
@@ -197,7 +206,11 @@ impl<T: Real> Mem<T> for HostMem<T> {
     }
 
     fn host_pools(&mut self) -> (&mut Pool<T>, &mut Pool<Complex<T>>) {
-        (&mut self.wk.re, &mut self.wk.cx)
+        self.wk.pools()
+    }
+
+    fn done(self, plan: &Plan, g: usize) {
+        plan.work.put(g, self.wk);
     }
 
     fn final_ffts(
@@ -211,9 +224,8 @@ impl<T: Real> Mem<T> for HostMem<T> {
         let mloc = m / recv.len();
         let pg = out.len() / m;
         for (d, chunk) in recv.into_iter().enumerate() {
-            for ql in 0..pg {
-                out[ql * m + d * mloc..ql * m + (d + 1) * mloc].copy_from_slice(&chunk[ql * mloc..(ql + 1) * mloc]);
-            }
+            // Row q_loc of device d's chunk is points d·Mloc.. of row q_loc of the block.
+            copy_rows(out, (d * mloc, m), &chunk, (0, mloc), mloc, pg);
             self.wk.cx.give(chunk);
         }
         fft_in_place(&*plan.ffts.forward::<T>(m), out, &mut self.wk.cx, st);
