@@ -249,6 +249,20 @@ impl Rows {
     }
 }
 
+/// A host slice of `len` elements must hold `rows` packed rows of `width` (argument 4, `host`).
+fn check_packed(f: &'static str, len: usize, width: usize, rows: usize) -> Result<()> {
+    if Some(len) == width.checked_mul(rows) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            f,
+            4,
+            "host",
+            format!("must hold {rows} x {width} elements, got {len}"),
+        ))
+    }
+}
+
 impl<T: Scalar> DeviceBuffer<T> {
     fn end(&self, r: Rows) -> End {
         let sz = std::mem::size_of::<T>();
@@ -261,7 +275,7 @@ impl<T: Scalar> DeviceBuffer<T> {
         const F: &str = "DeviceBuffer::copy_rows_from";
         d.check(self.len, width, rows, F, 1, "d")?;
         s.check(src.len, width, rows, F, 3, "s")?;
-        if !Arc::ptr_eq(&self.gpu, &src.gpu) && self.gpu.describe() != src.gpu.describe() {
+        if self.gpu.ordinal() != src.gpu.ordinal() {
             return Err(Error::invalid(F, 2, "src", "must be a buffer of the same GPU"));
         }
         let sz = std::mem::size_of::<T>();
@@ -288,14 +302,7 @@ impl<T: Scalar> DeviceBuffer<T> {
     pub fn upload_rows(&mut self, d: Rows, width: usize, rows: usize, host: &[T]) -> Result<()> {
         const F: &str = "DeviceBuffer::upload_rows";
         d.check(self.len, width, rows, F, 1, "d")?;
-        if Some(host.len()) != width.checked_mul(rows) {
-            return Err(Error::invalid(
-                F,
-                4,
-                "host",
-                format!("must hold {rows} x {width} elements, got {}", host.len()),
-            ));
-        }
+        check_packed(F, host.len(), width, rows)?;
         let sz = std::mem::size_of::<T>();
         let src = End::Host(host.as_ptr() as *const c_void, width * sz);
         // SAFETY: `host` is a live slice of exactly the rows read; the device end was checked.
@@ -307,14 +314,7 @@ impl<T: Scalar> DeviceBuffer<T> {
     pub fn download_rows(&self, s: Rows, width: usize, rows: usize, host: &mut [T]) -> Result<()> {
         const F: &str = "DeviceBuffer::download_rows";
         s.check(self.len, width, rows, F, 1, "s")?;
-        if Some(host.len()) != width.checked_mul(rows) {
-            return Err(Error::invalid(
-                F,
-                4,
-                "host",
-                format!("must hold {rows} x {width} elements, got {}", host.len()),
-            ));
-        }
+        check_packed(F, host.len(), width, rows)?;
         let sz = std::mem::size_of::<T>();
         let dst = End::Host(host.as_mut_ptr() as *const c_void, width * sz);
         // SAFETY: `host` is a live, exclusively borrowed slice of exactly the rows written.

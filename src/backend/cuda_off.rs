@@ -31,6 +31,9 @@ impl Gpu {
     pub(crate) fn describe(&self) -> String {
         match *self {}
     }
+    pub(crate) fn ordinal(&self) -> i32 {
+        match *self {}
+    }
     pub(crate) fn engine(&self) -> GpuEngine {
         match *self {}
     }

@@ -230,6 +230,11 @@ impl Gpu {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The CUDA device ordinal.
+    pub(crate) fn ordinal(&self) -> i32 {
+        self.ordinal
+    }
+
     /// Device name and compute capability, e.g. `NVIDIA H100 80GB HBM3 (sm_90)`.
     pub(crate) fn describe(&self) -> String {
         format!("{} (device {}, sm_{}{})", self.name, self.ordinal, self.cc.0, self.cc.1)
@@ -400,30 +405,20 @@ impl Gpu {
         let mut d: dsys::CUDA_MEMCPY2D = unsafe { std::mem::zeroed() };
         // A single row's pitch is never used, but the driver requires pitch >= width.
         let pitch = |p: usize| if rows == 1 { p.max(width) } else { p };
-        match src {
-            End::Host(ptr, p) => {
-                d.srcMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_HOST;
-                d.srcHost = ptr;
-                d.srcPitch = pitch(p);
-            }
-            End::Device(ptr, p) => {
-                d.srcMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
-                d.srcDevice = ptr;
-                d.srcPitch = pitch(p);
-            }
-        }
-        match dst {
-            End::Host(ptr, p) => {
-                d.dstMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_HOST;
-                d.dstHost = ptr as *mut c_void;
-                d.dstPitch = pitch(p);
-            }
-            End::Device(ptr, p) => {
-                d.dstMemoryType = dsys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
-                d.dstDevice = ptr;
-                d.dstPitch = pitch(p);
-            }
-        }
+        // (memory type, host address, device address, pitch) of one end.
+        let parts = |e: End| match e {
+            End::Host(ptr, p) => (dsys::CUmemorytype::CU_MEMORYTYPE_HOST, ptr, 0, pitch(p)),
+            End::Device(ptr, p) => (
+                dsys::CUmemorytype::CU_MEMORYTYPE_DEVICE,
+                std::ptr::null(),
+                ptr,
+                pitch(p),
+            ),
+        };
+        (d.srcMemoryType, d.srcHost, d.srcDevice, d.srcPitch) = parts(src);
+        let dst_host;
+        (d.dstMemoryType, dst_host, d.dstDevice, d.dstPitch) = parts(dst);
+        d.dstHost = dst_host as *mut c_void;
         d.WidthInBytes = width;
         d.Height = rows;
         let host = matches!(src, End::Host(..)) || matches!(dst, End::Host(..));
