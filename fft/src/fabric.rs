@@ -259,23 +259,22 @@ pub(crate) fn check_chunks(g: usize, n: usize, got: usize) -> Result<(), FftErro
 mod tests {
     use super::*;
 
+    /// Runs `f` on every endpoint, each on its own thread; the results in rank order.
+    fn on_each<R: Send>(ends: &[InProcess], f: impl Fn(&InProcess) -> R + Sync) -> Vec<R> {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = ends.iter().map(|e| s.spawn(|| f(e))).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
     #[test]
     fn collectives_move_and_count() {
-        let ends = InProcess::new(3);
-        let out: Vec<_> = std::thread::scope(|s| {
-            let hs: Vec<_> = ends
-                .iter()
-                .map(|f| {
-                    s.spawn(move || {
-                        let g = f.rank() as u32;
-                        let a2a = f.all_to_all((0..3).map(|h| vec![10 * g + h; 2]).collect()).unwrap();
-                        let ag = f.all_gather(vec![g; 1 + g as usize]).unwrap();
-                        let (l, r) = f.exchange_neighbours(vec![100 + g], vec![200 + g]).unwrap();
-                        (a2a, ag, l, r, f.counters().traffic(), f.counters().messages())
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        let out = on_each(&InProcess::new(3), |f| {
+            let g = f.rank() as u32;
+            let a2a = f.all_to_all((0..3).map(|h| vec![10 * g + h; 2]).collect()).unwrap();
+            let ag = f.all_gather(vec![g; 1 + g as usize]).unwrap();
+            let (l, r) = f.exchange_neighbours(vec![100 + g], vec![200 + g]).unwrap();
+            (a2a, ag, l, r, f.counters().traffic(), f.counters().messages())
         });
         for (g, (a2a, ag, l, r, t, m)) in out.into_iter().enumerate() {
             let g = g as u32;
@@ -298,24 +297,15 @@ mod tests {
 
     #[test]
     fn a_failed_device_ends_its_peers_waits() {
-        let ends = InProcess::new(3);
-        let errs: Vec<String> = std::thread::scope(|s| {
-            let hs: Vec<_> = ends
-                .iter()
-                .map(|f| {
-                    s.spawn(move || {
-                        if f.rank() == 1 {
-                            f.abandon();
-                            return String::new();
-                        }
-                        match f.all_to_all(vec![vec![0u8; 4]; 3]) {
-                            Err(e) => e.to_string(),
-                            Ok(_) => "no error".into(),
-                        }
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        let errs = on_each(&InProcess::new(3), |f| {
+            if f.rank() == 1 {
+                f.abandon();
+                return String::new();
+            }
+            match f.all_to_all(vec![vec![0u8; 4]; 3]) {
+                Err(e) => e.to_string(),
+                Ok(_) => "no error".into(),
+            }
         });
         for g in [0, 2] {
             assert!(errs[g].contains("device 1 failed"), "{}", errs[g]);
