@@ -4,6 +4,9 @@ use num_complex::Complex64;
 use std::process::Command;
 use tensorblas_fft::npy;
 
+mod common;
+use common::reference;
+
 fn exe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tensorblas-fft"))
 }
@@ -12,14 +15,6 @@ fn dir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("tblas-fft-cli-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn fft_ref(x: &[Complex64]) -> Vec<Complex64> {
-    let mut v = x.to_vec();
-    rustfft::FftPlanner::<f64>::new()
-        .plan_fft_forward(v.len())
-        .process(&mut v);
-    v
 }
 
 #[test]
@@ -47,7 +42,7 @@ fn forward_inverse_and_report() {
     assert!(st.success());
     let got = npy::parse(&std::fs::read(&out).unwrap()).unwrap();
     assert!(!got.single && !got.real);
-    let want = fft_ref(&x);
+    let want = reference(&x);
     let err = got
         .data
         .iter()

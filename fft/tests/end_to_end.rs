@@ -5,19 +5,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tensorblas_fft::{transform, Algorithm, Plan, PlanSpec, Precision};
 
-fn reference(x: &[Complex64]) -> Vec<Complex64> {
-    let mut v = x.to_vec();
-    rustfft::FftPlanner::<f64>::new()
-        .plan_fft_forward(v.len())
-        .process(&mut v);
-    v
-}
-
-fn rel_l2(got: &[Complex64], want: &[Complex64]) -> f64 {
-    let num: f64 = got.iter().zip(want).map(|(a, b)| (a - b).norm_sqr()).sum();
-    let den: f64 = want.iter().map(|b| b.norm_sqr()).sum();
-    (num / den).sqrt()
-}
+mod common;
+use common::{reference, rel_l2};
 
 fn rel_max(got: &[Complex64], want: &[Complex64]) -> f64 {
     let num = got.iter().zip(want).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);

@@ -7,6 +7,9 @@ use num_complex::{Complex, Complex64};
 use tensorblas::Handle;
 use tensorblas_fft::{transform, transform_into_with, Algorithm, FftError, Plan, PlanSpec, Precision};
 
+mod common;
+use common::{reference, rel_l2, signal};
+
 fn gpu_or_skip(test: &str) -> Option<Handle> {
     match Handle::cuda(0) {
         Ok(h) => Some(h),
@@ -17,30 +20,6 @@ fn gpu_or_skip(test: &str) -> Option<Handle> {
             None
         }
     }
-}
-
-fn signal(n: usize) -> Vec<Complex64> {
-    // Deterministic, not smooth: every frequency carries energy.
-    (0..n)
-        .map(|i| {
-            let k = (i as u64).wrapping_mul(2654435761) % 1000;
-            Complex64::new(k as f64 / 500.0 - 1.0, ((i * 7919) % 113) as f64 / 56.5 - 1.0)
-        })
-        .collect()
-}
-
-fn rel_l2(got: &[Complex64], want: &[Complex64]) -> f64 {
-    let num: f64 = got.iter().zip(want).map(|(a, b)| (a - b).norm_sqr()).sum();
-    let den: f64 = want.iter().map(|b| b.norm_sqr()).sum();
-    (num / den).sqrt()
-}
-
-fn reference(x: &[Complex64]) -> Vec<Complex64> {
-    let mut v = x.to_vec();
-    rustfft::FftPlanner::<f64>::new()
-        .plan_fft_forward(v.len())
-        .process(&mut v);
-    v
 }
 
 #[test]

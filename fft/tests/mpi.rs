@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tensorblas_fft::{npy, transform, Algorithm, Plan, PlanSpec, Precision};
 
+mod common;
+use common::signal;
+
 /// `mpirun` with the flags this machine needs, or None (skip) when there is none.
 fn mpirun(test: &str) -> Option<Command> {
     let found = Command::new("mpirun").arg("--version").output().ok();
@@ -34,17 +37,6 @@ fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tblas-fft-mpi-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn signal(n: usize) -> Vec<Complex64> {
-    (0..n)
-        .map(|i| {
-            Complex64::new(
-                ((i * 37) % 101) as f64 / 50.0 - 1.0,
-                ((i * 53) % 97) as f64 / 48.0 - 1.0,
-            )
-        })
-        .collect()
 }
 
 fn run(mut c: Command, ranks: usize, args: &[&str]) -> Output {
