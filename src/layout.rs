@@ -44,7 +44,13 @@ pub(crate) fn offset_range(dims: &[Dim]) -> Option<(i128, i128)> {
 /// addressed by `dims` starting at `base`, or `None` when it does not fit the address space
 /// (or the box is empty).
 pub(crate) fn byte_range(base: usize, elem: usize, dims: &[Dim]) -> Option<(usize, usize)> {
-    let (lo, hi) = offset_range(dims)?;
+    byte_range_of(base, elem, offset_range(dims)?)
+}
+
+/// [`byte_range`] for an element-offset range `(lo, hi)` that `offset_range` computed once (many
+/// bases with the same dims, as a pointer array's entries).
+#[inline]
+pub(crate) fn byte_range_of(base: usize, elem: usize, (lo, hi): (i128, i128)) -> Option<(usize, usize)> {
     let elem = elem as i128;
     // Saturating: lo and hi may be at the ends of i128 (see offset_range).
     let first = (base as i128).saturating_add(lo.saturating_mul(elem));

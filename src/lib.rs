@@ -46,7 +46,8 @@ mod validate;
 
 pub use api::{default_num_threads, Handle, StridedMut, StridedRef, ENV_CPU_BACKEND, ENV_NUM_THREADS};
 pub use backend::small::Isa;
-pub use backend::CpuBackend;
+pub use backend::tuning::PackedBlocking;
+pub use backend::{CpuBackend, CpuEngine};
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 pub use device::{compile_kernels_cubin, compile_kernels_ptx, DeviceBuffer, GpuEngine, Rows};
 pub use error::{Error, Result};

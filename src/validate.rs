@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::job::{Entries, Job, Op, Strides};
-use crate::layout::{byte_range, is_injective, ranges_intersect, Dim};
+use crate::layout::{byte_range, byte_range_of, is_injective, offset_range, ranges_intersect, Dim};
 use crate::scalar::Scalar;
 use std::mem::{align_of, size_of};
 
@@ -467,7 +467,18 @@ fn addressable<P: Addr>(
             let r = byte_range(p.addr(), sz, &all).ok_or_else(|| ck.fail(at.bs, format!("= {bs} {overflow}")))?;
             Ok(vec![r])
         }
-        Base::Array(Some(ptrs)) => ptrs[..batch as usize].iter().map(|p| check_matrix(p.addr())).collect(),
+        Base::Array(Some(ptrs)) => {
+            // The entries share their dims: the offset range is computed once, each entry costs a
+            // few additions; an entry that fails is checked again in full for the precise error.
+            let offsets = offset_range(&matrix);
+            ptrs[..batch as usize]
+                .iter()
+                .map(|p| match offsets.and_then(|o| byte_range_of(p.addr(), sz, o)) {
+                    Some(r) => Ok(r),
+                    None => check_matrix(p.addr()),
+                })
+                .collect()
+        }
         Base::Array(None) => unreachable!("checked by check_pointers"),
     }
 }

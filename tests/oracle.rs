@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use rand::Rng;
-use tensorblas::{Complex32, Complex64, CpuBackend, Handle, Isa, Op, Scalar, StridedMut, StridedRef};
+use tensorblas::{Complex32, Complex64, CpuBackend, CpuEngine, Handle, Isa, Op, Scalar, StridedMut, StridedRef};
 
 #[derive(Clone, Copy, Debug)]
 enum Style {
@@ -227,6 +227,8 @@ fn random_cases<T: Scalar>(backend: CpuBackend, seed: u64, count: usize) {
         h.set_num_threads(1 + i % 3);
         // Every instruction set of the native kernels gets every style and op pair.
         h.set_isa(isas[(i / 36) % isas.len()]).unwrap();
+        // And every engine of the native backend (vendor backends ignore it).
+        h.set_cpu_engine(CpuEngine::ALL[(i / 5) % CpuEngine::ALL.len()]);
         let style = [Style::Gemm, Style::Strided, Style::Ex, Style::Batched][i % 4];
         let pick = |r: &mut rand::rngs::SmallRng| sizes[r.random_range(0..sizes.len())];
         let scal = |r: &mut rand::rngs::SmallRng, zero_ok: bool| -> T {
@@ -336,13 +338,16 @@ fn edge_shapes_all_backends() {
 /// beta = 0 never reads C: NaN-filled C gives no NaN; alpha = 0 never reads A/B (NaN there).
 fn nan_poisoning<T: Scalar>(backend: CpuBackend) {
     for isa in Isa::all_supported() {
-        nan_poisoning_isa::<T>(backend, isa);
+        for engine in CpuEngine::ALL {
+            nan_poisoning_isa::<T>(backend, isa, engine);
+        }
     }
 }
 
-fn nan_poisoning_isa<T: Scalar>(backend: CpuBackend, isa: Isa) {
+fn nan_poisoning_isa<T: Scalar>(backend: CpuBackend, isa: Isa, engine: CpuEngine) {
     let h = Handle::with_backend(backend).unwrap();
     h.set_isa(isa).unwrap();
+    h.set_cpu_engine(engine);
     let nan = T::from_c64(Complex64::new(f64::NAN, f64::NAN));
     let (m, n, k, batch) = (5, 4, 3, 3);
     let mut r = rng(3);
@@ -730,6 +735,146 @@ fn pool_split_small_kernel_path() {
         match &first {
             None => first = Some(c),
             Some(f) => assert!(all_bits_eq(f, &c), "threads={threads} differs from 1 thread"),
+        }
+    }
+}
+
+/// The packed engine at the edges of every block on every instruction set: sizes one below, at
+/// and one above the microkernel tile (`mr`, `nr`), the packed depth `kc` (and twice it), the
+/// A block rows `mc` and the B panel columns `nc`, with every op pair, general and negative
+/// strides, stride-0 operands, complex alpha/beta and 1-3 threads.
+fn packed_block_edges<T: Scalar>(seed: u64) {
+    let mut r = rng(seed);
+    let h = Handle::with_backend(CpuBackend::Native).unwrap();
+    h.set_cpu_engine(CpuEngine::Packed);
+    for isa in Isa::all_supported() {
+        h.set_isa(isa).unwrap();
+        let bl = isa.packed_blocking(T::DATATYPE);
+        let around = |x: usize| [x - 1, x, x + 1];
+        let mut shapes = vec![];
+        for m in around(bl.mr) {
+            for n in around(bl.nr) {
+                shapes.push((m, n, 3, 2));
+            }
+        }
+        for k in around(bl.kc).into_iter().chain([2 * bl.kc + 1]) {
+            shapes.push((bl.mr + 3, bl.nr + 1, k, 1));
+        }
+        for m in around(bl.mc) {
+            shapes.push((m, 5, 4, 1));
+        }
+        for n in around(bl.nc) {
+            shapes.push((3, n, 2, 1));
+        }
+        shapes.push((2 * bl.mc + bl.mr + 1, 2 * bl.nr + 1, bl.kc + 2, 1));
+        for (idx, &(m, n, k, batch)) in shapes.iter().enumerate() {
+            h.set_num_threads(1 + idx % 3);
+            let style = [Style::Strided, Style::Ex, Style::Batched, Style::Gemm][idx % 4];
+            let case = Case::<T> {
+                style,
+                ta: OPS[idx % 3],
+                tb: OPS[(idx / 3) % 3],
+                m,
+                n,
+                k,
+                batch: if matches!(style, Style::Gemm) { 1 } else { batch },
+                alpha: rand_val(&mut r),
+                beta: if idx % 5 == 0 { T::zero() } else { rand_val(&mut r) },
+            };
+            run_case(
+                &h,
+                &case,
+                &mut r,
+                &format!("packed {} edge #{idx} {m}x{n}x{k}", isa.name()),
+            );
+        }
+    }
+}
+
+#[test]
+fn packed_engine_block_edges() {
+    packed_block_edges::<f32>(31);
+    packed_block_edges::<f64>(32);
+    packed_block_edges::<Complex32>(33);
+    packed_block_edges::<Complex64>(34);
+}
+
+/// The packed engine's two thread splits (the batch over the threads; each entry's C in one
+/// rectangle per thread, by columns or by rows) give the oracle's answer and the same bits for
+/// every thread count.
+#[test]
+fn packed_engine_splits_are_bitwise_reproducible() {
+    let mut r = rng(78);
+    // (m, n, k, batch): a batch split; a few wide entries (columns); a few tall ones (rows).
+    for (m, n, k, batch) in [(40usize, 36, 48, 200), (70, 300, 140, 3), (300, 20, 700, 1)] {
+        let a: Vec<f64> = rand_vec(&mut r, m * k * batch);
+        let b: Vec<f64> = rand_vec(&mut r, k * n * batch);
+        let c0: Vec<f64> = rand_vec(&mut r, m * n * batch);
+        let l = |rows: usize, cols: usize| Layout {
+            origin: 0,
+            rs: 1,
+            cs: rows as isize,
+            bs: (rows * cols) as isize,
+        };
+        let (expect, gauge) = oracle(
+            Op::N,
+            Op::N,
+            m,
+            n,
+            k,
+            0.5f64,
+            &a,
+            l(m, k),
+            &b,
+            l(k, n),
+            2.0,
+            &c0,
+            l(m, n),
+            batch,
+        );
+        let mut first: Option<Vec<f64>> = None;
+        for threads in [1, 2, 3] {
+            let h = Handle::with_backend(CpuBackend::Native).unwrap();
+            h.set_cpu_engine(CpuEngine::Packed);
+            h.set_num_threads(threads);
+            let mut c = c0.clone();
+            h.gemm_strided_batched(
+                Op::N,
+                Op::N,
+                m,
+                n,
+                k,
+                0.5,
+                &a,
+                m,
+                (m * k) as isize,
+                &b,
+                k,
+                (k * n) as isize,
+                2.0,
+                &mut c,
+                m,
+                (m * n) as isize,
+                batch,
+            )
+            .unwrap();
+            let addr = addressed(c.len(), l(m, n), m, n, batch);
+            check(
+                &format!("packed split {m}x{n}x{k}x{batch} threads={threads}"),
+                &c,
+                &c0,
+                &expect,
+                &gauge,
+                &addr,
+                k,
+            );
+            match &first {
+                None => first = Some(c),
+                Some(f) => assert!(
+                    f.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{m}x{n}x{k}x{batch}: threads={threads} differs bitwise from threads=1"
+                ),
+            }
         }
     }
 }

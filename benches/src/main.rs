@@ -20,7 +20,7 @@ mod vendor;
 use std::path::PathBuf;
 use std::time::Duration;
 use sweep::{Opts, Regime};
-use tensorblas::CpuBackend;
+use tensorblas::{CpuBackend, CpuEngine};
 
 const HELP: &str = "\
 tensorblas-bench sweep [options]
@@ -56,6 +56,8 @@ Options:
   --regime R          cache | dram | both (default both)
   --threads N         threads for every variant (default: TBLAS_NUM_THREADS or all cores)
   --backends LIST     tensorblas backends to measure (default: native and openblas when built)
+  --engines LIST      native engines also measured on their own (strided:native-<engine>):
+                      small,packed,gemm-crate (default all three; --quick none; 'none')
   --samples N         samples per measurement (default 7; --quick 3)
   --sample-ms MS      minimum duration of one sample (default 20; --quick 5)
   --dram-mb MB        A+B+C bytes per call in the dram regime (default 192; --quick 96)
@@ -92,6 +94,11 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             .into_iter()
             .filter(|b| *b != CpuBackend::Reference)
             .collect(),
+        engines: if quick {
+            Vec::new()
+        } else {
+            vec![CpuEngine::Small, CpuEngine::Packed, CpuEngine::GemmCrate]
+        },
         samples: if quick { 3 } else { 7 },
         min_sample: Duration::from_millis(if quick { 5 } else { 20 }),
         dram_bytes: if quick { 96 << 20 } else { 192 << 20 },
@@ -143,6 +150,16 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                     .split(',')
                     .map(|b| CpuBackend::parse(b).map_err(|e| e.to_string()))
                     .collect::<Result<_, _>>()?
+            }
+            "--engines" => {
+                let v = val(a)?;
+                opts.engines = if v == "none" {
+                    Vec::new()
+                } else {
+                    v.split(',')
+                        .map(|e| CpuEngine::parse(e).ok_or(format!("--engines: unknown engine '{e}'")))
+                        .collect::<Result<_, _>>()?
+                }
             }
             "--samples" => opts.samples = val(a)?.parse().map_err(|_| "--samples: not a number")?,
             "--sample-ms" => {

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tensorblas::{Complex32, Complex64, CpuBackend, Handle, Op, Scalar};
+use tensorblas::{Complex32, Complex64, CpuBackend, CpuEngine, Handle, Op, Scalar};
 
 /// Operand-size regime of a measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct Opts {
     pub regimes: Vec<Regime>,
     pub threads: usize,
     pub backends: Vec<CpuBackend>,
+    /// Engines of the native backend measured on their own (`strided:native-<engine>` rows).
+    pub engines: Vec<CpuEngine>,
     pub samples: usize,
     pub min_sample: Duration,
     /// Bytes of A+B+C per call in the dram regime.
@@ -286,7 +288,7 @@ fn measure_shape<T: Scalar>(
     regime: Regime,
     opts: &Opts,
     pool: &rayon::ThreadPool,
-    handles: &[(CpuBackend, Handle)],
+    handles: &[(String, CpuBackend, Handle)],
     rows: &mut Vec<Row>,
 ) {
     let (flops1, sz) = flops_and_size(ty, m, n, k);
@@ -315,7 +317,7 @@ fn measure_shape<T: Scalar>(
         })
     };
     let (samples, ms) = (opts.samples, opts.min_sample);
-    for (backend, h) in handles {
+    for (label, _, h) in handles {
         let r = time(samples, ms, || {
             h.gemm_strided_batched(
                 Op::N,
@@ -338,7 +340,11 @@ fn measure_shape<T: Scalar>(
             )
             .expect("strided batched GEMM failed")
         });
-        push("strided", backend.name(), r);
+        push("strided", label, r);
+        if h.cpu_engine() != CpuEngine::Auto {
+            // An engine measured on its own: the strided form is enough.
+            continue;
+        }
         let ap: Vec<&[T]> = a.chunks(sa).collect();
         let bp: Vec<&[T]> = b.chunks(sb).collect();
         let r = {
@@ -348,7 +354,7 @@ fn measure_shape<T: Scalar>(
                     .expect("batched GEMM failed")
             })
         };
-        push("batched", backend.name(), r);
+        push("batched", label, r);
     }
     // Alternatives: rayon over the batch with a single-threaded GEMM per entry.
     let cptr = SendPtr(c.as_mut_ptr());
@@ -425,7 +431,10 @@ fn measure_shape<T: Scalar>(
             }),
         );
         vendor::set_vendor_threads(1);
-    } else if let Some((backend, h)) = handles.iter().find(|(b, _)| *b == CpuBackend::Native) {
+    } else if let Some((label, _, h)) = handles
+        .iter()
+        .find(|(_, b, h)| *b == CpuBackend::Native && h.cpu_engine() == CpuEngine::Auto)
+    {
         let r = time(samples, ms, || {
             h.gemm(
                 Op::N,
@@ -444,7 +453,7 @@ fn measure_shape<T: Scalar>(
             )
             .unwrap()
         });
-        flat(backend.name(), r);
+        flat(label, r);
     }
 }
 
@@ -468,15 +477,21 @@ pub fn run(opts: &Opts) -> (Vec<Row>, Machine) {
         machine.peak_f32 / 2.0,
         machine.bandwidth
     );
-    let handles: Vec<(CpuBackend, Handle)> = opts
+    let mut handles: Vec<(String, CpuBackend, Handle)> = opts
         .backends
         .iter()
         .map(|&b| {
             let h = Handle::with_backend(b).expect("backend");
             h.set_num_threads(opts.threads);
-            (b, h)
+            (b.name().to_string(), b, h)
         })
         .collect();
+    for &e in opts.engines.iter().filter(|e| **e != CpuEngine::Auto) {
+        let h = Handle::with_backend(CpuBackend::Native).expect("native backend");
+        h.set_num_threads(opts.threads);
+        h.set_cpu_engine(e);
+        handles.push((format!("native-{}", e.name()), CpuBackend::Native, h));
+    }
     let jobs: Vec<(char, (usize, usize, usize), Regime)> = opts
         .types
         .iter()
@@ -588,7 +603,11 @@ pub fn table(rows: &[Row], machine: &Machine) -> String {
             for v in &variants {
                 let _ = write!(out, " {:>20}", v);
             }
-            let _ = writeln!(out, " {:>8} {:>6} {:>6}", "ours/alt", "%peak", "%roof");
+            let _ = writeln!(
+                out,
+                " {:>8} {:>9} {:>6} {:>6}",
+                "ours/alt", "auto/best", "%peak", "%roof"
+            );
             last = (ty, layout.clone());
         }
         let sel: Vec<&Row> = rows
@@ -616,11 +635,18 @@ pub fn table(rows: &[Row], machine: &Machine) -> String {
             .filter(|r| !r.is_ours() && r.op != "flat_gemm")
             .map(|r| r.gflops)
             .fold(0.0, f64::max);
+        // The default (`auto`, or `native` in a sweep without it) against the best of
+        // tensorblas' own strided variants (backends and forced engines).
+        let auto = ["auto", "native"]
+            .iter()
+            .find_map(|b| sel.iter().find(|r| r.op == "strided" && r.backend == *b))
+            .map_or(f64::NAN, |r| r.gflops);
         let roof = machine.roofline(ty, m, n, k);
         let _ = writeln!(
             out,
-            " {:>8.2} {:>5.0}% {:>5}",
+            " {:>8.2} {:>9.2} {:>5.0}% {:>5}",
             ours / alt,
+            auto / ours,
             100.0 * ours / machine.peak(ty),
             if layout.starts_with("dram") {
                 format!("{:.0}%", 100.0 * ours / roof)

@@ -19,8 +19,10 @@ pub(crate) mod cuda;
 #[path = "cuda_off.rs"]
 pub(crate) mod cuda;
 pub(crate) mod native;
+pub(crate) mod packed;
 pub(crate) mod reference;
 pub(crate) mod small;
+pub(crate) mod tuning;
 
 /// Which GPU code path runs a call on a CUDA handle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -49,6 +51,50 @@ impl GpuEngine {
     }
 }
 
+/// Which engine of the native backend runs a call (tests and benchmarks force one; the default
+/// `Auto` picks per type, shape and instruction set from the tuning table, `src/backend/tuning.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CpuEngine {
+    /// The tuning table's choice (the default).
+    #[default]
+    Auto,
+    /// The register-blocked small-matrix kernels (no packing of B; AVX-512 tiny path). A job
+    /// they do not take (`min(m, n) > 64` or `k > 512`) runs on `Packed`.
+    Small,
+    /// The BLIS-style packed engine (packed A and B, `mr x nr` microkernel, cache blocking).
+    Packed,
+    /// The `gemm` crate per entry.
+    GemmCrate,
+}
+
+impl CpuEngine {
+    /// Every engine, `Auto` first.
+    pub const ALL: [CpuEngine; 4] = [
+        CpuEngine::Auto,
+        CpuEngine::Small,
+        CpuEngine::Packed,
+        CpuEngine::GemmCrate,
+    ];
+
+    /// Lower-case name, as accepted by [`CpuEngine::parse`].
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuEngine::Auto => "auto",
+            CpuEngine::Small => "small",
+            CpuEngine::Packed => "packed",
+            CpuEngine::GemmCrate => "gemm-crate",
+        }
+    }
+
+    /// Parses `auto`, `small`, `packed` or `gemm-crate`.
+    pub fn parse(s: &str) -> Option<CpuEngine> {
+        CpuEngine::ALL
+            .into_iter()
+            .find(|e| e.name() == s.trim().to_ascii_lowercase())
+    }
+}
+
 /// How a handle wants a job run.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -56,6 +102,8 @@ pub(crate) struct Config {
     pub threads: usize,
     /// Instruction set of tensorblas' own kernels.
     pub isa: small::Isa,
+    /// The native backend's engine (`Auto`: the tuning table's choice).
+    pub engine: CpuEngine,
     /// The pool of `threads` threads (None when `threads == 1`). Backends enter it themselves,
     /// so that they can also run small jobs on the calling thread alone.
     pub pool: Option<Arc<rayon::ThreadPool>>,
@@ -81,15 +129,17 @@ pub(crate) trait Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CpuBackend {
-    /// tensorblas' dispatch (the default): its own kernels for small entries (every extent up to
-    /// 64; with OpenBLAS compiled in, up to 8 for f32/f64, 32 for c32 and 16 for c64, where
-    /// OpenBLAS wins above), then the vendor BLAS when compiled in, else the `gemm` crate.
+    /// tensorblas' dispatch (the default), from the tuning table (`src/backend/tuning.rs`):
+    /// `Native` while every extent is at most the vendor limit (with OpenBLAS compiled in: 8 for
+    /// f32/f64, 32 for c32 and 16 for c64, where OpenBLAS wins above), then the vendor BLAS when
+    /// compiled in, else `Native`.
     Auto,
     /// The naive strided triple loop accumulating in `f64`/`Complex64`: the oracle. Slow; always
     /// compiled.
     Reference,
-    /// Pure Rust (the `gemm` crate per entry; rayon over the batch). Needs no system library;
-    /// always compiled.
+    /// Pure Rust: tensorblas' own small-matrix kernels and packed GEMM, and the `gemm` crate,
+    /// chosen per call by the tuning table ([`CpuEngine`]). Needs no system library; always
+    /// compiled.
     Native,
     /// OpenBLAS through CBLAS (cargo feature `openblas`); layouts CBLAS cannot express
     /// (general or negative strides, conjugation without transposition) run on `Native`.
@@ -178,7 +228,13 @@ impl std::fmt::Display for CpuBackend {
 }
 
 /// Runs a validated job on `backend` with `threads` threads.
-pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usize, isa: small::Isa) -> Result<()> {
+pub(crate) fn run<T: Scalar>(
+    backend: CpuBackend,
+    job: &Job<'_, T>,
+    threads: usize,
+    isa: small::Isa,
+    engine: CpuEngine,
+) -> Result<()> {
     let batch = job.batch();
     if job.m == 0 || job.n == 0 || batch == 0 {
         return Ok(());
@@ -188,12 +244,13 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usi
         return Ok(());
     }
     let backend = match backend {
-        CpuBackend::Auto => auto(job),
+        CpuBackend::Auto => auto(job, isa),
         b => b,
     };
     let cfg = Config {
         threads,
         isa,
+        engine,
         pool: if threads > 1 { Some(pool(threads)?) } else { None },
     };
     match backend {
@@ -210,29 +267,15 @@ pub(crate) fn run<T: Scalar>(backend: CpuBackend, job: &Job<'_, T>, threads: usi
     }
 }
 
-/// The engine `Auto` picks for a job: tensorblas' own kernels while every extent is at most a
-/// per-type limit, above it the vendor BLAS when one is compiled in, else the `gemm` crate (both
-/// inside `Native`, which uses its own kernels up to `native::SMALL_MAX`).
-///
-/// Limits with OpenBLAS compiled in, from `tensorblas-bench sweep` against OpenBLAS 0.3.21
-/// (`benches/results/cpu-zen5.md`): f32 and f64 8 (own kernels 2-5x OpenBLAS at 4 and 8; at 16
-/// OpenBLAS is level or ahead, at 32-64 up to 1.6x ahead), c32 32 (own kernels 1.3-11x ahead up
-/// to 32, 0.75x at 64), c64 16 (ahead up to 16, level or behind at 32-64). MKL on this AMD machine is slower than the
-/// own kernels up to 64 for every type, and without a vendor the own kernels beat the `gemm`
-/// crate up to 64: there the limit is `native::SMALL_MAX` (64).
-fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
-    use crate::scalar::DataType;
-    let largest = job.m.max(job.n).max(job.k);
+/// The backend `Auto` picks for a job: `Native` (whose own engine choice is the tuning table's)
+/// while every extent is at most the table's vendor limit, above it the vendor BLAS when one is
+/// compiled in (`tuning::vendor_limit`).
+fn auto<T: Scalar>(job: &Job<'_, T>, isa: small::Isa) -> CpuBackend {
     let Some(vendor) = CpuBackend::vendor() else {
         return CpuBackend::Native;
     };
-    let limit = match (vendor, T::DATATYPE) {
-        (CpuBackend::OpenBlas, DataType::R32F | DataType::R64F) => 8,
-        (CpuBackend::OpenBlas, DataType::C32F) => 32,
-        (CpuBackend::OpenBlas, DataType::C64F) => 16,
-        _ => native::SMALL_MAX,
-    };
-    if largest <= limit {
+    let largest = job.m.max(job.n).max(job.k);
+    if largest <= tuning::vendor_limit(vendor, isa, T::DATATYPE) {
         CpuBackend::Native
     } else {
         vendor

@@ -1,49 +1,142 @@
 //! The native backend: pure Rust, no system library.
 //!
-//! Per entry it picks one of two engines:
-//! - **small**: tensorblas' own register-blocked kernels ([`super::small`]) for thin entries
-//!   (`min(m, n) <= SMALL_MAX`, `k <= THIN_K_MAX`), whose resident operand stays in L1/L2;
-//! - **gemm**: the `gemm` crate (cache-blocked, packed; any strides, conjugation flags,
-//!   `read_dst = false` when `beta == 0`, so C is never read then) for larger entries.
+//! Three engines, chosen per call by the tuning table ([`super::tuning::pick`]) unless the
+//! handle forces one ([`crate::CpuEngine`]):
+//! - **small**: tensorblas' register-blocked kernels ([`super::small`]), no packing, where they
+//!   apply (`min(m, n) <= SMALL_MAX`, `k <= THIN_K_MAX`: square entries up to 64 and thin ones);
+//!   forced on a job they do not apply to, the packed engine runs it;
+//! - **packed**: tensorblas' BLIS-style packed GEMM ([`super::packed`]), any shape;
+//! - **gemm-crate**: the `gemm` crate per entry.
 //!
-//! Threading: rayon over the batch, each entry single-threaded, unless the batch is too small to
-//! occupy the threads and the entries are large, in which case the entries run one after the
-//! other, each multithreaded inside `gemm`.
+//! Threading (packed and small): the calling thread alone below `tuning::PARALLEL_MIN_WORK`; else a static
+//! split of the batch over the threads when it is large (or divides evenly), otherwise every
+//! entry's C split into one rectangle per thread (columns, or rows when C is taller than wide).
+//! Each element of C is computed identically whatever the split.
 
-use super::small::run_entries;
-use super::{min_entries_per_task, Backend, Config};
+use super::packed::{self, Rect};
+use super::small::{real_ptrs, run_entries, Desc};
+use super::tuning::{self, ENTRIES_PER_THREAD, INNER_THREADING_WORK, PARALLEL_MIN_WORK, SMALL_MAX, THIN_K_MAX};
+use super::{min_entries_per_task, Backend, Config, CpuEngine};
 use crate::error::Result;
 use crate::job::{Entries, EntryPtrs, Job};
-use crate::scalar::Scalar;
+use crate::scalar::{DataType, Scalar};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
 pub(crate) struct Native;
 
-/// Entries at least this large (m*n*k multiply-adds) are worth threading internally when the
-/// batch alone cannot occupy the threads (64^3: below it `gemm` does not thread anyway).
-const INNER_THREADING_WORK: usize = 64 * 64 * 64;
-
-/// Largest m, n and k the small kernels take (above, the packed `gemm` crate wins).
-pub(crate) const SMALL_MAX: usize = 64;
-
-/// Largest k of a thin product (one of m, n at most `SMALL_MAX`) the small kernels take: the
-/// resident `SMALL_MAX x k` slab of the kernel's A stays in L2 (256 KiB in f64).
-const THIN_K_MAX: usize = 512;
-
-/// Below this many multiply-adds in a whole call (batch * m * n * k, about 40-80 us on one
-/// thread), the small-kernel path runs on the calling thread alone: waking the pool costs tens
-/// of microseconds on the project machine (a VM). Measured (f32, 2 threads, one call of 2^21
-/// multiply-adds at 32^3): 178 GFLOP/s on the caller alone, 91 split over the pool.
-const PARALLEL_MIN_WORK: usize = 1 << 23;
-
 impl Backend for Native {
     fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()> {
+        let (bytes, cplx) = tuning::real_of(T::DATATYPE);
+        let engine = match cfg.engine {
+            CpuEngine::Auto => tuning::pick(cfg.isa, bytes, cplx, job.m, job.n, job.k),
+            e => e,
+        };
+        match engine {
+            CpuEngine::Small => small(job, cfg),
+            CpuEngine::GemmCrate => gemm_crate(job, cfg),
+            _ => run_packed(job, cfg),
+        }
+        Ok(())
+    }
+}
+
+/// The packed engine, threaded as the module documentation says.
+fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
+    // C's columns contiguous but not its rows: compute C^T = opB^T opA^T, whose rows are.
+    let flip = job.c.rs != 1 && job.c.cs == 1;
+    let j = if flip { transposed(job) } else { *job };
+    let batch = j.batch();
+    let parallel = batch.saturating_mul(j.entry_work()) >= PARALLEL_MIN_WORK;
+    let full = Rect {
+        r0: 0,
+        r1: j.m,
+        c0: 0,
+        c1: j.n,
+    };
+    let go = |range: std::ops::Range<usize>, rect: Rect| packed_entries(cfg, &j, flip, range, rect);
+    let threads = cfg.threads;
+    match &cfg.pool {
+        Some(pool) if parallel && (batch >= threads * ENTRIES_PER_THREAD || batch % threads == 0) => {
+            // A static split into one contiguous part of the batch per thread; the calling
+            // thread computes part 0 while the pool wakes up for the others.
+            let part = |t: usize| t * batch / threads..(t + 1) * batch / threads;
+            split(pool, threads, |t| go(part(t), full));
+        }
+        Some(pool) if parallel => {
+            // Few entries: each entry's C in one rectangle per thread, along its longer side, in
+            // whole micro-tiles.
+            let (bytes, cplx) = tuning::real_of(T::DATATYPE);
+            let bl = tuning::blocking(cfg.isa, bytes);
+            let w = if cplx { 2 } else { 1 };
+            let (len, unit) = if j.n >= j.m { (j.n, bl.nr) } else { (j.m, bl.mr() / w) };
+            let units = len.div_ceil(unit);
+            let parts = threads.min(units);
+            let cut = |t: usize| (t * units / parts * unit).min(len);
+            let rect = |t: usize| {
+                let (lo, hi) = (cut(t), cut(t + 1));
+                if j.n >= j.m {
+                    Rect { c0: lo, c1: hi, ..full }
+                } else {
+                    Rect { r0: lo, r1: hi, ..full }
+                }
+            };
+            split(pool, parts, |t| go(0..batch, rect(t)));
+        }
+        _ => go(0..batch, full),
+    }
+}
+
+/// Runs `f(0), ..., f(parts - 1)` on the pool, one part per thread, and returns when all are
+/// done.
+fn split(pool: &rayon::ThreadPool, parts: usize, f: impl Fn(usize) + Sync) {
+    // Inside the pool (the caller waits): with `in_place_scope` the caller computed part 0 while
+    // both pool threads woke, three threads on two cores; measured (engine_probe, 2 threads,
+    // Xeon AVX-512) install vs in-place at 2^18 multiply-adds and up: f32 64^3 x 16 202 vs 135
+    // GFLOP/s, f64 32^3 x 32 77 vs 44.
+    let f = &f;
+    pool.install(|| {
+        rayon::scope(|s| {
+            for t in 1..parts {
+                s.spawn(move |_| f(t));
+            }
+            f(0);
+        })
+    });
+}
+
+/// Entries `range` of `j` (in the kernels' orientation) through the packed engine, `rect` of
+/// each, on the calling thread.
+fn packed_entries<T: Scalar>(cfg: &Config, j: &Job<'_, T>, flip: bool, range: std::ops::Range<usize>, rect: Rect) {
+    macro_rules! go {
+        ($r:ty, $cplx:literal) => {{
+            let d = Desc::<$r>::of(j);
+            // SAFETY: `j` is a validated job (every addressed element in bounds, C disjoint from
+            // A and B and its elements distinct, m, n, k > 0, alpha != 0), already in the
+            // kernels' orientation when `flip` (real_ptrs swaps the A and B pointers to match);
+            // `rect` lies inside m x n; the handle only holds supported instruction sets.
+            unsafe { packed::run::<$r, $cplx, _>(cfg.isa, &d, range, rect, &|p| real_ptrs::<T, $r>(j, flip, p)) }
+        }};
+    }
+    match T::DATATYPE {
+        DataType::R32F => go!(f32, false),
+        DataType::R64F => go!(f64, false),
+        DataType::C32F => go!(f32, true),
+        DataType::C64F => go!(f64, true),
+    }
+}
+
+/// The small-matrix kernels (the job fits them: `small_orientation` is `Some`).
+fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
+    let Some(flip) = small_orientation(job) else {
+        return run_packed(job, cfg);
+    };
+    {
         let threads = cfg.threads;
         let batch = job.batch();
         let work = job.entry_work();
         let parallel = cfg.pool.is_some() && batch.saturating_mul(work) >= PARALLEL_MIN_WORK;
-        if let Some(flip) = small_orientation(job) {
+        {
             let j = if flip { transposed(job) } else { *job };
             if j.m > SMALL_MAX {
                 // A tall kernel problem (a flattened contraction whose C rows are contiguous):
@@ -61,17 +154,11 @@ impl Backend for Native {
                     Some(pool) if parallel => {
                         let parts = threads.min(tiles);
                         let part = |t: usize| t * tiles / parts..(t + 1) * tiles / parts;
-                        pool.in_place_scope(|s| {
-                            for t in 1..parts {
-                                let run = &run;
-                                s.spawn(move |_| run(part(t)));
-                            }
-                            run(part(0));
-                        });
+                        split(pool, parts, |t| run(part(t)));
                     }
                     _ => run(0..tiles),
                 }
-                return Ok(());
+                return;
             }
             match &cfg.pool {
                 Some(pool) if parallel && batch >= threads => {
@@ -79,52 +166,47 @@ impl Backend for Native {
                     // calling thread computes part 0 while the pool wakes up for the others.
                     let parts = threads.min(batch);
                     let part = |t: usize| t * batch / parts..(t + 1) * batch / parts;
-                    pool.in_place_scope(|s| {
-                        for t in 1..parts {
-                            let j = &j;
-                            s.spawn(move |_| run_entries(cfg.isa, j, flip, part(t)));
-                        }
-                        run_entries(cfg.isa, &j, flip, part(0));
-                    });
+                    split(pool, parts, |t| run_entries(cfg.isa, &j, flip, part(t)));
                 }
                 Some(pool) if parallel => {
                     // Fewer entries than threads, each large (a wide flattened GEMM): split the
                     // columns of each entry into one contiguous block per thread.
                     let parts = threads.min(j.n.div_ceil(8)).max(1);
                     let cols = |t: usize| (t * j.n / parts, (t + 1) * j.n / parts);
-                    for p in 0..batch {
-                        pool.in_place_scope(|s| {
-                            for t in 1..parts {
-                                let sub = tile(&j, flip, p, (0, j.m), cols(t));
-                                s.spawn(move |_| run_entries(cfg.isa, &sub, flip, 0..1));
-                            }
-                            run_entries(cfg.isa, &tile(&j, flip, p, (0, j.m), cols(0)), flip, 0..1);
-                        });
-                    }
+                    split(pool, parts, |t| {
+                        for p in 0..batch {
+                            run_entries(cfg.isa, &tile(&j, flip, p, (0, j.m), cols(t)), flip, 0..1);
+                        }
+                    });
                 }
                 _ => run_entries(cfg.isa, &j, flip, 0..batch),
             }
-            return Ok(());
         }
-        if threads <= 1 || (!parallel && work < INNER_THREADING_WORK) {
-            // Small total work: the calling thread alone (waking the pool costs more).
-            (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::None));
-            return Ok(());
-        }
-        cfg.install(|| {
-            if threads <= 1 {
-                (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::None));
-            } else if batch < 2 * threads && work >= INNER_THREADING_WORK {
-                (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::Rayon(threads)));
-            } else {
-                (0..batch)
-                    .into_par_iter()
-                    .with_min_len(min_entries_per_task(work))
-                    .for_each(|p| entry(job, job.entry(p), Parallelism::None));
-            }
-        });
-        Ok(())
     }
+}
+
+/// The `gemm` crate per entry: rayon over the batch, or each entry threaded inside `gemm` when
+/// the batch is too small to occupy the threads.
+fn gemm_crate<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
+    let (threads, batch, work) = (cfg.threads, job.batch(), job.entry_work());
+    let parallel = cfg.pool.is_some() && batch.saturating_mul(work) >= PARALLEL_MIN_WORK;
+    if threads <= 1 || (!parallel && work < INNER_THREADING_WORK) {
+        // Small total work: the calling thread alone (waking the pool costs more).
+        (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::None));
+        return;
+    }
+    cfg.install(|| {
+        if threads <= 1 {
+            (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::None));
+        } else if batch < 2 * threads && work >= INNER_THREADING_WORK {
+            (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::Rayon(threads)));
+        } else {
+            (0..batch)
+                .into_par_iter()
+                .with_min_len(min_entries_per_task(work))
+                .for_each(|p| entry(job, job.entry(p), Parallelism::None));
+        }
+    });
 }
 
 /// Whether the small kernels take this job, and in which orientation (`Some(flip)`): they keep

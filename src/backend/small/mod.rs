@@ -99,27 +99,60 @@ impl Isa {
     }
 }
 
-/// One entry's problem in element units (complex elements count once).
+/// One entry's problem in element units (complex elements count once), with `alpha` and `beta`
+/// as (re, im) of the kernels' real type.
 #[derive(Clone, Copy)]
-struct Desc<R> {
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: [R; 2],
-    beta: [R; 2],
-    beta_zero: bool,
-    a_rs: isize,
-    a_cs: isize,
-    a_conj: bool,
-    b_rs: isize,
-    b_cs: isize,
-    b_conj: bool,
-    c_rs: isize,
-    c_cs: isize,
+pub(crate) struct Desc<R> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: [R; 2],
+    pub beta: [R; 2],
+    pub beta_zero: bool,
+    pub a_rs: isize,
+    pub a_cs: isize,
+    pub a_conj: bool,
+    pub b_rs: isize,
+    pub b_cs: isize,
+    pub b_conj: bool,
+    pub c_rs: isize,
+    pub c_cs: isize,
+}
+
+impl<R: Real> Desc<R> {
+    /// The descriptor of `job` (already in the kernels' orientation).
+    pub(crate) fn of<T: Scalar>(job: &Job<'_, T>) -> Desc<R> {
+        let (al, be) = (job.alpha.to_c64(), job.beta.to_c64());
+        Desc {
+            m: job.m,
+            n: job.n,
+            k: job.k,
+            alpha: [R::from_f64(al.re), R::from_f64(al.im)],
+            beta: [R::from_f64(be.re), R::from_f64(be.im)],
+            beta_zero: job.beta.is_zero(),
+            a_rs: job.a.rs,
+            a_cs: job.a.cs,
+            a_conj: job.a.conj,
+            b_rs: job.b.rs,
+            b_cs: job.b.cs,
+            b_conj: job.b.conj,
+            c_rs: job.c.rs,
+            c_cs: job.c.cs,
+        }
+    }
+}
+
+/// Entry `p`'s (A, B, C) pointers as real pointers, in the kernels' orientation (`flip`: the
+/// kernel's A is the job's B).
+#[inline(always)]
+pub(crate) fn real_ptrs<T: Scalar, R>(job: &Job<'_, T>, flip: bool, p: usize) -> Ptrs<R> {
+    let e: EntryPtrs<T> = job.entry(p);
+    let (a, b) = if flip { (e.b, e.a) } else { (e.a, e.b) };
+    (a.cast::<R>(), b.cast::<R>(), e.c.cast::<R>())
 }
 
 /// Arithmetic the scalar (scattered-store and packing) paths need.
-trait Arith: Real + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {}
+pub(crate) trait Arith: Real + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {}
 impl Arith for f32 {}
 impl Arith for f64 {}
 
@@ -143,29 +176,8 @@ pub(crate) struct Pack<R> {
 pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, range: std::ops::Range<usize>) {
     macro_rules! go {
         ($r:ty, $cplx:literal, $pack:ident) => {{
-            let al = job.alpha.to_c64();
-            let be = job.beta.to_c64();
-            let d = Desc::<$r> {
-                m: job.m,
-                n: job.n,
-                k: job.k,
-                alpha: [al.re as $r, al.im as $r],
-                beta: [be.re as $r, be.im as $r],
-                beta_zero: job.beta.is_zero(),
-                a_rs: job.a.rs,
-                a_cs: job.a.cs,
-                a_conj: job.a.conj,
-                b_rs: job.b.rs,
-                b_cs: job.b.cs,
-                b_conj: job.b.conj,
-                c_rs: job.c.rs,
-                c_cs: job.c.cs,
-            };
-            let ptrs = |p: usize| {
-                let e: EntryPtrs<T> = job.entry(p);
-                let (a, b) = if flip { (e.b, e.a) } else { (e.a, e.b) };
-                (a.cast::<$r>(), b.cast::<$r>(), e.c.cast::<$r>())
-            };
+            let d = Desc::<$r>::of(job);
+            let ptrs = |p: usize| real_ptrs::<T, $r>(job, flip, p);
             $pack.with(|buf| {
                 let mut buf = buf.borrow_mut();
                 // A packed by an earlier call may have changed since.
@@ -187,7 +199,7 @@ pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, ran
 }
 
 /// Entry pointers (A, B, C) of entry `p`, as real pointers.
-type Ptrs<R> = (*const R, *const R, *mut R);
+pub(crate) type Ptrs<R> = (*const R, *const R, *mut R);
 
 /// # Safety
 /// See `run_entries`.
@@ -259,7 +271,7 @@ macro_rules! x86_entries {
                         (true, true) => entry::<Avx2<$r>, CPLX, 4, 1>(d, a, b, c, buf),
                         (true, false) => entry::<Avx2<$r>, CPLX, 2, 2>(d, a, b, c, buf),
                         (false, true) => entry::<Avx2<$r>, CPLX, 8, 1>(d, a, b, c, buf),
-                        (false, false) => entry::<Avx2<$r>, CPLX, 4, 2>(d, a, b, c, buf),
+                        (false, false) => entry::<Avx2<$r>, CPLX, 6, 2>(d, a, b, c, buf),
                     }
                 }
             }
@@ -287,7 +299,7 @@ macro_rules! x86_entries {
                         (true, true) => entry::<Avx512<$r>, CPLX, 8, 1>(d, a, b, c, buf),
                         (true, false) => entry::<Avx512<$r>, CPLX, 4, 2>(d, a, b, c, buf),
                         (false, true) => entry::<Avx512<$r>, CPLX, 16, 1>(d, a, b, c, buf),
-                        (false, false) => entry::<Avx512<$r>, CPLX, 8, 2>(d, a, b, c, buf),
+                        (false, false) => entry::<Avx512<$r>, CPLX, 12, 2>(d, a, b, c, buf),
                     }
                 }
             }
@@ -517,7 +529,7 @@ where
         // x * (sr + i si) on complex lanes: x*sr + neg_even(swap(x))*si.
         let cmul = |x: S::V, sr: S::V, si: S::V| S::fma(S::neg_even(S::swap_pairs(x)), si, S::mul(x, sr));
         let contiguous = d.c_rs == 1;
-        let mut tile = [[S::R::ZERO; 16]; 16];
+        let mut tile = [[S::R::ZERO; 16]; 32];
         for j in 0..NR {
             let col = (blk.j0 + j) as isize * d.c_cs * wi;
             for v in 0..MV {
@@ -563,7 +575,7 @@ unsafe fn scatter<R: Arith, const CPLX: bool>(
     nr: usize,
     mv: usize,
     lanes: usize,
-    tile: &[[R; 16]; 16],
+    tile: &[[R; 16]; 32],
 ) {
     let step = if CPLX { 2 } else { 1 };
     let wi = step as isize;

@@ -9,14 +9,27 @@
 use std::arch::x86_64::*;
 
 /// Real element type of a kernel.
-pub(crate) trait Real: Copy + Default + Send + Sync + std::ops::Neg<Output = Self> + 'static {
+pub(crate) trait Real:
+    Copy + Default + PartialEq + Send + Sync + std::ops::Neg<Output = Self> + 'static
+{
     const ZERO: Self;
+    const ONE: Self;
+    /// The nearest value of this type.
+    fn from_f64(x: f64) -> Self;
 }
 impl Real for f32 {
     const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
 }
 impl Real for f64 {
     const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn from_f64(x: f64) -> Self {
+        x
+    }
 }
 
 /// Vector operations on `LANES` lanes of `R`. All methods are unsafe: the caller guarantees the

@@ -1,0 +1,91 @@
+//! One engine of the native backend on one square size, single- or multi-threaded: the quick
+//! probe behind the tuning table's notes (`src/backend/tuning.rs`). The sweep
+//! (`tensorblas-bench sweep`) is the full measurement.
+//!
+//! ```sh
+//! cargo run --release --example engine_probe -- SIZE BATCH THREADS ENGINE [s|d] [avx512|avx2|portable]
+//! cargo run --release --example engine_probe -- 64 64 1 packed s avx2
+//! ```
+use std::time::Instant;
+use tensorblas::{CpuBackend, CpuEngine, Handle, Isa, Op, Scalar};
+
+const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d] [avx512|avx2|portable]
+  ENGINE: auto, small, packed or gemm-crate; prints the best GFLOP/s of 20 samples of >= 50 ms";
+
+fn run<T: Scalar>(h: &Handle, s: usize, batch: usize) -> Result<f64, String> {
+    let a: Vec<T> = (0..s * s * batch)
+        .map(|i| T::from_c64(tensorblas::Complex64::new((i % 7) as f64 * 0.1, 0.0)))
+        .collect();
+    let mut c = vec![T::zero(); s * s * batch];
+    let st = (s * s) as isize;
+    let mut best = f64::MAX;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let mut reps = 0;
+        while t.elapsed().as_secs_f64() < 0.05 {
+            h.gemm_strided_batched(
+                Op::N,
+                Op::N,
+                s,
+                s,
+                s,
+                T::one(),
+                &a,
+                s,
+                st,
+                &a,
+                s,
+                st,
+                T::zero(),
+                &mut c,
+                s,
+                st,
+                batch,
+            )
+            .map_err(|e| e.to_string())?;
+            reps += 1;
+        }
+        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    Ok(2.0 * (s * s * s * batch) as f64 / best / 1e9)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parsed = (|| -> Option<(usize, usize, usize, CpuEngine, String, Option<Isa>)> {
+        let num = |i: usize| args.get(i)?.parse::<usize>().ok().filter(|&v| v > 0);
+        let ty = args.get(4).cloned().unwrap_or_else(|| "s".into());
+        let isa = match args.get(5) {
+            Some(s) => Some(Isa::parse(s)?),
+            None => None,
+        };
+        Some((num(0)?, num(1)?, num(2)?, CpuEngine::parse(args.get(3)?)?, ty, isa))
+    })();
+    let Some((s, batch, threads, engine, ty, isa)) = parsed.filter(|p| p.4 == "s" || p.4 == "d") else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
+    let result = (|| -> Result<f64, String> {
+        let h = Handle::with_backend(CpuBackend::Native).map_err(|e| e.to_string())?;
+        h.set_num_threads(threads);
+        h.set_cpu_engine(engine);
+        if let Some(isa) = isa {
+            h.set_isa(isa).map_err(|e| e.to_string())?;
+        }
+        if ty == "s" {
+            run::<f32>(&h, s, batch)
+        } else {
+            run::<f64>(&h, s, batch)
+        }
+    })();
+    match result {
+        Ok(g) => println!(
+            "{ty} {s}^3 x {batch}, {threads} threads, {}: {g:.1} GFLOP/s",
+            engine.name()
+        ),
+        Err(e) => {
+            eprintln!("engine_probe: {e}");
+            std::process::exit(1);
+        }
+    }
+}

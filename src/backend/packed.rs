@@ -1,0 +1,632 @@
+//! The packed engine: tensorblas' own BLIS-style GEMM for every size above the tiny ones.
+//!
+//! Five loops around a register-blocked microkernel (block sizes from [`super::tuning`]):
+//!
+//! ```text
+//! for jc in columns, step nc:          B panel kc x nc packed into nr-wide micro-panels (L3)
+//!   for pc in depth, step kc:
+//!     for ic in rows, step mc:         A block mc x kc packed into mr-tall micro-panels (L2)
+//!       for jr in the panel, step nr:  one kc x nr micro-panel of B stays in L1 ...
+//!         for ir in the block, step mr:   ... while the A micro-panels stream past it
+//!           microkernel: an mr x nr tile of C in registers over kc
+//! ```
+//!
+//! Packing absorbs every layout: any row/column/batch strides (negative and zero included),
+//! transposition, conjugation and `alpha` (folded into A as it is packed), so one microkernel
+//! serves `gemm`, the strided and pointer-array batched forms and the general-stride form.
+//! Complex types use the real microkernel by the 1m method (Van Zee & Smith, "Implementing
+//! high-performance complex matrix multiplication via the 1m method", 2017): each complex
+//! element `a` of A becomes the real 2x2 block `[re -im; im re]` and each element of B the real
+//! column `[re; im]`, so the real product of the packed operands is exactly the complex product,
+//! laid out as C's real view (re and im of one element in consecutive rows). The flop count is
+//! that of the complex product.
+//!
+//! C is never packed: a tile whose rows are contiguous (the real view's rows, for complex types
+//! when `beta` is real) is written with vector (masked at the edge) stores, any other through a
+//! small array and scalar stores. `beta` applies on the first depth block only; `beta == 0`
+//! never reads C.
+//!
+//! Each thread owns its packing buffers (thread-local, grown once, never freed), so nothing is
+//! allocated per entry; an operand shared by consecutive entries (batch stride 0) and packed
+//! whole is packed once per call. Every element of C is computed by the same sequence of
+//! operations whatever the thread count, so results are bit-for-bit independent of it.
+
+#[cfg(target_arch = "x86_64")]
+use super::small::simd::{Avx2, Avx512};
+use super::small::simd::{Portable, Real, Simd};
+use super::small::{Arith, Desc, Isa, Ptrs};
+use super::tuning::Blocking;
+use std::cell::RefCell;
+
+/// One rectangle of every entry in a range: rows `r0..r1` and columns `c0..c1` of C (element
+/// units).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rect {
+    pub r0: usize,
+    pub r1: usize,
+    pub c0: usize,
+    pub c1: usize,
+}
+
+/// Per-thread packing buffers and what they hold.
+pub(crate) struct Bufs<R> {
+    a: Vec<R>,
+    b: Vec<R>,
+    /// The entry pointer whose A (resp. B) is packed whole in `a` (resp. `b`) during the current
+    /// call (null: none): an operand shared by the next entry is not packed again.
+    a_key: *const R,
+    b_key: *const R,
+}
+
+impl<R> Bufs<R> {
+    const fn new() -> Self {
+        Bufs {
+            a: Vec::new(),
+            b: Vec::new(),
+            a_key: std::ptr::null(),
+            b_key: std::ptr::null(),
+        }
+    }
+}
+
+thread_local! {
+    static BUFS_F32: RefCell<Bufs<f32>> = const { RefCell::new(Bufs::new()) };
+    static BUFS_F64: RefCell<Bufs<f64>> = const { RefCell::new(Bufs::new()) };
+}
+
+/// Runs the rectangle `rect` of every entry in `range` on the calling thread.
+///
+/// # Safety
+/// `isa` is supported by this CPU; `d` describes entries whose pointers `ptrs(p)` returns for
+/// every `p` in `range`, each validated (every addressed element of A, B and C in bounds, C's
+/// elements pairwise distinct and disjoint from A and B, `m, n, k > 0`, alpha != 0); `rect`
+/// lies inside `d.m x d.n`; `R` is the real type of the entries (complex when `CPLX`).
+#[allow(private_bounds)]
+pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
+    isa: Isa,
+    d: &Desc<R>,
+    range: std::ops::Range<usize>,
+    rect: Rect,
+    ptrs: &F,
+) where
+    Portable<R>: Simd<R = R>,
+    Entries<R>: X86<R>,
+{
+    let bl = super::tuning::blocking(isa, std::mem::size_of::<R>());
+    <Entries<R> as X86<R>>::with_bufs(|bufs| {
+        bufs.a_key = std::ptr::null();
+        bufs.b_key = std::ptr::null();
+        // SAFETY: forwarded (this function's contract); the ISA is supported.
+        unsafe {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => <Entries<R> as X86<R>>::avx512::<CPLX, F>(&bl, d, range, rect, ptrs, bufs),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => <Entries<R> as X86<R>>::avx2::<CPLX, F>(&bl, d, range, rect, ptrs, bufs),
+                _ => {
+                    for p in range {
+                        let (a, b, c) = ptrs(p);
+                        entry::<Portable<R>, CPLX>(&bl, d, a, b, c, rect, bufs);
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Per real type: its thread-local buffers and its `#[target_feature]` entry points (a trait so
+/// that `run` stays generic over f32/f64).
+pub(crate) struct Entries<R>(std::marker::PhantomData<R>);
+
+pub(crate) trait X86<R> {
+    fn with_bufs<O>(f: impl FnOnce(&mut Bufs<R>) -> O) -> O;
+    unsafe fn avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
+        bl: &Blocking,
+        d: &Desc<R>,
+        range: std::ops::Range<usize>,
+        rect: Rect,
+        ptrs: &F,
+        bufs: &mut Bufs<R>,
+    );
+    unsafe fn avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
+        bl: &Blocking,
+        d: &Desc<R>,
+        range: std::ops::Range<usize>,
+        rect: Rect,
+        ptrs: &F,
+        bufs: &mut Bufs<R>,
+    );
+}
+
+macro_rules! x86_entries {
+    ($r:ty, $bufs:ident, $avx2:ident, $avx512:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+            bl: &Blocking,
+            d: &Desc<$r>,
+            range: std::ops::Range<usize>,
+            rect: Rect,
+            ptrs: &F,
+            bufs: &mut Bufs<$r>,
+        ) {
+            for p in range {
+                let (a, b, c) = ptrs(p);
+                // SAFETY: AVX2+FMA enabled here; the rest is `run`'s contract.
+                unsafe { entry::<Avx2<$r>, CPLX>(bl, d, a, b, c, rect, bufs) }
+            }
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn $avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+            bl: &Blocking,
+            d: &Desc<$r>,
+            range: std::ops::Range<usize>,
+            rect: Rect,
+            ptrs: &F,
+            bufs: &mut Bufs<$r>,
+        ) {
+            for p in range {
+                let (a, b, c) = ptrs(p);
+                // SAFETY: AVX-512F enabled here; the rest is `run`'s contract.
+                unsafe { entry::<Avx512<$r>, CPLX>(bl, d, a, b, c, rect, bufs) }
+            }
+        }
+
+        impl X86<$r> for Entries<$r> {
+            fn with_bufs<O>(f: impl FnOnce(&mut Bufs<$r>) -> O) -> O {
+                $bufs.with(|b| f(&mut b.borrow_mut()))
+            }
+            #[cfg(target_arch = "x86_64")]
+            unsafe fn avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+                bl: &Blocking,
+                d: &Desc<$r>,
+                range: std::ops::Range<usize>,
+                rect: Rect,
+                ptrs: &F,
+                bufs: &mut Bufs<$r>,
+            ) {
+                // SAFETY: forwarded.
+                unsafe { $avx2::<CPLX, F>(bl, d, range, rect, ptrs, bufs) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            unsafe fn avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+                bl: &Blocking,
+                d: &Desc<$r>,
+                range: std::ops::Range<usize>,
+                rect: Rect,
+                ptrs: &F,
+                bufs: &mut Bufs<$r>,
+            ) {
+                // SAFETY: forwarded.
+                unsafe { $avx512::<CPLX, F>(bl, d, range, rect, ptrs, bufs) }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            unsafe fn avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+                _: &Blocking,
+                _: &Desc<$r>,
+                _: std::ops::Range<usize>,
+                _: Rect,
+                _: &F,
+                _: &mut Bufs<$r>,
+            ) {
+                unreachable!("AVX2 is never supported off x86_64")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            unsafe fn avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
+                _: &Blocking,
+                _: &Desc<$r>,
+                _: std::ops::Range<usize>,
+                _: Rect,
+                _: &F,
+                _: &mut Bufs<$r>,
+            ) {
+                unreachable!("AVX-512 is never supported off x86_64")
+            }
+        }
+    };
+}
+x86_entries!(f32, BUFS_F32, avx2_f32, avx512_f32);
+x86_entries!(f64, BUFS_F64, avx2_f64, avx512_f64);
+
+/// Grows `v` to at least `len` elements (never shrinks; the contents are overwritten by packing).
+#[inline(always)]
+fn room<R: Real>(v: &mut Vec<R>, len: usize) -> *mut R {
+    if v.len() < len {
+        v.resize(len, R::ZERO);
+    }
+    v.as_mut_ptr()
+}
+
+/// The rectangle `rect` of one entry through the five loops.
+///
+/// # Safety
+/// As `run`, for one entry; `S`'s instruction set is enabled.
+#[inline(always)]
+unsafe fn entry<S: Simd, const CPLX: bool>(
+    bl: &Blocking,
+    d: &Desc<S::R>,
+    a: *const S::R,
+    b: *const S::R,
+    c: *mut S::R,
+    rect: Rect,
+    bufs: &mut Bufs<S::R>,
+) where
+    S::R: Arith,
+{
+    let w = if CPLX { 2 } else { 1 };
+    let (mr, nr) = (bl.mr(), bl.nr);
+    // Block sizes in elements (a complex element is w real rows and w real depth steps).
+    let kc = bl.kc / w;
+    let mc = bl.mc / w;
+    let nc = bl.nc;
+    let whole_a = rect.r1 - rect.r0 <= mc && d.k <= kc;
+    let whole_b = rect.c1 - rect.c0 <= nc && d.k <= kc;
+    let mut jc = rect.c0;
+    while jc < rect.c1 {
+        let ncur = nc.min(rect.c1 - jc);
+        let mut pc = 0;
+        while pc < d.k {
+            let kcur = kc.min(d.k - pc);
+            let kr = kcur * w;
+            let npan = ncur.div_ceil(nr);
+            let bp = room(&mut bufs.b, npan * kr * nr);
+            if !(whole_b && bufs.b_key == b) {
+                // SAFETY: the block (pc.., jc..) lies in this entry's B; the buffer holds npan
+                // micro-panels of kr x nr.
+                unsafe { pack_b::<S::R, CPLX>(d, b, pc, kcur, jc, ncur, nr, bp) };
+                bufs.b_key = if whole_b { b } else { std::ptr::null() };
+            }
+            let first = pc == 0;
+            let mut ic = rect.r0;
+            while ic < rect.r1 {
+                let mcur = mc.min(rect.r1 - ic);
+                let rows_real = mcur * w;
+                let mpan = rows_real.div_ceil(mr);
+                let ap = room(&mut bufs.a, mpan * kr * mr);
+                if !(whole_a && bufs.a_key == a) {
+                    // SAFETY: the block (ic.., pc..) lies in this entry's A; the buffer holds
+                    // mpan micro-panels of kr x mr.
+                    unsafe { pack_a::<S::R, CPLX>(d, a, ic, mcur, pc, kcur, mr, ap) };
+                    bufs.a_key = if whole_a { a } else { std::ptr::null() };
+                }
+                for q in 0..npan {
+                    let jr = q * nr;
+                    let cols = nr.min(ncur - jr);
+                    for r in 0..mpan {
+                        let ir = r * mr;
+                        let t = Tile {
+                            kr,
+                            a: ap.wrapping_add(r * kr * mr),
+                            b: bp.wrapping_add(q * kr * nr),
+                            row: ic * w + ir,
+                            col: jc + jr,
+                            rows: mr.min(rows_real - ir),
+                            cols,
+                            first,
+                        };
+                        // SAFETY: the tile lies inside the packed buffers and inside this
+                        // entry's C (rect is inside m x n).
+                        unsafe { tile::<S, CPLX>(bl, d, &t, c) };
+                    }
+                }
+                ic += mc;
+            }
+            pc += kc;
+        }
+        jc += nc;
+    }
+}
+
+/// Packs A's block of rows `i0..i0+mc`, depth `p0..p0+kc` (elements) into `mr`-tall
+/// micro-panels: panel `r`, depth step `l` (real), row `i` (real) at `r*kr*mr + l*mr + i`; rows
+/// past the block are zero. `alpha` and A's conjugation are applied here; complex elements
+/// become 2x2 real blocks (1m).
+///
+/// # Safety
+/// The block lies in the entry's A (validated); `dst` holds `ceil(mc*w/mr) * kc*w * mr` elements.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_a<R: Arith, const CPLX: bool>(
+    d: &Desc<R>,
+    a: *const R,
+    i0: usize,
+    mc: usize,
+    p0: usize,
+    kc: usize,
+    mr: usize,
+    dst: *mut R,
+) {
+    let w = if CPLX { 2 } else { 1 };
+    let wi = w as isize;
+    let kr = kc * w;
+    let rows_real = mc * w;
+    let panels = rows_real.div_ceil(mr);
+    let [ar, ai] = d.alpha;
+    // SAFETY: reads address elements (i0+i, p0+l) of this entry's A; writes stay inside
+    // panels * kr * mr elements of dst.
+    unsafe {
+        for r in 0..panels {
+            let base = dst.add(r * kr * mr);
+            let ir0 = r * mr; // first real row of the panel
+            let ihi = mr.min(rows_real - ir0); // real rows present
+            let e0 = ir0 / w; // first element row
+            let ecount = ihi / w;
+            for l in 0..kc {
+                let col = a.wrapping_offset((p0 + l) as isize * d.a_cs * wi);
+                if CPLX {
+                    let (o0, o1) = (base.add(2 * l * mr), base.add((2 * l + 1) * mr));
+                    for e in 0..ecount {
+                        let src = col.wrapping_offset((i0 + e0 + e) as isize * d.a_rs * wi);
+                        let (xr, xi) = (*src, *src.add(1));
+                        let xi = if d.a_conj { -xi } else { xi };
+                        // alpha * x
+                        let (yr, yi) = (ar * xr - ai * xi, ar * xi + ai * xr);
+                        *o0.add(2 * e) = yr;
+                        *o0.add(2 * e + 1) = yi;
+                        *o1.add(2 * e) = -yi;
+                        *o1.add(2 * e + 1) = yr;
+                    }
+                    for i in ihi..mr {
+                        *o0.add(i) = R::ZERO;
+                        *o1.add(i) = R::ZERO;
+                    }
+                } else {
+                    let o = base.add(l * mr);
+                    if d.a_rs == 1 {
+                        let src = col.add(i0 + e0);
+                        for i in 0..ihi {
+                            *o.add(i) = ar * *src.add(i);
+                        }
+                    } else {
+                        for i in 0..ihi {
+                            *o.add(i) = ar * *col.wrapping_offset((i0 + e0 + i) as isize * d.a_rs);
+                        }
+                    }
+                    for i in ihi..mr {
+                        *o.add(i) = R::ZERO;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs B's block of depth `p0..p0+kc`, columns `j0..j0+nc` (elements) into `nr`-wide
+/// micro-panels: panel `q`, depth step `l` (real), column `j` at `q*kr*nr + l*nr + j`; columns
+/// past the block are zero. Conjugation is applied here; a complex element becomes the real
+/// column `[re; im]` (1m).
+///
+/// # Safety
+/// The block lies in the entry's B (validated); `dst` holds `ceil(nc/nr) * kc*w * nr` elements.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_b<R: Arith, const CPLX: bool>(
+    d: &Desc<R>,
+    b: *const R,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    nr: usize,
+    dst: *mut R,
+) {
+    let w = if CPLX { 2 } else { 1 };
+    let wi = w as isize;
+    let kr = kc * w;
+    let panels = nc.div_ceil(nr);
+    // SAFETY: reads address elements (p0+l, j0+j) of this entry's B; writes stay inside
+    // panels * kr * nr elements of dst.
+    unsafe {
+        for q in 0..panels {
+            let base = dst.add(q * kr * nr);
+            let cols = nr.min(nc - q * nr);
+            for j in 0..cols {
+                let col = b.wrapping_offset((j0 + q * nr + j) as isize * d.b_cs * wi);
+                let mut o = base.add(j);
+                for l in 0..kc {
+                    let src = col.wrapping_offset((p0 + l) as isize * d.b_rs * wi);
+                    *o = *src;
+                    o = o.add(nr);
+                    if CPLX {
+                        let im = *src.add(1);
+                        *o = if d.b_conj { -im } else { im };
+                        o = o.add(nr);
+                    }
+                }
+            }
+            for j in cols..nr {
+                for l in 0..kr {
+                    *base.add(l * nr + j) = R::ZERO;
+                }
+            }
+        }
+    }
+}
+
+/// One microkernel call: packed A micro-panel (`kr x mr`), packed B micro-panel (`kr x nr`),
+/// and where its `rows x cols` result goes in C (real row index of C's real view, column).
+struct Tile<R> {
+    kr: usize,
+    a: *const R,
+    b: *const R,
+    row: usize,
+    col: usize,
+    rows: usize,
+    cols: usize,
+    /// The first depth block: `beta` applies (later blocks accumulate).
+    first: bool,
+}
+
+/// Dispatches a tile to the const-generic microkernel: `MV` vectors of rows, and a width of
+/// `1, 2, 4, 6, 8` or `12` columns, the smallest that covers the tile's columns (B's
+/// micro-panel is zero-padded to `nr`, so the extra columns compute zeros that are not stored;
+/// a few widths keep the number of compiled kernels small).
+///
+/// # Safety
+/// As `entry`; `t` lies inside the packed buffers and the entry's C.
+#[inline(always)]
+unsafe fn tile<S: Simd, const CPLX: bool>(bl: &Blocking, d: &Desc<S::R>, t: &Tile<S::R>, c: *mut S::R)
+where
+    S::R: Arith,
+{
+    macro_rules! arms {
+        ($mv:literal) => {
+            // SAFETY: forwarded contract; every width is at most nr (the widths below nr are
+            // chosen only when t.cols fits them, and nr itself is one of them).
+            unsafe {
+                match t.cols {
+                    1 => micro::<S, CPLX, $mv, 1>(bl, d, t, c),
+                    2 => micro::<S, CPLX, $mv, 2>(bl, d, t, c),
+                    3 | 4 => micro::<S, CPLX, $mv, 4>(bl, d, t, c),
+                    5 | 6 => micro::<S, CPLX, $mv, 6>(bl, d, t, c),
+                    7 | 8 => micro::<S, CPLX, $mv, 8>(bl, d, t, c),
+                    9..=12 => micro::<S, CPLX, $mv, 12>(bl, d, t, c),
+                    _ => unreachable!("the tuning table's nr is at most 12"),
+                }
+            }
+        };
+    }
+    if t.rows > S::LANES && bl.mv >= 2 {
+        arms!(2)
+    } else {
+        arms!(1)
+    }
+}
+
+/// Hints the cache to fetch the line holding `p` (no effect on correctness; never faults).
+#[inline(always)]
+fn prefetch<R>(p: *const R) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// The microkernel's depth loop: `kr` steps of `MV` vectors of A (packed `mr` apart) times `NR`
+/// broadcast elements of B (packed `nr` apart), accumulated in registers.
+///
+/// # Safety
+/// `a` holds `kr` steps of `mr >= MV * LANES` elements, `b` of `nr >= NR`; `S`'s instruction set
+/// is enabled.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // const-length arrays indexed in step: kept in registers
+unsafe fn kloop<S: Simd, const MV: usize, const NR: usize>(
+    kr: usize,
+    a: *const S::R,
+    mr: usize,
+    b: *const S::R,
+    nr: usize,
+) -> [[S::V; MV]; NR] {
+    let lanes = S::LANES;
+    // SAFETY: this function's contract.
+    unsafe {
+        let mut acc = [[S::zero(); MV]; NR];
+        let (mut ap, mut bp) = (a, b);
+        for _ in 0..kr {
+            let mut av = [S::zero(); MV];
+            for v in 0..MV {
+                av[v] = S::load(ap.add(v * lanes), lanes);
+            }
+            for j in 0..NR {
+                let bj = S::splat(*bp.add(j));
+                for v in 0..MV {
+                    acc[j][v] = S::fma(av[v], bj, acc[j][v]);
+                }
+            }
+            ap = ap.wrapping_add(mr);
+            bp = bp.wrapping_add(nr);
+        }
+        acc
+    }
+}
+
+/// The microkernel: an `MV*LANES x NR` tile accumulated in registers over the packed depth,
+/// then written to C (`C = acc + beta*C` on the first depth block, `C += acc` after).
+///
+/// # Safety
+/// As `tile`; `t.cols <= NR <= nr`, `MV*LANES >= t.rows`, `S`'s instruction set enabled.
+#[inline(always)]
+unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize>(
+    bl: &Blocking,
+    d: &Desc<S::R>,
+    t: &Tile<S::R>,
+    c: *mut S::R,
+) where
+    S::R: Arith,
+{
+    let lanes = S::LANES;
+    let (mr, nr) = (bl.mr(), bl.nr);
+    let wi: isize = if CPLX { 2 } else { 1 };
+    // C's real view: real row q of element row q/w; columns 2*c_cs apart for complex.
+    let (c_rs, c_cs) = (d.c_rs * wi, d.c_cs * wi);
+    let contiguous = d.c_rs == 1 && (!CPLX || d.beta[1] == S::R::ZERO || !t.first);
+    let elem = |q: usize, j: usize| -> *mut S::R {
+        let (i, part) = if CPLX { (q / 2, q % 2) } else { (q, 0) };
+        c.wrapping_offset(i as isize * c_rs + part as isize + (t.col + j) as isize * c_cs)
+    };
+    // SAFETY: loads of A and B stay inside their packed micro-panels (`mr` and `nr` apart per
+    // depth step, MV*LANES <= mr, NR <= nr); C accesses address this tile's elements of the
+    // entry's C (rows masked to t.rows).
+    unsafe {
+        if contiguous {
+            for j in 0..t.cols {
+                prefetch(elem(t.row, j));
+            }
+        }
+        let acc = kloop::<S, MV, NR>(t.kr, t.a, mr, t.b, nr);
+        let beta_zero = t.first && d.beta_zero;
+        if contiguous {
+            let beta = if t.first {
+                S::splat(d.beta[0])
+            } else {
+                S::splat(S::R::ONE)
+            };
+            for (j, row) in acc.iter().enumerate().take(t.cols) {
+                let cp = elem(t.row, j);
+                for (v, &x) in row.iter().enumerate() {
+                    let n = if v + 1 < MV { lanes } else { t.rows - v * lanes };
+                    let p = cp.add(v * lanes);
+                    let y = if beta_zero { x } else { S::fma(S::load(p, n), beta, x) };
+                    S::store(p, y, n);
+                }
+            }
+        } else {
+            let mut tile = [[S::R::ZERO; 16]; 32];
+            for (j, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    S::to_array(x, &mut tile[j * MV + v]);
+                }
+            }
+            let (br, bi) = if t.first {
+                (d.beta[0], d.beta[1])
+            } else {
+                (S::R::ONE, S::R::ZERO)
+            };
+            let step = if CPLX { 2 } else { 1 };
+            for j in 0..t.cols {
+                for q in (0..t.rows).step_by(step) {
+                    let (v, lane) = (q / lanes, q % lanes);
+                    let x = &tile[j * MV + v];
+                    let p = elem(t.row + q, j);
+                    if CPLX {
+                        let (mut re, mut im) = (x[lane], x[lane + 1]);
+                        if !beta_zero {
+                            let (or, oi) = (*p, *p.add(1));
+                            re = re + br * or - bi * oi;
+                            im = im + br * oi + bi * or;
+                        }
+                        *p = re;
+                        *p.add(1) = im;
+                    } else {
+                        *p = if beta_zero { x[lane] } else { x[lane] + br * *p };
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The one tuning table of the native backend (BLIS's `config/` room): every block size of the
+//! packed engine and every dispatch threshold, per instruction set and real type, each with the
+//! measurement that justifies it. Nothing else in the backends holds a machine constant.
+//!
+//! Sizes are in *real* units: the packed engine runs complex types on the real kernel by the
+//! 1m method (each complex element of A becomes a 2x2 real block, each of B a 2x1 column), so a
+//! complex problem is a real one with twice the rows and twice the depth.
+
+use super::small::Isa;
+use super::{CpuBackend, CpuEngine};
+use crate::scalar::DataType;
+
+/// Cache and register blocking of the packed engine for one (instruction set, real type).
+///
+/// Loop nest (BLIS): `jc` over columns in steps of `nc` (B panel `kc x nc` packed, L3), `pc`
+/// over the depth in steps of `kc`, `ic` over rows in steps of `mc` (A block `mc x kc` packed,
+/// L2), `jr` over `nr`-wide micro-panels of B (one `kc x nr` micro-panel in L1 while the A
+/// micro-panels stream past it), `ir` over `mr`-tall micro-panels of A; the microkernel keeps
+/// an `mr x nr` tile of C in registers (`mr = mv * lanes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Blocking {
+    /// Lanes of one vector register.
+    pub lanes: usize,
+    /// Vectors of rows in the microkernel's tile (`mr = mv * lanes`).
+    pub mv: usize,
+    /// Columns of the microkernel's tile (broadcast elements of B).
+    pub nr: usize,
+    /// Depth of one packed block (real units; a multiple of 2 for the complex 1m packing).
+    pub kc: usize,
+    /// Rows of one packed A block (real units; a multiple of `mr`).
+    pub mc: usize,
+    /// Columns of one packed B panel (a multiple of `nr`).
+    pub nc: usize,
+}
+
+impl Blocking {
+    /// Rows of the microkernel's tile.
+    pub const fn mr(&self) -> usize {
+        self.mv * self.lanes
+    }
+}
+
+/// The blocking for `isa` and a real type of `bytes` bytes (4 or 8).
+///
+/// Register tiles (accumulators + A vectors + one broadcast must fit the register file):
+/// AVX-512 (32 zmm): 2 x 12 = 24 accumulators, as BLIS's `skx` sgemm (32 x 12); AVX2 (16 ymm):
+/// 2 x 6 = 12 accumulators, as BLIS's `haswell` (6 x 16 / 6 x 8 with the roles of rows and
+/// columns exchanged). Cache blocks: `kc x nr` of B is at most 18 KiB (a 32 KiB L1 of Zen 2-5
+/// keeps it with room for the streaming A micro-panel), `mc x kc` of A at most 288 KiB (half of
+/// Zen 2's 512 KiB L2), `kc x nc` of B a few MiB of L3.
+pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
+    match (isa, bytes) {
+        (Isa::Avx512, 4) => Blocking {
+            lanes: 16,
+            mv: 2,
+            nr: 12,
+            kc: 384,
+            mc: 192,
+            nc: 3072,
+        },
+        (Isa::Avx512, _) => Blocking {
+            lanes: 8,
+            mv: 2,
+            nr: 12,
+            kc: 192,
+            mc: 144,
+            nc: 3072,
+        },
+        (Isa::Avx2, 4) => Blocking {
+            lanes: 8,
+            mv: 2,
+            nr: 6,
+            kc: 256,
+            mc: 144,
+            nc: 3072,
+        },
+        (Isa::Avx2, _) => Blocking {
+            lanes: 4,
+            mv: 2,
+            nr: 6,
+            kc: 256,
+            mc: 72,
+            nc: 3072,
+        },
+        (_, _) => Blocking {
+            lanes: 4,
+            mv: 2,
+            nr: 4,
+            kc: 256,
+            mc: 64,
+            nc: 2048,
+        },
+    }
+}
+
+/// Below this many multiply-adds in a whole call (batch * m * n * k, about 5-15 us on one
+/// thread), the native backend runs on the calling thread alone: waking the pool costs several
+/// microseconds in these VMs. Measured with the split run inside the pool (`native::split`;
+/// `examples/engine_probe`, 2 threads against 1, Xeon AVX-512): 2^19 (f32 8^3 x 1024) 46 vs 62
+/// GFLOP/s, 2^20 (f32 16^3 x 256) 82 vs 75-83, f64 32^3 x 32 77 vs 65, 2^21 (f32 32^3 x 64)
+/// 157 vs 131, 2^22 (f32 64^3 x 16) 202 vs 150. (The former 2^23 was measured on the Zen 5
+/// with the caller computing a part beside both pool threads.)
+pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 20;
+
+/// The `gemm` crate engine threads inside each entry (instead of over the batch) when the batch
+/// cannot occupy the threads and entries are at least this large (m*n*k multiply-adds; 64^3:
+/// below it `gemm` does not thread anyway).
+pub(crate) const INNER_THREADING_WORK: usize = 64 * 64 * 64;
+
+/// A batch is split entry by entry over the threads when it has at least this many entries per
+/// thread (or divides evenly); smaller batches split each entry's tiles instead, so that three
+/// entries on two threads do not leave one thread idle a third of the time.
+pub(crate) const ENTRIES_PER_THREAD: usize = 8;
+
+/// Largest `min(m, n)` the small kernels take: they keep the kernel's `m x k` operand resident
+/// and stream the columns, so one of `m`, `n` must be small (a tall kernel `m` runs in row slabs
+/// of this many rows).
+pub(crate) const SMALL_MAX: usize = 64;
+
+/// Largest `k` the small kernels take: the resident `SMALL_MAX x k` slab of the kernel's A stays
+/// in L2 (256 KiB in f64).
+pub(crate) const THIN_K_MAX: usize = 512;
+
+/// Largest extent for which `auto` gives complex entries to the small kernels.
+pub(crate) const COMPLEX_SMALL_MAX: usize = 8;
+
+/// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
+/// `bytes` real bytes (complex: `cplx`) on `isa`. Every number below is from one run of
+/// `tensorblas-bench sweep` on 2 threads, each engine forced on the same buffers (rows
+/// `strided:native-<engine>` of `benches/results/xeon-avx512/sweep.csv`, Intel Xeon, AVX-512;
+/// summary in `benches/results/cpu-xeon-avx512.md`), GFLOP/s:
+///
+/// - Real types, square up to 64 and thin products (`min(m, n) <= SMALL_MAX`,
+///   `k <= THIN_K_MAX`): the small kernels (no packing). f32 cache 4/8/16/32: 23.6/57.6/88.6/158.6
+///   (the best engine in each row), 64: 220 against the `gemm` crate's 229; thin 20x90000x300:
+///   124 against 114-126. Single-thread probes (`examples/engine_probe`) agree: f32 16/32/64 small
+///   76/110/137 against packed 27/62/86 and the `gemm` crate 42/64/83.
+/// - Real, thin and deep (`min(m, n) <= SMALL_MAX`, `k > THIN_K_MAX`) on AVX-512: the packed
+///   engine. 300x20x90000 f32 83-86 against the `gemm` crate's 33, f64 36 against 18.
+/// - Everything else: the `gemm` crate, built with its AVX-512 kernels (`x86-v4`; dispatched at
+///   run time, AVX2 kernels on AVX2 machines). f32 128/256/512 cache 258/303/313 against packed
+///   184/235/~238; f64 121/148/163 against 77/109/~124; one GEMM of 1024/2048 (`--sizes
+///   1024,2048 --regime cache`): f32 317/327 against packed 265/256 and one OpenBLAS call
+///   306/309.
+/// - Complex: the small kernels up to 8 in every extent (c 4/8: 15.5/54.4, 5x OpenBLAS), the
+///   `gemm` crate above (c 16/32 103/217 against small 92/159; z 56/72 against 38/48; thin
+///   20x90000x300 c 189 against 112). Our packed engine's 1m path trails it everywhere.
+///
+/// AVX2 machines: the small kernels up to 64 (with AVX2 on the Xeon, one thread: f32 16/32/64
+/// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
+/// 94/104 against packed 85/96). Complex on AVX2 follows the AVX-512 rule (not measured on an
+/// AVX2-only machine yet).
+pub(crate) fn pick(isa: Isa, bytes: usize, cplx: bool, m: usize, n: usize, k: usize) -> CpuEngine {
+    let _ = bytes;
+    let thin = m.min(n) <= SMALL_MAX;
+    if cplx {
+        return if m.max(n).max(k) <= COMPLEX_SMALL_MAX {
+            CpuEngine::Small
+        } else {
+            CpuEngine::GemmCrate
+        };
+    }
+    match (thin, k <= THIN_K_MAX, isa) {
+        (true, true, _) => CpuEngine::Small,
+        (true, false, Isa::Avx512) => CpuEngine::Packed,
+        _ => CpuEngine::GemmCrate,
+    }
+}
+
+/// With a vendor BLAS compiled in, `auto` runs the native backend while every extent is at most
+/// this, the vendor above. OpenBLAS 0.3.21: on the Zen 5 (`cpu-zen5.md`) own kernels were 2-5x
+/// OpenBLAS at 4-8 for f32/f64 and level at 16, c32 ahead up to 32, c64 up to 16; MKL was slower
+/// than the own kernels up to 64 for every type there.
+pub(crate) fn vendor_limit(vendor: CpuBackend, isa: Isa, dt: DataType) -> usize {
+    let _ = isa;
+    match (vendor, dt) {
+        (CpuBackend::OpenBlas, DataType::R32F | DataType::R64F) => 8,
+        (CpuBackend::OpenBlas, DataType::C32F) => 32,
+        (CpuBackend::OpenBlas, DataType::C64F) => 16,
+        _ => SMALL_MAX,
+    }
+}
+
+/// The real type's size in bytes and whether the type is complex.
+pub(crate) const fn real_of(dt: DataType) -> (usize, bool) {
+    match dt {
+        DataType::R32F => (4, false),
+        DataType::R64F => (8, false),
+        DataType::C32F => (4, true),
+        DataType::C64F => (8, true),
+    }
+}
+
+/// The packed engine's block sizes for one instruction set and type, in elements of that type
+/// (a complex element counts once): the microkernel's `mr x nr` tile, the depth `kc` of a packed
+/// block, the rows `mc` of a packed A block and the columns `nc` of a packed B panel. Tests use
+/// them to probe the edges of every block; the sweep records them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackedBlocking {
+    /// Rows of the microkernel's tile.
+    pub mr: usize,
+    /// Columns of the microkernel's tile.
+    pub nr: usize,
+    /// Depth of one packed block.
+    pub kc: usize,
+    /// Rows of one packed block of A.
+    pub mc: usize,
+    /// Columns of one packed panel of B.
+    pub nc: usize,
+}
+
+impl Isa {
+    /// The packed engine's block sizes on this instruction set for `dt`.
+    pub fn packed_blocking(self, dt: DataType) -> PackedBlocking {
+        let (bytes, cplx) = real_of(dt);
+        let bl = blocking(self, bytes);
+        let w = if cplx { 2 } else { 1 };
+        PackedBlocking {
+            mr: bl.mr() / w,
+            nr: bl.nr,
+            kc: bl.kc / w,
+            mc: bl.mc / w,
+            nc: bl.nc,
+        }
+    }
+}
