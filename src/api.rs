@@ -43,7 +43,7 @@ pub struct Handle {
     default_threads: usize,
     /// Instruction set of tensorblas' own kernels (as an `Isa` index).
     isa: AtomicUsize,
-    /// Engine of the native backend (as a `CpuEngine::ALL` index).
+    /// Engine of the native backend (as a `CpuEngine::all()` index).
     engine: AtomicUsize,
     /// The GPU of a CUDA handle (`None`: a CPU handle).
     gpu: Option<Arc<Gpu>>,
@@ -155,14 +155,14 @@ impl Handle {
 
     /// The native backend's engine on this handle (default [`CpuEngine::Auto`]).
     pub fn cpu_engine(&self) -> CpuEngine {
-        CpuEngine::ALL[self.engine.load(Ordering::Relaxed)]
+        CpuEngine::all()[self.engine.load(Ordering::Relaxed)]
     }
 
     /// Forces an engine of the native backend (the `native` backend, and `auto` where it runs
     /// native): for testing and benchmarking each path. `Auto` restores the tuning table's
     /// choice. Vendor backends ignore it.
     pub fn set_cpu_engine(&self, engine: CpuEngine) {
-        let idx = CpuEngine::ALL.iter().position(|&e| e == engine).unwrap_or(0);
+        let idx = CpuEngine::all().iter().position(|&e| e == engine).unwrap_or(0);
         self.engine.store(idx, Ordering::Relaxed);
     }
 

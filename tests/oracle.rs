@@ -228,7 +228,7 @@ fn random_cases<T: Scalar>(backend: CpuBackend, seed: u64, count: usize) {
         // Every instruction set of the native kernels gets every style and op pair.
         h.set_isa(isas[(i / 36) % isas.len()]).unwrap();
         // And every engine of the native backend (vendor backends ignore it).
-        h.set_cpu_engine(CpuEngine::ALL[(i / 5) % CpuEngine::ALL.len()]);
+        h.set_cpu_engine(CpuEngine::all()[(i / 5) % CpuEngine::all().len()]);
         let style = [Style::Gemm, Style::Strided, Style::Ex, Style::Batched][i % 4];
         let pick = |r: &mut rand::rngs::SmallRng| sizes[r.random_range(0..sizes.len())];
         let scal = |r: &mut rand::rngs::SmallRng, zero_ok: bool| -> T {
@@ -338,7 +338,7 @@ fn edge_shapes_all_backends() {
 /// beta = 0 never reads C: NaN-filled C gives no NaN; alpha = 0 never reads A/B (NaN there).
 fn nan_poisoning<T: Scalar>(backend: CpuBackend) {
     for isa in Isa::all_supported() {
-        for engine in CpuEngine::ALL {
+        for engine in CpuEngine::all() {
             nan_poisoning_isa::<T>(backend, isa, engine);
         }
     }

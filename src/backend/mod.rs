@@ -70,12 +70,14 @@ pub enum CpuEngine {
 
 impl CpuEngine {
     /// Every engine, `Auto` first.
-    pub const ALL: [CpuEngine; 4] = [
-        CpuEngine::Auto,
-        CpuEngine::Small,
-        CpuEngine::Packed,
-        CpuEngine::GemmCrate,
-    ];
+    pub const fn all() -> [CpuEngine; 4] {
+        [
+            CpuEngine::Auto,
+            CpuEngine::Small,
+            CpuEngine::Packed,
+            CpuEngine::GemmCrate,
+        ]
+    }
 
     /// Lower-case name, as accepted by [`CpuEngine::parse`].
     pub fn name(self) -> &'static str {
@@ -89,7 +91,7 @@ impl CpuEngine {
 
     /// Parses `auto`, `small`, `packed` or `gemm-crate`.
     pub fn parse(s: &str) -> Option<CpuEngine> {
-        CpuEngine::ALL
+        CpuEngine::all()
             .into_iter()
             .find(|e| e.name() == s.trim().to_ascii_lowercase())
     }
