@@ -667,40 +667,44 @@ fn packed_tiny<T: Scalar>(backend: CpuBackend) {
 }
 per_type!(packed_tiny_shapes_all_isas, packed_tiny,);
 
-/// Calls large enough to be split across the pool (batch * m * n * k >= 2^23) give the oracle's
-/// answer and the same bits for every thread count (each entry is computed one way only).
-#[test]
-fn pool_split_small_kernel_path() {
-    let mut r = rng(77);
-    let (m, n, k, batch) = (32usize, 24, 40, 300);
-    let a: Vec<f32> = rand_vec(&mut r, m * k * batch);
-    let b: Vec<f32> = rand_vec(&mut r, k * n * batch);
-    let c0: Vec<f32> = rand_vec(&mut r, m * n * batch);
+/// A packed, column-major strided call of `m x n x k x batch` (alpha 0.5, beta 2) on `engine` of
+/// the native backend with 1, 2 and 3 threads: each run gives the oracle's answer, and all runs
+/// give the same bits (every entry is computed one way only, whatever the split).
+fn split_is_reproducible<T: Scalar>(
+    r: &mut rand::rngs::SmallRng,
+    engine: CpuEngine,
+    (m, n, k, batch): (usize, usize, usize, usize),
+) {
+    let a: Vec<T> = rand_vec(r, m * k * batch);
+    let b: Vec<T> = rand_vec(r, k * n * batch);
+    let c0: Vec<T> = rand_vec(r, m * n * batch);
     let l = |rows: usize, cols: usize| Layout {
         origin: 0,
         rs: 1,
         cs: rows as isize,
         bs: (rows * cols) as isize,
     };
+    let (alpha, beta) = (T::from_c64(Complex64::new(0.5, 0.0)), T::one() + T::one());
     let (expect, gauge) = oracle(
         Op::N,
         Op::N,
         m,
         n,
         k,
-        0.5f32,
+        alpha,
         &a,
         l(m, k),
         &b,
         l(k, n),
-        2.0,
+        beta,
         &c0,
         l(m, n),
         batch,
     );
-    let mut first: Option<Vec<f32>> = None;
+    let mut first: Option<Vec<T>> = None;
     for threads in [1, 2, 3] {
         let h = Handle::with_backend(CpuBackend::Native).unwrap();
+        h.set_cpu_engine(engine);
         h.set_num_threads(threads);
         let mut c = c0.clone();
         h.gemm_strided_batched(
@@ -709,34 +713,34 @@ fn pool_split_small_kernel_path() {
             m,
             n,
             k,
-            0.5,
+            alpha,
             &a,
             m,
             (m * k) as isize,
             &b,
             k,
             (k * n) as isize,
-            2.0,
+            beta,
             &mut c,
             m,
             (m * n) as isize,
             batch,
         )
         .unwrap();
-        check(
-            &format!("threads={threads}"),
-            &c,
-            &c0,
-            &expect,
-            &gauge,
-            &vec![true; c.len()],
-            k,
-        );
+        let what = format!("{} {m}x{n}x{k}x{batch} threads={threads}", engine.name());
+        check(&what, &c, &c0, &expect, &gauge, &vec![true; c.len()], k);
         match &first {
             None => first = Some(c),
-            Some(f) => assert!(all_bits_eq(f, &c), "threads={threads} differs from 1 thread"),
+            Some(f) => assert!(all_bits_eq(f, &c), "{what}: differs bitwise from 1 thread"),
         }
     }
+}
+
+/// Calls large enough to be split across the pool (batch * m * n * k >= the parallel threshold)
+/// on the default engine choice (the small kernels here).
+#[test]
+fn pool_split_small_kernel_path() {
+    split_is_reproducible::<f32>(&mut rng(77), CpuEngine::Auto, (32, 24, 40, 300));
 }
 
 /// The packed engine at the edges of every block on every instruction set: sizes one below, at
@@ -806,75 +810,7 @@ fn packed_engine_block_edges() {
 fn packed_engine_splits_are_bitwise_reproducible() {
     let mut r = rng(78);
     // (m, n, k, batch): a batch split; a few wide entries (columns); a few tall ones (rows).
-    for (m, n, k, batch) in [(40usize, 36, 48, 200), (70, 300, 140, 3), (300, 20, 700, 1)] {
-        let a: Vec<f64> = rand_vec(&mut r, m * k * batch);
-        let b: Vec<f64> = rand_vec(&mut r, k * n * batch);
-        let c0: Vec<f64> = rand_vec(&mut r, m * n * batch);
-        let l = |rows: usize, cols: usize| Layout {
-            origin: 0,
-            rs: 1,
-            cs: rows as isize,
-            bs: (rows * cols) as isize,
-        };
-        let (expect, gauge) = oracle(
-            Op::N,
-            Op::N,
-            m,
-            n,
-            k,
-            0.5f64,
-            &a,
-            l(m, k),
-            &b,
-            l(k, n),
-            2.0,
-            &c0,
-            l(m, n),
-            batch,
-        );
-        let mut first: Option<Vec<f64>> = None;
-        for threads in [1, 2, 3] {
-            let h = Handle::with_backend(CpuBackend::Native).unwrap();
-            h.set_cpu_engine(CpuEngine::Packed);
-            h.set_num_threads(threads);
-            let mut c = c0.clone();
-            h.gemm_strided_batched(
-                Op::N,
-                Op::N,
-                m,
-                n,
-                k,
-                0.5,
-                &a,
-                m,
-                (m * k) as isize,
-                &b,
-                k,
-                (k * n) as isize,
-                2.0,
-                &mut c,
-                m,
-                (m * n) as isize,
-                batch,
-            )
-            .unwrap();
-            let addr = addressed(c.len(), l(m, n), m, n, batch);
-            check(
-                &format!("packed split {m}x{n}x{k}x{batch} threads={threads}"),
-                &c,
-                &c0,
-                &expect,
-                &gauge,
-                &addr,
-                k,
-            );
-            match &first {
-                None => first = Some(c),
-                Some(f) => assert!(
-                    f.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{m}x{n}x{k}x{batch}: threads={threads} differs bitwise from threads=1"
-                ),
-            }
-        }
+    for shape in [(40usize, 36, 48, 200), (70, 300, 140, 3), (300, 20, 700, 1)] {
+        split_is_reproducible::<f64>(&mut r, CpuEngine::Packed, shape);
     }
 }

@@ -246,7 +246,7 @@ pub(crate) fn run<T: Scalar>(
         return Ok(());
     }
     let backend = match backend {
-        CpuBackend::Auto => auto(job, isa),
+        CpuBackend::Auto => auto(job),
         b => b,
     };
     let cfg = Config {
@@ -272,12 +272,12 @@ pub(crate) fn run<T: Scalar>(
 /// The backend `Auto` picks for a job: `Native` (whose own engine choice is the tuning table's)
 /// while every extent is at most the table's vendor limit, above it the vendor BLAS when one is
 /// compiled in (`tuning::vendor_limit`).
-fn auto<T: Scalar>(job: &Job<'_, T>, isa: small::Isa) -> CpuBackend {
+fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
     let Some(vendor) = CpuBackend::vendor() else {
         return CpuBackend::Native;
     };
     let largest = job.m.max(job.n).max(job.k);
-    if largest <= tuning::vendor_limit(vendor, isa, T::DATATYPE) {
+    if largest <= tuning::vendor_limit(vendor, T::DATATYPE) {
         CpuBackend::Native
     } else {
         vendor

@@ -27,9 +27,9 @@ pub(crate) struct Native;
 
 impl Backend for Native {
     fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()> {
-        let (bytes, cplx) = tuning::real_of(T::DATATYPE);
+        let cplx = tuning::real_of(T::DATATYPE).1;
         let engine = match cfg.engine {
-            CpuEngine::Auto => tuning::pick(cfg.isa, bytes, cplx, job.m, job.n, job.k),
+            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, job.m, job.n, job.k),
             e => e,
         };
         match engine {
@@ -58,8 +58,7 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     let threads = cfg.threads;
     match &cfg.pool {
         Some(pool) if parallel && (batch >= threads * ENTRIES_PER_THREAD || batch % threads == 0) => {
-            // A static split into one contiguous part of the batch per thread; the calling
-            // thread computes part 0 while the pool wakes up for the others.
+            // A static split into one contiguous part of the batch per thread.
             let part = |t: usize| t * batch / threads..(t + 1) * batch / threads;
             split(pool, threads, |t| go(part(t), full));
         }
@@ -131,57 +130,50 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     let Some(flip) = small_orientation(job) else {
         return run_packed(job, cfg);
     };
-    {
-        let threads = cfg.threads;
-        let batch = job.batch();
-        let work = job.entry_work();
-        let parallel = cfg.pool.is_some() && batch.saturating_mul(work) >= PARALLEL_MIN_WORK;
-        {
-            let j = if flip { transposed(job) } else { *job };
-            if j.m > SMALL_MAX {
-                // A tall kernel problem (a flattened contraction whose C rows are contiguous):
-                // row slabs of SMALL_MAX rows, each with its slab of A resident.
-                let slabs = j.m.div_ceil(SMALL_MAX);
-                let tiles = batch * slabs;
-                let run = |range: std::ops::Range<usize>| {
-                    for t in range {
-                        let (p, r0) = (t / slabs, (t % slabs) * SMALL_MAX);
-                        let sub = tile(&j, flip, p, (r0, (r0 + SMALL_MAX).min(j.m)), (0, j.n));
-                        run_entries(cfg.isa, &sub, flip, 0..1);
-                    }
-                };
-                match &cfg.pool {
-                    Some(pool) if parallel => {
-                        let parts = threads.min(tiles);
-                        let part = |t: usize| t * tiles / parts..(t + 1) * tiles / parts;
-                        split(pool, parts, |t| run(part(t)));
-                    }
-                    _ => run(0..tiles),
-                }
-                return;
+    let (threads, batch) = (cfg.threads, job.batch());
+    let parallel = batch.saturating_mul(job.entry_work()) >= PARALLEL_MIN_WORK;
+    let j = if flip { transposed(job) } else { *job };
+    if j.m > SMALL_MAX {
+        // A tall kernel problem (a flattened contraction whose C rows are contiguous): row slabs
+        // of SMALL_MAX rows, each with its slab of A resident.
+        let slabs = j.m.div_ceil(SMALL_MAX);
+        let tiles = batch * slabs;
+        let run = |range: std::ops::Range<usize>| {
+            for t in range {
+                let (p, r0) = (t / slabs, (t % slabs) * SMALL_MAX);
+                let sub = tile(&j, flip, p, (r0, (r0 + SMALL_MAX).min(j.m)), (0, j.n));
+                run_entries(cfg.isa, &sub, flip, 0..1);
             }
-            match &cfg.pool {
-                Some(pool) if parallel && batch >= threads => {
-                    // A static split into one contiguous part per thread (deterministic). The
-                    // calling thread computes part 0 while the pool wakes up for the others.
-                    let parts = threads.min(batch);
-                    let part = |t: usize| t * batch / parts..(t + 1) * batch / parts;
-                    split(pool, parts, |t| run_entries(cfg.isa, &j, flip, part(t)));
-                }
-                Some(pool) if parallel => {
-                    // Fewer entries than threads, each large (a wide flattened GEMM): split the
-                    // columns of each entry into one contiguous block per thread.
-                    let parts = threads.min(j.n.div_ceil(8)).max(1);
-                    let cols = |t: usize| (t * j.n / parts, (t + 1) * j.n / parts);
-                    split(pool, parts, |t| {
-                        for p in 0..batch {
-                            run_entries(cfg.isa, &tile(&j, flip, p, (0, j.m), cols(t)), flip, 0..1);
-                        }
-                    });
-                }
-                _ => run_entries(cfg.isa, &j, flip, 0..batch),
+        };
+        match &cfg.pool {
+            Some(pool) if parallel => {
+                let parts = threads.min(tiles);
+                let part = |t: usize| t * tiles / parts..(t + 1) * tiles / parts;
+                split(pool, parts, |t| run(part(t)));
             }
+            _ => run(0..tiles),
         }
+        return;
+    }
+    match &cfg.pool {
+        Some(pool) if parallel && batch >= threads => {
+            // A static split into one contiguous part per thread (deterministic).
+            let parts = threads.min(batch);
+            let part = |t: usize| t * batch / parts..(t + 1) * batch / parts;
+            split(pool, parts, |t| run_entries(cfg.isa, &j, flip, part(t)));
+        }
+        Some(pool) if parallel => {
+            // Fewer entries than threads, each large (a wide flattened GEMM): split the columns
+            // of each entry into one contiguous block per thread.
+            let parts = threads.min(j.n.div_ceil(8)).max(1);
+            let cols = |t: usize| (t * j.n / parts, (t + 1) * j.n / parts);
+            split(pool, parts, |t| {
+                for p in 0..batch {
+                    run_entries(cfg.isa, &tile(&j, flip, p, (0, j.m), cols(t)), flip, 0..1);
+                }
+            });
+        }
+        _ => run_entries(cfg.isa, &j, flip, 0..batch),
     }
 }
 

@@ -125,7 +125,7 @@ pub(crate) const THIN_K_MAX: usize = 512;
 pub(crate) const COMPLEX_SMALL_MAX: usize = 8;
 
 /// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
-/// `bytes` real bytes (complex: `cplx`) on `isa`. Every number below is from one run of
+/// either precision (complex: `cplx`) on `isa`. Every number below is from one run of
 /// `tensorblas-bench sweep` on 2 threads, each engine forced on the same buffers (rows
 /// `strided:native-<engine>` of `benches/results/xeon-avx512/sweep.csv`, Intel Xeon, AVX-512;
 /// summary in `benches/results/cpu-xeon-avx512.md`), GFLOP/s:
@@ -150,8 +150,7 @@ pub(crate) const COMPLEX_SMALL_MAX: usize = 8;
 /// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
 /// 94/104 against packed 85/96). Complex on AVX2 follows the AVX-512 rule (not measured on an
 /// AVX2-only machine yet).
-pub(crate) fn pick(isa: Isa, bytes: usize, cplx: bool, m: usize, n: usize, k: usize) -> CpuEngine {
-    let _ = bytes;
+pub(crate) fn pick(isa: Isa, cplx: bool, m: usize, n: usize, k: usize) -> CpuEngine {
     let thin = m.min(n) <= SMALL_MAX;
     if cplx {
         return if m.max(n).max(k) <= COMPLEX_SMALL_MAX {
@@ -171,8 +170,7 @@ pub(crate) fn pick(isa: Isa, bytes: usize, cplx: bool, m: usize, n: usize, k: us
 /// this, the vendor above. OpenBLAS 0.3.21: on the Zen 5 (`cpu-zen5.md`) own kernels were 2-5x
 /// OpenBLAS at 4-8 for f32/f64 and level at 16, c32 ahead up to 32, c64 up to 16; MKL was slower
 /// than the own kernels up to 64 for every type there.
-pub(crate) fn vendor_limit(vendor: CpuBackend, isa: Isa, dt: DataType) -> usize {
-    let _ = isa;
+pub(crate) fn vendor_limit(vendor: CpuBackend, dt: DataType) -> usize {
     match (vendor, dt) {
         (CpuBackend::OpenBlas, DataType::R32F | DataType::R64F) => 8,
         (CpuBackend::OpenBlas, DataType::C32F) => 32,
