@@ -353,6 +353,14 @@ impl Handle {
         self.gpu().map(|g| g.describe())
     }
 
+    /// For logs: the driver, cuBLAS and NVRTC versions of a CUDA handle, whether the device has
+    /// memory pools, and the CUDA library files loaded into this process (`None` on CPU
+    /// handles), e.g. `driver 13.0, cuBLAS 13.0.2, NVRTC 13.0; memory pools yes; files:
+    /// /usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06, ...`.
+    pub fn cuda_runtime(&self) -> Option<String> {
+        self.gpu().map(|g| g.runtime())
+    }
+
     /// The GPU code path of a CUDA handle (`None` on CPU handles).
     pub fn gpu_engine(&self) -> Option<GpuEngine> {
         self.gpu().map(|g| g.engine())
@@ -482,6 +490,14 @@ fn check_copy(f: &'static str, dst: usize, src: usize, bytes: usize) -> Result<(
         return Err(Error::invalid(f, 3, "src", "must not be NULL when bytes > 0"));
     }
     Ok(())
+}
+
+/// The CUDA library files (libcuda, libcublas, libnvrtc, libcufft, libnccl) mapped into this
+/// process, from `/proc/self/maps` (empty before any is loaded, and on systems without that
+/// file). cudarc tries unversioned names (`libcublas.so`) before versioned ones, so on a machine
+/// with two CUDA installs this is how to see which one a run used.
+pub fn loaded_cuda_libraries() -> Vec<String> {
+    cuda::loaded_cuda_libraries()
 }
 
 /// Compiles tensorblas' CUDA kernels (`kernels/gemm.cu`) for element type `dt` to PTX for the

@@ -49,7 +49,7 @@ pub use backend::small::Isa;
 pub use backend::tuning::PackedBlocking;
 pub use backend::{CpuBackend, CpuEngine};
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
-pub use device::{compile_kernels_cubin, compile_kernels_ptx, DeviceBuffer, GpuEngine, Rows};
+pub use device::{compile_kernels_cubin, compile_kernels_ptx, loaded_cuda_libraries, DeviceBuffer, GpuEngine, Rows};
 pub use error::{Error, Result};
 pub use job::Op;
 pub use num_complex::{Complex32, Complex64};

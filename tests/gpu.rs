@@ -1,8 +1,9 @@
-//! The CUDA backend against the oracle. Every test here needs a GPU: without one (or without the
-//! driver, cuBLAS or NVRTC) it prints `skipping <test>: <why>` and passes, unless
-//! TBLAS_REQUIRE_GPU=1, which turns every skip into a failure (for runs on a GPU machine:
-//! `benches/gpu/check.sh`). The tests at the end run everywhere: what a machine without a GPU
-//! must answer.
+//! The CUDA backend against the oracle. Every test that needs a GPU is `#[ignore]`d with the
+//! reason, so that `cargo test` on a machine without one reports it as ignored rather than
+//! passed; run them with `cargo test --test gpu -- --include-ignored`. Then a test that finds no
+//! usable GPU (driver, cuBLAS 13, NVRTC, device) prints `skipping <test>: <why>`, unless
+//! TBLAS_REQUIRE_GPU=1 (set by `benches/gpu/device-run.sh`), which makes it fail. The tests at
+//! the end run everywhere: what a machine without a GPU must answer.
 
 // These tests drive the C ABI with buffers and handles they own; every unsafe call's
 // preconditions are the surrounding setup, so per-block SAFETY comments would only repeat it.
@@ -185,6 +186,7 @@ fn ex_suite<T: Scalar>(h: &Handle) {
 }
 
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_general_stride_gemm_matches_the_oracle_on_every_engine() {
     let Some(h) = gpu_or_skip("gpu_general_stride_gemm_matches_the_oracle_on_every_engine") else {
         return;
@@ -579,6 +581,7 @@ fn c_abi_suite<T: CFfi>(g: &CudaC) {
 }
 
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_c_abi_gemm_family_matches_the_oracle() {
     let Some(g) = CudaC::new("gpu_c_abi_gemm_family_matches_the_oracle") else {
         return;
@@ -591,6 +594,7 @@ fn gpu_c_abi_gemm_family_matches_the_oracle() {
 }
 
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_errors_equal_the_cpu_errors_and_leave_c_untouched() {
     let Some(g) = CudaC::new("gpu_errors_equal_the_cpu_errors_and_leave_c_untouched") else {
         return;
@@ -641,6 +645,7 @@ fn gpu_errors_equal_the_cpu_errors_and_leave_c_untouched() {
 }
 
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_device_memory_helpers_check_their_arguments() {
     let Some(g) = CudaC::new("gpu_device_memory_helpers_check_their_arguments") else {
         return;
@@ -690,13 +695,402 @@ fn gpu_device_memory_helpers_check_their_arguments() {
     assert_eq!(unsafe { tblas_device_free(g.h, p) }, TBLAS_STATUS_INVALID_VALUE);
     assert_eq!(tblas_get_last_error_position(), 2);
     assert_eq!(unsafe { tblas_device_free(g.h, null_mut()) }, TBLAS_STATUS_SUCCESS);
-    // A foreign stream pointer is rejected; NULL (the default stream) is fine.
-    let fake = 0x1234usize as *mut c_void;
-    assert_eq!(unsafe { tblas_set_stream(g.h, fake) }, TBLAS_STATUS_INVALID_VALUE);
+    // NULL (the default stream) is always a valid stream; real streams: gpu_streams_*.
     assert_eq!(unsafe { tblas_set_stream(g.h, null_mut()) }, TBLAS_STATUS_SUCCESS);
 }
 
+/// Streams made through the CUDA driver, as a caller's own `cudaStreamCreate` would make them.
+/// (Never a made-up handle: the driver dereferences stream handles, so a fake one can crash the
+/// process instead of returning an error.)
+mod streams {
+    use cudarc::driver::sys as d;
+    use std::ptr::null_mut;
+
+    fn ok(what: &str, r: d::CUresult) {
+        assert_eq!(r, d::CUresult::CUDA_SUCCESS, "{what}");
+    }
+
+    pub struct Stream {
+        pub s: d::CUstream,
+        ctx: d::CUcontext,
+        own_ctx: bool,
+        dev: d::CUdevice,
+    }
+
+    impl Stream {
+        /// A non-blocking stream in device 0's primary context (the context of a tensorblas
+        /// CUDA handle, and of the CUDA runtime), or, with `foreign`, in a context of its own.
+        pub fn new(foreign: bool) -> Stream {
+            unsafe {
+                let mut dev = 0;
+                ok("cuDeviceGet", d::cuDeviceGet(&mut dev, 0));
+                let mut ctx = null_mut();
+                if foreign {
+                    // Creates the context and makes it current.
+                    ok("cuCtxCreate", d::cuCtxCreate_v4(&mut ctx, null_mut(), 0, dev));
+                } else {
+                    ok("cuDevicePrimaryCtxRetain", d::cuDevicePrimaryCtxRetain(&mut ctx, dev));
+                    ok("cuCtxPushCurrent", d::cuCtxPushCurrent_v2(ctx));
+                }
+                let mut s = null_mut();
+                ok(
+                    "cuStreamCreate",
+                    d::cuStreamCreate(&mut s, 1 /* CU_STREAM_NON_BLOCKING */),
+                );
+                let mut old = null_mut();
+                ok("cuCtxPopCurrent", d::cuCtxPopCurrent_v2(&mut old));
+                Stream {
+                    s,
+                    ctx,
+                    own_ctx: foreign,
+                    dev,
+                }
+            }
+        }
+        pub fn ptr(&self) -> *mut std::ffi::c_void {
+            self.s as *mut std::ffi::c_void
+        }
+    }
+
+    impl Drop for Stream {
+        fn drop(&mut self) {
+            unsafe {
+                let mut old = null_mut();
+                d::cuCtxPushCurrent_v2(self.ctx);
+                d::cuStreamSynchronize(self.s);
+                d::cuStreamDestroy_v2(self.s);
+                d::cuCtxPopCurrent_v2(&mut old);
+                if self.own_ctx {
+                    d::cuCtxDestroy_v2(self.ctx);
+                } else {
+                    d::cuDevicePrimaryCtxRelease_v2(self.dev);
+                }
+            }
+        }
+    }
+}
+
+/// A strided batched DGEMM through the C ABI on the bound stream, checked against the oracle.
+fn strided_on_stream(g: &CudaC, seed: u64) {
+    let (m, n, k, batch) = (9usize, 7usize, 5usize, 3usize);
+    let mut r = rng(seed);
+    let a: Vec<f64> = rand_vec(&mut r, m * k * batch);
+    let b: Vec<f64> = rand_vec(&mut r, k * n * batch);
+    let c: Vec<f64> = rand_vec(&mut r, m * n * batch);
+    let (da, db, dc) = (g.upload(&a), g.upload(&b), g.upload(&c));
+    let (alpha, beta) = (0.5f64, 2.0f64);
+    let st = unsafe {
+        f64::strided(
+            g.h,
+            0,
+            0,
+            m as i64,
+            n as i64,
+            k as i64,
+            &alpha,
+            da,
+            m as i64,
+            (m * k) as i64,
+            db,
+            k as i64,
+            (k * n) as i64,
+            &beta,
+            dc,
+            m as i64,
+            (m * n) as i64,
+            batch as i64,
+        )
+    };
+    assert_eq!(st, TBLAS_STATUS_SUCCESS);
+    let mut got = c.clone();
+    g.download(dc, &mut got); // ordered after the GEMM on the bound stream
+    let col = |ld: usize, bs: usize| Layout {
+        origin: 0,
+        rs: 1,
+        cs: ld as isize,
+        bs: bs as isize,
+    };
+    let (la, lb, lc) = (col(m, m * k), col(k, k * n), col(m, m * n));
+    let (e, ga) = oracle(Op::N, Op::N, m, n, k, alpha, &a, la, &b, lb, beta, &c, lc, batch);
+    check(
+        "strided on a bound stream",
+        &got,
+        &c,
+        &e,
+        &ga,
+        &addressed(c.len(), lc, m, n, batch),
+        k,
+    );
+    for d in [da, db, dc] {
+        g.free(d);
+    }
+}
+
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
+fn gpu_streams_bind_real_streams_and_refuse_foreign_ones() {
+    let Some(g) = CudaC::new("gpu_streams_bind_real_streams_and_refuse_foreign_ones") else {
+        return;
+    };
+    let own = streams::Stream::new(false);
+    assert_eq!(unsafe { tblas_set_stream(g.h, own.ptr()) }, TBLAS_STATUS_SUCCESS);
+    strided_on_stream(&g, 31);
+    assert_eq!(unsafe { tblas_synchronize(g.h) }, TBLAS_STATUS_SUCCESS);
+    // A stream of another context on the same device: refused, naming the argument; the bound
+    // stream stays bound and usable.
+    let foreign = streams::Stream::new(true);
+    assert_eq!(
+        unsafe { tblas_set_stream(g.h, foreign.ptr()) },
+        TBLAS_STATUS_INVALID_VALUE
+    );
+    assert_eq!(tblas_get_last_error_position(), 2);
+    let msg = unsafe { CStr::from_ptr(tblas_get_last_error_message()) }
+        .to_string_lossy()
+        .into_owned();
+    assert!(msg.contains("cuda_stream"), "{msg}");
+    strided_on_stream(&g, 32);
+    // Back to the default stream before the streams are destroyed.
+    assert_eq!(unsafe { tblas_set_stream(g.h, null_mut()) }, TBLAS_STATUS_SUCCESS);
+    strided_on_stream(&g, 33);
+    drop(foreign);
+    drop(own);
+}
+
+/// Sets the GPU engine of a C handle.
+fn set_engine(g: &CudaC, e: GpuEngine) {
+    with_handle(g.h, |h| h.set_gpu_engine(e).unwrap()).expect("live handle");
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
+fn gpu_pointer_array_with_alpha_zero_or_k_zero_scales_c_on_every_engine() {
+    // The validator passes empty A and B pointer arrays when alpha == 0 or k == 0; the device
+    // block of pointers must then hold C's array at its start (it once sat past the block's end).
+    let Some(g) = CudaC::new("gpu_pointer_array_with_alpha_zero_or_k_zero_scales_c_on_every_engine") else {
+        return;
+    };
+    let (m, n, batch) = (3usize, 4usize, 5usize);
+    let a = vec![f64::NAN; 64];
+    let da = g.upload(&a);
+    for engine in ENGINES {
+        set_engine(&g, engine);
+        for (alpha, k) in [(0.0f64, 2usize), (1.0, 0)] {
+            let c: Vec<f64> = (0..m * n * batch).map(|i| i as f64).collect();
+            let dc = g.upload(&c);
+            let ap: Vec<*const f64> = (0..batch).map(|_| da as *const f64).collect();
+            let cp: Vec<*mut f64> = (0..batch).map(|p| dc.wrapping_add(p * m * n)).collect();
+            let beta = 2.0f64;
+            let st = unsafe {
+                f64::batched(
+                    g.h,
+                    0,
+                    0,
+                    m as i64,
+                    n as i64,
+                    k as i64,
+                    &alpha,
+                    ap.as_ptr(),
+                    m as i64,
+                    ap.as_ptr(),
+                    k.max(1) as i64,
+                    &beta,
+                    cp.as_ptr(),
+                    m as i64,
+                    batch as i64,
+                )
+            };
+            if engine == GpuEngine::Cublas {
+                assert_eq!(st, TBLAS_STATUS_NOT_SUPPORTED, "{engine:?}: C = beta*C is not cuBLAS's");
+            } else {
+                assert_eq!(st, TBLAS_STATUS_SUCCESS, "{engine:?} alpha {alpha} k {k}");
+                let mut got = vec![0.0f64; c.len()];
+                g.download(dc, &mut got);
+                let want: Vec<f64> = c.iter().map(|x| 2.0 * x).collect();
+                assert_eq!(got, want, "{engine:?} alpha {alpha} k {k}");
+            }
+            g.free(dc);
+        }
+    }
+    set_engine(&g, GpuEngine::Auto);
+    assert_eq!(unsafe { tblas_synchronize(g.h) }, TBLAS_STATUS_SUCCESS);
+    g.free(da);
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
+fn gpu_batches_beyond_65535_entries_run_every_entry() {
+    // The general kernel's grid is capped at 65535 in y and strides over the rest; the small
+    // kernel groups entries in x; cuBLAS takes the whole batch.
+    let Some(g) = CudaC::new("gpu_batches_beyond_65535_entries_run_every_entry") else {
+        return;
+    };
+    let (m, n, k, batch) = (2usize, 3usize, 2usize, 70_001usize);
+    let mut r = rng(5);
+    let a: Vec<f32> = rand_vec(&mut r, m * k * batch);
+    let b: Vec<f32> = rand_vec(&mut r, k * n * batch);
+    let c: Vec<f32> = rand_vec(&mut r, m * n * batch);
+    let (da, db) = (g.upload(&a), g.upload(&b));
+    let col = |ld: usize, bs: usize| Layout {
+        origin: 0,
+        rs: 1,
+        cs: ld as isize,
+        bs: bs as isize,
+    };
+    let (la, lb, lc) = (col(m, m * k), col(k, k * n), col(m, m * n));
+    let (alpha, beta) = (1.5f32, -0.5f32);
+    let (e, ga) = oracle(Op::N, Op::N, m, n, k, alpha, &a, la, &b, lb, beta, &c, lc, batch);
+    let addr = addressed(c.len(), lc, m, n, batch);
+    for engine in [GpuEngine::Auto, GpuEngine::General, GpuEngine::Small] {
+        set_engine(&g, engine);
+        let dc = g.upload(&c);
+        let st = unsafe {
+            f32::strided(
+                g.h,
+                0,
+                0,
+                m as i64,
+                n as i64,
+                k as i64,
+                &alpha,
+                da,
+                m as i64,
+                (m * k) as i64,
+                db,
+                k as i64,
+                (k * n) as i64,
+                &beta,
+                dc,
+                m as i64,
+                (m * n) as i64,
+                batch as i64,
+            )
+        };
+        assert_eq!(st, TBLAS_STATUS_SUCCESS, "{engine:?}");
+        let mut got = c.clone();
+        g.download(dc, &mut got);
+        check(&format!("{engine:?} batch {batch}"), &got, &c, &e, &ga, &addr, k);
+        g.free(dc);
+        // The pointer-array form over the same entries.
+        let dc = g.upload(&c);
+        let ap: Vec<*const f32> = (0..batch).map(|p| da.wrapping_add(p * m * k) as *const f32).collect();
+        let bp: Vec<*const f32> = (0..batch).map(|p| db.wrapping_add(p * k * n) as *const f32).collect();
+        let cp: Vec<*mut f32> = (0..batch).map(|p| dc.wrapping_add(p * m * n)).collect();
+        let st = unsafe {
+            f32::batched(
+                g.h,
+                0,
+                0,
+                m as i64,
+                n as i64,
+                k as i64,
+                &alpha,
+                ap.as_ptr(),
+                m as i64,
+                bp.as_ptr(),
+                k as i64,
+                &beta,
+                cp.as_ptr(),
+                m as i64,
+                batch as i64,
+            )
+        };
+        assert_eq!(st, TBLAS_STATUS_SUCCESS, "{engine:?} batched");
+        g.download(dc, &mut got);
+        check(
+            &format!("{engine:?} batched, batch {batch}"),
+            &got,
+            &c,
+            &e,
+            &ga,
+            &addr,
+            k,
+        );
+        g.free(dc);
+    }
+    set_engine(&g, GpuEngine::Auto);
+    g.free(da);
+    g.free(db);
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
+fn gpu_leading_dimensions_beyond_int32_use_the_64_bit_entry_points() {
+    // ldc = 2^31 does not fit cuBLAS's int API: the call must go to cublasSgemm_v2_64 /
+    // cublasSgemmStridedBatched_64 (engine auto), and the general kernel must index with 64-bit
+    // offsets. C is 1 x 2 per entry, 2^31 + 1 floats apart: two entries need 16 GiB + 8 bytes.
+    let Some(g) = CudaC::new("gpu_leading_dimensions_beyond_int32_use_the_64_bit_entry_points") else {
+        return;
+    };
+    let ldc: usize = 1 << 31;
+    let sc = ldc + 1;
+    let len = sc * 2;
+    let bytes = len * 4;
+    let mut dc = null_mut();
+    let st = unsafe { tblas_device_malloc(g.h, &mut dc, bytes) };
+    assert_eq!(st, TBLAS_STATUS_SUCCESS, "16 GiB of device memory for C");
+    let dc = dc as *mut f32;
+    let (da, db) = (g.upload(&[3.0f32, 5.0]), g.upload(&[2.0f32, 7.0, 11.0, 13.0]));
+    // The four elements of C that the calls touch: C[p](0, j) at p*sc + j*ldc.
+    let at = |p: usize, j: usize| p * sc + j * ldc;
+    let put = |i: usize, v: f32| unsafe {
+        assert_eq!(
+            tblas_memcpy_htod(
+                g.h,
+                dc.wrapping_add(i) as *mut c_void,
+                &v as *const f32 as *const c_void,
+                4
+            ),
+            0
+        );
+    };
+    let get = |i: usize| -> f32 {
+        let mut v = 0.0f32;
+        unsafe {
+            assert_eq!(
+                tblas_memcpy_dtoh(
+                    g.h,
+                    &mut v as *mut f32 as *mut c_void,
+                    dc.wrapping_add(i) as *const c_void,
+                    4
+                ),
+                0
+            );
+        }
+        v
+    };
+    for engine in [GpuEngine::Auto, GpuEngine::General] {
+        set_engine(&g, engine);
+        for p in 0..2 {
+            for j in 0..2 {
+                put(at(p, j), 1.0);
+            }
+        }
+        // gemm (batch 1): C[0] = 1 * A[0] B[0] + 1 * C[0], A 1x1, B 1x2 (ldb = 1).
+        let (one, beta) = (1.0f32, 1.0f32);
+        let st = unsafe { f32::gemm(g.h, 0, 0, 1, 2, 1, &one, da, 1, db, 1, &beta, dc, ldc as i64) };
+        assert_eq!(st, TBLAS_STATUS_SUCCESS, "{engine:?} gemm");
+        assert_eq!((get(at(0, 0)), get(at(0, 1))), (7.0, 22.0), "{engine:?} gemm");
+        // strided batched over both entries: A[p] = [3 or 5], B[p] = [2 7] or [11 13].
+        let st = unsafe {
+            f32::strided(
+                g.h, 0, 0, 1, 2, 1, &one, da, 1, 1, db, 1, 2, &beta, dc, ldc as i64, sc as i64, 2,
+            )
+        };
+        assert_eq!(st, TBLAS_STATUS_SUCCESS, "{engine:?} strided");
+        assert_eq!(
+            [get(at(0, 0)), get(at(0, 1)), get(at(1, 0)), get(at(1, 1))],
+            [13.0, 43.0, 56.0, 66.0],
+            "{engine:?} strided"
+        );
+    }
+    set_engine(&g, GpuEngine::Auto);
+    for d in [da, db, dc] {
+        g.free(d);
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_contractions_match_the_cpu() {
     let Some(h) = gpu_or_skip("gpu_contractions_match_the_cpu") else {
         return;

@@ -1,7 +1,7 @@
 //! The FMM-FFT on a CUDA handle (G partitions of GPU 0) against the same plan on the CPU and
-//! against rustfft. Without a usable GPU (no driver, cuBLAS, NVRTC, cuFFT or device) each test
-//! prints `skipping <test>: <why>` and passes, unless TBLAS_REQUIRE_GPU=1 turns the skip into a
-//! failure (for runs on a GPU machine).
+//! against rustfft. The tests that need a GPU are `#[ignore]`d with the reason (run them with
+//! `-- --include-ignored`); without a usable GPU (driver, cuBLAS, NVRTC, cuFFT, device) such a
+//! test prints `skipping <test>: <why>`, unless TBLAS_REQUIRE_GPU=1 makes that a failure.
 
 use num_complex::{Complex, Complex64};
 use tensorblas::Handle;
@@ -23,6 +23,7 @@ fn gpu_or_skip(test: &str) -> Option<Handle> {
 }
 
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_fmm_matches_the_cpu_run_and_rustfft() {
     // (N, P, G, B, Q): powers of two and not, several partitions. The plans and the CPU runs
     // are made first, so that they are checked on every machine.
@@ -78,6 +79,7 @@ fn gpu_fmm_matches_the_cpu_run_and_rustfft() {
 }
 
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_fmm_f32_meets_the_f32_tolerance() {
     let n = 3 * 4096;
     let plan = Plan::new(&PlanSpec::new(n, 2, Precision::F32).unwrap()).unwrap();
@@ -94,6 +96,7 @@ fn gpu_fmm_f32_meets_the_f32_tolerance() {
 }
 
 #[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_six_step_is_not_supported_and_says_so() {
     let Some(h) = gpu_or_skip("gpu_six_step_is_not_supported_and_says_so") else {
         return;

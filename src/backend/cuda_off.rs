@@ -31,6 +31,9 @@ impl Gpu {
     pub(crate) fn describe(&self) -> String {
         match *self {}
     }
+    pub(crate) fn runtime(&self) -> String {
+        match *self {}
+    }
     pub(crate) fn ordinal(&self) -> i32 {
         match *self {}
     }
@@ -78,4 +81,9 @@ pub(crate) fn compile_ptx(_dt: DataType, _cc: u32) -> Result<String> {
 
 pub(crate) fn compile_cubin(_dt: DataType, _cc: u32) -> Result<Vec<u8>> {
     Err(unavailable())
+}
+
+/// No CUDA library is loaded by this build.
+pub(crate) fn loaded_cuda_libraries() -> Vec<String> {
+    Vec::new()
 }

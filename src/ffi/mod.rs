@@ -508,6 +508,13 @@ pub fn handle_backend(h: *const tblas_handle) -> Option<CpuBackend> {
     handle_of(h, "handle_backend").ok().map(|h| h.backend())
 }
 
+/// For Rust code that holds a C handle (tests, benchmarks): runs `f` on the [`Handle`] behind
+/// `h`, e.g. to force a GPU engine before driving the C ABI. `None` for a NULL or destroyed
+/// handle. Not part of the C header.
+pub fn with_handle<R>(h: *const tblas_handle, f: impl FnOnce(&Handle) -> R) -> Option<R> {
+    handle_of(h, "with_handle").ok().map(|h| f(&h))
+}
+
 #[cfg(test)]
 #[allow(clippy::undocumented_unsafe_blocks)] // reading our own last-error string
 mod tests {

@@ -82,6 +82,19 @@ pub(crate) fn nvrtc_present() -> Result<()> {
     }
 }
 
+/// NVRTC's version, e.g. `13.0` (`?` when it cannot be loaded).
+pub(crate) fn nvrtc_version() -> String {
+    if nvrtc_present().is_err() {
+        return "?".into();
+    }
+    let (mut major, mut minor) = (0, 0);
+    // SAFETY: NVRTC is present; writes two ints.
+    match unsafe { sys::nvrtcVersion(&mut major, &mut minor) } {
+        sys::nvrtcResult::NVRTC_SUCCESS => format!("{major}.{minor}"),
+        _ => "?".into(),
+    }
+}
+
 /// What NVRTC produces: PTX for a virtual architecture (`compute_<cc>`, JIT-compiled by the
 /// driver) or a CUBIN for a real one (`sm_<cc>`, loaded as is: immune to a driver older than
 /// NVRTC, which rejects newer PTX).

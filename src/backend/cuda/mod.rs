@@ -65,6 +65,62 @@ fn probe_libraries() -> Result<()> {
     kernels::nvrtc_present()
 }
 
+/// The cuBLAS this build's bindings were generated for is CUDA 13's: an older cuBLAS found first
+/// on the library path (cudarc tries `libcublas.so` before `libcublas.so.13`) is refused, naming
+/// the file, instead of being called through mismatched declarations.
+fn check_cublas_version(version: i32) -> Result<()> {
+    if version / 10000 >= 13 {
+        return Ok(());
+    }
+    let file = loaded_cuda_libraries()
+        .into_iter()
+        .find(|f| f.contains("libcublas.") || f.contains("libcublas-"))
+        .unwrap_or_else(|| "libcublas".into());
+    Err(Error::BackendUnavailable(format!(
+        "the cuBLAS loaded ({file}) is version {}.{}, but this build needs CUDA 13's cuBLAS (libcublas.so.13): put \
+         its directory first on LD_LIBRARY_PATH",
+        version / 10000,
+        version / 100 % 100
+    )))
+}
+
+/// `13.0` for the installed driver's CUDA version (`?` when the driver does not say).
+fn driver_version() -> String {
+    let mut v = 0;
+    // SAFETY: writes one int; the driver library is loaded.
+    match unsafe { dsys::cuDriverGetVersion(&mut v) } {
+        dsys::CUresult::CUDA_SUCCESS => format!("{}.{}", v / 1000, v % 1000 / 10),
+        _ => "?".into(),
+    }
+}
+
+/// The CUDA library files mapped into this process (libcuda, libcublas, libcublasLt, libnvrtc,
+/// libcufft, libnccl), from `/proc/self/maps`; empty where that file does not exist.
+pub(crate) fn loaded_cuda_libraries() -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut files: Vec<String> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| {
+            let name = p.rsplit('/').next().unwrap_or("");
+            [
+                "libcuda.",
+                "libcublas",
+                "libnvrtc",
+                "libcufft",
+                "libnccl",
+                "libnvJitLink",
+            ]
+            .iter()
+            .any(|l| name.starts_with(l))
+        })
+        .map(String::from)
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// One end of a rectangular copy ([`Gpu::copy_2d`]): an address and the pitch between rows, in
 /// bytes.
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +153,10 @@ pub(crate) struct Gpu {
     ctx: dsys::CUcontext,
     name: String,
     cc: (i32, i32),
+    /// Whether the device supports stream-ordered allocation (`cuMemAllocAsync`).
+    pools: bool,
+    /// Driver, cuBLAS and NVRTC versions, e.g. `driver 13.0, cuBLAS 13.0.2, NVRTC 13.0`.
+    versions: String,
     state: Mutex<State>,
     /// Allocations made through this handle: device address -> bytes.
     allocs: Mutex<BTreeMap<u64, usize>>,
@@ -173,6 +233,7 @@ impl Gpu {
             attr(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?,
             attr(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?,
         );
+        let pools = attr(dsys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED)? != 0;
         let name = cudarc::driver::result::device::get_name(dev).unwrap_or_else(|_| "unknown GPU".into());
         let mut ctx = std::ptr::null_mut();
         // SAFETY: retains the primary context of a valid device (released in Drop).
@@ -193,14 +254,23 @@ impl Gpu {
             let pinned = blas("cublasSetMathMode", unsafe {
                 bsys::cublasSetMathMode(h, bsys::cublasMath_t::CUBLAS_DEFAULT_MATH)
             });
-            if let Err(e) = pinned {
+            let mut version = 0;
+            // SAFETY: `h` was just created; writes one int.
+            let checked = pinned
+                .and_then(|()| {
+                    blas("cublasGetVersion", unsafe {
+                        bsys::cublasGetVersion_v2(h, &mut version)
+                    })
+                })
+                .and_then(|()| check_cublas_version(version));
+            if let Err(e) = checked {
                 // SAFETY: `h` is live and not shared.
                 unsafe { bsys::cublasDestroy_v2(h) };
                 return Err(e);
             }
-            Ok(h)
+            Ok((h, version))
         })();
-        let blas_h = match made {
+        let (blas_h, blas_version) = match made {
             Ok(h) => h,
             Err(e) => {
                 release();
@@ -216,6 +286,15 @@ impl Gpu {
             ctx: gpu_ctx,
             name,
             cc,
+            pools,
+            versions: format!(
+                "driver {}, cuBLAS {}.{}.{}, NVRTC {}",
+                driver_version(),
+                blas_version / 10000,
+                blas_version / 100 % 100,
+                blas_version % 100,
+                kernels::nvrtc_version()
+            ),
             state: Mutex::new(State {
                 stream: std::ptr::null_mut(),
                 blas: blas_h,
@@ -228,6 +307,26 @@ impl Gpu {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Driver, cuBLAS and NVRTC versions and the files they were loaded from (for logs: two
+    /// CUDA installs on one machine can otherwise mix unnoticed).
+    pub(crate) fn runtime(&self) -> String {
+        let files = loaded_cuda_libraries();
+        format!(
+            "{}; memory pools {}; files: {}",
+            self.versions,
+            if self.pools {
+                "yes"
+            } else {
+                "no (pointer arrays use cuMemAlloc)"
+            },
+            if files.is_empty() {
+                "(unknown)".into()
+            } else {
+                files.join(", ")
+            }
+        )
     }
 
     /// The CUDA device ordinal.
@@ -575,7 +674,7 @@ impl Gpu {
                 (args.a_bs, args.b_bs, args.c_bs) = (bs_a as i64, bs_b as i64, bs_c as i64);
             }
             Entries::Array { a, b, c } => {
-                let d = PointerArrays::upload(st.stream, a, b, c)?;
+                let d = PointerArrays::upload(st.stream, self.pools, a, b, c)?;
                 (args.a_arr, args.b_arr, args.c_arr) = (d.a(), d.b(), d.c());
                 arrays = Some(d);
             }
@@ -667,7 +766,7 @@ impl Gpu {
                 blas("cuBLAS gemm (strided batched)", r)
             }
             Entries::Array { a, b, c } => {
-                let d = PointerArrays::upload(st.stream, a, b, c)?;
+                let d = PointerArrays::upload(st.stream, self.pools, a, b, c)?;
                 let (x, y) = if f.swap { (d.b(), d.a()) } else { (d.a(), d.b()) };
                 let dims = [m, n, k, f.x.ld, f.y.ld, f.ldc, c.len() as i64];
                 let small = dims.iter().all(|&v| v <= i32::MAX as i64);
@@ -724,52 +823,108 @@ enum Kernel {
     Small,
 }
 
-/// Device copies of a pointer-array batch (A, B and C arrays back to back), allocated and freed
-/// in stream order.
+/// Where the A, B and C pointer arrays of a pointer-array batch lie in their device block, in
+/// bytes from its start: back to back, each as long as the caller's array. A and B are empty
+/// when the job never reads them (alpha == 0 or k == 0: the validator passes empty arrays), and
+/// an empty array's offset is 0, which the kernel never dereferences (it reads A and B only when
+/// `ab_unread` is false, and then they hold `count` pointers each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ArrayLayout {
+    /// Byte offsets of the A, B and C arrays (`None` for an empty array: passed as NULL).
+    pub a: Option<u64>,
+    pub b: Option<u64>,
+    pub c: Option<u64>,
+    /// Bytes of the whole block.
+    pub bytes: usize,
+}
+
+impl ArrayLayout {
+    pub(crate) fn new(a_len: usize, b_len: usize, c_len: usize) -> ArrayLayout {
+        let at = |before: usize, len: usize| (len > 0).then_some(8 * before as u64);
+        ArrayLayout {
+            a: at(0, a_len),
+            b: at(a_len, b_len),
+            c: at(a_len + b_len, c_len),
+            bytes: 8 * (a_len + b_len + c_len),
+        }
+    }
+}
+
+/// Device copies of a pointer-array batch (A, B and C arrays back to back, [`ArrayLayout`]).
+/// Allocated and freed in stream order where the device supports memory pools
+/// (`cuMemAllocAsync`); elsewhere with `cuMemAlloc`, freed after the stream has finished with
+/// them.
 struct PointerArrays {
     base: u64,
-    count: usize,
+    layout: ArrayLayout,
+    pooled: bool,
 }
 
 impl PointerArrays {
-    fn upload<T>(stream: dsys::CUstream, a: &[*const T], b: &[*const T], c: &[*mut T]) -> Result<PointerArrays> {
-        let count = c.len();
+    fn upload<T>(
+        stream: dsys::CUstream,
+        pooled: bool,
+        a: &[*const T],
+        b: &[*const T],
+        c: &[*mut T],
+    ) -> Result<PointerArrays> {
+        let layout = ArrayLayout::new(a.len(), b.len(), c.len());
         let host: Vec<u64> = a
             .iter()
             .map(|p| *p as u64)
             .chain(b.iter().map(|p| *p as u64))
             .chain(c.iter().map(|p| *p as u64))
             .collect();
-        let bytes = host.len() * 8;
+        debug_assert_eq!(host.len() * 8, layout.bytes);
         let mut base = 0;
-        // SAFETY: stream-ordered allocation of `bytes` on the bound stream (context current).
-        drv("cuMemAllocAsync (pointer arrays)", unsafe {
-            dsys::cuMemAllocAsync(&mut base, bytes, stream)
-        })?;
-        // SAFETY: copies `bytes` from a live host Vec; for pageable memory the call returns once
-        // the data has been staged, so `host` may be dropped afterwards.
-        let r = unsafe { dsys::cuMemcpyHtoDAsync_v2(base, host.as_ptr() as *const c_void, bytes, stream) };
+        if pooled {
+            // SAFETY: stream-ordered allocation of `bytes` on the bound stream (context current).
+            drv("cuMemAllocAsync (pointer arrays)", unsafe {
+                dsys::cuMemAllocAsync(&mut base, layout.bytes, stream)
+            })?;
+        } else {
+            // SAFETY: writes one device pointer (context current).
+            drv("cuMemAlloc (pointer arrays)", unsafe {
+                dsys::cuMemAlloc_v2(&mut base, layout.bytes)
+            })?;
+        }
+        let arrays = PointerArrays { base, layout, pooled };
+        // SAFETY: copies `bytes` from a live host Vec into the block just allocated; for pageable
+        // memory the call returns once the data has been staged, so `host` may be dropped
+        // afterwards.
+        let r = unsafe { dsys::cuMemcpyHtoDAsync_v2(base, host.as_ptr() as *const c_void, layout.bytes, stream) };
         if let Err(e) = drv("cuMemcpyHtoDAsync (pointer arrays)", r) {
-            // SAFETY: frees the block allocated above in stream order.
-            let _ = unsafe { dsys::cuMemFreeAsync(base, stream) };
+            arrays.release(stream);
             return Err(e);
         }
-        Ok(PointerArrays { base, count })
+        Ok(arrays)
     }
 
+    fn addr(&self, offset: Option<u64>) -> u64 {
+        offset.map_or(0, |o| self.base + o)
+    }
     fn a(&self) -> u64 {
-        self.base
+        self.addr(self.layout.a)
     }
     fn b(&self) -> u64 {
-        self.base + 8 * self.count as u64
+        self.addr(self.layout.b)
     }
     fn c(&self) -> u64 {
-        self.base + 16 * self.count as u64
+        self.addr(self.layout.c)
     }
 
     fn release(self, stream: dsys::CUstream) {
-        // SAFETY: frees the block in stream order, after the work that reads it.
-        let _ = unsafe { dsys::cuMemFreeAsync(self.base, stream) };
+        if self.pooled {
+            // SAFETY: frees the block in stream order, after the work that reads it.
+            let _ = unsafe { dsys::cuMemFreeAsync(self.base, stream) };
+        } else {
+            // SAFETY: waits for the work that reads the block, then frees it (nothing else holds
+            // its address).
+            unsafe {
+                let _ = dsys::cuStreamSynchronize(stream);
+                let _ = dsys::cuMemFree_v2(self.base);
+            }
+        }
     }
 }
 
@@ -1067,6 +1222,35 @@ mod tests {
             *bs_a = -15;
         }
         assert!(blas_form(&j).is_none());
+    }
+
+    #[test]
+    fn pointer_array_block_holds_every_array_it_points_to() {
+        // Full batch: A, B, C back to back.
+        let l = ArrayLayout::new(5, 5, 5);
+        assert_eq!((l.a, l.b, l.c, l.bytes), (Some(0), Some(40), Some(80), 120));
+        // alpha == 0 or k == 0: the validator passes empty A and B arrays. C's array must start
+        // at the block's start, not at 16 * count (past the end of a 40-byte block).
+        let l = ArrayLayout::new(0, 0, 5);
+        assert_eq!((l.a, l.b, l.c, l.bytes), (None, None, Some(0), 40));
+        for (a, b, c) in [(0, 0, 1), (0, 0, 70000), (3, 3, 3), (1, 1, 1), (7, 7, 7)] {
+            let l = ArrayLayout::new(a, b, c);
+            for (off, len) in [(l.a, a), (l.b, b), (l.c, c)] {
+                match off {
+                    Some(o) => assert!(len > 0 && o as usize + 8 * len <= l.bytes, "{l:?}"),
+                    None => assert_eq!(len, 0),
+                }
+            }
+            assert_eq!(l.bytes, 8 * (a + b + c));
+        }
+    }
+
+    #[test]
+    fn loaded_libraries_are_cuda_files_only() {
+        for f in loaded_cuda_libraries() {
+            let name = f.rsplit('/').next().unwrap();
+            assert!(name.starts_with("lib") && name.contains(".so"), "{f}");
+        }
     }
 
     #[test]
