@@ -36,10 +36,10 @@ tensorblas-bench tucker [--cases 1,2,3,4] [--n-iter 25] [--no-peer] [--python PY
      through benches/peers/tensorly_tucker.py when Python has tensorly; default DIR
      benches/results/tucker)
 tensorblas-bench gpu [--types s,d,c,z] [--sizes 4,...,1024] [--mb MB] [--contract-size S]
-                 [--device D] [--out DIR] [--quick]
+                 [--device D] [--out DIR] [--step-timeout S] [--quick]
     (GPU sweep: tensorblas strided batched vs cuBLAS called directly vs the own small-matrix
      and general-stride kernels, and the 8 contraction cases cuBLAS cannot express; writes
-     DIR/gpu.csv and DIR/gpu-<device>.md; needs a GPU: benches/gpu/check.sh runs it)
+     DIR/gpu.csv and DIR/gpu-<device>.md; needs a GPU: benches/gpu/device-run.sh runs it)
 tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32] [--sections-per-device K]
                  [--link-gbs GBS] [--gemm-gflops R] [--fft-gflops F] [--mem-gbs M] [--out DIR] [--quick]
     (FMM-FFT vs six-step vs single-node rustfft, bytes, GEMM share, and spec §7's predicted
@@ -378,6 +378,9 @@ fn gpu_main(args: &[String]) {
                 "--contract-size" => o.contract_size = val(a)?.parse().map_err(|_| "--contract-size: not a number")?,
                 "--device" => o.device = val(a)?.parse().map_err(|_| "--device: not a number")?,
                 "--out" => o.out = PathBuf::from(val(a)?),
+                "--step-timeout" => {
+                    o.step_timeout = val(a)?.parse().map_err(|_| "--step-timeout: not a number of seconds")?
+                }
                 "-h" | "--help" => {
                     println!("{}", gpu::HELP);
                     std::process::exit(0);
@@ -385,8 +388,8 @@ fn gpu_main(args: &[String]) {
                 other => return Err(format!("unknown option '{other}'\n\n{}", gpu::HELP)),
             }
         }
-        if o.sizes.contains(&0) || o.mb == 0 || o.contract_size == 0 {
-            return Err("sizes, --mb and --contract-size must be positive".into());
+        if o.sizes.contains(&0) || o.mb == 0 || o.contract_size == 0 || o.step_timeout == 0 {
+            return Err("sizes, --mb, --contract-size and --step-timeout must be positive".into());
         }
         Ok(())
     })();
@@ -395,7 +398,12 @@ fn gpu_main(args: &[String]) {
         std::process::exit(2);
     }
     match gpu::run(&o) {
-        Ok(md) => print!("{md}"),
+        Ok((md, 0)) => print!("{md}"),
+        Ok((md, failed)) => {
+            print!("{md}");
+            eprintln!("tensorblas-bench gpu: {failed} step(s) failed (see gpu.csv)");
+            std::process::exit(1);
+        }
         Err(e) => {
             eprintln!("tensorblas-bench gpu: {e}");
             std::process::exit(1);

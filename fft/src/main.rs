@@ -202,6 +202,10 @@ fn run(a: &Args) -> Result<(), String> {
             (to_f64(&y), r)
         }
     };
+    if let Some(rt) = h.cuda_runtime() {
+        // Which driver, cuBLAS, NVRTC and cuFFT files this run used (two CUDA installs can mix).
+        eprintln!("CUDA: {rt}");
+    }
     finish(a, &plan, &out, &report, fabric)
 }
 

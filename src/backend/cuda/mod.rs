@@ -255,9 +255,9 @@ impl Gpu {
                 bsys::cublasSetMathMode(h, bsys::cublasMath_t::CUBLAS_DEFAULT_MATH)
             });
             let mut version = 0;
-            // SAFETY: `h` was just created; writes one int.
             let checked = pinned
                 .and_then(|()| {
+                    // SAFETY: `h` was just created; writes one int.
                     blas("cublasGetVersion", unsafe {
                         bsys::cublasGetVersion_v2(h, &mut version)
                     })
