@@ -152,6 +152,10 @@ static int run_case(const Case& cs, bool small, std::mt19937& rng) {
             cp.push_back(C.data() + cs.c.off + p * cs.c.bs);
         }
         g.a_arr = ap.data(), g.b_arr = bp.data(), g.c_arr = cp.data();
+        // As the host passes them (src/backend/cuda/mod.rs, ArrayLayout): when A and B are never
+        // read (alpha == 0 or k == 0) their arrays are empty and their addresses NULL, and
+        // g.a / g.b stay NULL too, so a kernel that touched them would crash here.
+        if (alpha_zero || cs.k == 0) g.a_arr = nullptr, g.b_arr = nullptr;
     } else {
         g.a = A.data() + cs.a.off, g.b = B.data() + cs.b.off, g.c = C.data() + cs.c.off;
         g.a_bs = cs.a.bs, g.b_bs = cs.b.bs, g.c_bs = cs.c.bs;
@@ -209,6 +213,8 @@ int main() {
         {"alpha = 0 scales C", 8, 8, 8, 2, col(8, 64), col(8, 64), col(8, 64), 0, 0, 0, 0, 0, 3, 0, 0, 0},
         {"k = 0, beta = 0 zeroes C", 8, 3, 0, 2, col(8, 0), col(1, 0), col(8, 24), 0, 0, 0, 1, 0, 0, 0, 0, 0},
         {"pointer arrays", 12, 10, 9, 5, col(12, 108), row(10, 90), col(12, 120), 0, 0, 1, 1, -1, 0.5, 0, 0, 0},
+        {"pointer arrays, alpha = 0 (A, B arrays NULL)", 6, 5, 4, 7, col(6, 24), col(4, 20), col(6, 30), 0, 0, 1, 0, 0, 2, 0, 0, 0},
+        {"pointer arrays, k = 0 (A, B arrays NULL)", 6, 5, 0, 7, col(6, 0), col(1, 0), col(6, 30), 0, 0, 1, 1, 0, -1, 0, 0, 0},
         {"grid smaller than the work", 130, 70, 20, 5, col(130, 2600), col(20, 1400), col(130, 9100), 0, 0, 0, 1, 0, 1, 0, 1, 2},
         {"small: many entries per block", 4, 4, 4, 100, col(4, 16), col(4, 16), col(4, 16), 0, 0, 0, 1, 0, 1, 0, 0, 0},
         {"small: 16x16x16 conj", 16, 16, 16, 3, row(16, 256), col(16, 256), col(16, 256), 1, 0, 0, 1, 0.5, 0, 0, 0, 0},
