@@ -96,9 +96,9 @@ fn run<T: Scalar>(
     // Nothing is summed when alpha == 0: C = beta*C, A and B unread.
     p.k_empty |= alpha.is_zero();
     let plan = match choice {
-        Choice::Best => p.plan(&CostModel::CPU),
+        Choice::Best => p.plan(h.cost_model()),
         Choice::Given(want) => p
-            .plan_candidates(&CostModel::CPU, true)
+            .plan_candidates(h.cost_model(), true)
             .into_iter()
             .find(|x| x == want)
             .ok_or_else(|| {
@@ -180,13 +180,14 @@ fn execute<T: Scalar>(h: &Handle, plan: &Plan, alpha: T, a: *const T, b: *const 
 }
 
 /// Plans a contraction from shapes alone (`tblas_einsum_explain`, `Handle::*_plan`).
-pub(crate) fn explain_raw(api: Api, descs: [TensorDesc<'_>; 3], all: bool) -> Result<Vec<Plan>> {
+/// `model` is the handle's ([`Handle::cost_model`]).
+pub(crate) fn explain_raw(api: Api, descs: [TensorDesc<'_>; 3], all: bool, model: &CostModel) -> Result<Vec<Plan>> {
     let p = normalize(api, descs)?;
     p.check_layout(api)?;
     Ok(if all {
-        p.plan_candidates(&CostModel::CPU, true)
+        p.plan_candidates(model, true)
     } else {
-        vec![p.plan(&CostModel::CPU)]
+        vec![p.plan(model)]
     })
 }
 
@@ -359,7 +360,12 @@ impl Handle {
     ) -> Result<Plan> {
         let api = Api::Contract;
         let (ca, cb, cc) = (conv(api, 0, a)?, conv(api, 1, b)?, conv(api, 2, c)?);
-        let mut v = explain_raw(api, [ca.desc(modes_a), cb.desc(modes_b), cc.desc(modes_c)], false)?;
+        let mut v = explain_raw(
+            api,
+            [ca.desc(modes_a), cb.desc(modes_b), cc.desc(modes_c)],
+            false,
+            self.cost_model(),
+        )?;
         Ok(v.swap_remove(0))
     }
 
@@ -383,6 +389,17 @@ impl Handle {
             api,
             [ca.desc(s.modes(0)), cb.desc(s.modes(1)), cc.desc(s.modes(2))],
             all,
+            self.cost_model(),
         )
+    }
+
+    /// The cost model this handle's contractions are planned with: [`CostModel::GPU`] (few
+    /// large launches) on a CUDA handle, [`CostModel::CPU`] otherwise.
+    pub fn cost_model(&self) -> &'static CostModel {
+        if self.is_cuda() {
+            &CostModel::GPU
+        } else {
+            &CostModel::CPU
+        }
     }
 }

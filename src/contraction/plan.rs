@@ -589,6 +589,22 @@ impl CostModel {
         general: 0.5,
         interleaved: 0.85,
     };
+
+    /// The model for CUDA handles: few large launches. A call costs a kernel launch plus the
+    /// host-side validation and dispatch (about 8 µs), batch entries run in parallel (0.05 ns
+    /// each), the device's rate is about 500× a CPU's (50 TFLOP/s) and needs larger matrices to
+    /// reach it (half at 32); the general-stride kernel runs at about a third of cuBLAS. So a
+    /// single batched launch, even on the general-stride kernel, beats a loop of BLAS-legal
+    /// launches unless the matrices are very large. Not yet calibrated on a GPU (none has been
+    /// lent to this project): `tensorblas-bench gpu`'s contraction rows are what would set it.
+    pub const GPU: CostModel = CostModel {
+        call_ns: 8000.0,
+        entry_ns: 0.05,
+        peak: 50_000.0,
+        half: 32.0,
+        general: 0.33,
+        interleaved: 0.9,
+    };
 }
 
 /// Chains: contiguous runs of `order` (mode indices), each a fusable group of one category.
@@ -985,6 +1001,32 @@ mod tests {
         // Batch over the last mode ranks before batch over the middle one.
         assert_eq!(all[1].batch.labels, l("p"));
         assert_eq!(all[2].batch.labels, l("n"));
+    }
+
+    #[test]
+    fn the_gpu_model_prefers_fewer_launches() {
+        // C_mqnp = A_mkpq B_knpq, m = n = k = 64, p = 4, q = 16: one of p, q is batched, the other
+        // looped. The CPU model batches p (C's entries 64 KiB apart, not interleaved) and loops
+        // 16 calls; on a GPU a launch costs more than interleaving, so it batches q and loops 4.
+        let (a, b, c) = (l("mkpq"), l("knpq"), l("mqnp"));
+        let p = normalize(
+            Api::Contract,
+            [
+                desc(&a, &[64, 64, 4, 16], None),
+                desc(&b, &[64, 64, 4, 16], None),
+                desc(&c, &[64, 16, 64, 4], None),
+            ],
+        )
+        .unwrap();
+        let (cpu, gpu) = (p.plan(&CostModel::CPU), p.plan(&CostModel::GPU));
+        assert_eq!((cpu.calls(), cpu.batch.labels.clone()), (16, l("p")), "{cpu}");
+        assert_eq!((gpu.calls(), gpu.batch.labels.clone()), (4, l("q")), "{gpu}");
+        // Both are candidates under either model; each model ranks its own choice first.
+        for model in [CostModel::CPU, CostModel::GPU] {
+            let all = p.plan_candidates(&model, true);
+            assert!(all.iter().any(|x| x.to_string() == cpu.to_string()));
+            assert!(all.iter().any(|x| x.to_string() == gpu.to_string()));
+        }
     }
 
     #[test]

@@ -309,13 +309,13 @@ pub unsafe extern "C" fn tblas_einsum_explain(
 ) -> tblas_status {
     let api = Api::Explain;
     guard(api.name(), || {
-        let _h = handle_of(handle, api.name())?;
+        let h = handle_of(handle, api.name())?;
         datatype(api, r#type)?;
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         let s = unsafe { spec_of(api, spec) }?;
         // SAFETY: the caller guarantees arrays with one entry per letter of the spec.
         let descs = unsafe { spec_descs(api, &s, [extent_a, extent_b, extent_c], [stride_a, stride_b, stride_c]) }?;
-        let plan = explain_raw(api, descs, false)?.swap_remove(0);
+        let plan = explain_raw(api, descs, false, h.cost_model())?.swap_remove(0);
         let text = plan.to_string();
         if buf.is_null() {
             return Err(api.fail(10, "buf", "must not be NULL"));
