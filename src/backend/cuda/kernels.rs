@@ -172,6 +172,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[ignore = "needs libnvrtc.so.13 (pip install nvidia-cuda-nvrtc==13.0.*): -- --include-ignored; TBLAS_REQUIRE_NVRTC=1 fails if missing"]
     fn a_compile_error_carries_the_nvrtc_log() {
         if let Err(e) = nvrtc_present() {
             assert!(
