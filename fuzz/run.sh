@@ -4,6 +4,8 @@
 #   fuzz/run.sh [SECONDS] [more libFuzzer flags]      (default 60 s; CI runs 100 s)
 #   FUZZ_PROFILE=dev fuzz/run.sh 100                   (CI: unoptimised build, ~1.5 min instead
 #                                                       of ~6; about 3x fewer executions/s)
+#   FUZZ_TARGET=npy fuzz/run.sh 30                     (the CLIs' .npy reader, tensorblas-npy:
+#                                                       fuzz_targets/npy.rs, corpus/npy)
 #
 # Builds fuzz_targets/c_abi.rs (harness and oracle: fuzz/src/lib.rs) with SanitizerCoverage,
 # AddressSanitizer, debug assertions and overflow checks, on the stable toolchain
@@ -27,13 +29,15 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Zsanitizer=address \
 -Cforce-frame-pointers=yes"
 profile="${FUZZ_PROFILE:-release}"
-cargo build --profile "$profile" --features fuzz --bin c_abi --target "$target" --target-dir ../target/fuzz
+name="${FUZZ_TARGET:-c_abi}"
+cargo build --profile "$profile" --features fuzz --bin "$name" --target "$target" --target-dir ../target/fuzz
 dir="$profile"; [ "$profile" = dev ] && dir=debug
-bin="../target/fuzz/$target/$dir/c_abi"
-mkdir -p corpus/c_abi work artifacts
+bin="../target/fuzz/$target/$dir/$name"
+work="work/$name"
+mkdir -p "corpus/$name" "$work" artifacts
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1"
 if [[ " $* " == *" -merge=1 "* ]]; then
-  exec "$bin" "$@" corpus/c_abi work
+  exec "$bin" "$@" "corpus/$name" "$work"
 fi
 "$bin" -max_total_time="$secs" -max_len=256 -timeout=10 -rss_limit_mb=4096 \
-  -artifact_prefix=artifacts/ -print_final_stats=1 "$@" work corpus/c_abi
+  -artifact_prefix="artifacts/$name-" -print_final_stats=1 "$@" "$work" "corpus/$name"

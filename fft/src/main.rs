@@ -18,7 +18,8 @@ is one device (the MPI fabric): rank 0 reads INPUT, scatters the blocks, gathers
 and writes OUTPUT and the report; --devices, if given, must equal the number of ranks.
 Defaults: precision from the input type; Q = 16 (f64) / 8 (f32); B = 2Q (halved until N fits);
 P = the smallest valid multiple of G; G = 1 (or the number of MPI ranks). --report writes bytes
-and seconds per phase, GEMM flops and GEMM share. --backend cuda (FMM only, in-process only) runs
+and seconds per phase, GEMM flops and GEMM share. OUTPUT and REPORT are checked before the
+transform (their folders must exist) and appear together, or neither does. --backend cuda (FMM only, in-process only) runs
 the G devices as G partitions of GPU 0: level arrays in device memory, GEMMs on cuBLAS, the
 final FFTs on cuFFT, messages staged through host memory (no NCCL fabric yet); it needs the
 NVIDIA driver, cuBLAS, NVRTC and cuFFT (libcufft) and has not yet been run on a GPU.";
@@ -105,7 +106,9 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
 }
 
 /// Reads INPUT: the signal (complex128) and its precision (the one asked for, else the file's).
+/// Also checks, before any work, that OUTPUT and REPORT can be written (their folders exist).
 fn load(a: &Args) -> Result<(Vec<Complex64>, Precision), String> {
+    tensorblas_npy::Outputs::check(std::iter::once(a.out.as_path()).chain(a.report.as_deref()))?;
     let bytes = std::fs::read(&a.input).map_err(|e| format!("{}: {e}", a.input.display()))?;
     let sig = npy::parse(&bytes).map_err(|e| format!("{}: {e}", a.input.display()))?;
     let precision = a
@@ -153,11 +156,13 @@ fn to_f64(x: &[Complex<f32>]) -> Vec<Complex64> {
 /// Writes OUTPUT and the report, and says what ran.
 fn finish(a: &Args, plan: &Plan, out: &[Complex64], report: &Report, fabric: &str) -> Result<(), String> {
     let spec = plan.spec();
-    std::fs::write(&a.out, npy::to_bytes(out, spec.precision == Precision::F32))
-        .map_err(|e| format!("{}: {e}", a.out.display()))?;
+    // OUTPUT and REPORT appear together or not at all.
+    let mut files = tensorblas_npy::Outputs::new();
+    files.write(&a.out, &npy::to_bytes(out, spec.precision == Precision::F32))?;
     if let Some(path) = &a.report {
-        std::fs::write(path, report_json(plan, a, report, fabric)).map_err(|e| format!("{}: {e}", path.display()))?;
+        files.write(path, report_json(plan, a, report, fabric).as_bytes())?;
     }
+    files.commit()?;
     eprintln!(
         "N = {}, P = {}, G = {} ({fabric}), Q = {}, B = {}, {:?}, {:?}: {:.3} s, {} bytes between devices",
         spec.n,

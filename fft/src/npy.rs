@@ -1,5 +1,6 @@
 //! `.npy` input and output of the CLI: 1-D complex64 / complex128 (or float32 / float64,
-//! promoted to complex), little-endian, NumPy format 1.0–3.0.
+//! promoted to complex), little-endian, NumPy format 1.0–3.0, on the shared reader and writer
+//! (`tensorblas-npy`).
 
 use num_complex::Complex64;
 
@@ -14,130 +15,35 @@ pub struct Signal {
     pub data: Vec<Complex64>,
 }
 
-fn bad(msg: String) -> String {
-    format!("npy: {msg}")
-}
-
-/// Parses a `.npy` file's bytes.
+/// Parses a `.npy` file's bytes (the shared reader, `tensorblas-npy`: sizes checked, errors
+/// say why) into a 1-D signal.
 pub fn parse(bytes: &[u8]) -> Result<Signal, String> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("not a .npy file (no \\x93NUMPY magic)".into()));
+    let (h, data) = tensorblas_npy::parse(bytes).map_err(|e| e.to_string())?;
+    if h.shape.len() != 1 {
+        return Err(format!("npy: expected a 1-D array, got shape {:?}", h.shape));
     }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => return Err(bad(format!("unsupported format version {v}"))),
+    let v = data.to_f64();
+    let data = if h.dtype.is_complex() {
+        v.chunks_exact(2).map(|c| Complex64::new(c[0], c[1])).collect()
+    } else {
+        v.into_iter().map(|x| Complex64::new(x, 0.0)).collect()
     };
-    let header = std::str::from_utf8(
-        bytes
-            .get(start..start + hlen)
-            .ok_or_else(|| bad("truncated header".into()))?,
-    )
-    .map_err(|_| bad("header is not text".into()))?;
-    let field = |key: &str| -> Result<String, String> {
-        let at = header
-            .find(&format!("'{key}'"))
-            .ok_or_else(|| bad(format!("header lacks '{key}': {header}")))?;
-        let rest = header[at + key.len() + 2..]
-            .trim_start()
-            .trim_start_matches(':')
-            .trim_start();
-        let end = if rest.starts_with('(') {
-            rest.find(')').map(|e| e + 1)
-        } else {
-            rest.find([',', '}'])
-        }
-        .ok_or_else(|| bad(format!("cannot read '{key}' in {header}")))?;
-        Ok(rest[..end].trim().to_string())
-    };
-    let descr = field("descr")?;
-    let (width, complex) = match descr.trim_matches(|c| c == '\'' || c == '"') {
-        "<c8" | "|c8" => (4, true),
-        "<c16" | "|c16" => (8, true),
-        "<f4" | "|f4" => (4, false),
-        "<f8" | "|f8" => (8, false),
-        other => {
-            return Err(bad(format!(
-                "dtype {other} is not complex64, complex128, float32 or float64 (little-endian)"
-            )))
-        }
-    };
-    if field("fortran_order")? == "True" {
-        // Irrelevant for 1-D data, accepted.
-    }
-    let shape = field("shape")?;
-    let dims: Vec<usize> = shape
-        .trim_matches(|c| c == '(' || c == ')')
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<usize>().map_err(|_| bad(format!("bad shape {shape}"))))
-        .collect::<Result<_, _>>()?;
-    if dims.len() != 1 {
-        return Err(bad(format!("expected a 1-D array, got shape {shape}")));
-    }
-    let n = dims[0];
-    let per = width * if complex { 2 } else { 1 };
-    let body = &bytes[start + hlen..];
-    if body.len() < n * per {
-        return Err(bad(format!(
-            "file holds {} bytes of data, shape {shape} needs {}",
-            body.len(),
-            n * per
-        )));
-    }
-    let val = |i: usize| -> f64 {
-        let b = &body[i * width..(i + 1) * width];
-        if width == 4 {
-            f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64
-        } else {
-            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-        }
-    };
-    let data = (0..n)
-        .map(|i| {
-            if complex {
-                Complex64::new(val(2 * i), val(2 * i + 1))
-            } else {
-                Complex64::new(val(i), 0.0)
-            }
-        })
-        .collect();
     Ok(Signal {
-        single: width == 4,
-        real: !complex,
+        single: h.dtype.is_single(),
+        real: !h.dtype.is_complex(),
         data,
     })
 }
 
 /// Serialises a 1-D complex array (`single`: complex64, else complex128).
 pub fn to_bytes(data: &[Complex64], single: bool) -> Vec<u8> {
-    let descr = if single { "<c8" } else { "<c16" };
-    let mut header = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}",
-        data.len()
-    );
-    // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 16);
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in data {
-        if single {
-            out.extend_from_slice(&(v.re as f32).to_le_bytes());
-            out.extend_from_slice(&(v.im as f32).to_le_bytes());
-        } else {
-            out.extend_from_slice(&v.re.to_le_bytes());
-            out.extend_from_slice(&v.im.to_le_bytes());
-        }
-    }
-    out
+    let parts: Vec<f64> = data.iter().flat_map(|v| [v.re, v.im]).collect();
+    let dtype = if single {
+        tensorblas_npy::Dtype::C64
+    } else {
+        tensorblas_npy::Dtype::C128
+    };
+    tensorblas_npy::to_bytes(dtype, &[data.len()], false, &parts)
 }
 
 #[cfg(test)]

@@ -157,3 +157,72 @@ fn errors_are_clear() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// A `.npy` whose header is `header` (a dict literal) followed by `data`.
+fn raw_npy(header: &str, data: &[u8]) -> Vec<u8> {
+    let h = format!("{header}\n");
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    b.extend_from_slice(h.as_bytes());
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn crafted_headers_and_missing_folders_are_errors_with_nothing_written() {
+    let d = dir().join("crafted");
+    std::fs::create_dir_all(&d).unwrap();
+    let run = |args: &[&str]| {
+        let o = exe().args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    // 2^61 complex128 values: the size product would wrap; once it panicked (capacity overflow).
+    let huge = d.join("huge.npy");
+    std::fs::write(
+        &huge,
+        raw_npy(
+            "{'descr': '<c16', 'fortran_order': False, 'shape': (2305843009213693952,), }",
+            &[0; 16],
+        ),
+    )
+    .unwrap();
+    let out = d.join("o.npy");
+    let (code, err) = run(&[huge.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("huge.npy") && err.contains("more bytes than"), "{err}");
+    // --report into a missing folder: refused before the transform, OUTPUT not written.
+    let x = d.join("x.npy");
+    std::fs::write(&x, npy::to_bytes(&vec![Complex64::new(1.0, 0.5); 4096], false)).unwrap();
+    let rep = d.join("no-such-folder").join("r.json");
+    let (code, err) = run(&[
+        x.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        rep.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no-such-folder") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!out.exists(), "OUTPUT written although the run failed");
+    // And with both writable, both appear (and no temporary is left).
+    let rep = d.join("r.json");
+    let (code, err) = run(&[
+        x.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        rep.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.exists() && rep.exists());
+    let left: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -117,11 +117,11 @@ fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool
     let res: TuckerResult<T> = tucker(h, &x, &a.ranks, &opts).map_err(|e| e.to_string())?;
     let modes: Vec<usize> = (0..shape.len()).collect();
     let rel = relative_error(h, &x, &res.tucker, &modes).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&a.out).map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
+    // Every output file appears together with the others, or none does.
+    let mut files = tensorblas_npy::Outputs::new();
     let f64s = |v: &[T]| -> Vec<f64> { v.iter().map(|x| x.to_f64()).collect() };
-    let w = |name: String, shape: &[usize], d: Vec<f64>| -> Result<(), String> {
-        let p = a.out.join(&name);
-        npy::write(&p, dtype, shape, &d).map_err(|e| format!("cannot write {}: {e}", p.display()))
+    let mut w = |name: String, shape: &[usize], d: Vec<f64>| -> Result<(), String> {
+        files.write(&a.out.join(name), &npy::to_bytes(dtype, shape, false, &d))
     };
     w("core.npy".into(), &res.tucker.core.shape, f64s(&res.tucker.core.data))?;
     for (n, f) in res.tucker.factors.iter().enumerate() {
@@ -141,8 +141,8 @@ fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool
         res.timings.sweeps,
         res.timings.total
     );
-    let p = a.out.join("summary.json");
-    std::fs::write(&p, &summary).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+    files.write(&a.out.join("summary.json"), summary.as_bytes())?;
+    files.commit()?;
     print!("{summary}");
     Ok(())
 }
@@ -169,6 +169,9 @@ fn main() {
         }
         h.set_num_threads(t);
     }
+    // The output folder is made and checked before any work.
+    std::fs::create_dir_all(&a.out).unwrap_or_else(|e| fail(format!("cannot create {}: {e}", a.out.display())));
+    tensorblas_npy::Outputs::check([a.out.join("summary.json").as_path()]).unwrap_or_else(|e| fail(e));
     let arr = npy::read(&a.input).unwrap_or_else(|e| fail(format!("{}: {e}", a.input.display())));
     if arr.shape.len() != a.ranks.len() {
         fail(format!(

@@ -155,6 +155,45 @@ fn clear_errors() {
     bytes.extend_from_slice(&[0u8; 16]);
     std::fs::write(&ints, bytes).unwrap();
     let (ok, _, stderr) = run(&[p(&ints), "--ranks", "1,1", "--out", p(&out)]);
-    assert!(!ok && stderr.contains("unsupported dtype '<i4'"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("dtype <i4 is not") && stderr.contains("float64"),
+        "{stderr}"
+    );
+    // Crafted shapes whose size product wraps: a clear message naming the file, exit 2.
+    for (shape, want) in [
+        ("(4294967296, 4294967296)", "more elements than"),
+        ("(2305843009213693952, 1)", "more bytes than"),
+    ] {
+        let f = d.join("crafted.npy");
+        let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}\n");
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&[0u8; 8]);
+        std::fs::write(&f, bytes).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tensorblas-tucker"))
+            .args([p(&f), "--ranks", "1,1", "--out", p(&out)])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{shape}: {stderr}");
+        assert!(
+            stderr.contains("crafted.npy") && stderr.contains(want),
+            "{shape}: {stderr}"
+        );
+    }
+    // A complex file: named as such.
+    let c = d.join("complex.npy");
+    let header = "{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }\n";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 32]);
+    std::fs::write(&c, bytes).unwrap();
+    let (ok, _, stderr) = run(&[p(&c), "--ranks", "1", "--out", p(&out)]);
+    assert!(
+        !ok && stderr.contains("complex128") && stderr.contains("reads float32"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
