@@ -4,19 +4,22 @@
 use std::path::PathBuf;
 use tensorblas::{CpuBackend, Handle};
 use tensorblas_tucker::npy::{self, Dtype};
-use tensorblas_tucker::{relative_error, tucker, Init, Options, Real, TensorView, TuckerResult};
+use tensorblas_tucker::{rank_descending_order, relative_error, tucker, Init, Options, Real, TensorView, TuckerResult};
 
 const HELP: &str = "\
 tensorblas-tucker INPUT.npy --ranks R1,R2,...,RN --out DIR
     [--init svd|st-hosvd|random] [--n-iter-max N] [--tol T] [--seed S]
-    [--backend cpu|cuda] [--threads T]
+    [--mode-order natural|rank|I,J,...] [--backend cpu|cuda] [--threads T]
 
 Tucker decomposition by HOOI (tensorblas contractions, no unfolding copies) of a float32 or
 float64 .npy tensor (C or Fortran order). Writes DIR/core.npy (R1 x ... x RN), DIR/factor_<n>.npy
 (I_n x R_n, orthonormal columns), and DIR/summary.json with rec_errors (per sweep), n_iter,
 rel_error (explicit ||X - X^|| / ||X||) and seconds {init, sweeps, total}. Defaults: --init svd,
 --n-iter-max 100, --tol 1e-4 (TensorLy's rule; 0 runs exactly --n-iter-max sweeps), --seed 0,
---backend cpu, --threads: TBLAS_NUM_THREADS or all cores.";
+--mode-order natural (modes updated 0, 1, 2, ... as TensorLy does, so the per-sweep errors equal
+TensorLy's; `rank` updates the largest relative rank first, a little less work per sweep, or
+give the order), --backend cpu (cuda: the GPU path of Tucker is not built yet), --threads:
+TBLAS_NUM_THREADS or all cores.";
 
 struct Args {
     input: PathBuf,
@@ -28,6 +31,7 @@ struct Args {
     seed: u64,
     backend: String,
     threads: Option<usize>,
+    mode_order: String,
 }
 
 fn parse(argv: &[String]) -> Result<Args, String> {
@@ -44,6 +48,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         seed: 0,
         backend: "cpu".into(),
         threads: None,
+        mode_order: "natural".into(),
     };
     let mut it = argv.iter();
     while let Some(s) = it.next() {
@@ -71,6 +76,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--tol" => a.tol = val(s)?.parse().map_err(|_| "--tol: not a number")?,
             "--seed" => a.seed = val(s)?.parse().map_err(|_| "--seed: not a number")?,
             "--backend" => a.backend = val(s)?,
+            "--mode-order" => a.mode_order = val(s)?,
             "--threads" => a.threads = Some(val(s)?.parse().map_err(|_| "--threads: not a number")?),
             other if other.starts_with("--") => return Err(format!("unknown option '{other}'")),
             other => {
@@ -85,6 +91,14 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     a.out = out.ok_or("--out is required")?;
     if !["svd", "st-hosvd", "random"].contains(&a.init.as_str()) {
         return Err(format!("--init: '{}' is not svd, st-hosvd or random", a.init));
+    }
+    if !(["natural", "rank"].contains(&a.mode_order.as_str())
+        || a.mode_order.split(',').all(|m| m.trim().parse::<usize>().is_ok()))
+    {
+        return Err(format!(
+            "--mode-order: '{}' is not natural, rank or a comma-separated list of modes",
+            a.mode_order
+        ));
     }
     if a.tol.is_nan() || a.tol < 0.0 {
         return Err("--tol must be >= 0".into());
@@ -111,6 +125,15 @@ fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool
             "svd" => Init::Svd,
             "st-hosvd" => Init::StHosvd,
             _ => Init::Random { seed: a.seed },
+        },
+        mode_order: match a.mode_order.as_str() {
+            "natural" => None,
+            "rank" => Some(rank_descending_order(shape, &a.ranks)),
+            list => Some(
+                list.split(',')
+                    .map(|m| m.trim().parse().unwrap_or(usize::MAX))
+                    .collect(),
+            ),
         },
         ..Options::default()
     };
@@ -160,7 +183,14 @@ fn main() {
     let a = parse(&argv).unwrap_or_else(|e| fail(format!("{e}\n\n{HELP}")));
     let h = match a.backend.as_str() {
         "cpu" => Handle::with_backend(CpuBackend::Auto).unwrap_or_else(|e| fail(e.to_string())),
-        "cuda" => fail("--backend cuda: the CUDA backend is not available in this build (tensorblas issue #7)".into()),
+        "cuda" => match Handle::cuda(0) {
+            Err(e) => fail(format!("--backend cuda: no usable GPU here: {e}")),
+            Ok(g) => fail(format!(
+                "--backend cuda: a GPU is present ({}), but tensorblas-tucker's GPU path is not built yet; use \
+                 --backend cpu",
+                g.device_name().unwrap_or_default()
+            )),
+        },
         other => fail(format!("--backend: '{other}' is not cpu or cuda")),
     };
     if let Some(t) = a.threads {

@@ -134,7 +134,15 @@ fn clear_errors() {
         ),
         (
             vec![p(&input), "--ranks", "2,2,2", "--out", p(&out), "--backend", "cuda"],
-            "CUDA",
+            "--backend cuda: no usable GPU here",
+        ),
+        (
+            vec![p(&input), "--ranks", "2,2,2", "--out", p(&out), "--mode-order", "up"],
+            "--mode-order: 'up' is not natural, rank",
+        ),
+        (
+            vec![p(&input), "--ranks", "2,2,2", "--out", p(&out), "--mode-order", "0,1"],
+            "mode_order [0, 1] must list each free mode [0, 1, 2] once",
         ),
     ];
     for (args, want) in cases {

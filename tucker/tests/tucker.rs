@@ -94,9 +94,8 @@ fn agrees_with_tensorly_fixtures() {
             &Options {
                 n_iter_max: n_iter,
                 tol: 0.0,
-                // TensorLy's Gauss–Seidel order (ascending modes): the per-sweep history
-                // depends on the order until convergence.
-                mode_order: Some((0..shape.len()).collect()),
+                // The default is TensorLy's Gauss–Seidel order (ascending modes): the per-sweep
+                // history depends on the order until convergence.
                 ..Options::default()
             },
         )
