@@ -32,28 +32,6 @@
 #define TBLAS_VERSION_PATCH 0
 
 /**
- * The planner's cost model: predicted time of a plan, in nanoseconds.
- *
- * `time = calls*call_ns + entries*entry_ns + flops / rate`, with
- * `rate = peak * f(m) f(n) f(k) * penalties`, `f(x) = x / (x + half)`: small matrix dimensions
- * run below peak, so a bigger fused dimension is worth at least as much as a batch, and loops
- * (one call each) are the last resort. Penalties: `general` per operand with unit stride in
- * neither matrix dimension (vendor BLAS cannot take it, our kernels gather or pack it; strong
- * enough that a BLAS-legal plan always wins over a general-stride one of similar shape) and
- * `interleaved` for C batches closer than C's column stride (neighbouring entries share cache
- * lines).
- *
- * Measured on the project machine (`tensorblas-bench contract --candidates --overhead`,
- * `benches/results/contract-cpu-zen5.md`, f32/f64, t = 16..128): one call through the
- * contraction layer costs about a microsecond of validation, planning and dispatch; flattening
- * was level with or faster than batching over the last mode in almost every case, and the
- * model's choice was within 5% of the fastest candidate in 271 of 288 (case, type, size)
- * triples (the exceptions: at t = 64-128 f32, case 1.1 ran fastest batched over its middle
- * mode, up to 1.9x, contrary to the original study's CPU finding).
- */
-typedef struct CostModel CostModel;
-
-/**
  * Opaque library context. Create with `tblas_create`, release with `tblas_destroy`.
  */
 typedef struct tblas_handle tblas_handle;
@@ -107,6 +85,8 @@ typedef struct {
    */
   double im;
 } tblas_complex_double;
+
+
 
 
 

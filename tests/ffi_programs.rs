@@ -174,6 +174,51 @@ fn readme_examples() {
     assert!(out.contains("C(:,:,3) =    8.0   9.0  20.0  22.0"), "{out}");
 }
 
+/// The README's shared-library link line: `-L<dir> -ltensorblas -Wl,-rpath,<dir>` (the library
+/// has no soname yet, so the program records the file name and finds it through the rpath);
+/// without the rpath (or LD_LIBRARY_PATH) the program cannot start.
+#[test]
+fn readme_shared_library_link() {
+    if !have("cc") {
+        return skip_or_fail("cc", "gcc");
+    }
+    let dir = static_lib().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libtensorblas.so").exists(),
+        "no libtensorblas.so next to the static library"
+    );
+    let exe = root()
+        .join("target")
+        .join("ffi-tests")
+        .join("bin")
+        .join("example_shared");
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    let build = |rpath: bool| {
+        let mut cmd = Command::new("cc");
+        cmd.current_dir(root())
+            .args(["-std=c11", "-Wall", "-Werror", "-Iinclude", "ffi-tests/example.c"])
+            .arg(format!("-L{}", dir.display()))
+            .arg("-ltensorblas");
+        if rpath {
+            cmd.arg(format!("-Wl,-rpath,{}", dir.display()));
+        }
+        let out = cmd.arg("-o").arg(&exe).output().expect("cc");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    build(false);
+    let run = Command::new(&exe).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    assert!(!run.status.success(), "started without the rpath");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("libtensorblas.so"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    build(true);
+    let run = Command::new(&exe).env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && out.contains("C[2] = [8 20; 9 22]"), "{out}");
+}
+
 /// The README's GPU example (`ffi-tests/example_gpu.c`): on a GPU it computes the same C[2] as the
 /// CPU example; without one it must say why (and TBLAS_REQUIRE_GPU=1 makes that a failure).
 #[test]

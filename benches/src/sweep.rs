@@ -655,8 +655,22 @@ pub fn table(rows: &[Row], machine: &Machine) -> String {
             }
         );
     }
+    out.push_str(TABLE_LEGEND);
     out
 }
+
+/// Printed under every sweep table.
+pub const TABLE_LEGEND: &str = "
+Columns: GFLOP/s of each variant, named op:backend. op = strided (tblas_?gemm_strided_batched),
+batched (tblas_?gemm_batched, pointer arrays), rayon_loop (rayon over the batch, one
+single-threaded GEMM per entry), loop (a serial loop of multithreaded GEMMs), flat_gemm (one GEMM
+of the same flops: a reference, not an alternative); backend = auto (the handle's choice), native,
+native-<engine> (one engine forced), openblas, mkl, gemm-crate. batch = entries per call.
+  ours/alt   best strided:* (tensorblas) / best rayon_loop:* or loop:* (> 1: ours wins)
+  auto/best  the default (strided:auto, else strided:native) / best strided:* (1.00: auto picks the best)
+  %peak      best strided:* / the FMA peak measured in this run
+  %roof      best strided:* / min(peak, copy bandwidth x flops per byte of A+B+C) (dram rows only)
+";
 
 /// Registers DejaVu Sans as plotters' "sans-serif" (once per process).
 pub(crate) fn register_font() -> Result<(), String> {
@@ -700,11 +714,12 @@ pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>,
             if sel.is_empty() {
                 continue;
             }
-            let xs: Vec<f64> = sel.iter().map(|r| (r.m as f64).log2()).collect();
-            let (x0, x1) = (
-                xs.iter().cloned().fold(f64::MAX, f64::min),
-                xs.iter().cloned().fold(f64::MIN, f64::max),
-            );
+            // The swept sizes, evenly spaced (one tick each, labelled with the size and the batch).
+            let mut sizes: Vec<(usize, usize)> = sel.iter().map(|r| (r.m, r.batch)).collect();
+            sizes.sort_unstable();
+            sizes.dedup_by_key(|s| s.0);
+            let xi = |m: usize| sizes.iter().position(|s| s.0 == m).unwrap_or(0) as f64;
+            let (x0, x1) = (-0.3, sizes.len() as f64 - 0.7);
             let peak = machine.peak(ty);
             let ymax = sel
                 .iter()
@@ -719,22 +734,27 @@ pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>,
                 .margin(15)
                 .x_label_area_size(45)
                 .y_label_area_size(60)
-                .build_cartesian_2d((x0 - 0.2)..(x1 + 0.2), 0.0..ymax)
+                .build_cartesian_2d(x0..x1, 0.0..ymax)
                 .map_err(|e| e.to_string())?;
+            let label = |x: &f64| -> String {
+                let i = x.round();
+                match sizes.get(i as usize) {
+                    Some(&(m, b)) if (x - i).abs() < 1e-6 && i >= 0.0 => format!("{m} (x{b})"),
+                    _ => String::new(),
+                }
+            };
             chart
                 .configure_mesh()
-                .x_desc("m = n = k")
+                .x_desc("m = n = k (x batch)")
                 .y_desc("GFLOP/s")
-                .x_label_formatter(&|x| format!("{:.0}", 2f64.powf(*x)))
+                .x_labels(sizes.len())
+                .x_label_formatter(&label)
                 .label_style(("sans-serif", 16))
                 .draw()
                 .map_err(|e| e.to_string())?;
             if peak.is_finite() {
                 chart
-                    .draw_series(LineSeries::new(
-                        [(x0 - 0.2, peak), (x1 + 0.2, peak)],
-                        BLACK.stroke_width(2),
-                    ))
+                    .draw_series(LineSeries::new([(x0, peak), (x1, peak)], BLACK.stroke_width(2)))
                     .map_err(|e| e.to_string())?
                     .label(format!("FMA peak {peak:.0}"))
                     .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
@@ -742,23 +762,44 @@ pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>,
             let mut variants: Vec<String> = sel.iter().map(|r| format!("{}:{}", r.op, r.backend)).collect();
             variants.sort();
             variants.dedup();
+            let mut drawn: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
             for (i, v) in variants.iter().enumerate() {
                 let color = Palette99::pick(i).to_rgba();
                 let mut pts: Vec<(f64, f64)> = sel
                     .iter()
                     .filter(|r| format!("{}:{}", r.op, r.backend) == *v)
-                    .map(|r| ((r.m as f64).log2(), r.gflops))
+                    .map(|r| (xi(r.m), r.gflops))
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // A line that lies on an earlier one (within 2% at every size, e.g. strided:auto
+                // on strided:native when auto picks the native backend) is said so in the legend
+                // and drawn with hollow rings, so that it stays visible.
+                let twin = drawn.iter().find(|(_, q)| {
+                    q.len() == pts.len()
+                        && q.iter()
+                            .zip(&pts)
+                            .all(|(a, b)| a.0 == b.0 && (a.1 - b.1).abs() <= 0.02 * a.1.abs().max(b.1.abs()))
+                });
+                let name = match twin {
+                    Some((w, _)) => format!("{v} (= {w})"),
+                    None => v.clone(),
+                };
                 let width = if v.starts_with("strided") { 3 } else { 1 };
                 chart
                     .draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))
                     .map_err(|e| e.to_string())?
-                    .label(v.clone())
+                    .label(name)
                     .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
-                chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(|e| e.to_string())?;
+                if twin.is_some() {
+                    chart
+                        .draw_series(pts.iter().map(|&p| Circle::new(p, 7, color.stroke_width(2))))
+                        .map_err(|e| e.to_string())?;
+                } else {
+                    chart
+                        .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                        .map_err(|e| e.to_string())?;
+                }
+                drawn.push((v.clone(), pts));
             }
             chart
                 .configure_series_labels()
