@@ -26,7 +26,20 @@ fn link_libs() -> Vec<String> {
             format!("-Wl,-rpath,{dir}"),
         ]);
     }
-    v.extend(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"].map(String::from));
+    // --gc-sections: only what the program calls (a 2x2 example: 41 MB instead of 66 in debug).
+    v.extend(
+        [
+            "-Wl,--gc-sections",
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ]
+        .map(String::from),
+    );
     v
 }
 

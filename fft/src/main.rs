@@ -17,7 +17,12 @@ writes it (complex64 for f32, complex128 for f64). G devices run as threads of t
 is one device (the MPI fabric): rank 0 reads INPUT, scatters the blocks, gathers the result
 and writes OUTPUT and the report; --devices, if given, must equal the number of ranks.
 Defaults: precision from the input type; Q = 16 (f64) / 8 (f32); B = 2Q (halved until N fits);
-P = the smallest valid multiple of G; G = 1 (or the number of MPI ranks). --report writes bytes
+P = the smallest valid multiple of G; G = 1 (or the number of MPI ranks).
+Which lengths use the FMM: N = P·B·2^L (P sections, a multiple of the G devices, G a power of
+two; leaf B = 2Q, Q or 8; L >= 0), e.g. every power of two from 64, 96, 3·4096. Any other
+N (1000, 8, a prime such as 65537) runs on one device with rustfft (mixed radix, Bluestein for
+large prime factors), and the report and stderr say so; with --sections, --devices, --order,
+--leaf, --algorithm or --backend given, such an N is an error naming the rule instead. --report writes bytes
 and seconds per phase, GEMM flops and GEMM share. OUTPUT and REPORT are checked before the
 transform (their folders must exist) and appear together, or neither does. --backend cuda (FMM only, in-process only) runs
 the G devices as G partitions of GPU 0: level arrays in device memory, GEMMs on cuBLAS, the
@@ -36,6 +41,9 @@ struct Args {
     precision: Option<Precision>,
     report: Option<PathBuf>,
     cuda: bool,
+    /// --sections, --devices, --order, --leaf, --algorithm or --backend given: the plan is the
+    /// user's, and a length the FMM cannot plan is an error instead of a fallback.
+    pinned: bool,
 }
 
 /// The arguments, or None for --help.
@@ -54,6 +62,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         precision: None,
         report: None,
         cuda: false,
+        pinned: false,
     };
     let mut out = None;
     while let Some(x) = it.next() {
@@ -62,6 +71,12 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
             v.parse::<usize>()
                 .map_err(|_| format!("{name}: '{v}' is not a positive integer"))
         };
+        if matches!(
+            x.as_str(),
+            "--sections" | "--devices" | "--order" | "--leaf" | "--algorithm" | "--backend"
+        ) {
+            a.pinned = true;
+        }
         match x.as_str() {
             "-h" | "--help" => {
                 return Ok(None);
@@ -180,7 +195,11 @@ fn finish(a: &Args, plan: &Plan, out: &[Complex64], report: &Report, fabric: &st
 
 fn run(a: &Args) -> Result<(), String> {
     let (x, precision) = load(a)?;
-    let plan = make_plan(a, x.len(), a.devices.unwrap_or(1), precision)?;
+    let plan = match make_plan(a, x.len(), a.devices.unwrap_or(1), precision) {
+        Ok(p) => p,
+        Err(why) if !a.pinned => return single_device(a, &x, precision, &why),
+        Err(why) => return Err(why),
+    };
     let (h, fabric) = if a.cuda {
         if a.algorithm != Algorithm::Fmm {
             return Err(
@@ -212,6 +231,44 @@ fn run(a: &Args) -> Result<(), String> {
         eprintln!("CUDA: {rt}");
     }
     finish(a, &plan, &out, &report, fabric)
+}
+
+/// A length the FMM cannot plan (and no plan option given): the whole transform on one device
+/// with rustfft (mixed radix; Bluestein for large prime factors), numpy's conventions, and a
+/// report that says so.
+fn single_device(a: &Args, x: &[Complex64], precision: Precision, why: &str) -> Result<(), String> {
+    let n = x.len();
+    let t = std::time::Instant::now();
+    let mut y = x.to_vec();
+    if n > 0 {
+        let mut planner = rustfft::FftPlanner::<f64>::new();
+        let fft = if a.inverse {
+            planner.plan_fft_inverse(n)
+        } else {
+            planner.plan_fft_forward(n)
+        };
+        fft.process(&mut y);
+        if a.inverse {
+            let s = 1.0 / n as f64;
+            y.iter_mut().for_each(|v| *v *= s);
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let mut files = tensorblas_npy::Outputs::new();
+    files.write(&a.out, &npy::to_bytes(&y, precision == Precision::F32))?;
+    if let Some(path) = &a.report {
+        let why_json = why.replace('\\', "\\\\").replace('"', "\\\"");
+        let json = format!(
+            "{{\n  \"n\": {n}, \"devices\": 1, \"fabric\": \"none\", \"precision\": \"{precision:?}\", \
+             \"algorithm\": \"rustfft\", \"inverse\": {},\n  \"fallback\": \"the FMM cannot plan this length: {why_json}\",\n  \
+             \"bytes\": {{\"total\": 0}},\n  \"seconds\": {{\"total\": {secs:.6e}}}\n}}\n",
+            a.inverse
+        );
+        files.write(path, json.as_bytes())?;
+    }
+    files.commit()?;
+    eprintln!("N = {n}: the FMM cannot plan this length ({why}); ran rustfft on one device instead: {secs:.3} s");
+    Ok(())
 }
 
 /// Under `mpirun` with more than one rank: rank 0 reads, scatters, gathers and writes. Errors

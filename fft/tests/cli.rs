@@ -115,7 +115,14 @@ fn errors_are_clear() {
         let o = exe().args(args).output().unwrap();
         (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
     };
-    let (code, err) = run(&[input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    // N = 97 with a plan option given: the FMM's rule, as an error (no fallback).
+    let (code, err) = run(&[
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sections",
+        "2",
+    ]);
     assert_eq!(code, Some(2));
     assert!(err.contains("invalid FMM-FFT plan"), "{err}");
     let (_, err) = run(&[input.to_str().unwrap(), "--bogus"]);
@@ -225,4 +232,48 @@ fn crafted_headers_and_missing_folders_are_errors_with_nothing_written() {
         .filter(|n| n.contains(".tmp-"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn lengths_the_fmm_cannot_plan_fall_back_to_one_device_and_say_so() {
+    let d = dir().join("any-n");
+    std::fs::create_dir_all(&d).unwrap();
+    for (n, inverse) in [(97usize, false), (1000, true), (8, false), (65537, false)] {
+        let x: Vec<Complex64> = (0..n)
+            .map(|i| Complex64::new(((i * 29) % 31) as f64 - 15.0, ((i * 7) % 13) as f64 * 0.25))
+            .collect();
+        let (input, out, rep) = (d.join("x.npy"), d.join("y.npy"), d.join("r.json"));
+        std::fs::write(&input, npy::to_bytes(&x, false)).unwrap();
+        let mut args = vec![
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--report",
+            rep.to_str().unwrap(),
+        ];
+        if inverse {
+            args.push("--inverse");
+        }
+        let o = exe().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "N = {n}: {err}");
+        assert!(err.contains("ran rustfft on one device"), "N = {n}: {err}");
+        let report = std::fs::read_to_string(&rep).unwrap();
+        assert!(
+            report.contains("\"algorithm\": \"rustfft\"") && report.contains("\"fallback\""),
+            "{report}"
+        );
+        let got = npy::parse(&std::fs::read(&out).unwrap()).unwrap().data;
+        let want = if inverse {
+            // numpy.fft.ifft: conj(DFT(conj(x))) / N
+            let c: Vec<Complex64> = x.iter().map(|v| v.conj()).collect();
+            reference(&c).iter().map(|v| v.conj() / n as f64).collect()
+        } else {
+            reference(&x)
+        };
+        let scale = want.iter().map(|v| v.norm()).fold(0.0, f64::max).max(1.0);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).norm() <= 1e-9 * scale, "N = {n}, X[{i}] = {g}, want {w}");
+        }
+    }
 }
