@@ -770,6 +770,43 @@ mod streams {
     }
 }
 
+/// `C[p] = alpha A[p] B[p] + beta C[p]` through the C ABI's strided batched call, every operand
+/// packed column-major (ld = rows, entries back to back); the status.
+#[allow(clippy::too_many_arguments)]
+fn packed_nn_strided<T: CFfi>(
+    g: &CudaC,
+    (m, n, k, batch): (usize, usize, usize, usize),
+    alpha: T,
+    da: *const T,
+    db: *const T,
+    beta: T,
+    dc: *mut T,
+) -> i32 {
+    let i = |x: usize| x as i64;
+    unsafe {
+        T::strided(
+            g.h,
+            0,
+            0,
+            i(m),
+            i(n),
+            i(k),
+            &alpha,
+            da,
+            i(m),
+            i(m * k),
+            db,
+            i(k),
+            i(k * n),
+            &beta,
+            dc,
+            i(m),
+            i(m * n),
+            i(batch),
+        )
+    }
+}
+
 /// A strided batched DGEMM through the C ABI on the bound stream, checked against the oracle.
 fn strided_on_stream(g: &CudaC, seed: u64) {
     let (m, n, k, batch) = (9usize, 7usize, 5usize, 3usize);
@@ -779,37 +816,11 @@ fn strided_on_stream(g: &CudaC, seed: u64) {
     let c: Vec<f64> = rand_vec(&mut r, m * n * batch);
     let (da, db, dc) = (g.upload(&a), g.upload(&b), g.upload(&c));
     let (alpha, beta) = (0.5f64, 2.0f64);
-    let st = unsafe {
-        f64::strided(
-            g.h,
-            0,
-            0,
-            m as i64,
-            n as i64,
-            k as i64,
-            &alpha,
-            da,
-            m as i64,
-            (m * k) as i64,
-            db,
-            k as i64,
-            (k * n) as i64,
-            &beta,
-            dc,
-            m as i64,
-            (m * n) as i64,
-            batch as i64,
-        )
-    };
+    let st = packed_nn_strided(g, (m, n, k, batch), alpha, da, db, beta, dc);
     assert_eq!(st, TBLAS_STATUS_SUCCESS);
     let mut got = c.clone();
     g.download(dc, &mut got); // ordered after the GEMM on the bound stream
-    let col = |ld: usize, bs: usize| Layout {
-        origin: 0,
-        rs: 1,
-        cs: ld as isize,
-        bs: bs as isize,
-    };
+    let col = Layout::col_major;
     let (la, lb, lc) = (col(m, m * k), col(k, k * n), col(m, m * n));
     let (e, ga) = oracle(Op::N, Op::N, m, n, k, alpha, &a, la, &b, lb, beta, &c, lc, batch);
     check(
@@ -930,12 +941,7 @@ fn gpu_batches_beyond_65535_entries_run_every_entry() {
     let b: Vec<f32> = rand_vec(&mut r, k * n * batch);
     let c: Vec<f32> = rand_vec(&mut r, m * n * batch);
     let (da, db) = (g.upload(&a), g.upload(&b));
-    let col = |ld: usize, bs: usize| Layout {
-        origin: 0,
-        rs: 1,
-        cs: ld as isize,
-        bs: bs as isize,
-    };
+    let col = Layout::col_major;
     let (la, lb, lc) = (col(m, m * k), col(k, k * n), col(m, m * n));
     let (alpha, beta) = (1.5f32, -0.5f32);
     let (e, ga) = oracle(Op::N, Op::N, m, n, k, alpha, &a, la, &b, lb, beta, &c, lc, batch);
@@ -943,28 +949,7 @@ fn gpu_batches_beyond_65535_entries_run_every_entry() {
     for engine in [GpuEngine::Auto, GpuEngine::General, GpuEngine::Small] {
         set_engine(&g, engine);
         let dc = g.upload(&c);
-        let st = unsafe {
-            f32::strided(
-                g.h,
-                0,
-                0,
-                m as i64,
-                n as i64,
-                k as i64,
-                &alpha,
-                da,
-                m as i64,
-                (m * k) as i64,
-                db,
-                k as i64,
-                (k * n) as i64,
-                &beta,
-                dc,
-                m as i64,
-                (m * n) as i64,
-                batch as i64,
-            )
-        };
+        let st = packed_nn_strided(&g, (m, n, k, batch), alpha, da, db, beta, dc);
         assert_eq!(st, TBLAS_STATUS_SUCCESS, "{engine:?}");
         let mut got = c.clone();
         g.download(dc, &mut got);

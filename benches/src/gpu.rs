@@ -95,7 +95,8 @@ mod direct {
             }
         }
 
-        /// `C[p] = A[p] B[p]` (NN, column-major, packed, alpha 1, beta 0), queued.
+        /// `C[p] = A[p] B[p]` (NN, column-major, packed, alpha 1, beta 0), queued; a cuBLAS
+        /// status other than success is the error.
         ///
         /// # Safety
         /// `a`, `b`, `c` are device buffers of at least `m*k*batch`, `k*n*batch`, `m*n*batch`.
@@ -105,7 +106,7 @@ mod direct {
             a: *const T,
             bb: *const T,
             c: *mut T,
-        ) -> b::cublasStatus_t {
+        ) -> Result<(), String> {
             let (one, zero) = (T::one(), T::zero());
             let (sa, sb, sc) = ((m * k) as i64, (k * n) as i64, (m * n) as i64);
             let op = b::cublasOperation_t::CUBLAS_OP_N;
@@ -136,11 +137,15 @@ mod direct {
                     }
                 };
             }
-            match T::DATATYPE {
+            let r = match T::DATATYPE {
                 DataType::R32F => go!(cublasSgemmStridedBatched, f32),
                 DataType::R64F => go!(cublasDgemmStridedBatched, f64),
                 DataType::C32F => go!(cublasCgemmStridedBatched, b::cuComplex),
                 DataType::C64F => go!(cublasZgemmStridedBatched, b::cuDoubleComplex),
+            };
+            match r {
+                b::cublasStatus_t::CUBLAS_STATUS_SUCCESS => Ok(()),
+                e => Err(format!("cublas<T>gemmStridedBatched: {e:?}")),
             }
         }
 
@@ -371,12 +376,7 @@ fn sweep_type<T: Scalar>(h: &Handle, cb: &direct::Cublas, ty: char, o: &Opts, ou
             time(
                 || {
                     // SAFETY: device buffers of len elements each.
-                    let r = unsafe { cb.strided::<T>(dims, a.as_ptr(), b.as_ptr(), cptr) };
-                    if r == cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
-                        Ok(())
-                    } else {
-                        Err(format!("cublas<T>gemmStridedBatched: {r:?}"))
-                    }
+                    unsafe { cb.strided::<T>(dims, a.as_ptr(), b.as_ptr(), cptr) }
                 },
                 &direct::Cublas::sync,
             )
@@ -470,12 +470,7 @@ fn contract_type<T: Scalar>(h: &Handle, cb: &direct::Cublas, ty: char, s: usize,
             time(
                 || {
                     // SAFETY: device buffers of s^3 elements each.
-                    let r = unsafe { cb.strided::<T>(dims, a2.as_ptr(), b2.as_ptr(), cptr) };
-                    if r == cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
-                        Ok(())
-                    } else {
-                        Err(format!("cublas<T>gemmStridedBatched: {r:?}"))
-                    }
+                    unsafe { cb.strided::<T>(dims, a2.as_ptr(), b2.as_ptr(), cptr) }
                 },
                 &direct::Cublas::sync,
             )

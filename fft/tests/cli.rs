@@ -11,6 +11,12 @@ fn exe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tensorblas-fft"))
 }
 
+/// Runs the CLI: exit status and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let o = exe().args(args).output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
 fn dir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("tblas-fft-cli-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -111,10 +117,6 @@ fn errors_are_clear() {
     let input = d.join("odd.npy");
     std::fs::write(&input, npy::to_bytes(&vec![Complex64::new(1.0, 0.0); 97], false)).unwrap();
     let out = d.join("o.npy");
-    let run = |args: &[&str]| {
-        let o = exe().args(args).output().unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
-    };
     // N = 97 with a plan option given: the FMM's rule, as an error (no fallback).
     let (code, err) = run(&[
         input.to_str().unwrap(),
@@ -165,29 +167,15 @@ fn errors_are_clear() {
     }
 }
 
-/// A `.npy` whose header is `header` (a dict literal) followed by `data`.
-fn raw_npy(header: &str, data: &[u8]) -> Vec<u8> {
-    let h = format!("{header}\n");
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    b.extend_from_slice(h.as_bytes());
-    b.extend_from_slice(data);
-    b
-}
-
 #[test]
 fn crafted_headers_and_missing_folders_are_errors_with_nothing_written() {
     let d = dir().join("crafted");
     std::fs::create_dir_all(&d).unwrap();
-    let run = |args: &[&str]| {
-        let o = exe().args(args).output().unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
-    };
     // 2^61 complex128 values: the size product would wrap; once it panicked (capacity overflow).
     let huge = d.join("huge.npy");
     std::fs::write(
         &huge,
-        raw_npy(
+        tensorblas_npy::with_raw_header(
             "{'descr': '<c16', 'fortran_order': False, 'shape': (2305843009213693952,), }",
             &[0; 16],
         ),
@@ -200,14 +188,16 @@ fn crafted_headers_and_missing_folders_are_errors_with_nothing_written() {
     // --report into a missing folder: refused before the transform, OUTPUT not written.
     let x = d.join("x.npy");
     std::fs::write(&x, npy::to_bytes(&vec![Complex64::new(1.0, 0.5); 4096], false)).unwrap();
-    let rep = d.join("no-such-folder").join("r.json");
-    let (code, err) = run(&[
-        x.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--report",
-        rep.to_str().unwrap(),
-    ]);
+    let with_report = |rep: &std::path::Path| {
+        run(&[
+            x.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--report",
+            rep.to_str().unwrap(),
+        ])
+    };
+    let (code, err) = with_report(&d.join("no-such-folder").join("r.json"));
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("no-such-folder") && err.contains("does not exist"),
@@ -216,13 +206,7 @@ fn crafted_headers_and_missing_folders_are_errors_with_nothing_written() {
     assert!(!out.exists(), "OUTPUT written although the run failed");
     // And with both writable, both appear (and no temporary is left).
     let rep = d.join("r.json");
-    let (code, err) = run(&[
-        x.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--report",
-        rep.to_str().unwrap(),
-    ]);
+    let (code, err) = with_report(&rep);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.exists() && rep.exists());
     let left: Vec<_> = std::fs::read_dir(&d)
@@ -254,9 +238,8 @@ fn lengths_the_fmm_cannot_plan_fall_back_to_one_device_and_say_so() {
         if inverse {
             args.push("--inverse");
         }
-        let o = exe().args(&args).output().unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "N = {n}: {err}");
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(0), "N = {n}: {err}");
         assert!(err.contains("ran rustfft on one device"), "N = {n}: {err}");
         let report = std::fs::read_to_string(&rep).unwrap();
         assert!(

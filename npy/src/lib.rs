@@ -374,6 +374,18 @@ impl Drop for Outputs {
     }
 }
 
+/// A format-1.0 file with the header dictionary `dict` exactly as given (no padding, no checks)
+/// followed by `data`: for tests that need a crafted or malformed header.
+#[doc(hidden)]
+pub fn with_raw_header(dict: &str, data: &[u8]) -> Vec<u8> {
+    let header = format!("{dict}\n");
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    b.extend_from_slice(header.as_bytes());
+    b.extend_from_slice(data);
+    b
+}
+
 /// The fuzz oracle (`fuzz/fuzz_targets/npy.rs`; `tests` replays `fuzz/corpus/npy`): on any
 /// bytes `parse` returns (never panics); what it accepts is self-consistent — `count` is the
 /// product of `shape`, the data holds `count` elements, the header's promise fits the file —
@@ -415,21 +427,17 @@ mod tests {
 
     /// A file with a hand-written header for `shape` and one element's worth of data (0.5).
     fn with_shape(dtype: Dtype, shape: &str) -> Vec<u8> {
-        let header = format!(
-            "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}\n",
+        let dict = format!(
+            "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
             dtype.descr()
         );
-        let mut b = b"\x93NUMPY\x01\x00".to_vec();
-        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        b.extend_from_slice(header.as_bytes());
-        for _ in 0..if dtype.is_complex() { 2 } else { 1 } {
-            if dtype.is_single() {
-                b.extend_from_slice(&0.5f32.to_le_bytes());
-            } else {
-                b.extend_from_slice(&0.5f64.to_le_bytes());
-            }
-        }
-        b
+        let parts = if dtype.is_complex() { 2 } else { 1 };
+        let data: Vec<u8> = if dtype.is_single() {
+            (0..parts).flat_map(|_| 0.5f32.to_le_bytes()).collect()
+        } else {
+            (0..parts).flat_map(|_| 0.5f64.to_le_bytes()).collect()
+        };
+        with_raw_header(&dict, &data)
     }
 
     #[test]

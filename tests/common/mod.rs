@@ -29,6 +29,16 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Column-major entries with leading dimension `ld`, `bs` elements apart, from offset 0.
+    pub fn col_major(ld: usize, bs: usize) -> Layout {
+        Layout {
+            origin: 0,
+            rs: 1,
+            cs: ld as isize,
+            bs: bs as isize,
+        }
+    }
+
     pub fn at(&self, i: usize, j: usize, p: usize) -> usize {
         (self.origin as isize + p as isize * self.bs + i as isize * self.rs + j as isize * self.cs) as usize
     }

@@ -155,13 +155,8 @@ fn clear_errors() {
     let (ok, _, stderr) = run(&[p(&junk), "--ranks", "1", "--out", p(&out)]);
     assert!(!ok && stderr.contains("not a .npy file"), "{stderr}");
     let ints = d.join("ints.npy");
-    let header = "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }";
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&((header.len() + 1) as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.push(b'\n');
-    bytes.extend_from_slice(&[0u8; 16]);
-    std::fs::write(&ints, bytes).unwrap();
+    let dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }";
+    std::fs::write(&ints, tensorblas_npy::with_raw_header(dict, &[0u8; 16])).unwrap();
     let (ok, _, stderr) = run(&[p(&ints), "--ranks", "1,1", "--out", p(&out)]);
     assert!(
         !ok && stderr.contains("dtype <i4 is not") && stderr.contains("float64"),
@@ -173,12 +168,8 @@ fn clear_errors() {
         ("(2305843009213693952, 1)", "more bytes than"),
     ] {
         let f = d.join("crafted.npy");
-        let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}\n");
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(&[0u8; 8]);
-        std::fs::write(&f, bytes).unwrap();
+        let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        std::fs::write(&f, tensorblas_npy::with_raw_header(&dict, &[0u8; 8])).unwrap();
         let o = Command::new(env!("CARGO_BIN_EXE_tensorblas-tucker"))
             .args([p(&f), "--ranks", "1,1", "--out", p(&out)])
             .output()
@@ -192,12 +183,8 @@ fn clear_errors() {
     }
     // A complex file: named as such.
     let c = d.join("complex.npy");
-    let header = "{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }\n";
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(&[0u8; 32]);
-    std::fs::write(&c, bytes).unwrap();
+    let dict = "{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }";
+    std::fs::write(&c, tensorblas_npy::with_raw_header(dict, &[0u8; 32])).unwrap();
     let (ok, _, stderr) = run(&[p(&c), "--ranks", "1", "--out", p(&out)]);
     assert!(
         !ok && stderr.contains("complex128") && stderr.contains("reads float32"),
