@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::job::{Entries, Job, Op, Strides};
-use crate::layout::{byte_range, byte_range_of, is_injective, offset_range, ranges_intersect, Dim};
+use crate::layout::{byte_range, is_injective, offset_range, ranges_intersect, Dim};
 use crate::scalar::Scalar;
 use std::mem::{align_of, size_of};
 
@@ -323,7 +323,7 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
             }
             max_end.push(acc);
         }
-        for &cr in &c_ranges {
+        for cr in c_ranges.iter() {
             // Inputs starting at or before the end of C's range.
             let idx = inputs.partition_point(|r| r.0 <= cr.1);
             if idx > 0 && max_end[idx - 1].0 >= cr.0 {
@@ -436,21 +436,75 @@ fn check_pointers<P: Addr>(
     Ok(())
 }
 
-/// Checks that every element of a referenced operand has an address; returns the byte range of
-/// each batch entry (one range covering all entries for the strided families).
+/// Byte ranges of a referenced operand's batch entries. A pointer array's entries share their
+/// dims, so entry `i` spans `ptrs[i] + [lo, hi]` and nothing is stored per entry (a per-entry
+/// `Vec` of ranges cost more than the 4x4x4 GEMM it guarded).
+pub(crate) enum Ranges<'a, P> {
+    /// Not referenced: no range.
+    Empty,
+    /// One range covering every entry (the strided families).
+    One((usize, usize)),
+    /// Entry `i` spans bytes `ptrs[i] + lo ..= ptrs[i] + hi` (each checked to fit the address
+    /// space); `span` is the smallest range holding all of them.
+    Array {
+        ptrs: &'a [P],
+        lo: isize,
+        hi: isize,
+        span: (usize, usize),
+    },
+}
+
+impl<P: Addr> Ranges<'_, P> {
+    fn len(&self) -> usize {
+        match self {
+            Ranges::Empty => 0,
+            Ranges::One(_) => 1,
+            Ranges::Array { ptrs, .. } => ptrs.len(),
+        }
+    }
+
+    /// Range `i` (`i < len()`).
+    fn get(&self, i: usize) -> (usize, usize) {
+        match self {
+            Ranges::Empty => unreachable!("no range in an unreferenced operand"),
+            Ranges::One(r) => *r,
+            // Checked when the ranges were built: both ends fit the address space.
+            Ranges::Array { ptrs, lo, hi, .. } => (
+                ptrs[i].addr().wrapping_add_signed(*lo),
+                ptrs[i].addr().wrapping_add_signed(*hi),
+            ),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The smallest range holding every range (None when there is none).
+    fn span(&self) -> Option<(usize, usize)> {
+        match self {
+            Ranges::Empty => None,
+            Ranges::One(r) => Some(*r),
+            Ranges::Array { span, .. } => Some(*span),
+        }
+    }
+}
+
+/// Checks that every element of a referenced operand has an address; returns the byte ranges of
+/// its batch entries (one range covering all entries for the strided families).
 #[allow(clippy::too_many_arguments)]
-fn addressable<P: Addr>(
+fn addressable<'a, P: Addr>(
     ck: &Checker,
-    base: &Base<'_, P>,
+    base: &Base<'a, P>,
     at: OperandPos,
     (rows, cols): (i64, i64),
     (rs, cs, bs): (i64, i64, i64),
     batch: i64,
     referenced: bool,
     sz: usize,
-) -> Result<Vec<(usize, usize)>> {
+) -> Result<Ranges<'a, P>> {
     if !referenced {
-        return Ok(Vec::new());
+        return Ok(Ranges::Empty);
     }
     // For the ld-form, the implicit unit row stride is attributed to the ld argument.
     let rs_at = if at.rs.pos == 0 { at.cs } else { at.rs };
@@ -465,19 +519,35 @@ fn addressable<P: Addr>(
             check_matrix(p.addr())?;
             let all = [matrix[0], matrix[1], Dim::new(batch, bs)];
             let r = byte_range(p.addr(), sz, &all).ok_or_else(|| ck.fail(at.bs, format!("= {bs} {overflow}")))?;
-            Ok(vec![r])
+            Ok(Ranges::One(r))
         }
         Base::Array(Some(ptrs)) => {
-            // The entries share their dims: the offset range is computed once, each entry costs a
-            // few additions; an entry that fails is checked again in full for the precise error.
-            let offsets = offset_range(&matrix);
-            ptrs[..batch as usize]
-                .iter()
-                .map(|p| match offsets.and_then(|o| byte_range_of(p.addr(), sz, o)) {
-                    Some(r) => Ok(r),
-                    None => check_matrix(p.addr()),
-                })
-                .collect()
+            let ptrs = &ptrs[..batch as usize];
+            // The entries share their dims: the byte offsets of the first and last byte are
+            // computed once; an entry then costs two checked additions. One that fails (or
+            // offsets that do not fit isize) is checked again in full for the precise error.
+            let bytes = offset_range(&matrix).and_then(|(lo, hi)| {
+                let (lo, hi) = (lo * sz as i128, hi * sz as i128 + sz as i128 - 1);
+                Some((isize::try_from(lo).ok()?, isize::try_from(hi).ok()?)).filter(|_| hi - lo <= isize::MAX as i128)
+            });
+            let mut span = (usize::MAX, 0usize);
+            for p in ptrs {
+                let r = match bytes {
+                    Some((lo, hi)) => match (p.addr().checked_add_signed(lo), p.addr().checked_add_signed(hi)) {
+                        (Some(first), Some(last)) => (first, last),
+                        _ => check_matrix(p.addr())?,
+                    },
+                    None => check_matrix(p.addr())?,
+                };
+                span = (span.0.min(r.0), span.1.max(r.1));
+            }
+            // `bytes` is None only when the offsets do not fit isize, and then check_matrix
+            // (the same bound) has already failed on entry 0 (referenced: batch >= 1).
+            let (lo, hi) = match bytes {
+                Some(b) => b,
+                None => return Err(ck.fail(at.cs, format!("= {cs} {overflow}"))),
+            };
+            Ok(Ranges::Array { ptrs, lo, hi, span })
         }
         Base::Array(None) => unreachable!("checked by check_pointers"),
     }
@@ -485,10 +555,10 @@ fn addressable<P: Addr>(
 
 /// Pointer, ld and address checks of input operand A or B; returns its byte ranges.
 #[allow(clippy::too_many_arguments)]
-fn check_input<T: Scalar>(
+fn check_input<'a, T: Scalar>(
     ck: &Checker,
     fam: Family,
-    x: &Operand<'_, *const T>,
+    x: &Operand<'a, *const T>,
     at: OperandPos,
     (rows, cols): (i64, i64),
     batch: i64,
@@ -497,7 +567,7 @@ fn check_input<T: Scalar>(
     align: usize,
     op: Op,
     which: char,
-) -> Result<Vec<(usize, usize)>> {
+) -> Result<Ranges<'a, *const T>> {
     check_pointers(ck, &x.base, at.ptr, batch, referenced, align)?;
     if fam.is_ld_form() {
         // lda >= max(1, rows of the stored matrix): m for A with N, k otherwise; B likewise.
@@ -513,21 +583,17 @@ fn check_input<T: Scalar>(
 }
 
 /// Whether the byte range spanned by all of `c` is disjoint from the one spanned by each of
-/// `inputs` (a sufficient condition for no overlap, checked in O(n)).
-fn bounding_disjoint(c: &[(usize, usize)], inputs: &[&Vec<(usize, usize)>]) -> bool {
-    let span = |v: &[(usize, usize)]| {
-        v.iter()
-            .fold((usize::MAX, 0usize), |(lo, hi), r| (lo.min(r.0), hi.max(r.1)))
-    };
-    let cs = span(c);
-    inputs.iter().all(|v| v.is_empty() || !ranges_intersect(cs, span(v)))
+/// `inputs` (a sufficient condition for no overlap, checked in O(1)).
+fn bounding_disjoint<P: Addr, Q: Addr>(c: &Ranges<'_, P>, inputs: &[&Ranges<'_, Q>]) -> bool {
+    let Some(cs) = c.span() else { return true };
+    inputs.iter().all(|v| v.span().is_none_or(|s| !ranges_intersect(cs, s)))
 }
 
 /// Exact overlap test for the entries of a pointer-array C (`m x n`, leading dimension `ldc`):
 /// returns two overlapping entry indices, if any.
 fn array_entries_overlap<P: Addr>(
     ptrs: &[P],
-    ranges: &[(usize, usize)],
+    ranges: &Ranges<'_, P>,
     m: i64,
     n: i64,
     ldc: i64,
@@ -547,7 +613,7 @@ fn array_entries_overlap<P: Addr>(
         }
     }
     let mut order: Vec<usize> = (0..ranges.len()).collect();
-    order.sort_unstable_by_key(|&i| ranges[i].0);
+    order.sort_unstable_by_key(|&i| ranges.get(i).0);
     // Do two entries whose byte ranges intersect share an element?
     let share = |p: usize, q: usize| -> bool {
         let (x, y) = (ptrs[p].addr() as i128, ptrs[q].addr() as i128);
@@ -565,7 +631,7 @@ fn array_entries_overlap<P: Addr>(
     let mut pairs = 0usize;
     for (oi, &p) in order.iter().enumerate() {
         for &q in &order[oi + 1..] {
-            if ranges[q].0 > ranges[p].1 {
+            if ranges.get(q).0 > ranges.get(p).1 {
                 break;
             }
             pairs += 1;
@@ -595,4 +661,60 @@ fn sorted_element_overlap<P: Addr>(ptrs: &[P], m: i64, n: i64, ldc: i64, sz: usi
         .windows(2)
         .find(|w| w[1].0 < w[0].0 + sz)
         .map(|w| (w[0].1.min(w[1].1), w[0].1.max(w[1].1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-entry ranges of a pointer array (two checked additions each) equal the full
+    /// computation for every entry, with positive, negative and zero strides, and an entry
+    /// whose range leaves the address space is refused at the stride that causes it.
+    #[test]
+    fn pointer_array_ranges_match_the_full_computation() {
+        let ck = Checker {
+            func: "tblas_dgemm_batched",
+        };
+        let at = OperandPos {
+            ptr: ap(13, "C"),
+            rs: NONE,
+            cs: ap(14, "ldc"),
+            bs: NONE,
+        };
+        let ptrs: Vec<*const f64> = [0x1000usize, 0x9_0008, 0x2000, 0x7fff_0000]
+            .iter()
+            .map(|&a| a as *const f64)
+            .collect();
+        for (rows, cols, rs, cs) in [(3, 4, 1, 5), (1, 1, 1, 1), (5, 2, -1, 7), (4, 3, 2, -9), (2, 6, 0, 3)] {
+            let r = addressable(
+                &ck,
+                &Base::Array(Some(&ptrs[..])),
+                at,
+                (rows, cols),
+                (rs, cs, 0),
+                4,
+                true,
+                8,
+            )
+            .unwrap_or_else(|e| panic!("{rows}x{cols} ({rs}, {cs}): {e}"));
+            let dims = [Dim::new(rows, rs), Dim::new(cols, cs)];
+            let want: Vec<_> = ptrs
+                .iter()
+                .map(|p| byte_range(*p as usize, 8, &dims).unwrap())
+                .collect();
+            assert_eq!(r.iter().collect::<Vec<_>>(), want, "{rows}x{cols} ({rs}, {cs})");
+            let lo = want.iter().map(|w| w.0).min().unwrap();
+            let hi = want.iter().map(|w| w.1).max().unwrap();
+            assert_eq!(r.span(), Some((lo, hi)));
+        }
+        // Negative column stride reaching below address 0 from an entry at 0x40.
+        let low: Vec<*const f64> = vec![0x1000 as *const f64, 0x40 as *const f64];
+        let e = addressable(&ck, &Base::Array(Some(&low[..])), at, (2, 3), (1, -100, 0), 2, true, 8)
+            .err()
+            .expect("an entry below address 0 must be refused");
+        assert_eq!(e.position(), 14, "{e}");
+        // An unreferenced operand has no range.
+        let none = addressable(&ck, &Base::Array(Some(&ptrs[..])), at, (2, 3), (1, 2, 0), 4, false, 8).unwrap();
+        assert_eq!((none.len(), none.span()), (0, None));
+    }
 }
