@@ -3,13 +3,13 @@
 //! (`tensorblas-bench sweep`) is the full measurement.
 //!
 //! ```sh
-//! cargo run --release --example engine_probe -- SIZE BATCH THREADS ENGINE [s|d] [avx512|avx2|portable]
+//! cargo run --release --example engine_probe -- SIZE BATCH THREADS ENGINE [s|d|c|z] [avx512|avx2|portable]
 //! cargo run --release --example engine_probe -- 64 64 1 packed s avx2
 //! ```
 use std::time::Instant;
 use tensorblas::{CpuBackend, CpuEngine, Handle, Isa, Op, Scalar};
 
-const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d] [avx512|avx2|portable]
+const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d|c|z] [avx512|avx2|portable]
   ENGINE: auto, small, packed or gemm-crate; prints the best GFLOP/s of 20 samples of >= 50 ms";
 
 fn run<T: Scalar>(h: &Handle, s: usize, batch: usize) -> Result<f64, String> {
@@ -61,7 +61,8 @@ fn main() {
         };
         Some((num(0)?, num(1)?, num(2)?, CpuEngine::parse(args.get(3)?)?, ty, isa))
     })();
-    let Some((s, batch, threads, engine, ty, isa)) = parsed.filter(|p| p.4 == "s" || p.4 == "d") else {
+    let Some((s, batch, threads, engine, ty, isa)) = parsed.filter(|p| ["s", "d", "c", "z"].contains(&p.4.as_str()))
+    else {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
@@ -72,10 +73,11 @@ fn main() {
         if let Some(isa) = isa {
             h.set_isa(isa).map_err(|e| e.to_string())?;
         }
-        if ty == "s" {
-            run::<f32>(&h, s, batch)
-        } else {
-            run::<f64>(&h, s, batch)
+        match ty.as_str() {
+            "s" => run::<f32>(&h, s, batch),
+            "d" => run::<f64>(&h, s, batch),
+            "c" => run::<tensorblas::Complex32>(&h, s, batch).map(|g| 4.0 * g),
+            _ => run::<tensorblas::Complex64>(&h, s, batch).map(|g| 4.0 * g),
         }
     })();
     match result {
