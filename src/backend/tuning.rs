@@ -121,8 +121,11 @@ pub(crate) const SMALL_MAX: usize = 64;
 /// in L2 (256 KiB in f64).
 pub(crate) const THIN_K_MAX: usize = 512;
 
-/// Largest extent for which `auto` gives complex entries to the small kernels.
-pub(crate) const COMPLEX_SMALL_MAX: usize = 8;
+/// Largest extent for which `auto` gives complex entries to the small kernels. 16 since the
+/// small kernels' epilogue fix (`benches/results/xeon-avx512/run3/`, 2 threads, small against
+/// the `gemm` crate, GFLOP/s): c 16 cache 90.4 vs 89.3, dram 97.8 vs 69.0; z 16 cache 44.8 vs
+/// 53.4, dram 50.2 vs 34.1; at 32 the `gemm` crate leads (c cache 180 vs 136, z 68 vs 50).
+pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
 
 /// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
 /// either precision (complex: `cplx`) on `isa`. Every number below is from one run of
@@ -142,9 +145,10 @@ pub(crate) const COMPLEX_SMALL_MAX: usize = 8;
 ///   184/235/~238; f64 121/148/163 against 77/109/~124; one GEMM of 1024/2048 (`--sizes
 ///   1024,2048 --regime cache`): f32 317/327 against packed 265/256 and one OpenBLAS call
 ///   306/309.
-/// - Complex: the small kernels up to 8 in every extent (c 4/8: 15.5/54.4, 5x OpenBLAS), the
-///   `gemm` crate above (c 16/32 103/217 against small 92/159; z 56/72 against 38/48; thin
-///   20x90000x300 c 189 against 112). Our packed engine's 1m path trails it everywhere.
+/// - Complex: the small kernels up to 16 in every extent (run 3: c 4/8 cache 18.9/59.3 against
+///   the `gemm` crate's 1.5/26.8; 16: see `COMPLEX_SMALL_MAX`), the `gemm` crate above (c 32
+///   cache 180 against small 136; thin 20x90000x300 c 189 against 112 in run 2). Our packed
+///   engine's 1m path trails it everywhere.
 ///
 /// AVX2 machines: the small kernels up to 64 (with AVX2 on the Xeon, one thread: f32 16/32/64
 /// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
