@@ -44,24 +44,44 @@ pub(crate) fn offset_range(dims: &[Dim]) -> Option<(i128, i128)> {
 /// addressed by `dims` starting at `base`, or `None` when it does not fit the address space
 /// (or the box is empty).
 pub(crate) fn byte_range(base: usize, elem: usize, dims: &[Dim]) -> Option<(usize, usize)> {
-    byte_range_of(base, elem, offset_range(dims)?)
+    ByteBox::of(elem, offset_range(dims)?)?.at(base)
 }
 
-/// [`byte_range`] for an element-offset range `(lo, hi)` that `offset_range` computed once (many
-/// bases with the same dims, as a pointer array's entries).
-#[inline]
-pub(crate) fn byte_range_of(base: usize, elem: usize, (lo, hi): (i128, i128)) -> Option<(usize, usize)> {
-    let elem = elem as i128;
-    // Saturating: lo and hi may be at the ends of i128 (see offset_range).
-    let first = (base as i128).saturating_add(lo.saturating_mul(elem));
-    let last = (base as i128)
-        .saturating_add(hi.saturating_mul(elem))
-        .saturating_add(elem - 1);
-    let span = hi.saturating_sub(lo).saturating_mul(elem);
-    if first < 0 || last > usize::MAX as i128 || span > isize::MAX as i128 {
-        return None;
+/// The bytes of an element-offset range relative to its origin: they depend on the dims only,
+/// so many bases with the same dims (a pointer array's entries) share one, and placing it at a
+/// base ([`ByteBox::at`]) is two checked additions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ByteBox {
+    /// Offset of the first byte from the origin (<= 0).
+    pub lo: isize,
+    /// `last - first` in bytes.
+    pub len: usize,
+}
+
+impl ByteBox {
+    /// The box of the element offsets `(lo, hi)` (`lo <= 0 <= hi`, as `offset_range` gives) of
+    /// elements of `elem` bytes, or `None` when it spans more than `isize::MAX` bytes.
+    pub(crate) fn of(elem: usize, (lo, hi): (i128, i128)) -> Option<ByteBox> {
+        let elem = elem as i128;
+        // Saturating: lo and hi may be at the ends of i128 (see offset_range).
+        let span = hi.saturating_sub(lo).saturating_mul(elem);
+        if span > isize::MAX as i128 {
+            return None;
+        }
+        // |lo * elem| <= span and span + elem - 1 < usize::MAX: both fit.
+        Some(ByteBox {
+            lo: isize::try_from(lo * elem).ok()?,
+            len: usize::try_from(span + elem - 1).ok()?,
+        })
     }
-    Some((first as usize, last as usize))
+
+    /// The byte range `[first, last]` of the box at `base`, or `None` when it leaves the
+    /// address space.
+    #[inline]
+    pub(crate) fn at(self, base: usize) -> Option<(usize, usize)> {
+        let first = base.checked_add_signed(self.lo)?;
+        Some((first, first.checked_add(self.len)?))
+    }
 }
 
 /// Whether two inclusive byte ranges intersect.

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::job::{Entries, Job, Op, Strides};
-use crate::layout::{byte_range, is_injective, offset_range, ranges_intersect, Dim};
+use crate::layout::{byte_range, is_injective, offset_range, ranges_intersect, ByteBox, Dim};
 use crate::scalar::Scalar;
 use std::mem::{align_of, size_of};
 
@@ -444,12 +444,11 @@ pub(crate) enum Ranges<'a, P> {
     Empty,
     /// One range covering every entry (the strided families).
     One((usize, usize)),
-    /// Entry `i` spans bytes `ptrs[i] + lo ..= ptrs[i] + hi` (each checked to fit the address
-    /// space); `span` is the smallest range holding all of them.
+    /// Entry `i` spans `bytes` placed at `ptrs[i]` (each checked to fit the address space);
+    /// `span` is the smallest range holding all of them.
     Array {
         ptrs: &'a [P],
-        lo: isize,
-        hi: isize,
+        bytes: ByteBox,
         span: (usize, usize),
     },
 }
@@ -469,10 +468,10 @@ impl<P: Addr> Ranges<'_, P> {
             Ranges::Empty => unreachable!("no range in an unreferenced operand"),
             Ranges::One(r) => *r,
             // Checked when the ranges were built: both ends fit the address space.
-            Ranges::Array { ptrs, lo, hi, .. } => (
-                ptrs[i].addr().wrapping_add_signed(*lo),
-                ptrs[i].addr().wrapping_add_signed(*hi),
-            ),
+            Ranges::Array { ptrs, bytes, .. } => {
+                let first = ptrs[i].addr().wrapping_add_signed(bytes.lo);
+                (first, first.wrapping_add(bytes.len))
+            }
         }
     }
 
@@ -523,31 +522,24 @@ fn addressable<'a, P: Addr>(
         }
         Base::Array(Some(ptrs)) => {
             let ptrs = &ptrs[..batch as usize];
-            // The entries share their dims: the byte offsets of the first and last byte are
-            // computed once; an entry then costs two checked additions. One that fails (or
-            // offsets that do not fit isize) is checked again in full for the precise error.
-            let bytes = offset_range(&matrix).and_then(|(lo, hi)| {
-                let (lo, hi) = (lo * sz as i128, hi * sz as i128 + sz as i128 - 1);
-                Some((isize::try_from(lo).ok()?, isize::try_from(hi).ok()?)).filter(|_| hi - lo <= isize::MAX as i128)
-            });
+            // The entries share their dims: their byte box is computed once (`byte_range`'s own
+            // rule, split in two); an entry then costs two checked additions. One that fails is
+            // checked again in full for the precise error.
+            let bytes = offset_range(&matrix).and_then(|o| ByteBox::of(sz, o));
             let mut span = (usize::MAX, 0usize);
             for p in ptrs {
-                let r = match bytes {
-                    Some((lo, hi)) => match (p.addr().checked_add_signed(lo), p.addr().checked_add_signed(hi)) {
-                        (Some(first), Some(last)) => (first, last),
-                        _ => check_matrix(p.addr())?,
-                    },
+                let r = match bytes.and_then(|b| b.at(p.addr())) {
+                    Some(r) => r,
                     None => check_matrix(p.addr())?,
                 };
                 span = (span.0.min(r.0), span.1.max(r.1));
             }
-            // `bytes` is None only when the offsets do not fit isize, and then check_matrix
-            // (the same bound) has already failed on entry 0 (referenced: batch >= 1).
-            let (lo, hi) = match bytes {
-                Some(b) => b,
-                None => return Err(ck.fail(at.cs, format!("= {cs} {overflow}"))),
+            // `bytes` is None only when check_matrix (the same rule) has failed on entry 0
+            // (referenced: batch >= 1), so this is never taken; it refuses rather than assumes.
+            let Some(bytes) = bytes else {
+                return Err(ck.fail(at.cs, format!("= {cs} {overflow}")));
             };
-            Ok(Ranges::Array { ptrs, lo, hi, span })
+            Ok(Ranges::Array { ptrs, bytes, span })
         }
         Base::Array(None) => unreachable!("checked by check_pointers"),
     }
