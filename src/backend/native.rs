@@ -117,11 +117,15 @@ fn packed_entries<T: Scalar>(cfg: &Config, j: &Job<'_, T>, flip: bool, range: st
             unsafe { packed::run::<$r, $cplx, _>(cfg.isa, &d, range, rect, &|p| real_ptrs::<T, $r>(j, flip, p)) }
         }};
     }
-    match T::DATATYPE {
-        DataType::R32F => go!(f32, false),
-        DataType::R64F => go!(f64, false),
-        DataType::C32F => go!(f32, true),
-        DataType::C64F => go!(f64, true),
+    // `if const`, not `match`: each T instantiates only its own kernels (see run_entries).
+    if const { matches!(T::DATATYPE, DataType::R32F) } {
+        go!(f32, false)
+    } else if const { matches!(T::DATATYPE, DataType::R64F) } {
+        go!(f64, false)
+    } else if const { matches!(T::DATATYPE, DataType::C32F) } {
+        go!(f32, true)
+    } else {
+        go!(f64, true)
     }
 }
 

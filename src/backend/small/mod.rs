@@ -190,11 +190,17 @@ pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, ran
             })
         }};
     }
-    match T::DATATYPE {
-        DataType::R32F => go!(f32, false, PACK_F32),
-        DataType::R64F => go!(f64, false, PACK_F64),
-        DataType::C32F => go!(f32, true, PACK_F32),
-        DataType::C64F => go!(f64, true, PACK_F64),
+    // `if const`, not `match`: the untaken arms are then not instantiated for this T (with a
+    // match, each of the four T instances compiled all four kernel sets, since the closure type
+    // differs per T: 4x the code and the build time of the crate).
+    if const { matches!(T::DATATYPE, DataType::R32F) } {
+        go!(f32, false, PACK_F32)
+    } else if const { matches!(T::DATATYPE, DataType::R64F) } {
+        go!(f64, false, PACK_F64)
+    } else if const { matches!(T::DATATYPE, DataType::C32F) } {
+        go!(f32, true, PACK_F32)
+    } else {
+        go!(f64, true, PACK_F64)
     }
 }
 
@@ -266,12 +272,19 @@ macro_rules! x86_entries {
                 let (a, b, c) = ptrs(p);
                 // SAFETY: AVX2+FMA enabled here; the rest is run_entries' contract.
                 // Register budget (16 ymm): MV*NR accumulators (twice that for complex).
+                // `if CPLX` (a constant after instantiation) keeps the other kind's kernels out
+                // of this instance.
                 unsafe {
-                    match (CPLX, one_vector) {
-                        (true, true) => entry::<Avx2<$r>, CPLX, 4, 1>(d, a, b, c, buf),
-                        (true, false) => entry::<Avx2<$r>, CPLX, 2, 2>(d, a, b, c, buf),
-                        (false, true) => entry::<Avx2<$r>, CPLX, 8, 1>(d, a, b, c, buf),
-                        (false, false) => entry::<Avx2<$r>, CPLX, 6, 2>(d, a, b, c, buf),
+                    if CPLX {
+                        if one_vector {
+                            entry::<Avx2<$r>, CPLX, 4, 1>(d, a, b, c, buf)
+                        } else {
+                            entry::<Avx2<$r>, CPLX, 2, 2>(d, a, b, c, buf)
+                        }
+                    } else if one_vector {
+                        entry::<Avx2<$r>, CPLX, 8, 1>(d, a, b, c, buf)
+                    } else {
+                        entry::<Avx2<$r>, CPLX, 6, 2>(d, a, b, c, buf)
                     }
                 }
             }
@@ -295,11 +308,16 @@ macro_rules! x86_entries {
                 // SAFETY: AVX-512F enabled here; the rest is run_entries' contract.
                 // Register budget (32 zmm): MV*NR accumulators (twice that for complex).
                 unsafe {
-                    match (CPLX, one_vector) {
-                        (true, true) => entry::<Avx512<$r>, CPLX, 8, 1>(d, a, b, c, buf),
-                        (true, false) => entry::<Avx512<$r>, CPLX, 4, 2>(d, a, b, c, buf),
-                        (false, true) => entry::<Avx512<$r>, CPLX, 16, 1>(d, a, b, c, buf),
-                        (false, false) => entry::<Avx512<$r>, CPLX, 12, 2>(d, a, b, c, buf),
+                    if CPLX {
+                        if one_vector {
+                            entry::<Avx512<$r>, CPLX, 8, 1>(d, a, b, c, buf)
+                        } else {
+                            entry::<Avx512<$r>, CPLX, 4, 2>(d, a, b, c, buf)
+                        }
+                    } else if one_vector {
+                        entry::<Avx512<$r>, CPLX, 16, 1>(d, a, b, c, buf)
+                    } else {
+                        entry::<Avx512<$r>, CPLX, 12, 2>(d, a, b, c, buf)
                     }
                 }
             }
@@ -414,8 +432,9 @@ unsafe fn entry<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
                 rows,
             };
             // SAFETY: the block lies inside this entry; forwarded contract.
+            // (`const`: a one-vector kernel, MV = 1, does not instantiate the MV = 2 blocks.)
             unsafe {
-                if rows > lanes && MV >= 2 {
+                if const { MV >= 2 } && rows > lanes {
                     block_nr::<S, CPLX, NR, 2>(d, &blk, nr)
                 } else {
                     block_nr::<S, CPLX, NR, 1>(d, &blk, nr)
@@ -454,7 +473,12 @@ unsafe fn block_nr<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
         ($($n:literal)*) => {
             match nr {
                 // SAFETY: forwarded contract (nr columns of a validated entry).
-                $($n if $n <= NR => unsafe { block::<S, CPLX, $n, MV>(d, blk) },)*
+                // (`if const`: widths above NR are not instantiated at all.)
+                $($n => if const { $n <= NR } {
+                    unsafe { block::<S, CPLX, $n, MV>(d, blk) }
+                } else {
+                    unreachable!("nr = {nr} > NR = {NR}")
+                },)*
                 _ => unreachable!("nr = {nr} > NR = {NR}"),
             }
         };
