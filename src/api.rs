@@ -5,10 +5,11 @@ use crate::backend::small::Isa;
 use crate::backend::{self, CpuBackend, CpuEngine};
 use crate::device::{DeviceBuffer, Space};
 use crate::error::{Error, Result};
-use crate::job::Op;
+use crate::job::{Job, Op};
 use crate::layout::{offset_range, Dim};
-use crate::scalar::Scalar;
+use crate::scalar::{DataType, Scalar};
 use crate::validate::{validate, Base, Call, Family, Operand};
+use num_complex::{Complex32, Complex64};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -114,7 +115,53 @@ impl Handle {
     }
 
     /// Runs a validated job on this handle's GPU or CPU backend.
-    pub(crate) fn run_job<T: Scalar>(&self, job: &crate::job::Job<'_, T>) -> Result<()> {
+    ///
+    /// The generic API stops here: each type continues in a non-generic, never-inlined
+    /// function, so the backends and their kernels are compiled once, in this crate. Without
+    /// it every crate calling a generic method compiled its own copy of all of them in release
+    /// builds, which do not share generic instances across crates (the sweep's binary spent
+    /// 72 s of a fresh 4-minute build on them).
+    pub(crate) fn run_job<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
+        macro_rules! as_type {
+            ($t:ty, $run:ident) => {{
+                // SAFETY: `Scalar` is sealed and each of its four types has its own DATATYPE,
+                // so in this branch T is $t: the cast changes nothing but the type's name.
+                let job = unsafe { &*(job as *const Job<'_, T>).cast::<Job<'_, $t>>() };
+                self.$run(job)
+            }};
+        }
+        if const { matches!(T::DATATYPE, DataType::R32F) } {
+            as_type!(f32, run_s)
+        } else if const { matches!(T::DATATYPE, DataType::R64F) } {
+            as_type!(f64, run_d)
+        } else if const { matches!(T::DATATYPE, DataType::C32F) } {
+            as_type!(Complex32, run_c)
+        } else {
+            as_type!(Complex64, run_z)
+        }
+    }
+
+    #[inline(never)]
+    fn run_s(&self, job: &Job<'_, f32>) -> Result<()> {
+        self.run_typed(job)
+    }
+
+    #[inline(never)]
+    fn run_d(&self, job: &Job<'_, f64>) -> Result<()> {
+        self.run_typed(job)
+    }
+
+    #[inline(never)]
+    fn run_c(&self, job: &Job<'_, Complex32>) -> Result<()> {
+        self.run_typed(job)
+    }
+
+    #[inline(never)]
+    fn run_z(&self, job: &Job<'_, Complex64>) -> Result<()> {
+        self.run_typed(job)
+    }
+
+    fn run_typed<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
         match &self.gpu {
             Some(g) => g.run(job),
             None => backend::run(self.backend, job, self.num_threads(), self.isa(), self.cpu_engine()),

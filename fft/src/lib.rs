@@ -291,6 +291,62 @@ pub fn transform_into_with<T: Real>(
     inverse: bool,
     handle: &tensorblas::Handle,
 ) -> Result<Report, FftError> {
+    // The generic API stops here: each precision continues in a non-generic, never-inlined
+    // function, so the transforms (and the rustfft code under them) are compiled once, in this
+    // crate, not again in every crate that calls them (release builds do not share generic
+    // instances across crates).
+    fn same<T: Real, U: Real>(x: &[Complex<T>]) -> &[Complex<U>] {
+        let y: &[Complex<U>] = bytemuck::cast_slice(x);
+        assert_eq!(y.len(), x.len(), "the precision dispatch met a type of another size");
+        y
+    }
+    fn same_mut<T: Real, U: Real>(x: &mut [Complex<T>]) -> &mut [Complex<U>] {
+        let n = x.len();
+        let y: &mut [Complex<U>] = bytemuck::cast_slice_mut(x);
+        assert_eq!(y.len(), n, "the precision dispatch met a type of another size");
+        y
+    }
+    // `Real` is implemented for f32 and f64 only (its `tensorblas::Scalar` bound is sealed, so
+    // no other crate can add a type), each with its own PRECISION: in each branch T is that type.
+    if const { matches!(T::PRECISION, Precision::F32) } {
+        into_with_f32(plan, algo, same(x), same_mut(out), inverse, handle)
+    } else {
+        into_with_f64(plan, algo, same(x), same_mut(out), inverse, handle)
+    }
+}
+
+#[inline(never)]
+fn into_with_f32(
+    plan: &Plan,
+    algo: Algorithm,
+    x: &[Complex<f32>],
+    out: &mut [Complex<f32>],
+    inverse: bool,
+    handle: &tensorblas::Handle,
+) -> Result<Report, FftError> {
+    into_with_typed(plan, algo, x, out, inverse, handle)
+}
+
+#[inline(never)]
+fn into_with_f64(
+    plan: &Plan,
+    algo: Algorithm,
+    x: &[Complex<f64>],
+    out: &mut [Complex<f64>],
+    inverse: bool,
+    handle: &tensorblas::Handle,
+) -> Result<Report, FftError> {
+    into_with_typed(plan, algo, x, out, inverse, handle)
+}
+
+fn into_with_typed<T: Real>(
+    plan: &Plan,
+    algo: Algorithm,
+    x: &[Complex<T>],
+    out: &mut [Complex<T>],
+    inverse: bool,
+    handle: &tensorblas::Handle,
+) -> Result<Report, FftError> {
     let spec = plan.spec();
     check_precision::<T>(plan)?;
     for (name, len) in [("x", x.len()), ("out", out.len())] {
