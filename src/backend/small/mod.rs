@@ -472,9 +472,9 @@ unsafe fn block_nr<S: Simd, const CPLX: bool, const NR: usize, const MV: usize>(
     macro_rules! arms {
         ($($n:literal)*) => {
             match nr {
-                // SAFETY: forwarded contract (nr columns of a validated entry).
                 // (`if const`: widths above NR are not instantiated at all.)
                 $($n => if const { $n <= NR } {
+                    // SAFETY: forwarded contract (nr columns of a validated entry).
                     unsafe { block::<S, CPLX, $n, MV>(d, blk) }
                 } else {
                     unreachable!("nr = {nr} > NR = {NR}")
