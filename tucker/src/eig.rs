@@ -39,6 +39,29 @@ pub(crate) fn leading_eigenvectors(s: &[f64], n: usize, r: usize) -> Result<Vec<
     Ok(out)
 }
 
+/// All eigenvalues of the symmetric `n x n` matrix `s` (column-major, lower triangle read),
+/// descending, with the matching eigenvectors (`n x n` column-major, each signed as
+/// `leading_eigenvectors` signs them).
+pub(crate) fn eigh_descending(s: &[f64], n: usize) -> Result<(Vec<f64>, Vec<f64>), TuckerError> {
+    let m = Mat::from_fn(n, n, |i, j| s[i + j * n]);
+    let e = m
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| TuckerError::Solver(format!("symmetric eigensolver failed on a {n}x{n} Gram matrix: {e:?}")))?;
+    let (u, vals) = (e.U(), e.S());
+    let mut values = Vec::with_capacity(n);
+    let mut vectors = vec![0.0; n * n];
+    for k in 0..n {
+        let src = n - 1 - k;
+        values.push(vals[src]);
+        let col = &mut vectors[k * n..(k + 1) * n];
+        for (i, v) in col.iter_mut().enumerate() {
+            *v = u[(i, src)];
+        }
+        flip(col);
+    }
+    Ok((values, vectors))
+}
+
 /// The `r` leading left singular vectors of the `rows x cols` column-major matrix `a`.
 pub(crate) fn leading_left_singular_vectors(
     a: &[f64],

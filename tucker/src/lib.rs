@@ -248,6 +248,80 @@ pub fn partial_tucker<T: Real>(
     hooi(h, x, &full, modes, opts)
 }
 
+/// The smallest rank `R` whose discarded eigenvalues (`values[R..]`, descending; negative ones,
+/// rounding in a Gram matrix, count as 0) sum to at most `budget`; at least 1.
+fn rank_for_tail(values: &[f64], budget: f64) -> usize {
+    let mut tail = 0.0;
+    let mut r = values.len();
+    while r > 1 {
+        let next = tail + values[r - 1].max(0.0);
+        if next > budget {
+            break;
+        }
+        tail = next;
+        r -= 1;
+    }
+    r
+}
+
+/// Ranks chosen by a target relative error `eps`: the sequentially truncated HOSVD with
+/// TuckerMPI's rule. Mode by mode (0, 1, ..., N-1) the Gram matrix of the partly truncated
+/// tensor's unfolding is eigen-decomposed and the smallest rank kept whose discarded
+/// eigenvalues sum to at most `eps² ‖X‖² / N`. The squared error of an ST-HOSVD is the sum of
+/// the discarded eigenvalues of all modes, so the result has relative error at most `eps`.
+/// Returns the ranks and that ST-HOSVD (core and factors); [`tucker`] with these ranks and
+/// `Init::Tucker` of it refines it (HOOI never raises the error of its initial factors).
+pub fn st_hosvd_for_error<T: Real>(
+    h: &Handle,
+    x: &TensorView<'_, T>,
+    eps: f64,
+) -> Result<(Vec<usize>, TuckerTensor<T>), TuckerError> {
+    let n = x.shape.len();
+    if n < 2 {
+        return Err(TuckerError::Shape(format!(
+            "Tucker needs a tensor of order >= 2, got {n}"
+        )));
+    }
+    if !(eps.is_finite() && eps >= 0.0) {
+        return Err(TuckerError::Options(format!(
+            "target error must be a finite number >= 0, got {eps}"
+        )));
+    }
+    if !x.all_finite() {
+        return Err(TuckerError::NonFinite);
+    }
+    let budget = eps * eps * x.norm2() / n as f64;
+    let mut ranks = Vec::with_capacity(n);
+    let mut factors = Vec::with_capacity(n);
+    let mut cur: Option<Dense<T>> = None;
+    for m in 0..n {
+        let view = cur.as_ref().map_or_else(|| x.clone(), |d| d.view());
+        let i = view.shape[m];
+        let (values, vectors) = eig::eigh_descending(&gram(h, &view, m)?, i)?;
+        let r = rank_for_tail(&values, budget);
+        let f = Matrix {
+            rows: i,
+            cols: r,
+            data: vectors[..i * r].iter().map(|&v| T::from_f64(v)).collect(),
+        };
+        let next = ttm(h, &view, &f, m, true)?;
+        ranks.push(r);
+        factors.push(f);
+        cur = Some(next);
+    }
+    let core = cur.expect("order >= 2");
+    Ok((
+        ranks,
+        TuckerTensor {
+            core: Tensor {
+                shape: core.shape.clone(),
+                data: core.view().to_c_order(),
+            },
+            factors,
+        },
+    ))
+}
+
 /// `[[G; U_1, ..., U_N]]` as a dense C-order tensor (factors applied to the modes they belong
 /// to: all modes, or `modes` for a partial decomposition).
 pub fn tucker_to_tensor<T: Real>(h: &Handle, t: &TuckerTensor<T>, modes: &[usize]) -> Result<Tensor<T>, TuckerError> {

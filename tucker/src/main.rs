@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 use tensorblas::{CpuBackend, Handle};
 use tensorblas_tucker::npy::{self, Dtype};
-use tensorblas_tucker::{rank_descending_order, relative_error, tucker, Init, Options, Real, TensorView, TuckerResult};
+use tensorblas_tucker::{
+    rank_descending_order, relative_error, st_hosvd_for_error, tucker, Init, Options, Real, TensorView, TuckerResult,
+};
 
 const HELP: &str = "\
-tensorblas-tucker INPUT.npy --ranks R1,R2,...,RN --out DIR
+tensorblas-tucker INPUT.npy (--ranks R1,R2,...,RN | --target-error EPS) --out DIR
     [--init svd|st-hosvd|random] [--n-iter-max N] [--tol T] [--seed S]
     [--mode-order natural|rank|I,J,...] [--backend cpu|cuda] [--threads T]
 
@@ -19,11 +21,18 @@ rel_error (explicit ||X - X^|| / ||X||) and seconds {init, sweeps, total}. Defau
 --mode-order natural (modes updated 0, 1, 2, ... as TensorLy does, so the per-sweep errors equal
 TensorLy's; `rank` updates the largest relative rank first, a little less work per sweep, or
 give the order), --backend cpu (cuda: the GPU path of Tucker is not built yet), --threads:
-TBLAS_NUM_THREADS or all cores.";
+TBLAS_NUM_THREADS or all cores.
+
+--target-error EPS (instead of --ranks) chooses the ranks as TuckerMPI does: a sequentially
+truncated HOSVD, mode by mode 0, 1, ..., keeping the smallest rank whose discarded Gram
+eigenvalues sum to at most EPS^2 ||X||^2 / N, so that its relative error is at most EPS; HOOI then
+refines it (--n-iter-max 0 keeps the ST-HOSVD). --init does not apply there.";
 
 struct Args {
     input: PathBuf,
     ranks: Vec<usize>,
+    /// `--target-error`: the ranks are chosen by ST-HOSVD truncation (then `ranks` is empty).
+    target_error: Option<f64>,
     out: PathBuf,
     init: String,
     n_iter_max: usize,
@@ -38,9 +47,11 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     let mut input = None;
     let mut ranks = None;
     let mut out = None;
+    let mut init_given = false;
     let mut a = Args {
         input: PathBuf::new(),
         ranks: Vec::new(),
+        target_error: None,
         out: PathBuf::new(),
         init: "svd".into(),
         n_iter_max: 100,
@@ -71,7 +82,20 @@ fn parse(argv: &[String]) -> Result<Args, String> {
                 )
             }
             "--out" => out = Some(PathBuf::from(val(s)?)),
-            "--init" => a.init = val(s)?,
+            "--init" => {
+                a.init = val(s)?;
+                init_given = true;
+            }
+            "--target-error" => {
+                let v = val(s)?;
+                let eps: f64 = v
+                    .parse()
+                    .map_err(|_| format!("--target-error: '{v}' is not a number"))?;
+                if !(eps.is_finite() && eps >= 0.0) {
+                    return Err(format!("--target-error must be a finite number >= 0, got {v}"));
+                }
+                a.target_error = Some(eps);
+            }
             "--n-iter-max" => a.n_iter_max = val(s)?.parse().map_err(|_| "--n-iter-max: not a number")?,
             "--tol" => a.tol = val(s)?.parse().map_err(|_| "--tol: not a number")?,
             "--seed" => a.seed = val(s)?.parse().map_err(|_| "--seed: not a number")?,
@@ -87,7 +111,15 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         }
     }
     a.input = input.ok_or("INPUT.npy is required")?;
-    a.ranks = ranks.ok_or("--ranks is required")?;
+    match (ranks, a.target_error) {
+        (Some(r), None) => a.ranks = r,
+        (None, Some(_)) if init_given => {
+            return Err("--init does not apply with --target-error (its ST-HOSVD is the init)".into())
+        }
+        (None, Some(_)) => a.init = "st-hosvd".into(),
+        (Some(_), Some(_)) => return Err("give --ranks or --target-error, not both".into()),
+        (None, None) => return Err("--ranks (or --target-error) is required".into()),
+    }
     a.out = out.ok_or("--out is required")?;
     if !["svd", "st-hosvd", "random"].contains(&a.init.as_str()) {
         return Err(format!("--init: '{}' is not svd, st-hosvd or random", a.init));
@@ -118,17 +150,27 @@ fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool
         TensorView::c_order(data, shape)
     }
     .map_err(|e| e.to_string())?;
+    let (ranks, init) = match a.target_error {
+        Some(eps) => {
+            let (ranks, t) = st_hosvd_for_error(h, &x, eps).map_err(|e| e.to_string())?;
+            (ranks, Init::Tucker(t))
+        }
+        None => (
+            a.ranks.clone(),
+            match a.init.as_str() {
+                "svd" => Init::Svd,
+                "st-hosvd" => Init::StHosvd,
+                _ => Init::Random { seed: a.seed },
+            },
+        ),
+    };
     let opts = Options {
         n_iter_max: a.n_iter_max,
         tol: a.tol,
-        init: match a.init.as_str() {
-            "svd" => Init::Svd,
-            "st-hosvd" => Init::StHosvd,
-            _ => Init::Random { seed: a.seed },
-        },
+        init,
         mode_order: match a.mode_order.as_str() {
             "natural" => None,
-            "rank" => Some(rank_descending_order(shape, &a.ranks)),
+            "rank" => Some(rank_descending_order(shape, &ranks)),
             list => Some(
                 list.split(',')
                     .map(|m| m.trim().parse().unwrap_or(usize::MAX))
@@ -137,7 +179,7 @@ fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool
         },
         ..Options::default()
     };
-    let res: TuckerResult<T> = tucker(h, &x, &a.ranks, &opts).map_err(|e| e.to_string())?;
+    let res: TuckerResult<T> = tucker(h, &x, &ranks, &opts).map_err(|e| e.to_string())?;
     let modes: Vec<usize> = (0..shape.len()).collect();
     let rel = relative_error(h, &x, &res.tucker, &modes).map_err(|e| e.to_string())?;
     // Every output file appears together with the others, or none does.
@@ -151,9 +193,10 @@ fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool
         w(format!("factor_{n}.npy"), &[f.rows, f.cols], f64s(&f.to_row_major()))?;
     }
     let summary = format!(
-        "{{\n  \"shape\": {:?},\n  \"ranks\": {:?},\n  \"dtype\": \"{}\",\n  \"init\": \"{}\",\n  \"n_iter\": {},\n  \"converged\": {},\n  \"rec_errors\": {},\n  \"rel_error\": {:e},\n  \"seconds\": {{\"init\": {:.6}, \"sweeps\": {:.6}, \"total\": {:.6}}}\n}}\n",
+        "{{\n  \"shape\": {:?},\n  \"ranks\": {:?},\n  \"target_error\": {},\n  \"dtype\": \"{}\",\n  \"init\": \"{}\",\n  \"n_iter\": {},\n  \"converged\": {},\n  \"rec_errors\": {},\n  \"rel_error\": {:e},\n  \"seconds\": {{\"init\": {:.6}, \"sweeps\": {:.6}, \"total\": {:.6}}}\n}}\n",
         shape,
-        a.ranks,
+        ranks,
+        a.target_error.map_or("null".into(), |e| format!("{e:e}")),
         if dtype == Dtype::F64 { "float64" } else { "float32" },
         a.init,
         res.n_iter,
@@ -203,7 +246,7 @@ fn main() {
     std::fs::create_dir_all(&a.out).unwrap_or_else(|e| fail(format!("cannot create {}: {e}", a.out.display())));
     tensorblas_npy::Outputs::check([a.out.join("summary.json").as_path()]).unwrap_or_else(|e| fail(e));
     let arr = npy::read(&a.input).unwrap_or_else(|e| fail(format!("{}: {e}", a.input.display())));
-    if arr.shape.len() != a.ranks.len() {
+    if a.target_error.is_none() && arr.shape.len() != a.ranks.len() {
         fail(format!(
             "--ranks has {} entries but {} has {} modes {:?}",
             a.ranks.len(),

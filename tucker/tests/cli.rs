@@ -127,7 +127,10 @@ fn clear_errors() {
             vec![p(&input), "--ranks", "2,2", "--out", p(&out)],
             "--ranks has 2 entries",
         ),
-        (vec![p(&input), "--out", p(&out)], "--ranks is required"),
+        (
+            vec![p(&input), "--out", p(&out)],
+            "--ranks (or --target-error) is required",
+        ),
         (
             vec![p(&input), "--ranks", "2,2,2", "--out", p(&out), "--init", "magic"],
             "--init",
@@ -191,4 +194,37 @@ fn clear_errors() {
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&d);
+}
+
+/// `--target-error` instead of `--ranks`: the ranks of the two-term tensor, the error within
+/// the target, both recorded in summary.json; clear refusals of the combinations that make no
+/// sense.
+#[test]
+fn target_error_chooses_the_ranks() {
+    let d = tmp("target");
+    let shape = [12usize, 9, 7];
+    let input = d.join("x.npy");
+    npy::write(&input, Dtype::F64, &shape, &tensor(shape)).unwrap();
+    let out = d.join("out");
+    let (ok, _, stderr) = run(&[p(&input), "--target-error", "0.01", "--out", p(&out)]);
+    assert!(ok, "{stderr}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["ranks"], serde_json::json!([2, 2, 2]), "{s}");
+    assert_eq!(s["target_error"].as_f64(), Some(0.01));
+    let rel = s["rel_error"].as_f64().unwrap();
+    assert!(rel <= 0.01, "{rel}");
+    assert_eq!(npy::read(&out.join("core.npy")).unwrap().shape, vec![2, 2, 2]);
+    for (args, want) in [
+        (vec!["--target-error", "0.01", "--ranks", "2,2,2"], "not both"),
+        (vec!["--target-error", "-1"], "finite number >= 0"),
+        (vec!["--target-error", "x"], "is not a number"),
+        (vec!["--target-error", "0.1", "--init", "svd"], "--init does not apply"),
+        (vec![], "--ranks (or --target-error) is required"),
+    ] {
+        let mut argv = vec![p(&input), "--out", p(&out)];
+        argv.extend(args);
+        let (ok, _, stderr) = run(&argv);
+        assert!(!ok && stderr.contains(want), "{argv:?}: {stderr}");
+    }
 }

@@ -4,8 +4,8 @@
 use serde_json::Value;
 use tensorblas::Handle;
 use tensorblas_tucker::{
-    c_strides, partial_tucker, relative_error, singular_values, tucker, Init, Matrix, Options, Solver, TensorView,
-    TuckerError,
+    c_strides, partial_tucker, relative_error, singular_values, st_hosvd_for_error, tucker, Init, Matrix, Options,
+    Solver, TensorView, TuckerError,
 };
 
 fn f64s(v: &Value) -> Vec<f64> {
@@ -473,4 +473,88 @@ fn edge_cases() {
     // Order 1 is rejected.
     let e = tucker(&h, &TensorView::c_order(&x[..4], &[4]).unwrap(), &[2], &opts).unwrap_err();
     assert!(matches!(e, TuckerError::Shape(_)));
+}
+
+/// `st_hosvd_for_error` (TuckerMPI's rank selection): the true multilinear ranks of a
+/// low-rank tensor under tiny noise, the error bound on a full-rank tensor, the smallest first
+/// rank against the singular values of the unfolding (an independent oracle), HOOI refinement
+/// that never raises the error, and refusal of a bad target.
+#[test]
+fn target_error_chooses_ranks() {
+    let h = Handle::new().unwrap();
+    let modes = |n: usize| (0..n).collect::<Vec<usize>>();
+    // Low rank + noise 1e-9 of its size: eps = 1e-6 finds the ranks.
+    for (shape, ranks) in [
+        (vec![20usize, 18, 16], vec![4usize, 3, 5]),
+        (vec![9, 8, 7, 6], vec![3, 2, 2, 3]),
+    ] {
+        let mut x = low_rank(11, &shape, &ranks);
+        let scale = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
+        let mut g = Lcg(5);
+        x.iter_mut().for_each(|v| *v += 1e-9 * scale * g.normalish());
+        let xv = TensorView::c_order(&x, &shape).unwrap();
+        let (got, t) = st_hosvd_for_error(&h, &xv, 1e-6).unwrap();
+        assert_eq!(got, ranks, "{shape:?}");
+        let e = relative_error(&h, &xv, &t, &modes(shape.len())).unwrap();
+        assert!(e <= 1e-6, "{shape:?}: error {e:e}");
+    }
+    // A full-rank tensor: the bound holds, ranks shrink as eps grows, eps = 0 keeps everything.
+    let shape = [12usize, 10, 8];
+    let mut g = Lcg(3);
+    let x: Vec<f64> = (0..shape.iter().product::<usize>()).map(|_| g.normalish()).collect();
+    let xv = TensorView::c_order(&x, &shape).unwrap();
+    assert_eq!(st_hosvd_for_error(&h, &xv, 0.0).unwrap().0, shape.to_vec());
+    let norm2: f64 = x.iter().map(|v| v * v).sum();
+    let mut prev = shape.to_vec();
+    for eps in [0.05, 0.2, 0.5, 0.8] {
+        let (ranks, t) = st_hosvd_for_error(&h, &xv, eps).unwrap();
+        let e = relative_error(&h, &xv, &t, &modes(3)).unwrap();
+        assert!(e <= eps, "eps {eps}: error {e}");
+        assert!(
+            ranks.iter().zip(&prev).all(|(r, p)| r <= p),
+            "eps {eps}: {ranks:?} after {prev:?}"
+        );
+        // Mode 0 sees X itself: its rank is the smallest whose discarded squared singular values
+        // of the unfolding X_(0) (12 x 80, column-major from C order) fit eps² ‖X‖² / 3.
+        let rest = 80;
+        let mut u = vec![0.0; 12 * rest];
+        for i in 0..12 {
+            for c in 0..rest {
+                u[i + c * 12] = x[i * rest + c];
+            }
+        }
+        let s = singular_values(&u, 12, rest).unwrap();
+        let budget = eps * eps * norm2 / 3.0;
+        let tail = |r: usize| s[r..].iter().map(|v| v * v).sum::<f64>();
+        let r0 = ranks[0];
+        assert!(
+            tail(r0) <= budget * (1.0 + 1e-12),
+            "eps {eps}: rank {r0} leaves {}",
+            tail(r0)
+        );
+        assert!(r0 == 1 || tail(r0 - 1) > budget, "eps {eps}: rank {} would do", r0 - 1);
+        // HOOI from this ST-HOSVD keeps or lowers the error.
+        let res = tucker(
+            &h,
+            &xv,
+            &ranks,
+            &Options {
+                n_iter_max: 5,
+                tol: 0.0,
+                init: Init::Tucker(t),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let e2 = relative_error(&h, &xv, &res.tucker, &modes(3)).unwrap();
+        assert!(e2 <= e + 1e-12, "eps {eps}: HOOI {e2} > ST-HOSVD {e}");
+        prev = ranks;
+    }
+    assert!(prev.iter().any(|&r| r < 8), "eps 0.8 truncated nothing: {prev:?}");
+    for bad in [-0.1, f64::NAN, f64::INFINITY] {
+        match st_hosvd_for_error(&h, &xv, bad) {
+            Err(TuckerError::Options(msg)) => assert!(msg.contains("target error"), "{msg}"),
+            other => panic!("eps {bad}: {:?}", other.map(|r| r.0)),
+        }
+    }
 }
