@@ -7,7 +7,7 @@ use crate::device::{DeviceBuffer, Space};
 use crate::error::{Error, Result};
 use crate::job::{Job, Op};
 use crate::layout::{offset_range, Dim};
-use crate::scalar::{DataType, Scalar};
+use crate::scalar::{per_type, Scalar};
 use crate::validate::{validate, Base, Call, Family, Operand};
 use num_complex::{Complex32, Complex64};
 use std::marker::PhantomData;
@@ -130,15 +130,13 @@ impl Handle {
                 self.$run(job)
             }};
         }
-        if const { matches!(T::DATATYPE, DataType::R32F) } {
-            as_type!(f32, run_s)
-        } else if const { matches!(T::DATATYPE, DataType::R64F) } {
-            as_type!(f64, run_d)
-        } else if const { matches!(T::DATATYPE, DataType::C32F) } {
-            as_type!(Complex32, run_c)
-        } else {
-            as_type!(Complex64, run_z)
-        }
+        per_type!(
+            T,
+            as_type!(f32, run_s),
+            as_type!(f64, run_d),
+            as_type!(Complex32, run_c),
+            as_type!(Complex64, run_z),
+        )
     }
 
     #[inline(never)]

@@ -180,3 +180,24 @@ complex_scalar!(
         "tblas_zgemm_strided_batched_ex"
     ]
 );
+
+/// Chooses one of four expressions by the scalar type `$t` (`s`, `d`, `c`, `z` order), at
+/// compile time: an `if const` chain, not a `match`, so that each instance of a generic function
+/// compiles only its own branch. With a `match` on `T::DATATYPE` every arm is instantiated in
+/// every instance (rustc drops untaken branches only when the condition is a constant), and
+/// where the arms call kernels through a closure whose type differs per `T`, each of the four
+/// types compiled all four kernel sets: 4x the code and the build time of the crate.
+macro_rules! per_type {
+    ($t:ty, $s:expr, $d:expr, $c:expr, $z:expr $(,)?) => {
+        if const { matches!(<$t as $crate::scalar::Scalar>::DATATYPE, $crate::scalar::DataType::R32F) } {
+            $s
+        } else if const { matches!(<$t as $crate::scalar::Scalar>::DATATYPE, $crate::scalar::DataType::R64F) } {
+            $d
+        } else if const { matches!(<$t as $crate::scalar::Scalar>::DATATYPE, $crate::scalar::DataType::C32F) } {
+            $c
+        } else {
+            $z
+        }
+    };
+}
+pub(crate) use per_type;

@@ -19,7 +19,7 @@ use super::tuning::{self, ENTRIES_PER_THREAD, INNER_THREADING_WORK, PARALLEL_MIN
 use super::{min_entries_per_task, Backend, Config, CpuEngine};
 use crate::error::Result;
 use crate::job::{Entries, EntryPtrs, Job};
-use crate::scalar::{DataType, Scalar};
+use crate::scalar::{per_type, Scalar};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -117,16 +117,7 @@ fn packed_entries<T: Scalar>(cfg: &Config, j: &Job<'_, T>, flip: bool, range: st
             unsafe { packed::run::<$r, $cplx, _>(cfg.isa, &d, range, rect, &|p| real_ptrs::<T, $r>(j, flip, p)) }
         }};
     }
-    // `if const`, not `match`: each T instantiates only its own kernels (see run_entries).
-    if const { matches!(T::DATATYPE, DataType::R32F) } {
-        go!(f32, false)
-    } else if const { matches!(T::DATATYPE, DataType::R64F) } {
-        go!(f64, false)
-    } else if const { matches!(T::DATATYPE, DataType::C32F) } {
-        go!(f32, true)
-    } else {
-        go!(f64, true)
-    }
+    per_type!(T, go!(f32, false), go!(f64, false), go!(f32, true), go!(f64, true))
 }
 
 /// The small-matrix kernels (the job fits them: `small_orientation` is `Some`).

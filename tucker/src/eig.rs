@@ -21,38 +21,23 @@ fn flip(col: &mut [f64]) {
 /// (column-major), largest first, as an `n x r` column-major matrix. Only the lower triangle is
 /// read. Eigenvalues below 0 (rounding in a Gram matrix) are harmless here: only vectors are used.
 pub(crate) fn leading_eigenvectors(s: &[f64], n: usize, r: usize) -> Result<Vec<f64>, TuckerError> {
-    let m = Mat::from_fn(n, n, |i, j| s[i + j * n]);
-    let e = m
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|e| TuckerError::Solver(format!("symmetric eigensolver failed on a {n}x{n} Gram matrix: {e:?}")))?;
-    let u = e.U();
-    // Eigenvalues ascend: the last r columns, reversed.
-    let mut out = vec![0.0; n * r];
-    for k in 0..r {
-        let src = n - 1 - k;
-        let col = &mut out[k * n..(k + 1) * n];
-        for (i, v) in col.iter_mut().enumerate() {
-            *v = u[(i, src)];
-        }
-        flip(col);
-    }
-    Ok(out)
+    Ok(eigh_descending(s, n, r)?.1)
 }
 
 /// All eigenvalues of the symmetric `n x n` matrix `s` (column-major, lower triangle read),
-/// descending, with the matching eigenvectors (`n x n` column-major, each signed as
-/// `leading_eigenvectors` signs them).
-pub(crate) fn eigh_descending(s: &[f64], n: usize) -> Result<(Vec<f64>, Vec<f64>), TuckerError> {
+/// descending, with the eigenvectors of the `r` largest (`n x r` column-major, each column's
+/// largest-magnitude entry positive: TensorLy's `svd_flip`).
+pub(crate) fn eigh_descending(s: &[f64], n: usize, r: usize) -> Result<(Vec<f64>, Vec<f64>), TuckerError> {
     let m = Mat::from_fn(n, n, |i, j| s[i + j * n]);
     let e = m
         .self_adjoint_eigen(Side::Lower)
         .map_err(|e| TuckerError::Solver(format!("symmetric eigensolver failed on a {n}x{n} Gram matrix: {e:?}")))?;
     let (u, vals) = (e.U(), e.S());
-    let mut values = Vec::with_capacity(n);
-    let mut vectors = vec![0.0; n * n];
-    for k in 0..n {
+    // faer's eigenvalues ascend: read them, and the last r vectors, from the end.
+    let values = (0..n).map(|k| vals[n - 1 - k]).collect();
+    let mut vectors = vec![0.0; n * r];
+    for k in 0..r {
         let src = n - 1 - k;
-        values.push(vals[src]);
         let col = &mut vectors[k * n..(k + 1) * n];
         for (i, v) in col.iter_mut().enumerate() {
             *v = u[(i, src)];

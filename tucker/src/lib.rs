@@ -248,6 +248,17 @@ pub fn partial_tucker<T: Real>(
     hooi(h, x, &full, modes, opts)
 }
 
+/// The tensor's order, which Tucker needs to be at least 2.
+fn check_order<T>(x: &TensorView<'_, T>) -> Result<usize, TuckerError> {
+    let n = x.shape.len();
+    if n < 2 {
+        return Err(TuckerError::Shape(format!(
+            "Tucker needs a tensor of order >= 2, got {n}"
+        )));
+    }
+    Ok(n)
+}
+
 /// The smallest rank `R` whose discarded eigenvalues (`values[R..]`, descending; negative ones,
 /// rounding in a Gram matrix, count as 0) sum to at most `budget`; at least 1.
 fn rank_for_tail(values: &[f64], budget: f64) -> usize {
@@ -276,12 +287,7 @@ pub fn st_hosvd_for_error<T: Real>(
     x: &TensorView<'_, T>,
     eps: f64,
 ) -> Result<(Vec<usize>, TuckerTensor<T>), TuckerError> {
-    let n = x.shape.len();
-    if n < 2 {
-        return Err(TuckerError::Shape(format!(
-            "Tucker needs a tensor of order >= 2, got {n}"
-        )));
-    }
+    let n = check_order(x)?;
     if !(eps.is_finite() && eps >= 0.0) {
         return Err(TuckerError::Options(format!(
             "target error must be a finite number >= 0, got {eps}"
@@ -297,7 +303,7 @@ pub fn st_hosvd_for_error<T: Real>(
     for m in 0..n {
         let view = cur.as_ref().map_or_else(|| x.clone(), |d| d.view());
         let i = view.shape[m];
-        let (values, vectors) = eig::eigh_descending(&gram(h, &view, m)?, i)?;
+        let (values, vectors) = eig::eigh_descending(&gram(h, &view, m)?, i, i)?;
         let r = rank_for_tail(&values, budget);
         let f = Matrix {
             rows: i,
@@ -465,12 +471,7 @@ fn hooi<T: Real>(
     opts: &Options<T>,
 ) -> Result<TuckerResult<T>, TuckerError> {
     let t0 = Instant::now();
-    let n = x.shape.len();
-    if n < 2 {
-        return Err(TuckerError::Shape(format!(
-            "Tucker needs a tensor of order >= 2, got {n}"
-        )));
-    }
+    let n = check_order(x)?;
     for &m in modes {
         let (r, i) = (ranks[m], x.shape[m]);
         if r == 0 || r > i {

@@ -18,7 +18,7 @@
 pub(crate) mod simd;
 
 use crate::job::{EntryPtrs, Job};
-use crate::scalar::{DataType, Scalar};
+use crate::scalar::{per_type, Scalar};
 #[cfg(target_arch = "x86_64")]
 use simd::{Avx2, Avx512};
 use simd::{Portable, Real, Simd};
@@ -190,18 +190,13 @@ pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, ran
             })
         }};
     }
-    // `if const`, not `match`: the untaken arms are then not instantiated for this T (with a
-    // match, each of the four T instances compiled all four kernel sets, since the closure type
-    // differs per T: 4x the code and the build time of the crate).
-    if const { matches!(T::DATATYPE, DataType::R32F) } {
-        go!(f32, false, PACK_F32)
-    } else if const { matches!(T::DATATYPE, DataType::R64F) } {
-        go!(f64, false, PACK_F64)
-    } else if const { matches!(T::DATATYPE, DataType::C32F) } {
-        go!(f32, true, PACK_F32)
-    } else {
-        go!(f64, true, PACK_F64)
-    }
+    per_type!(
+        T,
+        go!(f32, false, PACK_F32),
+        go!(f64, false, PACK_F64),
+        go!(f32, true, PACK_F32),
+        go!(f64, true, PACK_F64),
+    )
 }
 
 /// Entry pointers (A, B, C) of entry `p`, as real pointers.
