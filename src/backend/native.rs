@@ -29,7 +29,7 @@ impl Backend for Native {
     fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()> {
         let cplx = tuning::real_of(T::DATATYPE).1;
         let engine = match cfg.engine {
-            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, job.m, job.n, job.k),
+            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, job.m, job.n, job.k, streamed_slabs(job)),
             e => e,
         };
         match engine {
@@ -202,6 +202,33 @@ fn gemm_crate<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
 /// kernel `m` above it runs in row slabs. The orientation is `flip_pays`' choice.
 fn small_orientation<T: Scalar>(job: &Job<'_, T>) -> Option<bool> {
     (job.k <= THIN_K_MAX && job.m.min(job.n) <= SMALL_MAX).then(|| flip_pays(job))
+}
+
+/// Whether the small kernels would run `job` as tall row slabs of an operand that, over the
+/// batch, streams from memory (at least `tuning::SLAB_STREAM_BYTES`): `auto` then prefers the
+/// `gemm` crate (see there).
+fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
+    let Some(flip) = small_orientation(job) else {
+        return false;
+    };
+    let rows = if flip { job.n } else { job.m };
+    // Entries that own a slabbed operand: one when it is broadcast (batch stride 0).
+    let owners = match job.entries {
+        Entries::Strided { bs_a, bs_b, count, .. } => {
+            if (if flip { bs_b } else { bs_a }) == 0 {
+                1
+            } else {
+                count
+            }
+        }
+        Entries::Array { c, .. } => c.len(),
+    };
+    rows > SMALL_MAX
+        && owners
+            .saturating_mul(rows)
+            .saturating_mul(job.k)
+            .saturating_mul(std::mem::size_of::<T>())
+            >= tuning::SLAB_STREAM_BYTES
 }
 
 /// Rows `r0..r1` and kernel columns `c0..c1` of entry `p` of `j` as a one-entry job (`j` is in

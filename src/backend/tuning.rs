@@ -121,6 +121,31 @@ pub(crate) const SMALL_MAX: usize = 64;
 /// in L2 (256 KiB in f64).
 pub(crate) const THIN_K_MAX: usize = 512;
 
+/// From this many bytes of the slabbed operand (the small kernels' resident `m x k` operand
+/// with `m > SMALL_MAX`, times the entries that own one), `auto` sends a thin real product to the
+/// `gemm` crate instead of the small kernels' row slabs. A slab reads `k` runs of `SMALL_MAX`
+/// elements, one per column, which the hardware prefetchers do not follow once the operand
+/// streams from DRAM; the `gemm` crate packs longer runs. Measured with the three mode products
+/// of a C-order `I^3` tensor and an `I x R` factor (`cargo run --release -p tensorblas-tucker
+/// --example ttm_probe -- I R` with `ENG=small|gemm`, Intel Xeon AVX-512, 2 threads, ms; mode 0
+/// is one `I^2 x R x I` product with A's columns `I^2` apart, mode 1 a batch of `I` products
+/// `I x R x I`):
+///
+/// | I, R, type (operand) | mode 0 small / gemm | mode 1 small / gemm |
+/// |---|---|---|
+/// | 100, 10, f64 (8 MB) | 0.42 / 0.57 | 0.26 / 0.68 |
+/// | 160, 16, f32 (16 MB) | 0.96 / 0.85 | 0.69 / 0.67 |
+/// | 160, 16, f64 (33 MB) | 1.87 / 1.62 | 1.48 / 1.32 |
+/// | 200, 16, f32 (32 MB) | 2.15 / 1.92 | 1.54 / 1.62 |
+/// | 200, 16, f64 (64 MB) | 9.33 / 7.65 | 9.04 / 3.06 |
+/// | 300, 20, f32 (108 MB) | 22.6 / 13.5 | 17.8 / 6.71 |
+/// | 300, 20, f64 (216 MB) | 41.5 / 30.9 | 35.7 / 15.4 |
+///
+/// Below 32 MiB the two are level or the small kernels lead (their batches of small entries);
+/// above, the slabs fall to a third of the `gemm` crate. The products whose thin side is the
+/// slab's width (mode 2 above: `R x I^2 x I`, no slabs) stay with the small kernels.
+pub(crate) const SLAB_STREAM_BYTES: usize = 32 << 20;
+
 /// Largest extent for which `auto` gives complex entries to the small kernels. 16 since the
 /// small kernels' epilogue fix (`benches/results/xeon-avx512/run3/`, 2 threads, small against
 /// the `gemm` crate, GFLOP/s): c 16 cache 90.4 vs 89.3, dram 97.8 vs 69.0; z 16 cache 44.8 vs
@@ -154,7 +179,14 @@ pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
 /// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
 /// 94/104 against packed 85/96). Complex on AVX2 follows the AVX-512 rule (not measured on an
 /// AVX2-only machine yet).
-pub(crate) fn pick(isa: Isa, cplx: bool, m: usize, n: usize, k: usize) -> CpuEngine {
+///
+/// Exception (`streamed_slabs`): a thin product the small kernels would run as tall row slabs
+/// (`SMALL_MAX`-row slabs of an operand with more rows) whose slabbed operand, over the whole
+/// batch, is at least [`SLAB_STREAM_BYTES`] goes to the `gemm` crate; see there.
+pub(crate) fn pick(isa: Isa, cplx: bool, m: usize, n: usize, k: usize, streamed_slabs: bool) -> CpuEngine {
+    if streamed_slabs && !cplx {
+        return CpuEngine::GemmCrate;
+    }
     let thin = m.min(n) <= SMALL_MAX;
     if cplx {
         return if m.max(n).max(k) <= COMPLEX_SMALL_MAX {

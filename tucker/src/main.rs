@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use tensorblas::{CpuBackend, Handle};
 use tensorblas_tucker::npy::{self, Dtype};
 use tensorblas_tucker::{
-    rank_descending_order, relative_error, st_hosvd_for_error, tucker, Init, Options, Real, TensorView, TuckerResult,
+    rank_descending_order, relative_error, st_hosvd_for_error, tucker, Init, Options, Real, Solver, TensorView,
+    TuckerResult,
 };
 
 const HELP: &str = "\
 tensorblas-tucker INPUT.npy (--ranks R1,R2,...,RN | --target-error EPS) --out DIR
     [--init svd|st-hosvd|random] [--n-iter-max N] [--tol T] [--seed S]
-    [--mode-order natural|rank|I,J,...] [--backend cpu|cuda] [--threads T]
+    [--mode-order natural|rank|I,J,...] [--solver subspace|dense|svd] [--backend cpu|cuda]
+    [--threads T]
 
 Tucker decomposition by HOOI (tensorblas contractions, no unfolding copies) of a float32 or
 float64 .npy tensor (C or Fortran order). Writes DIR/core.npy (R1 x ... x RN), DIR/factor_<n>.npy
@@ -20,7 +22,9 @@ rel_error (explicit ||X - X^|| / ||X||) and seconds {init, sweeps, total}. Defau
 --n-iter-max 100, --tol 1e-4 (TensorLy's rule; 0 runs exactly --n-iter-max sweeps), --seed 0,
 --mode-order natural (modes updated 0, 1, 2, ... as TensorLy does, so the per-sweep errors equal
 TensorLy's; `rank` updates the largest relative rank first, a little less work per sweep, or
-give the order), --backend cpu (cuda: the GPU path of Tucker is not built yet), --threads:
+give the order), --solver subspace (each factor's leading Gram eigenvectors by subspace iteration
+from the previous sweep's factor, the dense eigensolver where that converges slowly; dense: always
+the dense eigensolver; svd: a thin SVD of each unfolding), --backend cpu (cuda: the GPU path of Tucker is not built yet), --threads:
 TBLAS_NUM_THREADS or all cores.
 
 --target-error EPS (instead of --ranks) chooses the ranks as TuckerMPI does: a sequentially
@@ -41,6 +45,7 @@ struct Args {
     backend: String,
     threads: Option<usize>,
     mode_order: String,
+    solver: String,
 }
 
 fn parse(argv: &[String]) -> Result<Args, String> {
@@ -60,6 +65,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         backend: "cpu".into(),
         threads: None,
         mode_order: "natural".into(),
+        solver: "subspace".into(),
     };
     let mut it = argv.iter();
     while let Some(s) = it.next() {
@@ -101,6 +107,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--seed" => a.seed = val(s)?.parse().map_err(|_| "--seed: not a number")?,
             "--backend" => a.backend = val(s)?,
             "--mode-order" => a.mode_order = val(s)?,
+            "--solver" => a.solver = val(s)?,
             "--threads" => a.threads = Some(val(s)?.parse().map_err(|_| "--threads: not a number")?),
             other if other.starts_with("--") => return Err(format!("unknown option '{other}'")),
             other => {
@@ -131,6 +138,9 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--mode-order: '{}' is not natural, rank or a comma-separated list of modes",
             a.mode_order
         ));
+    }
+    if !["subspace", "dense", "svd"].contains(&a.solver.as_str()) {
+        return Err(format!("--solver: '{}' is not subspace, dense or svd", a.solver));
     }
     if a.tol.is_nan() || a.tol < 0.0 {
         return Err("--tol must be >= 0".into());
@@ -177,6 +187,11 @@ fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool
                     .map(|m| m.trim().parse().unwrap_or(usize::MAX))
                     .collect(),
             ),
+        },
+        solver: match a.solver.as_str() {
+            "dense" => Solver::GramEigh,
+            "svd" => Solver::Svd,
+            _ => Solver::GramSubspace,
         },
         ..Options::default()
     };

@@ -558,3 +558,64 @@ fn target_error_chooses_ranks() {
         }
     }
 }
+
+/// `‖U Uᵀ − V Vᵀ‖_max`: whether two orthonormal factors span the same subspace.
+fn projector_diff(u: &Matrix<f64>, v: &Matrix<f64>) -> f64 {
+    let mut worst = 0.0f64;
+    for i in 0..u.rows {
+        for j in 0..u.rows {
+            let pu: f64 = (0..u.cols).map(|k| u.at(i, k) * u.at(j, k)).sum();
+            let pv: f64 = (0..v.cols).map(|k| v.at(i, k) * v.at(j, k)).sum();
+            worst = worst.max((pu - pv).abs());
+        }
+    }
+    worst
+}
+
+#[test]
+fn subspace_solver_matches_the_dense_one() {
+    // The default solver (subspace iteration from the previous factor, dense fallback) against
+    // the dense eigensolver: per-sweep errors within 1e-10, the same factor subspaces. Noisy
+    // low-rank tensors (a clear gap below each rank: the subspace path runs), and tensors that
+    // are mostly noise (small gaps: the fallback decides).
+    let h = Handle::new().unwrap();
+    let cases: [(u64, &[usize], &[usize], f64); 4] = [
+        (31, &[40, 36, 30], &[5, 4, 3], 0.02),
+        (32, &[34, 30, 28, 26], &[3, 2, 2, 3], 0.05),
+        (33, &[60, 50, 4], &[12, 9, 2], 0.01),
+        (34, &[40, 36, 30], &[5, 4, 3], 5.0),
+    ];
+    for (seed, shape, ranks, noise) in cases {
+        let mut x = low_rank(seed, shape, ranks);
+        let scale = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
+        let mut g = Lcg(seed + 100);
+        x.iter_mut().for_each(|v| *v += noise * scale * g.normalish());
+        let xv = TensorView::c_order(&x, shape).unwrap();
+        let run = |solver| {
+            tucker(
+                &h,
+                &xv,
+                ranks,
+                &Options {
+                    n_iter_max: 12,
+                    tol: 0.0,
+                    solver,
+                    ..Options::default()
+                },
+            )
+            .unwrap()
+        };
+        let (dense, sub) = (run(Solver::GramEigh), run(Solver::GramSubspace));
+        assert_eq!(dense.rec_errors.len(), sub.rec_errors.len());
+        for (k, (a, b)) in dense.rec_errors.iter().zip(&sub.rec_errors).enumerate() {
+            assert!((a - b).abs() <= 1e-10, "{shape:?} noise {noise}: sweep {k}: {a} vs {b}");
+        }
+        if noise < 1.0 {
+            for (n, (u, v)) in dense.tucker.factors.iter().zip(&sub.tucker.factors).enumerate() {
+                let d = projector_diff(u, v);
+                assert!(d <= 1e-9, "{shape:?}: factor {n} subspaces differ by {d}");
+                assert!(orthonormality_error(v) <= 1e-12);
+            }
+        }
+    }
+}

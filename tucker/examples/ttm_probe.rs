@@ -1,0 +1,68 @@
+//! The three mode products of HOOI on a C-order `I x I x I` tensor with an `I x R` factor
+//! (`X ×_m Uᵀ`, one tensorblas contraction each), f32 and f64: the probe behind the tuning
+//! table's `SLAB_STREAM_BYTES` and Tucker's choice of which mode to contract first.
+//!
+//! ```sh
+//! cargo run --release -p tensorblas-tucker --example ttm_probe -- I R
+//! ENG=small cargo run --release -p tensorblas-tucker --example ttm_probe -- 300 20  # small|packed|gemm
+//! ```
+//! Prints the best of 10 calls per mode, in ms and GFLOP/s.
+use std::time::Instant;
+use tensorblas::{Complex64, CpuEngine, Handle, Scalar, Shape, TensorMut, TensorRef};
+
+fn run<T: Scalar>(h: &Handle, i: usize, r: usize) -> Result<(), String> {
+    let val = |v: f64| T::from_c64(Complex64::new(v, 0.0));
+    let x: Vec<T> = (0..i * i * i)
+        .map(|o| val(((o * 7919) % 1000) as f64 * 1e-3 - 0.5))
+        .collect();
+    let u: Vec<T> = (0..i * r).map(|o| val(((o * 31) % 97) as f64 * 1e-2)).collect();
+    for mode in 0..3 {
+        let mut ys = [i, i, i];
+        ys[mode] = r;
+        let mut y = vec![T::zero(); i * i * r];
+        let mut ym = [0i32, 1, 2];
+        ym[mode] = 3;
+        let mut best = f64::MAX;
+        for _ in 0..10 {
+            let t = Instant::now();
+            h.contract(
+                T::one(),
+                &TensorRef::new(&x, Shape::row_major(&[i, i, i])),
+                &[0, 1, 2],
+                &TensorRef::new(&u, Shape::col_major(&[i, r])),
+                &[mode as i32, 3],
+                T::zero(),
+                &mut TensorMut::new(&mut y, Shape::row_major(&ys)),
+                &ym,
+            )
+            .map_err(|e| e.to_string())?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        let gflops = 2.0 * (i * i * i * r) as f64 / best / 1e9;
+        println!(
+            "{:?} mode {mode}: {:.2} ms {gflops:.1} GFLOP/s",
+            T::DATATYPE,
+            best * 1e3
+        );
+    }
+    Ok(())
+}
+
+fn main() {
+    let a: Vec<usize> = std::env::args().skip(1).filter_map(|s| s.parse().ok()).collect();
+    let [i, r] = a[..] else {
+        eprintln!("usage: ttm_probe I R   (ENG=auto|small|packed|gemm)");
+        std::process::exit(2);
+    };
+    let h = Handle::new().expect("handle");
+    h.set_cpu_engine(match std::env::var("ENG").unwrap_or_default().as_str() {
+        "small" => CpuEngine::Small,
+        "packed" => CpuEngine::Packed,
+        "gemm" => CpuEngine::GemmCrate,
+        _ => CpuEngine::Auto,
+    });
+    if let Err(e) = run::<f32>(&h, i, r).and_then(|_| run::<f64>(&h, i, r)) {
+        eprintln!("ttm_probe: {e}");
+        std::process::exit(1);
+    }
+}
