@@ -305,10 +305,7 @@ pub fn st_hosvd_for_error<T: Real>(
             "target error must be a finite number >= 0, got {eps}"
         )));
     }
-    if !x.all_finite() {
-        return Err(TuckerError::NonFinite);
-    }
-    let budget = eps * eps * x.norm2() / n as f64;
+    let budget = eps * eps * x.finite_norm2()? / n as f64;
     let mut ranks = Vec::with_capacity(n);
     let mut factors = Vec::with_capacity(n);
     let mut cur: Option<Dense<T>> = None;
@@ -524,10 +521,7 @@ fn hooi<T: Real>(
             )));
         }
     }
-    if !x.all_finite() {
-        return Err(TuckerError::NonFinite);
-    }
-    let norm2 = x.norm2();
+    let norm2 = x.finite_norm2()?;
 
     // Initial factors (None = mode not decomposed).
     let mut factors: Vec<Option<Matrix<T>>> = vec![None; n];

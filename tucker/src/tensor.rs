@@ -68,8 +68,20 @@ impl<'a, T: Real> TensorView<'a, T> {
         s
     }
 
+    /// The sum of squares, or [`TuckerError::NonFinite`] when an element is NaN or infinite —
+    /// in one pass over the tensor: a non-finite element makes the sum non-finite, so only a
+    /// non-finite sum (or an overflow of huge finite values) reads the tensor a second time.
+    pub(crate) fn finite_norm2(&self) -> Result<f64, TuckerError> {
+        let s = self.norm2();
+        if s.is_finite() || self.all_finite() {
+            Ok(s)
+        } else {
+            Err(TuckerError::NonFinite)
+        }
+    }
+
     /// Whether every element is finite.
-    pub(crate) fn all_finite(&self) -> bool {
+    fn all_finite(&self) -> bool {
         let mut ok = true;
         for_each_offset(&self.shape, &self.strides, |o| ok &= self.data[o].to_f64().is_finite());
         ok
