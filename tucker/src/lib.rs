@@ -32,6 +32,9 @@
 #![forbid(unsafe_code)]
 
 mod eig;
+mod group;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod npy;
 mod tensor;
 
@@ -504,10 +507,51 @@ fn hooi<T: Real>(
     modes: &[usize],
     opts: &Options<T>,
 ) -> Result<TuckerResult<T>, TuckerError> {
+    check_order(x)?;
+    let alone = group::Alone { rows: x.shape[0] };
+    hooi_in(h, &alone, x, ranks, modes, opts, &mut [0; 2]).map(|(r, _)| r)
+}
+
+/// Rows `r0..r0 + len` of a factor.
+fn factor_rows<T: Real>(f: &Matrix<T>, r0: usize, len: usize) -> Matrix<T> {
+    if r0 == 0 && len == f.rows {
+        return f.clone();
+    }
+    let mut data = Vec::with_capacity(len * f.cols);
+    for j in 0..f.cols {
+        data.extend_from_slice(&f.data[r0 + j * f.rows..r0 + len + j * f.rows]);
+    }
+    Matrix {
+        rows: len,
+        cols: f.cols,
+        data,
+    }
+}
+
+/// HOOI on the members of `g`: `x` is this member's block of rows of mode 0 (alone, the whole
+/// tensor). Every contraction runs on the member's own block, with the block's rows of the
+/// mode-0 factor; each `W` a factor is computed from is made whole by `group::combine` (a sum
+/// over the members where mode 0 was contracted, a gather of the rows where it was not), and
+/// each new factor is member 0's (`Group::share`), so that every member holds the same factors
+/// and core. `bytes` receives the payload bytes this member sent during the initialisation and
+/// during the sweeps. Also returns the norm² of the whole tensor.
+pub(crate) fn hooi_in<T: Real>(
+    h: &Handle,
+    g: &dyn group::Group<T>,
+    x: &TensorView<'_, T>,
+    ranks: &[usize],
+    modes: &[usize],
+    opts: &Options<T>,
+    bytes: &mut [u64; 2],
+) -> Result<(TuckerResult<T>, f64), TuckerError> {
     let t0 = Instant::now();
     let n = check_order(x)?;
+    let (row0, nrows, grows) = g.rows();
+    let mut gshape = x.shape.clone();
+    gshape[0] = grows;
+    let sent0 = g.bytes_sent();
     for &m in modes {
-        let (r, i) = (ranks[m], x.shape[m]);
+        let (r, i) = (ranks[m], gshape[m]);
         if r == 0 || r > i {
             return Err(TuckerError::Rank(format!(
                 "rank {r} of mode {m} must be between 1 and the dimension {i}"
@@ -521,7 +565,16 @@ fn hooi<T: Real>(
             )));
         }
     }
-    let norm2 = x.finite_norm2()?;
+    // The norm and the finiteness of the whole tensor (one pass over each block).
+    let mut nv = match x.finite_norm2() {
+        Ok(s) => [s, 0.0],
+        Err(_) => [0.0, 1.0],
+    };
+    g.sum_f64(&mut nv);
+    if nv[1] > 0.0 {
+        return Err(TuckerError::NonFinite);
+    }
+    let norm2 = nv[0];
 
     // Initial factors (None = mode not decomposed).
     let mut factors: Vec<Option<Matrix<T>>> = vec![None; n];
@@ -534,7 +587,7 @@ fn hooi<T: Real>(
             )));
         }
         for (f, &m) in fs.iter().zip(modes) {
-            check_factor(f, m, x.shape[m], ranks[m])?;
+            check_factor(f, m, gshape[m], ranks[m])?;
             factors[m] = Some(f.clone());
         }
         Ok(())
@@ -547,10 +600,41 @@ fn hooi<T: Real>(
                 "fixed_factors needs an init with factors (Init::Factors or Init::Tucker)".into(),
             ))
         }
+        Init::Svd if g.distributed() => {
+            if opts.solver == Solver::Svd {
+                return Err(TuckerError::Options(
+                    "Solver::Svd with Init::Svd needs the whole tensor in one process: use a Gram solver".into(),
+                ));
+            }
+            for &m in modes {
+                // The Gram of the whole tensor: across the members' rows for mode 0, else the
+                // sum of the members' Grams.
+                let s = if m == 0 {
+                    g.gram_rows(h, x)?
+                } else {
+                    let mut s = gram(h, x, m)?;
+                    g.sum_f64(&mut s);
+                    s
+                };
+                let v = eig::leading_eigenvectors(&s, gshape[m], ranks[m])?;
+                let mut f = Matrix {
+                    rows: gshape[m],
+                    cols: ranks[m],
+                    data: v.into_iter().map(T::from_f64).collect(),
+                };
+                g.share(&mut f.data);
+                factors[m] = Some(f);
+            }
+        }
         Init::Svd => {
             for &m in modes {
                 factors[m] = Some(factor(h, x, m, ranks[m], opts.solver, None)?);
             }
+        }
+        Init::StHosvd if g.distributed() => {
+            return Err(TuckerError::Options(
+                "Init::StHosvd is not available for a distributed tensor: use Init::Svd, Random or Factors".into(),
+            ))
         }
         Init::StHosvd => {
             let mut cur: Option<Dense<T>> = None;
@@ -569,7 +653,7 @@ fn hooi<T: Real>(
         }
         Init::Random { seed } => {
             for (k, &m) in modes.iter().enumerate() {
-                let (i, r) = (x.shape[m], ranks[m]);
+                let (i, r) = (gshape[m], ranks[m]);
                 let v = uniform(seed.wrapping_add(k as u64 * 0x1000_0000), i * r);
                 factors[m] = Some(Matrix {
                     rows: i,
@@ -580,6 +664,16 @@ fn hooi<T: Real>(
         }
     }
     let t_init = t0.elapsed().as_secs_f64();
+    bytes[0] = g.bytes_sent() - sent0;
+    // The factors as this member's block sees them: mode 0 restricted to its rows.
+    let local = |m: usize, f: &Matrix<T>| if m == 0 { factor_rows(f, row0, nrows) } else { f.clone() };
+    let mut lf: Vec<Option<Matrix<T>>> = factors
+        .iter()
+        .enumerate()
+        .map(|(m, f)| f.as_ref().map(|f| local(m, f)))
+        .collect();
+    // Whether mode 0 is contracted in the W of a mode m (then W is a partial sum over members).
+    let sums_rows = |m: usize| m != 0 && modes.contains(&0);
 
     // Update order of the free modes: ascending (TensorLy's), unless given.
     let free: Vec<usize> = match &opts.mode_order {
@@ -629,12 +723,23 @@ fn hooi<T: Real>(
             let last_half = pass == 1 || hb.is_empty();
             let mut outer: Vec<usize> = other.to_vec();
             outer.extend(&fixed);
-            let z = multi_ttm(h, x, &factors, &outer)?;
+            let z = multi_ttm(h, x, &lf, &outer)?;
             for (k, &m) in upd.iter().enumerate() {
                 let rest: Vec<usize> = upd.iter().copied().filter(|&q| q != m).collect();
                 let w = match &z {
-                    None => multi_ttm(h, x, &factors, &rest)?,
-                    Some(zd) => multi_ttm(h, &zd.view(), &factors, &rest)?,
+                    None => multi_ttm(h, x, &lf, &rest)?,
+                    Some(zd) => multi_ttm(h, &zd.view(), &lf, &rest)?,
+                };
+                // Distributed: W made whole (the same on every member).
+                let w = if g.distributed() {
+                    let d = match (w, &z) {
+                        (Some(wd), _) => wd,
+                        (None, Some(zd)) => zd.clone(),
+                        (None, None) => whole_block(x),
+                    };
+                    Some(group::combine(g, d, sums_rows(m)))
+                } else {
+                    w
                 };
                 let wv = match (&w, &z) {
                     (Some(wd), _) => wd.view(),
@@ -642,16 +747,18 @@ fn hooi<T: Real>(
                     (None, None) => x.clone(),
                 };
                 let start = factors[m].as_ref().expect("factor of a decomposed mode");
-                let f = factor(h, &wv, m, ranks[m], opts.solver, Some((start, &mut warm[m])))?;
+                let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((start, &mut warm[m])))?;
+                g.share(&mut f.data);
                 // The core from the last update of the sweep: W ×_m U_mᵀ (no extra pass).
                 if last_half && k + 1 == upd.len() {
                     core = Some(ttm(h, &wv, &f, m, true)?);
                 }
+                lf[m] = Some(local(m, &f));
                 factors[m] = Some(f);
             }
         }
         if free.is_empty() {
-            core = multi_ttm(h, x, &factors, modes)?;
+            core = multi_ttm(h, x, &lf, modes)?.map(|d| group::combine(g, d, modes.contains(&0)));
         }
         let g2 = core.as_ref().map_or(norm2, |c| c.view().norm2());
         let err = if norm2 == 0.0 {
@@ -666,21 +773,21 @@ fn hooi<T: Real>(
         }
     }
     let t_sweeps = t1.elapsed().as_secs_f64();
+    bytes[1] = g.bytes_sent() - sent0 - bytes[0];
     // No sweep (n_iter_max = 0): the core of the initial factors.
     let core = match core {
         Some(c) => c,
-        None => multi_ttm(h, x, &factors, modes)?.unwrap_or_else(|| Dense {
-            shape: x.shape.clone(),
-            strides: c_strides(&x.shape),
-            data: x.to_c_order(),
-        }),
+        None => match multi_ttm(h, x, &lf, modes)? {
+            Some(d) => group::combine(g, d, modes.contains(&0)),
+            None => group::combine(g, whole_block(x), false),
+        },
     };
     let core = Tensor {
         shape: core.shape.clone(),
         data: core.view().to_c_order(),
     };
     let n_iter = rec_errors.len();
-    Ok(TuckerResult {
+    let res = TuckerResult {
         tucker: TuckerTensor {
             core,
             factors: modes.iter().map(|&m| factors[m].clone().expect("factor")).collect(),
@@ -693,5 +800,15 @@ fn hooi<T: Real>(
             sweeps: t_sweeps,
             total: t0.elapsed().as_secs_f64(),
         },
-    })
+    };
+    Ok((res, norm2))
+}
+
+/// A block (or the whole tensor) as an owned C-order tensor.
+fn whole_block<T: Real>(x: &TensorView<'_, T>) -> Dense<T> {
+    Dense {
+        shape: x.shape.clone(),
+        strides: c_strides(&x.shape),
+        data: x.to_c_order(),
+    }
 }

@@ -147,6 +147,14 @@ fn clear_errors() {
             vec![p(&input), "--ranks", "2,2,2", "--out", p(&out), "--mode-order", "0,1"],
             "mode_order [0, 1] must list each free mode [0, 1, 2] once",
         ),
+        (
+            vec![p(&input), "--ranks", "2,2,2", "--out", p(&out), "--solver", "lanczos"],
+            "--solver: 'lanczos' is not subspace, dense or svd",
+        ),
+        (
+            vec![p(&input), "--ranks", "2,2,2", "--out", p(&out), "--slab"],
+            "--slab applies under mpirun",
+        ),
     ];
     for (args, want) in cases {
         let (ok, _, stderr) = run(&args);

@@ -1,0 +1,341 @@
+//! Distributed HOOI over MPI (cargo feature `mpi`; an MPI as for the FFT's fabric, Debian's
+//! `libopenmpi-dev openmpi-bin libclang-dev`).
+//!
+//! The tensor is block-distributed along mode 0: member `p` of the communicator holds the rows
+//! `start_p .. start_p + len_p` of mode 0 (consecutive blocks in rank order, at least one row
+//! each, any layout), and every member gets the same core and factors as the single-process
+//! [`crate::tucker`] on the whole tensor (equal up to rounding: the sums over members run in
+//! another order). It is the same HOOI code (`crate::hooi_in`); what crosses the network:
+//!
+//! - HOSVD init: the Gram matrix of mode 0 (each member's block broadcast once, `MPI_Bcast`,
+//!   each member computing its rows of the Gram; then `MPI_Allreduce`), the Grams of the other
+//!   modes summed (`MPI_Allreduce` of `I_n x I_n`);
+//! - per sweep and mode `n`: the tensor `W = X ×_{m≠n} U_mᵀ` the factor comes from — summed
+//!   over members (`MPI_Allreduce` of `I_n ∏_{m≠n} R_m` elements) for `n ≠ 0`, gathered
+//!   (`MPI_Allgatherv`, `len_p ∏_{m≠0} R_m` elements from each member) for `n = 0` — and the new
+//!   factor from member 0 (`MPI_Bcast` of `I_n R_n`). The tensor-times-matrix products (the
+//!   flops) are local. [`sweep_payload`] is that closed form; [`MpiTucker::bytes_per_sweep`]
+//!   the measured count.
+//!
+//! Not available distributed: `Init::StHosvd` (its first truncation of mode 0 would need the
+//! whole tensor on one member; use `Init::Svd`, `Random` or `Factors`), `Solver::Svd` with
+//! `Init::Svd`, and [`crate::partial_tucker`] / [`crate::st_hosvd_for_error`]. An error found
+//! before the first collective (shapes, ranks, options) is returned on every member alike; a
+//! failure inside MPI ends the job (MPI's default error handler).
+
+use crate::group::Group;
+use crate::{hooi_in, Options, Real, TensorView, TuckerError, TuckerResult};
+use ::mpi::collective::SystemOperation;
+use ::mpi::datatype::{Equivalence, PartitionMut};
+use ::mpi::topology::SimpleCommunicator;
+use ::mpi::traits::*;
+use ::mpi::Count;
+use std::cell::Cell;
+use tensorblas::{Handle, Shape, TensorMut, TensorRef};
+
+/// The result of [`tucker_mpi`] on one member.
+#[derive(Clone, Debug)]
+pub struct MpiTucker<T> {
+    /// Core, factors, errors and timings (the same core and factors on every member).
+    pub result: TuckerResult<T>,
+    /// This member's rows of mode 0: first row and count.
+    pub rows: (usize, usize),
+    /// The extents of the whole tensor.
+    pub shape: Vec<usize>,
+    /// Number of members.
+    pub members: usize,
+    /// Payload bytes this member sent during the initialisation.
+    pub bytes_init: u64,
+    /// Payload bytes this member sent per sweep (all sweeps / sweeps run).
+    pub bytes_per_sweep: u64,
+    /// The closed form of `bytes_per_sweep` ([`sweep_payload`]).
+    pub bytes_per_sweep_closed_form: u64,
+    /// `‖X‖²` of the whole tensor.
+    pub norm2: f64,
+}
+
+/// Payload bytes member `rank` (of a group, holding `len` rows of mode 0) sends in one HOOI
+/// sweep over every mode of a tensor of `shape` with `ranks`, elements of `elem` bytes: for
+/// each mode `n ≠ 0` its share of the sum of `W` (`I_n ∏_{m≠n} R_m` elements), for mode 0 its
+/// rows of `W` (`len ∏_{m≠0} R_m`), and on member 0 the new factors (`Σ I_n R_n`).
+pub fn sweep_payload(shape: &[usize], ranks: &[usize], len: usize, rank: usize, elem: usize) -> u64 {
+    let prod_except = |n: usize| -> usize { (0..ranks.len()).filter(|&m| m != n).map(|m| ranks[m]).product() };
+    let mut e: usize = len * prod_except(0);
+    for (n, &i) in shape.iter().enumerate().skip(1) {
+        e += i * prod_except(n);
+    }
+    if rank == 0 {
+        e += shape.iter().zip(ranks).map(|(i, r)| i * r).sum::<usize>();
+    }
+    (e * elem) as u64
+}
+
+/// A communicator and this member's block of rows.
+struct MpiGroup<'c> {
+    comm: &'c SimpleCommunicator,
+    /// Rows of mode 0 per member, in rank order.
+    counts: Vec<usize>,
+    /// Extents of modes 1.. (the same on every member).
+    rest: Vec<usize>,
+    sent: Cell<u64>,
+}
+
+impl MpiGroup<'_> {
+    fn me(&self) -> usize {
+        self.comm.rank() as usize
+    }
+    fn start(&self, p: usize) -> usize {
+        self.counts[..p].iter().sum()
+    }
+    fn add<T>(&self, elems: usize) {
+        self.sent
+            .set(self.sent.get() + (elems * std::mem::size_of::<T>()) as u64);
+    }
+}
+
+impl<T: Real + Equivalence> Group<T> for MpiGroup<'_> {
+    fn rows(&self) -> (usize, usize, usize) {
+        let me = self.me();
+        (self.start(me), self.counts[me], self.counts.iter().sum())
+    }
+
+    fn sum_f64(&self, v: &mut [f64]) {
+        let send = v.to_vec();
+        self.comm.all_reduce_into(&send[..], v, SystemOperation::sum());
+        self.add::<f64>(v.len());
+    }
+
+    fn sum(&self, v: &mut [T]) {
+        let send = v.to_vec();
+        self.comm.all_reduce_into(&send[..], v, SystemOperation::sum());
+        self.add::<T>(v.len());
+    }
+
+    fn gather_rows(&self, local: Vec<T>) -> Vec<T> {
+        let per_row = local.len() / self.counts[self.me()].max(1);
+        let counts: Vec<Count> = self.counts.iter().map(|&c| (c * per_row) as Count).collect();
+        let displs: Vec<Count> = counts
+            .iter()
+            .scan(0, |acc, &c| {
+                let d = *acc;
+                *acc += c;
+                Some(d)
+            })
+            .collect();
+        let mut out = vec![T::zero(); self.counts.iter().sum::<usize>() * per_row];
+        {
+            let mut part = PartitionMut::new(&mut out[..], &counts[..], &displs[..]);
+            self.comm.all_gather_varcount_into(&local[..], &mut part);
+        }
+        self.add::<T>(local.len());
+        out
+    }
+
+    fn share(&self, v: &mut [T]) {
+        self.comm.process_at_rank(0).broadcast_into(v);
+        if self.me() == 0 {
+            self.add::<T>(v.len());
+        }
+    }
+
+    fn gram_rows(&self, h: &Handle, x: &TensorView<'_, T>) -> Result<Vec<f64>, TuckerError> {
+        let (me, n) = (self.me(), x.shape.len());
+        let i0: usize = self.counts.iter().sum();
+        let per_row: usize = self.rest.iter().product();
+        let mine = x.to_c_order();
+        let a: Vec<i32> = (0..n as i32).collect();
+        let mut b = a.clone();
+        b[0] = n as i32;
+        let mut s = vec![0.0f64; i0 * i0];
+        let (r0, len) = (self.start(me), self.counts[me]);
+        for q in 0..self.counts.len() {
+            // Member q's block to every member; each computes its rows against it.
+            let mut buf = if q == me {
+                mine.clone()
+            } else {
+                vec![T::zero(); self.counts[q] * per_row]
+            };
+            self.comm.process_at_rank(q as i32).broadcast_into(&mut buf[..]);
+            if q == me {
+                self.add::<T>(buf.len());
+            }
+            let mut qshape = vec![self.counts[q]];
+            qshape.extend(&self.rest);
+            let mut block = vec![T::zero(); len * self.counts[q]];
+            h.contract(
+                T::from_f64(1.0),
+                &TensorRef::new(&mine, Shape::row_major(&x.shape)),
+                &a,
+                &TensorRef::new(&buf, Shape::row_major(&qshape)),
+                &b,
+                T::zero(),
+                &mut TensorMut::new(&mut block, Shape::col_major(&[len, self.counts[q]])),
+                &[0, n as i32],
+            )?;
+            let c0 = self.start(q);
+            for j in 0..self.counts[q] {
+                for i in 0..len {
+                    s[(r0 + i) + (c0 + j) * i0] = block[i + j * len].to_f64();
+                }
+            }
+        }
+        <Self as Group<T>>::sum_f64(self, &mut s);
+        Ok(s)
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent.get()
+    }
+
+    fn distributed(&self) -> bool {
+        self.counts.len() > 1
+    }
+}
+
+/// Tucker decomposition of a tensor distributed over the members of `comm` along mode 0:
+/// `local` is this member's block of rows (see the module documentation), `ranks` and `opts` as
+/// for [`crate::tucker`] and the same on every member. Collective: every member calls it.
+pub fn tucker_mpi<T: Real + Equivalence>(
+    h: &Handle,
+    comm: &SimpleCommunicator,
+    local: &TensorView<'_, T>,
+    ranks: &[usize],
+    opts: &Options<T>,
+) -> Result<MpiTucker<T>, TuckerError> {
+    // Every member's order and extents (order first, so that the second exchange has one size).
+    let order = local.shape.len() as u64;
+    let mut orders = vec![0u64; comm.size() as usize];
+    comm.all_gather_into(&order, &mut orders[..]);
+    if orders.iter().any(|&o| o != order) {
+        return Err(TuckerError::Shape(format!(
+            "the members' blocks have different orders: {orders:?}"
+        )));
+    }
+    let mine: Vec<u64> = local.shape.iter().map(|&e| e as u64).collect();
+    let mut all = vec![0u64; mine.len() * orders.len()];
+    comm.all_gather_into(&mine[..], &mut all[..]);
+    let n = mine.len();
+    if n < 2 {
+        return Err(TuckerError::Shape(format!(
+            "Tucker needs a tensor of order >= 2, got {n}"
+        )));
+    }
+    let blocks: Vec<&[u64]> = all.chunks(n).collect();
+    if blocks.iter().any(|b| b[1..] != blocks[0][1..] || b[0] == 0) {
+        return Err(TuckerError::Shape(format!(
+            "the members' blocks must share the extents of modes 1.. and hold at least one row of mode 0 each: {blocks:?}"
+        )));
+    }
+    let counts: Vec<usize> = blocks.iter().map(|b| b[0] as usize).collect();
+    let rest: Vec<usize> = blocks[0][1..].iter().map(|&e| e as usize).collect();
+    let largest = counts.iter().max().copied().unwrap_or(0) * rest.iter().product::<usize>();
+    if Count::try_from(largest).is_err() {
+        return Err(TuckerError::Shape(format!(
+            "a block of {largest} elements is above MPI's count limit of 2^31 - 1 elements: use more members"
+        )));
+    }
+    let mut shape = vec![counts.iter().sum()];
+    shape.extend(&rest);
+    if ranks.len() != n {
+        return Err(TuckerError::Rank(format!(
+            "{} ranks given for a tensor of order {n}",
+            ranks.len()
+        )));
+    }
+    let g = MpiGroup {
+        comm,
+        counts,
+        rest,
+        sent: Cell::new(0),
+    };
+    let modes: Vec<usize> = (0..n).collect();
+    let mut bytes = [0u64; 2];
+    let (result, norm2) = hooi_in(h, &g, local, ranks, &modes, opts, &mut bytes)?;
+    let me = g.me();
+    let sweeps = result.n_iter.max(1) as u64;
+    Ok(MpiTucker {
+        rows: (g.start(me), g.counts[me]),
+        members: g.counts.len(),
+        bytes_per_sweep_closed_form: sweep_payload(&shape, ranks, g.counts[me], me, std::mem::size_of::<T>()),
+        shape,
+        bytes_init: bytes[0],
+        bytes_per_sweep: bytes[1] / sweeps,
+        norm2,
+        result,
+    })
+}
+
+/// The explicit relative error `‖X − [[G; U]]‖ / ‖X‖` of a distributed tensor: each member
+/// reconstructs its rows (its rows of the mode-0 factor), the sums of squares are summed over
+/// the members. Collective.
+pub fn relative_error_mpi<T: Real + Equivalence>(
+    h: &Handle,
+    comm: &SimpleCommunicator,
+    local: &TensorView<'_, T>,
+    t: &MpiTucker<T>,
+) -> Result<f64, TuckerError> {
+    let tt = &t.result.tucker;
+    let mut mine = tt.clone();
+    mine.factors[0] = crate::factor_rows(&tt.factors[0], t.rows.0, t.rows.1);
+    let modes: Vec<usize> = (0..t.shape.len()).collect();
+    let xh = crate::tucker_to_tensor(h, &mine, &modes)?;
+    let xs = local.to_c_order();
+    let mut v = [0.0f64; 2];
+    for (a, b) in xs.iter().zip(&xh.data) {
+        let d = a.to_f64() - b.to_f64();
+        v[0] += d * d;
+        v[1] += a.to_f64() * a.to_f64();
+    }
+    let send = v;
+    comm.all_reduce_into(&send[..], &mut v[..], SystemOperation::sum());
+    Ok(if v[1] == 0.0 { v[0].sqrt() } else { (v[0] / v[1]).sqrt() })
+}
+
+/// Member 0's whole tensor (`whole`: `Some` on member 0, `None` on the others; any layout)
+/// split along mode 0 into one block of consecutive rows per member — member `p` of `P` gets
+/// rows `p I_0 / P .. (p+1) I_0 / P` — returned on each member as its block in C order with the
+/// block's shape. Collective (what the CLI does with a `.npy` read by member 0).
+pub fn scatter_rows<T: Real + Equivalence>(
+    comm: &SimpleCommunicator,
+    whole: Option<&TensorView<'_, T>>,
+) -> Result<(Vec<T>, Vec<usize>), TuckerError> {
+    let root = comm.process_at_rank(0);
+    let members = comm.size() as usize;
+    let me = comm.rank() as usize;
+    let mut order = [whole.map_or(0, |w| w.shape.len() as u64)];
+    root.broadcast_into(&mut order[..]);
+    let mut shape64 = vec![0u64; order[0] as usize];
+    if let Some(w) = whole {
+        shape64 = w.shape.iter().map(|&e| e as u64).collect();
+    }
+    root.broadcast_into(&mut shape64[..]);
+    let shape: Vec<usize> = shape64.iter().map(|&e| e as usize).collect();
+    let i0 = shape.first().copied().unwrap_or(0);
+    if shape.len() < 2 || i0 < members {
+        return Err(TuckerError::Shape(format!(
+            "a tensor of shape {shape:?} cannot give each of {members} members a row of mode 0 (order >= 2 and I_0 >= members needed)"
+        )));
+    }
+    let per_row: usize = shape[1..].iter().product();
+    let rows = |p: usize| (p + 1) * i0 / members - p * i0 / members;
+    if Count::try_from(rows(0).max(rows(members - 1)) * per_row).is_err() {
+        return Err(TuckerError::Shape(format!(
+            "a block of {} elements is above MPI's count limit of 2^31 - 1 elements: use more members",
+            rows(0) * per_row
+        )));
+    }
+    let counts: Vec<Count> = (0..members).map(|p| (rows(p) * per_row) as Count).collect();
+    let mut mine = vec![T::zero(); rows(me) * per_row];
+    match whole {
+        Some(w) => {
+            let all = w.to_c_order();
+            let displs: Vec<Count> = (0..members).map(|p| (p * i0 / members * per_row) as Count).collect();
+            let part = ::mpi::datatype::Partition::new(&all[..], &counts[..], &displs[..]);
+            root.scatter_varcount_into_root(&part, &mut mine[..]);
+        }
+        None => root.scatter_varcount_into(&mut mine[..]),
+    }
+    let mut local_shape = shape;
+    local_shape[0] = rows(me);
+    Ok((mine, local_shape))
+}
