@@ -2,7 +2,8 @@
 //! 200³/R10, 300³/R20, 400×300×200/R(16,12,8) — with svd init and 25 sweeps (tol = 0): total
 //! time, init, time per sweep, the floor of two GEMM passes over X, peak extra memory, error;
 //! and, when Python with TensorLy is available, TensorLy 0.10 on the same data
-//! (`benches/peers/tensorly_tucker.py`).
+//! (`benches/peers/tensorly_tucker.py`). Each case also runs in f32 on the same tensor (rounded):
+//! its time against the f64 run and its error against the f64 error.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -252,6 +253,44 @@ pub fn run(o: &Opts) -> String {
             floor * 1e3,
             per_sweep / floor,
             peak_extra as f64 / bytes as f64,
+        );
+        // The same tensor in f32, end to end (TensorLy runs f64 only): time against the f64 run
+        // above, error against its error.
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let xv32 = TensorView::c_order(&x32, &shape).unwrap();
+        let opts32 = Options::<f32> {
+            n_iter_max: o.n_iter,
+            tol: 0.0,
+            ..Options::default()
+        };
+        let warm32 = Options {
+            n_iter_max: 1,
+            ..opts32.clone()
+        };
+        let _ = tucker(&h, &xv32, &ranks, &warm32).unwrap();
+        let t = Instant::now();
+        let r32 = tucker(&h, &xv32, &ranks, &opts32).unwrap();
+        let total32 = t.elapsed().as_secs_f64();
+        let rel32 = relative_error(&h, &xv32, &r32.tucker, &[0, 1, 2]).unwrap();
+        let per_sweep32 = r32.timings.sweeps / r32.n_iter.max(1) as f64;
+        let _ = writeln!(
+            csv,
+            "{name},tensorblas-f32,{total32:.4},{:.4},{per_sweep32:.5},,,{},{rel32:.9e},{}",
+            r32.timings.init,
+            x32.len() * 4,
+            r32.n_iter
+        );
+        let _ = writeln!(
+            table,
+            "{:<24} {total32:>9.3} {:>8.3} {:>10.1} {:>10} {:>8} {:>9} {rel32:>12.6e} | f64/f32 time {:.2}x, |err32 - err64| {:.1e}",
+            "  same in f32",
+            r32.timings.init,
+            per_sweep32 * 1e3,
+            "",
+            "",
+            "",
+            total / total32,
+            (rel32 - rel).abs()
         );
         eprintln!("{name} done");
     }
