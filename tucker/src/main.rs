@@ -473,13 +473,8 @@ mod mpi_run {
         let mut rows = 0u64;
         w.all_reduce_into(&(gshape[0] as u64), &mut rows, mpi::collective::SystemOperation::sum());
         gshape[0] = rows as usize;
-        if gshape.len() != a.ranks.len() {
-            return Err(quiet(format!(
-                "--ranks has {} entries but the tensor has {} modes {gshape:?}",
-                a.ranks.len(),
-                gshape.len()
-            )));
-        }
+        // (tucker_mpi checks the orders of all blocks and --ranks against them, on every rank
+        // alike, before its first collective that depends on them.)
         let opts = options(a, &gshape, &a.ranks, named_init(a));
         let t = tucker_mpi(h, w, &local, &a.ranks, &opts).map_err(|e| quiet(e.to_string()))?;
         let rel = relative_error_mpi(h, w, &local, &t).map_err(|e| quiet(e.to_string()))?;

@@ -275,6 +275,11 @@ fn distributed_errors_are_reported_once() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.matches("rank 9 of mode 1").count(), 1, "{err}");
     let Some(c) = mpirun("errors") else { return };
+    let o = run(c, 2, &[p(&input), "--ranks", "2,2", "--out", p(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("2 ranks given for a tensor of order 3").count(), 1, "{err}");
+    let Some(c) = mpirun("errors") else { return };
     let o = run(c, 2, &[p(&d.join("missing.npy")), "--ranks", "2,2,2", "--out", p(&out)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
