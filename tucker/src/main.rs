@@ -40,7 +40,9 @@ the same factors (its tensor-times-matrix products on its own rows; the small te
 come from are summed or gathered over MPI); rank 0 writes the outputs, and summary.json gets an
 \"mpi\" member with each rank's rows and payload bytes sent (init, per sweep, and the per-sweep
 closed form). --threads defaults to the cores shared among the ranks on a machine. Not available
-under mpirun: --target-error, --init st-hosvd, --solver svd with --init svd.";
+under mpirun: --target-error, --init st-hosvd, --solver svd with --init svd. Memory: without
+--slab rank 0 holds the whole tensor twice while scattering; --slab is for tensors that do not
+fit one process.";
 
 struct Args {
     input: PathBuf,
