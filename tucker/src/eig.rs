@@ -17,6 +17,19 @@ fn flip(col: &mut [f64]) {
     }
 }
 
+/// `n x r` column-major columns `col(i, k)`, each signed by [`flip`].
+fn flipped_columns(n: usize, r: usize, col: impl Fn(usize, usize) -> f64) -> Vec<f64> {
+    let mut out = vec![0.0; n * r];
+    for k in 0..r {
+        let c = &mut out[k * n..(k + 1) * n];
+        for (i, v) in c.iter_mut().enumerate() {
+            *v = col(i, k);
+        }
+        flip(c);
+    }
+    out
+}
+
 /// The eigenvectors of the `r` largest eigenvalues of the symmetric `n x n` matrix `s`
 /// (column-major), largest first, as an `n x r` column-major matrix. Only the lower triangle is
 /// read. Eigenvalues below 0 (rounding in a Gram matrix) are harmless here: only vectors are used.
@@ -35,15 +48,7 @@ pub(crate) fn eigh_descending(s: &[f64], n: usize, r: usize) -> Result<(Vec<f64>
     let (u, vals) = (e.U(), e.S());
     // faer's eigenvalues ascend: read them, and the last r vectors, from the end.
     let values = (0..n).map(|k| vals[n - 1 - k]).collect();
-    let mut vectors = vec![0.0; n * r];
-    for k in 0..r {
-        let src = n - 1 - k;
-        let col = &mut vectors[k * n..(k + 1) * n];
-        for (i, v) in col.iter_mut().enumerate() {
-            *v = u[(i, src)];
-        }
-        flip(col);
-    }
+    let vectors = flipped_columns(n, r, |i, k| u[(i, n - 1 - k)]);
     Ok((values, vectors))
 }
 
@@ -65,14 +70,7 @@ pub(crate) fn leading_left_singular_vectors(
             u.ncols()
         )));
     }
-    let mut out = vec![0.0; rows * r];
-    for k in 0..r {
-        let col = &mut out[k * rows..(k + 1) * rows];
-        for (i, v) in col.iter_mut().enumerate() {
-            *v = u[(i, k)];
-        }
-        flip(col);
-    }
+    let out = flipped_columns(rows, r, |i, k| u[(i, k)]);
     Ok(out)
 }
 
@@ -117,16 +115,12 @@ pub(crate) fn leading_eigenvectors_warm(s: &[f64], n: usize, r: usize, start: &[
         return Warm::Dense;
     }
     let sm = Mat::from_fn(n, n, |i, j| s[i.max(j) + i.min(j) * n]);
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let extra = crate::uniform(0x9E37_79B9_7F4A_7C15, (b - r) * n);
     let mut v = Mat::from_fn(n, b, |i, j| {
         if j < r {
             start[i + j * n]
         } else {
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            extra[i + (j - r) * n] - 0.5
         }
     });
     v = v.qr().compute_thin_Q();
@@ -152,15 +146,7 @@ pub(crate) fn leading_eigenvectors_warm(s: &[f64], n: usize, r: usize, start: &[
             worst = worst.max(res / top);
         }
         if worst <= WARM_TOL {
-            let mut out = vec![0.0; n * r];
-            for k in 0..r {
-                let col = &mut out[k * n..(k + 1) * n];
-                for (i, c) in col.iter_mut().enumerate() {
-                    *c = x[(i, k)];
-                }
-                flip(col);
-            }
-            return Warm::Vectors(out);
+            return Warm::Vectors(flipped_columns(n, r, |i, k| x[(i, k)]));
         }
         if it >= 4 && worst > 0.6 * last {
             return Warm::Dense;

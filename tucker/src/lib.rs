@@ -367,15 +367,33 @@ pub fn relative_error<T: Real>(
     t: &TuckerTensor<T>,
     modes: &[usize],
 ) -> Result<f64, TuckerError> {
+    Ok(error_ratio(error_sums(h, x, t, modes)?))
+}
+
+/// `[‖X − [[G; U]]‖², ‖X‖²]` of `x` (C order compared with the reconstruction).
+fn error_sums<T: Real>(
+    h: &Handle,
+    x: &TensorView<'_, T>,
+    t: &TuckerTensor<T>,
+    modes: &[usize],
+) -> Result<[f64; 2], TuckerError> {
     let xh = tucker_to_tensor(h, t, modes)?;
-    let xs = x.to_c_order();
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (a, b) in xs.iter().zip(&xh.data) {
+    let mut v = [0.0f64; 2];
+    for (a, b) in x.to_c_order().iter().zip(&xh.data) {
         let d = a.to_f64() - b.to_f64();
-        num += d * d;
-        den += a.to_f64() * a.to_f64();
+        v[0] += d * d;
+        v[1] += a.to_f64() * a.to_f64();
     }
-    Ok(if den == 0.0 { num.sqrt() } else { (num / den).sqrt() })
+    Ok(v)
+}
+
+/// `sqrt(num / den)` of [`error_sums`] (`sqrt(num)` when `den` is 0).
+fn error_ratio([num, den]: [f64; 2]) -> f64 {
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
 }
 
 /// Factor from `W`: leading `r` left singular vectors of `W_(mode)`, signs so that each column's

@@ -246,13 +246,18 @@ fn write_outputs<T: Real>(
     Ok(())
 }
 
-fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool, dtype: Dtype) -> Result<(), String> {
-    let x = if fortran {
+/// A `.npy` array's data as a tensor view (C or Fortran order).
+fn view<'a, T: Real>(data: &'a [T], shape: &[usize], fortran: bool) -> Result<TensorView<'a, T>, String> {
+    if fortran {
         TensorView::f_order(data, shape)
     } else {
         TensorView::c_order(data, shape)
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())
+}
+
+fn run<T: Real>(h: &Handle, a: &Args, data: &[T], shape: &[usize], fortran: bool, dtype: Dtype) -> Result<(), String> {
+    let x = view(data, shape, fortran)?;
     let t0 = std::time::Instant::now();
     let (ranks, init) = match a.target_error {
         Some(eps) => {
@@ -356,13 +361,13 @@ fn main() {
 /// The CLI under `mpirun -np P` (feature `mpi`, P > 1): the tensor distributed along mode 0.
 #[cfg(feature = "mpi")]
 mod mpi_run {
-    use super::{named_init, options, write_outputs, Args};
+    use super::{named_init, options, view, write_outputs, Args};
     use mpi::topology::SimpleCommunicator;
     use mpi::traits::*;
     use tensorblas::Handle;
     use tensorblas_tucker::mpi::{relative_error_mpi, scatter_rows, tucker_mpi};
     use tensorblas_tucker::npy::{self, Dtype};
-    use tensorblas_tucker::{Real, TensorView, TuckerError};
+    use tensorblas_tucker::{Real, TensorView};
 
     /// Whether every rank says `ok` (and every rank learns it).
     fn all_ok(w: &SimpleCommunicator, ok: bool) -> bool {
@@ -429,17 +434,13 @@ mod mpi_run {
         let f32s = arr.as_ref().map_or(0u8, |x| u8::from(x.dtype == Dtype::F32));
         let mut types = vec![0u8; w.size() as usize];
         w.all_gather_into(&f32s, &mut types[..]);
-        let dtype = if a.slab {
-            if types.iter().any(|&t| t != types[0]) {
-                return Err(quiet(format!(
-                    "--slab: the ranks' blocks mix float32 and float64: {types:?} (1 = float32)"
-                )));
-            }
-            types[0]
-        } else {
-            types[0]
-        };
-        match (dtype, arr) {
+        // (Without --slab only rank 0 read: its type is the type.)
+        if a.slab && types.iter().any(|&t| t != types[0]) {
+            return Err(quiet(format!(
+                "--slab: the ranks' blocks mix float32 and float64: {types:?} (1 = float32)"
+            )));
+        }
+        match (types[0], arr) {
             (1, arr) => typed::<f32>(h, a, w, arr.map(|x| (x.f32, x.shape, x.fortran_order)), Dtype::F32),
             (_, arr) => typed::<f64>(h, a, w, arr.map(|x| (x.f64, x.shape, x.fortran_order)), Dtype::F64),
         }
@@ -454,20 +455,13 @@ mod mpi_run {
     ) -> Result<(), String> {
         let me = w.rank();
         let quiet = |e: String| if me == 0 { e } else { String::new() };
-        fn view<T: Real>((d, s, f): &(Vec<T>, Vec<usize>, bool)) -> Result<TensorView<'_, T>, TuckerError> {
-            if *f {
-                TensorView::f_order(d, s)
-            } else {
-                TensorView::c_order(d, s)
-            }
-        }
         // This rank's block: its own file (--slab), or its rows of rank 0's tensor.
         let scattered;
         let local = if a.slab {
-            let arr = arr.as_ref().expect("every rank read its block");
-            view(arr).map_err(|e| format!("rank {me}: {e}"))?
+            let (d, s, f) = arr.as_ref().expect("every rank read its block");
+            view(d, s, *f).map_err(|e| format!("rank {me}: {e}"))?
         } else {
-            let whole = arr.as_ref().map(view).transpose().map_err(|e| e.to_string())?;
+            let whole = arr.as_ref().map(|(d, s, f)| view(d, s, *f)).transpose()?;
             scattered = scatter_rows(w, whole.as_ref()).map_err(|e| quiet(e.to_string()))?;
             TensorView::c_order(&scattered.0, &scattered.1).map_err(|e| e.to_string())?
         };

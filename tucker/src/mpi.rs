@@ -142,7 +142,7 @@ impl<T: Real + Equivalence> Group<T> for MpiGroup<'_> {
         let (me, n) = (self.me(), x.shape.len());
         let i0: usize = self.counts.iter().sum();
         let per_row: usize = self.rest.iter().product();
-        let mine = x.to_c_order();
+        let mut mine = x.to_c_order();
         let a: Vec<i32> = (0..n as i32).collect();
         let mut b = a.clone();
         b[0] = n as i32;
@@ -150,15 +150,16 @@ impl<T: Real + Equivalence> Group<T> for MpiGroup<'_> {
         let (r0, len) = (self.start(me), self.counts[me]);
         for q in 0..self.counts.len() {
             // Member q's block to every member; each computes its rows against it.
-            let mut buf = if q == me {
-                mine.clone()
+            let mut other = Vec::new();
+            let buf: &[T] = if q == me {
+                self.comm.process_at_rank(q as i32).broadcast_into(&mut mine[..]);
+                self.add::<T>(mine.len());
+                &mine
             } else {
-                vec![T::zero(); self.counts[q] * per_row]
+                other.resize(self.counts[q] * per_row, T::zero());
+                self.comm.process_at_rank(q as i32).broadcast_into(&mut other[..]);
+                &other
             };
-            self.comm.process_at_rank(q as i32).broadcast_into(&mut buf[..]);
-            if q == me {
-                self.add::<T>(buf.len());
-            }
             let mut qshape = vec![self.counts[q]];
             qshape.extend(&self.rest);
             let mut block = vec![T::zero(); len * self.counts[q]];
@@ -166,7 +167,7 @@ impl<T: Real + Equivalence> Group<T> for MpiGroup<'_> {
                 T::from_f64(1.0),
                 &TensorRef::new(&mine, Shape::row_major(&x.shape)),
                 &a,
-                &TensorRef::new(&buf, Shape::row_major(&qshape)),
+                &TensorRef::new(buf, Shape::row_major(&qshape)),
                 &b,
                 T::zero(),
                 &mut TensorMut::new(&mut block, Shape::col_major(&[len, self.counts[q]])),
@@ -278,17 +279,10 @@ pub fn relative_error_mpi<T: Real + Equivalence>(
     let mut mine = tt.clone();
     mine.factors[0] = crate::factor_rows(&tt.factors[0], t.rows.0, t.rows.1);
     let modes: Vec<usize> = (0..t.shape.len()).collect();
-    let xh = crate::tucker_to_tensor(h, &mine, &modes)?;
-    let xs = local.to_c_order();
-    let mut v = [0.0f64; 2];
-    for (a, b) in xs.iter().zip(&xh.data) {
-        let d = a.to_f64() - b.to_f64();
-        v[0] += d * d;
-        v[1] += a.to_f64() * a.to_f64();
-    }
+    let mut v = crate::error_sums(h, local, &mine, &modes)?;
     let send = v;
     comm.all_reduce_into(&send[..], &mut v[..], SystemOperation::sum());
-    Ok(if v[1] == 0.0 { v[0].sqrt() } else { (v[0] / v[1]).sqrt() })
+    Ok(crate::error_ratio(v))
 }
 
 /// Member 0's whole tensor (`whole`: `Some` on member 0, `None` on the others; any layout)

@@ -13,26 +13,10 @@ use tensorblas::Handle;
 use tensorblas_tucker::npy::{self, Dtype};
 use tensorblas_tucker::{tucker, Options, TensorView};
 
-/// `mpirun` with the flags this machine needs, or None (skip) when there is none.
-fn mpirun(test: &str) -> Option<Command> {
-    let found = Command::new("mpirun").arg("--version").output().ok();
-    let Some(v) = found.filter(|o| o.status.success()) else {
-        assert!(
-            std::env::var("TBLAS_REQUIRE_MPI").as_deref() != Ok("1"),
-            "{test}: TBLAS_REQUIRE_MPI=1 but mpirun was not found"
-        );
-        eprintln!("skipping {test}: mpirun not found (install an MPI, e.g. Debian's openmpi-bin)");
-        return None;
-    };
-    let mut c = Command::new("mpirun");
-    if String::from_utf8_lossy(&v.stdout).contains("Open MPI") {
-        // More ranks than cores (CI has 2), and root in containers.
-        c.arg("--oversubscribe")
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    }
-    Some(c)
-}
+// The FFT's MPI tests find mpirun the same way: one helper for both.
+#[path = "../../fft/tests/common/mpirun.rs"]
+mod mpirun;
+use mpirun::mpirun;
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tblas-tucker-mpi-{}-{name}", std::process::id()));
@@ -270,19 +254,20 @@ fn distributed_errors_are_reported_once() {
     let input = d.join("x.npy");
     npy::write(&input, Dtype::F64, &[6, 5, 4], &[1.0; 120]).unwrap();
     let out = d.join("out");
-    let o = run(c, 2, &[p(&input), "--ranks", "2,9,2", "--out", p(&out)]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    // Exit status 2 and stderr of a failing run (mpirun started again for each).
+    let fails = |c: Command, args: &[&str]| -> String {
+        let o = run(c, 2, args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        err
+    };
+    let err = fails(c, &[p(&input), "--ranks", "2,9,2", "--out", p(&out)]);
     assert_eq!(err.matches("rank 9 of mode 1").count(), 1, "{err}");
     let Some(c) = mpirun("errors") else { return };
-    let o = run(c, 2, &[p(&input), "--ranks", "2,2", "--out", p(&out)]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = fails(c, &[p(&input), "--ranks", "2,2", "--out", p(&out)]);
     assert_eq!(err.matches("2 ranks given for a tensor of order 3").count(), 1, "{err}");
     let Some(c) = mpirun("errors") else { return };
-    let o = run(c, 2, &[p(&d.join("missing.npy")), "--ranks", "2,2,2", "--out", p(&out)]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = fails(c, &[p(&d.join("missing.npy")), "--ranks", "2,2,2", "--out", p(&out)]);
     assert!(err.contains("missing.npy"), "{err}");
     assert!(!out.join("summary.json").exists());
 }
