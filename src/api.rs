@@ -161,6 +161,9 @@ impl Handle {
 
     fn run_typed<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
         match &self.gpu {
+            Some(_) if job.tri.is_some() => Err(Error::NotSupported(
+                "a triangle-only (syrk) job runs on CPU handles only".into(),
+            )),
             Some(g) => g.run(job),
             None => backend::run(self.backend, job, self.num_threads(), self.isa(), self.cpu_engine()),
         }
@@ -637,6 +640,131 @@ impl Handle {
                     last,
                     &[
                         Dim::new(m, c.rs as i64),
+                        Dim::new(n, c.cs as i64),
+                        Dim::new(batch, c.bs as i64),
+                    ],
+                )?;
+            }
+        }
+        self.run_job(&job)
+    }
+
+    /// Symmetric rank-k update, strided batched with general strides (BLAS `?syrk`, one call for
+    /// a batch): `C[p] = alpha * op(A[p]) * op(A[p])^T + beta * C[p]` on the `uplo` triangle of
+    /// each `n x n` entry of C, with `op(A)` `n x k` (`trans = Op::N`: A is `n x k`; `Op::T`:
+    /// A is `k x n`). The other strict triangle of C is neither read nor written. Views as in
+    /// [`Handle::gemm_strided_batched_ex`]: element `(i, j)` of entry `p` at
+    /// `p*bs + i*rs + j*cs` (of the stored A). It costs half the multiply-adds of the GEMM
+    /// `op(A) op(A)^T`: the native engine skips the micro-tiles outside the triangle, which
+    /// makes it the fast way to form Gram matrices (`X X^T` of a tensor unfolding read in
+    /// place, as Tucker's HOSVD does).
+    ///
+    /// Runs on CPU handles, on the native engine for every CPU backend but `reference` (the
+    /// vendor backends have no strided-batched SYRK); on a CUDA handle it returns
+    /// [`Error::NotSupported`]. `Op::C` is accepted for real types (where it is `Op::T`); for
+    /// complex types it is an error (`A A^H` is HERK, not this). Errors name the argument by its
+    /// position in this method (`uplo` 1, `trans` 2, `n` 3, `k` 4, `alpha` 5, `a` 6, `beta` 7,
+    /// `c` 8, `batch_count` 9) and otherwise follow the GEMM family's rules; C's whole `n x n`
+    /// box must lie in its slice.
+    ///
+    /// ```
+    /// use tensorblas::{Handle, Op, StridedMut, StridedRef, Uplo};
+    /// let h = Handle::new()?;
+    /// // The Gram matrix of the rows of a row-major 2x3 A: C = A A^T (lower triangle).
+    /// let a = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let mut c = [-1.0f64; 4];
+    /// h.syrk_strided_batched_ex(Uplo::Lower, Op::N, 2, 3, 1.0, StridedRef::new(&a, 0, 3, 1, 0),
+    ///     0.0, StridedMut::new(&mut c, 0, 1, 2, 0), 1)?;
+    /// assert_eq!(c, [14.0, 32.0, -1.0, 77.0]); // column-major; c[2] (upper) untouched
+    /// # Ok::<(), tensorblas::Error>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn syrk_strided_batched_ex<T: Scalar>(
+        &self,
+        uplo: crate::job::Uplo,
+        trans: Op,
+        n: usize,
+        k: usize,
+        alpha: T,
+        a: StridedRef<'_, T>,
+        beta: T,
+        c: StridedMut<'_, T>,
+        batch_count: usize,
+    ) -> Result<()> {
+        let f = T::GEMM_NAMES[Family::Syrk as usize];
+        if self.is_cuda() {
+            return Err(Error::NotSupported(format!(
+                "{f}: runs on CPU handles only (no strided-batched SYRK on the GPU yet)"
+            )));
+        }
+        a.space.check(false, f, 6, "A")?;
+        c.space.check(false, f, 8, "C")?;
+        if T::IS_COMPLEX && trans == Op::C {
+            return Err(Error::invalid(
+                f,
+                2,
+                "trans",
+                "must be N or T for complex types (C = A A^H is a Hermitian update, not provided)",
+            ));
+        }
+        let trans = if trans == Op::C { Op::T } else { trans };
+        let (n, k) = (i64c(f, 3, "n", n)?, i64c(f, 4, "k", k)?);
+        let batch = i64c(f, 9, "batch_count", batch_count)?;
+        let op = Operand {
+            base: Base::Ptr(a.ptr),
+            rs: a.rs as i64,
+            cs: a.cs as i64,
+            bs: a.bs as i64,
+        };
+        let call = Call {
+            family: Family::Syrk,
+            transa: trans as i32,
+            transb: if trans == Op::N { Op::T } else { Op::N } as i32,
+            m: n,
+            n,
+            k,
+            alpha: Some(alpha),
+            a: op,
+            b: op,
+            beta: Some(beta),
+            c: Operand {
+                base: Base::Ptr(c.ptr),
+                rs: c.rs as i64,
+                cs: c.cs as i64,
+                bs: c.bs as i64,
+            },
+            batch,
+        };
+        let refs = Refs::of(&call);
+        let mut job = validate(&call)?;
+        job.tri = Some(uplo);
+        let (ra, ca) = stored(trans, n, k);
+        if refs.ab {
+            if let Some((first, last)) = a.bounds {
+                in_slice(
+                    f,
+                    6,
+                    "A",
+                    first,
+                    last,
+                    &[
+                        Dim::new(ra, a.rs as i64),
+                        Dim::new(ca, a.cs as i64),
+                        Dim::new(batch, a.bs as i64),
+                    ],
+                )?;
+            }
+        }
+        if refs.c {
+            if let Some((first, last)) = c.bounds {
+                in_slice(
+                    f,
+                    8,
+                    "C",
+                    first,
+                    last,
+                    &[
+                        Dim::new(n, c.rs as i64),
                         Dim::new(n, c.cs as i64),
                         Dim::new(batch, c.bs as i64),
                     ],

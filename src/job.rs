@@ -36,6 +36,36 @@ impl Op {
     }
 }
 
+/// Which triangle of a square C a symmetric rank-k update (`syrk`) computes (values as
+/// `cublasFillMode_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum Uplo {
+    /// Elements `(i, j)` with `i >= j` (the diagonal and below).
+    Lower = 0,
+    /// Elements `(i, j)` with `i <= j` (the diagonal and above).
+    Upper = 1,
+}
+
+impl Uplo {
+    /// The same elements seen in the transposed matrix.
+    pub(crate) fn t(self) -> Uplo {
+        match self {
+            Uplo::Lower => Uplo::Upper,
+            Uplo::Upper => Uplo::Lower,
+        }
+    }
+
+    /// Whether element `(i, j)` is in this triangle.
+    #[inline]
+    pub(crate) fn keeps(self, i: usize, j: usize) -> bool {
+        match self {
+            Uplo::Lower => i >= j,
+            Uplo::Upper => i <= j,
+        }
+    }
+}
+
 /// Strides of one effective operand (after `op`): element `(i, j)` at `i*rs + j*cs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Strides {
@@ -108,6 +138,9 @@ pub(crate) struct Job<'a, T> {
     pub b: Strides,
     pub c: Strides,
     pub entries: Entries<'a, T>,
+    /// `Some`: only this triangle of each (square) C entry is computed; C's other elements are
+    /// neither read nor written (`syrk`). `None`: all of C (GEMM).
+    pub tri: Option<Uplo>,
 }
 
 // SAFETY: a Job is only built by the validator, which established that the C entries are

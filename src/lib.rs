@@ -51,7 +51,7 @@ pub use backend::{CpuBackend, CpuEngine};
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 pub use device::{compile_kernels_cubin, compile_kernels_ptx, loaded_cuda_libraries, DeviceBuffer, GpuEngine, Rows};
 pub use error::{Error, Result};
-pub use job::Op;
+pub use job::{Op, Uplo};
 pub use num_complex::{Complex32, Complex64};
 pub use scalar::{DataType, Scalar};
 

@@ -49,9 +49,10 @@ pub trait Scalar:
     const IS_COMPLEX: bool;
     /// BLAS prefix: `'s'`, `'d'`, `'c'` or `'z'`.
     const PREFIX: char;
-    /// C names of the GEMM family for this type, in the order
-    /// gemm, gemm_batched, gemm_strided_batched, gemm_strided_batched_ex.
-    const GEMM_NAMES: [&'static str; 4];
+    /// Names of the GEMM family for this type, as errors report them, in the order of
+    /// `validate::Family`: the C functions gemm, gemm_batched, gemm_strided_batched,
+    /// gemm_strided_batched_ex, then the Rust method `Handle::syrk_strided_batched_ex`.
+    const GEMM_NAMES: [&'static str; 5];
     /// Relative machine epsilon of the underlying real type.
     const EPSILON: f64;
 
@@ -80,7 +81,7 @@ macro_rules! real_scalar {
             const DATATYPE: DataType = DataType::$dt;
             const IS_COMPLEX: bool = false;
             const PREFIX: char = $p;
-            const GEMM_NAMES: [&'static str; 4] = $names;
+            const GEMM_NAMES: [&'static str; 5] = $names;
             const EPSILON: f64 = <$t>::EPSILON as f64;
             fn zero() -> Self {
                 0.0
@@ -110,7 +111,7 @@ macro_rules! complex_scalar {
             const DATATYPE: DataType = DataType::$dt;
             const IS_COMPLEX: bool = true;
             const PREFIX: char = $p;
-            const GEMM_NAMES: [&'static str; 4] = $names;
+            const GEMM_NAMES: [&'static str; 5] = $names;
             const EPSILON: f64 = <$r>::EPSILON as f64;
             fn zero() -> Self {
                 <$t>::new(0.0, 0.0)
@@ -142,7 +143,8 @@ real_scalar!(
         "tblas_sgemm",
         "tblas_sgemm_batched",
         "tblas_sgemm_strided_batched",
-        "tblas_sgemm_strided_batched_ex"
+        "tblas_sgemm_strided_batched_ex",
+        "Handle::syrk_strided_batched_ex::<f32>"
     ]
 );
 real_scalar!(
@@ -153,7 +155,8 @@ real_scalar!(
         "tblas_dgemm",
         "tblas_dgemm_batched",
         "tblas_dgemm_strided_batched",
-        "tblas_dgemm_strided_batched_ex"
+        "tblas_dgemm_strided_batched_ex",
+        "Handle::syrk_strided_batched_ex::<f64>"
     ]
 );
 complex_scalar!(
@@ -165,7 +168,8 @@ complex_scalar!(
         "tblas_cgemm",
         "tblas_cgemm_batched",
         "tblas_cgemm_strided_batched",
-        "tblas_cgemm_strided_batched_ex"
+        "tblas_cgemm_strided_batched_ex",
+        "Handle::syrk_strided_batched_ex::<Complex32>"
     ]
 );
 complex_scalar!(
@@ -177,7 +181,8 @@ complex_scalar!(
         "tblas_zgemm",
         "tblas_zgemm_batched",
         "tblas_zgemm_strided_batched",
-        "tblas_zgemm_strided_batched_ex"
+        "tblas_zgemm_strided_batched_ex",
+        "Handle::syrk_strided_batched_ex::<Complex64>"
     ]
 );
 

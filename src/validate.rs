@@ -22,6 +22,10 @@ pub(crate) enum Family {
     Strided,
     /// `tblas_Tgemm_strided_batched_ex` (general strides).
     Ex,
+    /// `Handle::syrk_strided_batched_ex` (Rust API): a GEMM `op(A) op(A)^T` whose B is A read
+    /// transposed, positions those of the Rust method (`uplo` 1, `trans` 2, `n` 3, `k` 4,
+    /// `alpha` 5, `a` 6, `beta` 7, `c` 8, `batch_count` 9).
+    Syrk,
 }
 
 /// A positional argument: 1-based position in the C signature (0 = implicit) and its name.
@@ -48,6 +52,11 @@ struct OperandPos {
 
 #[derive(Clone, Copy, Debug)]
 struct Positions {
+    transa: ArgPos,
+    transb: ArgPos,
+    m: ArgPos,
+    n: ArgPos,
+    k: ArgPos,
     alpha: ArgPos,
     a: OperandPos,
     b: OperandPos,
@@ -65,10 +74,20 @@ const fn ld_operand(ptr: ArgPos, ld: ArgPos, bs: ArgPos) -> OperandPos {
     }
 }
 
+/// The first five positions of every C function of the family.
+const GEMM_HEAD: (ArgPos, ArgPos, ArgPos, ArgPos, ArgPos) =
+    (ap(2, "transa"), ap(3, "transb"), ap(4, "m"), ap(5, "n"), ap(6, "k"));
+
 impl Family {
     fn positions(self) -> Positions {
+        let (transa, transb, m, n, k) = GEMM_HEAD;
         match self {
             Family::Gemm => Positions {
+                transa,
+                transb,
+                m,
+                n,
+                k,
                 alpha: ap(7, "alpha"),
                 a: ld_operand(ap(8, "A"), ap(9, "lda"), NONE),
                 b: ld_operand(ap(10, "B"), ap(11, "ldb"), NONE),
@@ -77,6 +96,11 @@ impl Family {
                 batch: NONE,
             },
             Family::Batched => Positions {
+                transa,
+                transb,
+                m,
+                n,
+                k,
                 alpha: ap(7, "alpha"),
                 a: ld_operand(ap(8, "A"), ap(9, "lda"), NONE),
                 b: ld_operand(ap(10, "B"), ap(11, "ldb"), NONE),
@@ -85,6 +109,11 @@ impl Family {
                 batch: ap(15, "batch_count"),
             },
             Family::Strided => Positions {
+                transa,
+                transb,
+                m,
+                n,
+                k,
                 alpha: ap(7, "alpha"),
                 a: ld_operand(ap(8, "A"), ap(9, "lda"), ap(10, "stride_a")),
                 b: ld_operand(ap(11, "B"), ap(12, "ldb"), ap(13, "stride_b")),
@@ -93,6 +122,11 @@ impl Family {
                 batch: ap(18, "batch_count"),
             },
             Family::Ex => Positions {
+                transa,
+                transb,
+                m,
+                n,
+                k,
                 alpha: ap(7, "alpha"),
                 a: OperandPos {
                     ptr: ap(8, "A"),
@@ -115,11 +149,38 @@ impl Family {
                 },
                 batch: ap(21, "batch_count"),
             },
+            Family::Syrk => {
+                // B is A read transposed: its checks are A's and report A's arguments.
+                let a = OperandPos {
+                    ptr: ap(6, "A"),
+                    rs: ap(6, "rs_a"),
+                    cs: ap(6, "cs_a"),
+                    bs: ap(6, "bs_a"),
+                };
+                Positions {
+                    transa: ap(2, "trans"),
+                    transb: ap(2, "trans"),
+                    m: ap(3, "n"),
+                    n: ap(3, "n"),
+                    k: ap(4, "k"),
+                    alpha: ap(5, "alpha"),
+                    a,
+                    b: a,
+                    beta: ap(7, "beta"),
+                    c: OperandPos {
+                        ptr: ap(8, "C"),
+                        rs: ap(8, "rs_c"),
+                        cs: ap(8, "cs_c"),
+                        bs: ap(8, "bs_c"),
+                    },
+                    batch: ap(9, "batch_count"),
+                }
+            }
         }
     }
 
     fn is_ld_form(self) -> bool {
-        self != Family::Ex
+        !matches!(self, Family::Ex | Family::Syrk)
     }
 }
 
@@ -197,17 +258,17 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
 
     let transa = Op::from_raw(call.transa).ok_or_else(|| {
         ck.fail(
-            ap(2, "transa"),
+            pos.transa,
             format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transa),
         )
     })?;
     let transb = Op::from_raw(call.transb).ok_or_else(|| {
         ck.fail(
-            ap(3, "transb"),
+            pos.transb,
             format!("must be 0 (N), 1 (T) or 2 (C), got {}", call.transb),
         )
     })?;
-    for (v, at) in [(call.m, ap(4, "m")), (call.n, ap(5, "n")), (call.k, ap(6, "k"))] {
+    for (v, at) in [(call.m, pos.m), (call.n, pos.n), (call.k, pos.k)] {
         if v < 0 {
             return Err(ck.fail(at, format!("must be >= 0, got {v}")));
         }
@@ -375,6 +436,7 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
             conj: false,
         },
         entries,
+        tri: None,
     }
     .tidy())
 }

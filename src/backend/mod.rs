@@ -3,7 +3,9 @@
 //! The dispatch ladder for every GEMM call is
 //! validate everything (in `validate`) -> quick return -> `alpha == 0 || k == 0` scaling ->
 //! backend fast path -> backend general path. Backends only ever see `m, n, k, batch > 0` and
-//! `alpha != 0`.
+//! `alpha != 0`. A job restricted to a triangle of C (`Job::tri`, from `syrk`) runs on the
+//! reference backend when that is the handle's, else on the native one (its packed engine skips
+//! the micro-tiles outside the triangle).
 
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -246,6 +248,8 @@ pub(crate) fn run<T: Scalar>(
         return Ok(());
     }
     let backend = match backend {
+        // A triangle-only job (syrk): the vendor BLASes have no strided-batched form of it.
+        _ if job.tri.is_some() && backend != CpuBackend::Reference => CpuBackend::Native,
         CpuBackend::Auto => auto(job),
         b => b,
     };
@@ -284,15 +288,20 @@ fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
     }
 }
 
-/// `C := beta * C` for every addressed element (`beta == 0` writes zeros without reading C).
+/// `C := beta * C` for every addressed element (`beta == 0` writes zeros without reading C);
+/// only the job's triangle of C when it has one.
 fn scale_c<T: Scalar>(job: &Job<'_, T>) {
     if job.beta == T::one() {
         return;
     }
     for p in 0..job.batch() {
         let c = job.entry(p).c;
-        for j in 0..job.n as isize {
-            for i in 0..job.m as isize {
+        for j in 0..job.n {
+            for i in 0..job.m {
+                if job.tri.is_some_and(|t| !t.keeps(i, j)) {
+                    continue;
+                }
+                let (i, j) = (i as isize, j as isize);
                 let ptr = c.wrapping_offset(i * job.c.rs + j * job.c.cs);
                 // SAFETY: the validator proved every (i, j, p) of C addressable and writable.
                 unsafe {

@@ -29,6 +29,8 @@ impl Backend for Native {
     fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()> {
         let cplx = tuning::real_of(T::DATATYPE).1;
         let engine = match cfg.engine {
+            // Only the packed engine computes a triangle (syrk).
+            _ if job.tri.is_some() => CpuEngine::Packed,
             CpuEngine::Auto => tuning::pick(cfg.isa, cplx, job.m, job.n, job.k, streamed_slabs(job)),
             e => e,
         };
@@ -71,7 +73,11 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
             let (len, unit) = if j.n >= j.m { (j.n, bl.nr) } else { (j.m, bl.mr() / w) };
             let units = len.div_ceil(unit);
             let parts = threads.min(units);
-            let cut = |t: usize| (t * units / parts * unit).min(len);
+            let cuts = match j.tri {
+                None => (0..=parts).map(|t| (t * units / parts * unit).min(len)).collect(),
+                Some(tri) => tri_cuts(&j, tri, j.n >= j.m, unit, parts),
+            };
+            let cut = |t: usize| cuts[t];
             let rect = |t: usize| {
                 let (lo, hi) = (cut(t), cut(t + 1));
                 if j.n >= j.m {
@@ -84,6 +90,45 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         }
         _ => go(0..batch, full),
     }
+}
+
+/// Cuts of `j`'s columns (`by_cols`) or rows into `parts` ranges of whole `unit`s that hold
+/// about equal numbers of elements of the triangle `tri` (the packed engine's work there):
+/// `parts + 1` ascending offsets from 0 to the extent.
+fn tri_cuts<T: Scalar>(j: &Job<'_, T>, tri: crate::job::Uplo, by_cols: bool, unit: usize, parts: usize) -> Vec<usize> {
+    let (len, other) = if by_cols { (j.n, j.m) } else { (j.m, j.n) };
+    // Elements of the triangle in line `x` (a column when by_cols, else a row).
+    let line = |x: usize| -> usize {
+        let lower_side = if by_cols {
+            tri == crate::job::Uplo::Lower
+        } else {
+            tri == crate::job::Uplo::Upper
+        };
+        if lower_side {
+            other.saturating_sub(x)
+        } else {
+            (x + 1).min(other)
+        }
+    };
+    let units = len.div_ceil(unit);
+    let weight: Vec<usize> = (0..units)
+        .map(|u| (u * unit..((u + 1) * unit).min(len)).map(line).sum())
+        .collect();
+    let total: usize = weight.iter().sum();
+    let mut cuts = vec![0usize];
+    let mut acc = 0usize;
+    for (u, w) in weight.iter().enumerate() {
+        acc += w;
+        let t = cuts.len();
+        // Close part t - 1 once its share of the work is reached.
+        if t < parts && acc * parts >= total * t {
+            cuts.push(((u + 1) * unit).min(len));
+        }
+    }
+    while cuts.len() <= parts {
+        cuts.push(len);
+    }
+    cuts
 }
 
 /// Runs `f(0), ..., f(parts - 1)` on the pool, one part per thread, and returns when all are
@@ -277,6 +322,7 @@ fn transposed<'a, T: Scalar>(job: &Job<'a, T>) -> Job<'a, T> {
         a: job.b.t(),
         b: job.a.t(),
         c: job.c.t(),
+        tri: job.tri.map(|t| t.t()),
         ..*job
     }
 }

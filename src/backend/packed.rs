@@ -21,6 +21,10 @@
 //! laid out as C's real view (re and im of one element in consecutive rows). The flop count is
 //! that of the complex product.
 //!
+//! A job restricted to a triangle of C (`syrk`) skips the blocks of A and the micro-tiles of C
+//! that lie outside it (about half of the multiply-adds for a square C); a micro-tile the
+//! diagonal crosses is computed whole and stores only its elements in the triangle.
+//!
 //! C is never packed: a tile whose rows are contiguous (the real view's rows, for complex types
 //! when `beta` is real) is written with vector (masked at the edge) stores, any other through a
 //! small array and scalar stores. `beta` applies on the first depth block only; `beta == 0`
@@ -282,6 +286,13 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
             let mut ic = rect.r0;
             while ic < rect.r1 {
                 let mcur = mc.min(rect.r1 - ic);
+                if d.tri
+                    .is_some_and(|tri| place(tri, (ic, ic + mcur), (jc, jc + ncur)) == Place::Out)
+                {
+                    // A block of C outside the triangle: not even packed.
+                    ic += mc;
+                    continue;
+                }
                 let rows_real = mcur * w;
                 let mpan = rows_real.div_ceil(mr);
                 let ap = room(&mut bufs.a, mpan * kr * mr);
@@ -296,15 +307,27 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                     let cols = nr.min(ncur - jr);
                     for r in 0..mpan {
                         let ir = r * mr;
+                        let (row, rows) = (ic * w + ir, mr.min(rows_real - ir));
+                        let diag = match d.tri {
+                            None => None,
+                            Some(tri) => {
+                                match place(tri, (row / w, (row + rows).div_ceil(w)), (jc + jr, jc + jr + cols)) {
+                                    Place::Out => continue,
+                                    Place::In => None,
+                                    Place::Across => Some(tri),
+                                }
+                            }
+                        };
                         let t = Tile {
                             kr,
                             a: ap.wrapping_add(r * kr * mr),
                             b: bp.wrapping_add(q * kr * nr),
-                            row: ic * w + ir,
+                            row,
                             col: jc + jr,
-                            rows: mr.min(rows_real - ir),
+                            rows,
                             cols,
                             first,
+                            diag,
                         };
                         // SAFETY: the tile lies inside the packed buffers and inside this
                         // entry's C (rect is inside m x n).
@@ -316,6 +339,42 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
             pc += kc;
         }
         jc += nc;
+    }
+}
+
+/// Where a block of C lies with respect to a triangle.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// No element in the triangle.
+    Out,
+    /// Every element in it.
+    In,
+    /// Some elements in it: the diagonal crosses the block.
+    Across,
+}
+
+/// Where the block of element rows `r0..r1` and columns `c0..c1` (both non-empty) lies.
+#[inline(always)]
+fn place(tri: crate::job::Uplo, (r0, r1): (usize, usize), (c0, c1): (usize, usize)) -> Place {
+    // Lower (i >= j): all in when the top-right corner is, none when the bottom-left is not;
+    // upper (i <= j): all in when the bottom-left corner is, none when the top-right is not.
+    let (top_right, bottom_left) = ((r0, c1 - 1), (r1 - 1, c0));
+    let (all, any) = match tri {
+        crate::job::Uplo::Lower => (
+            tri.keeps(top_right.0, top_right.1),
+            tri.keeps(bottom_left.0, bottom_left.1),
+        ),
+        crate::job::Uplo::Upper => (
+            tri.keeps(bottom_left.0, bottom_left.1),
+            tri.keeps(top_right.0, top_right.1),
+        ),
+    };
+    if !any {
+        Place::Out
+    } else if all {
+        Place::In
+    } else {
+        Place::Across
     }
 }
 
@@ -457,6 +516,9 @@ struct Tile<R> {
     cols: usize,
     /// The first depth block: `beta` applies (later blocks accumulate).
     first: bool,
+    /// `Some`: the triangle's diagonal crosses the tile; only its elements in the triangle are
+    /// stored (through the scattered-store path).
+    diag: Option<crate::job::Uplo>,
 }
 
 /// Dispatches a tile to the const-generic microkernel: `MV` vectors of rows, and a width of
@@ -564,7 +626,7 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize>(
     let wi: isize = if CPLX { 2 } else { 1 };
     // C's real view: real row q of element row q/w; columns 2*c_cs apart for complex.
     let (c_rs, c_cs) = (d.c_rs * wi, d.c_cs * wi);
-    let contiguous = d.c_rs == 1 && (!CPLX || d.beta[1] == S::R::ZERO || !t.first);
+    let contiguous = d.c_rs == 1 && (!CPLX || d.beta[1] == S::R::ZERO || !t.first) && t.diag.is_none();
     let elem = |q: usize, j: usize| -> *mut S::R {
         let (i, part) = if CPLX { (q / 2, q % 2) } else { (q, 0) };
         c.wrapping_offset(i as isize * c_rs + part as isize + (t.col + j) as isize * c_cs)
@@ -578,7 +640,19 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize>(
                 prefetch(elem(t.row, j));
             }
         }
-        let acc = kloop::<S, MV, NR>(t.kr, t.a, mr, t.b, nr);
+        let regs = kloop::<S, MV, NR>(t.kr, t.a, mr, t.b, nr);
+        // The accumulators leave the registers here, once: the stores below index them with
+        // values the compiler does not unroll, and when those indexed the depth loop's own array
+        // it kept that array in memory and stored every accumulator on every depth step (half
+        // the f64 microkernel's speed on AVX-512). `black_box` keeps this copy a separate array.
+        let mut acc = [[S::zero(); MV]; NR];
+        #[allow(clippy::needless_range_loop)]
+        for j in 0..NR {
+            for v in 0..MV {
+                acc[j][v] = regs[j][v];
+            }
+        }
+        let acc = std::hint::black_box(acc);
         let beta_zero = t.first && d.beta_zero;
         if contiguous {
             let beta = if t.first {
@@ -610,6 +684,9 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize>(
             let step = if CPLX { 2 } else { 1 };
             for j in 0..t.cols {
                 for q in (0..t.rows).step_by(step) {
+                    if t.diag.is_some_and(|tri| !tri.keeps((t.row + q) / step, t.col + j)) {
+                        continue;
+                    }
                     let (v, lane) = (q / lanes, q % lanes);
                     let x = &tile[j * MV + v];
                     let p = elem(t.row + q, j);

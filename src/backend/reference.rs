@@ -1,6 +1,7 @@
 //! The reference backend: a naive strided triple loop accumulating in `Complex64`.
 //!
-//! Deliberately simple and serial; it is what the other backends are compared with.
+//! Deliberately simple and serial; it is what the other backends are compared with. A job with a
+//! triangle (`syrk`) skips C's elements outside it.
 
 use super::{Backend, Config};
 use crate::error::Result;
@@ -23,6 +24,9 @@ impl Backend for Reference {
             let e = job.entry(p);
             for j in 0..job.n as isize {
                 for i in 0..job.m as isize {
+                    if job.tri.is_some_and(|t| !t.keeps(i as usize, j as usize)) {
+                        continue;
+                    }
                     let mut acc = Complex64::new(0.0, 0.0);
                     for l in 0..job.k as isize {
                         let a = e.a.wrapping_offset(i * job.a.rs + l * job.a.cs);

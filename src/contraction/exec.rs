@@ -164,6 +164,7 @@ fn execute<T: Scalar>(h: &Handle, plan: &Plan, alpha: T, a: *const T, b: *const 
                 bs_c: g.c.2 as isize,
                 count: batch,
             },
+            tri: None,
         }
         .tidy();
         h.run_job(&job)?;

@@ -2,7 +2,7 @@
 //! contraction on the operands' own memory (no unfolding copies).
 
 use crate::{Real, TuckerError};
-use tensorblas::{Handle, Shape, TensorMut, TensorRef};
+use tensorblas::{Handle, Op, Shape, StridedMut, StridedRef, TensorMut, TensorRef, Uplo};
 
 /// A borrowed dense tensor with any non-negative element strides (C order, Fortran order, a
 /// permuted or sliced view).
@@ -298,27 +298,63 @@ pub(crate) fn ttm<T: Real>(
     Ok(Dense { shape, strides, data })
 }
 
-/// The Gram matrix `X_(mode) X_(mode)ᵀ` (`I_mode x I_mode`, column-major, f64): one contraction
-/// over every other mode (looped with accumulation where the other modes do not fuse).
+/// The Gram matrix `X_(mode) X_(mode)ᵀ` (`I_mode x I_mode`, column-major, f64), read in place
+/// through tensorblas' SYRK (`Handle::syrk_strided_batched_ex`: the lower triangle only, half
+/// the multiply-adds of the GEMM), then mirrored. The other modes, fused where their strides
+/// allow, give the depth of the update: the one with the smallest stride (after fusing, the
+/// longest contiguous run) is the SYRK's `k`, any others are looped over with accumulation (one
+/// loop for a 3-way tensor's middle mode).
 pub(crate) fn gram<T: Real>(h: &Handle, x: &TensorView<'_, T>, mode: usize) -> Result<Vec<f64>, TuckerError> {
-    let n = x.shape.len();
-    let a = labels(n);
-    let mut b = a.clone();
-    b[mode] = n as i32;
     let i = x.shape[mode];
     let mut s = vec![T::zero(); i * i];
-    {
-        let mut c = TensorMut::new(&mut s, Shape::col_major(&[i, i]));
-        h.contract(
-            T::from_f64(1.0),
-            &x.tref(),
-            &a,
-            &x.tref(),
-            &b,
-            T::zero(),
-            &mut c,
-            &[mode as i32, n as i32],
-        )?;
+    if i == 0 {
+        return Ok(Vec::new());
     }
-    Ok(s.iter().map(|v| v.to_f64()).collect())
+    // The other modes as (extent, stride), ascending strides, fused where contiguous.
+    let mut others: Vec<(usize, usize)> = (0..x.shape.len())
+        .filter(|&d| d != mode && x.shape[d] != 1)
+        .map(|d| (x.shape[d], x.strides[d]))
+        .collect();
+    others.sort_by_key(|&(_, st)| st);
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for (e, st) in others {
+        match groups.last_mut() {
+            Some((ge, gs)) if *gs * *ge == st => *ge *= e,
+            _ => groups.push((e, st)),
+        }
+    }
+    let (k, ks) = if groups.is_empty() { (1, 1) } else { groups.remove(0) };
+    let (oshape, ostr): (Vec<usize>, Vec<usize>) = groups.into_iter().unzip();
+    let mut first = true;
+    let mut res = Ok(());
+    for_each_offset(&oshape, &ostr, |o| {
+        if res.is_err() {
+            return;
+        }
+        let beta = if first { T::zero() } else { T::one() };
+        first = false;
+        res = h.syrk_strided_batched_ex(
+            Uplo::Lower,
+            Op::N,
+            i,
+            k,
+            T::one(),
+            StridedRef::new(x.data, o, x.strides[mode] as isize, ks as isize, 0),
+            beta,
+            StridedMut::new(&mut s, 0, 1, i as isize, 0),
+            1,
+        );
+    });
+    res?;
+    if first {
+        // No element to sum (an other mode of extent 0): the Gram is zero.
+        return Ok(vec![0.0; i * i]);
+    }
+    let mut g: Vec<f64> = s.iter().map(|v| v.to_f64()).collect();
+    for c in 0..i {
+        for r in c + 1..i {
+            g[c + r * i] = g[r + c * i];
+        }
+    }
+    Ok(g)
 }

@@ -1183,6 +1183,7 @@ mod tests {
                 bs_c: (m * n) as isize,
                 count: 2,
             },
+            tri: None,
         }
     }
 

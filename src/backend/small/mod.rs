@@ -117,6 +117,9 @@ pub(crate) struct Desc<R> {
     pub b_conj: bool,
     pub c_rs: isize,
     pub c_cs: isize,
+    /// The triangle of C to compute (`None`: all of it); the packed engine honours it, the
+    /// small kernels never see a job with one.
+    pub tri: Option<crate::job::Uplo>,
 }
 
 impl<R: Real> Desc<R> {
@@ -138,6 +141,7 @@ impl<R: Real> Desc<R> {
             b_conj: job.b.conj,
             c_rs: job.c.rs,
             c_cs: job.c.cs,
+            tri: job.tri,
         }
     }
 }

@@ -1,0 +1,56 @@
+//! Times the three mode Grams of a C-order `I x I x I` tensor (f64) the ways tensorblas can form
+//! them: the GEMM `X_(m) X_(m)^T` (`auto` engine and the packed engine forced) and the SYRK
+//! (`Handle::syrk_strided_batched_ex`, lower triangle). Mode 1 is `I` accumulated updates of
+//! depth `I`. Best of 5 per row.
+//!
+//! `cargo run --release --example gram_probe [-- I]` (default 300).
+use std::time::Instant;
+use tensorblas::{CpuEngine, Handle, Op, StridedMut, StridedRef, Uplo};
+
+fn main() -> Result<(), tensorblas::Error> {
+    let i: usize = std::env::args().nth(1).map_or(300, |s| s.parse().expect("I"));
+    let x: Vec<f64> = (0..i * i * i)
+        .map(|v| ((v * 7919) % 1000) as f64 / 1000.0 - 0.5)
+        .collect();
+    let h = Handle::new()?;
+    let mut c = vec![0.0f64; i * i];
+    let ii = i as isize;
+    // (mode, row stride, depth stride, depth, loop count, loop stride)
+    let modes = [
+        (0usize, ii * ii, 1isize, i * i, 1usize, 0usize),
+        (1, ii, 1, i, i, i * i),
+        (2, 1, ii, i * i, 1, 0),
+    ];
+    for (mode, rs, ks, k, loops, lstride) in modes {
+        for (name, engine, syrk) in [
+            ("gemm auto", CpuEngine::Auto, false),
+            ("gemm packed", CpuEngine::Packed, false),
+            ("syrk", CpuEngine::Auto, true),
+        ] {
+            h.set_cpu_engine(engine);
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = Instant::now();
+                for l in 0..loops {
+                    let a = StridedRef::new(&x, l * lstride, rs, ks, 0);
+                    let beta = if l == 0 { 0.0 } else { 1.0 };
+                    let cm = StridedMut::new(&mut c, 0, 1, ii, 0);
+                    if syrk {
+                        h.syrk_strided_batched_ex(Uplo::Lower, Op::N, i, k, 1.0, a, beta, cm, 1)?;
+                    } else {
+                        let b = StridedRef::new(&x, l * lstride, ks, rs, 0);
+                        h.gemm_strided_batched_ex(Op::N, Op::N, i, i, k, 1.0, a, b, beta, cm, 1)?;
+                    }
+                }
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let flops = 2.0 * (i * i * i * i) as f64 / if syrk { 2.0 } else { 1.0 };
+            println!(
+                "mode {mode} {name:<12} {:8.2} ms  {:6.1} GFLOP/s (useful)",
+                best * 1e3,
+                flops / best / 1e9
+            );
+        }
+    }
+    Ok(())
+}
