@@ -356,7 +356,7 @@ fn overhead(h: &Handle, notes: &mut String) {
     }
 }
 
-/// Runs the benchmark, writes `contract.csv`, the PNGs and `notes.txt`, and returns the table.
+/// Runs the benchmark, writes `contract.csv`, the SVG plots and `notes.txt`, and returns the table.
 pub fn run(opts: &Opts) -> String {
     let h = Handle::with_backend(opts.backend).expect("backend");
     h.set_num_threads(opts.threads);
@@ -488,20 +488,19 @@ pub fn table(rows: &[Row], notes: &str) -> String {
     s
 }
 
-/// One PNG per type: GFLOP/s of every case (x) for einsum and TTGT, one panel per size, the flat
+/// One SVG per type: GFLOP/s of every case (x) for einsum and TTGT, one panel per size, the flat
 /// GEMM as a line.
 pub fn plot(rows: &[Row], out: &Path) -> Result<Vec<PathBuf>, String> {
     use plotters::prelude::*;
-    crate::sweep::register_font()?;
     let mut written = Vec::new();
     let mut types: Vec<char> = rows.iter().map(|r| r.ty).collect();
     types.dedup();
     for ty in types {
-        let path = out.join(format!("contract-{ty}.png"));
+        let path = out.join(format!("contract-{ty}.svg"));
         let mut sizes: Vec<usize> = rows.iter().filter(|r| r.ty == ty).map(|r| r.t).collect();
         sizes.dedup();
         let target = path.clone();
-        let root = BitMapBackend::new(&target, (1600, 400 * sizes.len().div_ceil(2) as u32)).into_drawing_area();
+        let root = SVGBackend::new(&target, (1600, 400 * sizes.len().div_ceil(2) as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let panels = root.split_evenly((sizes.len().div_ceil(2), 2));
         for (panel, &t) in panels.iter().zip(&sizes) {

@@ -4,7 +4,7 @@
 //! strided-batched and pointer-array GEMM (each compiled backend) against what a user would
 //! otherwise write (rayon over the batch + single-threaded GEMM per entry with the `gemm` crate
 //! or the vendor BLAS, a serial loop of vendor GEMM) and one flat GEMM of equal flops; writes
-//! `sweep.csv`, one PNG per type, and prints a table of ratios. See `--help`.
+//! `sweep.csv`, one SVG plot per type, and prints a table of ratios. See `--help`.
 
 mod contract;
 mod fft;
@@ -28,7 +28,7 @@ tensorblas-bench contract [--types s,d] [--sizes 16,32,64,128] [--backend B] [--
                  [--samples N] [--sample-ms MS] [--candidates] [--overhead] [--out DIR] [--quick]
     (the 36 single-index contractions: tensorblas einsum vs transpose-then-GEMM vs a flat GEMM
      of equal flops; --candidates times every plan the cost model weighs, --overhead the
-     planning cost; writes DIR/contract.csv, contract-<type>.png, table.txt; default DIR
+     planning cost; writes DIR/contract.csv, contract-<type>.svg, table.txt; default DIR
      benches/results/contract)
 tensorblas-bench tucker [--cases 1,2,3,4] [--n-iter 25] [--no-peer] [--python PY] [--out DIR]
     (HOOI on 100^3/R10, 200^3/R10, 300^3/R20, 400x300x200/R(16,12,8), svd init, tol 0: total,
@@ -67,7 +67,7 @@ Options:
   -h, --help          this text
 
 Writes DIR/sweep.csv (op,type,backend,m,n,k,batch,layout,threads,median_ns,min_ns,samples,gflops;
-gflops from the best sample) and DIR/sweep-<type>.png, and prints the table.
+gflops from the best sample) and DIR/sweep-<type>.svg, and prints the table.
 
 Variants (op:backend): strided:<b> and batched:<b> are tensorblas' strided-batched and
 pointer-array calls on backend <b>; rayon_loop:<lib> is rayon over the batch with one
@@ -178,7 +178,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     Ok(opts)
 }
 
-/// `plot`: the table and the PNGs from an existing CSV.
+/// `plot`: the table and the SVG plots from an existing CSV.
 fn replot(args: &[String]) {
     let mut csv = None;
     let mut out = None;

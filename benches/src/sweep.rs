@@ -672,36 +672,17 @@ native-<engine> (one engine forced), openblas, mkl, gemm-crate. batch = entries 
   %roof      best strided:* / min(peak, copy bandwidth x flops per byte of A+B+C) (dram rows only)
 ";
 
-/// Registers DejaVu Sans as plotters' "sans-serif" (once per process).
-pub(crate) fn register_font() -> Result<(), String> {
-    use plotters::style::FontStyle;
-    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let font = [
-            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        ]
-        .iter()
-        .find_map(|p| std::fs::read(p).ok())
-        .ok_or("no DejaVuSans.ttf found (apt-get install fonts-dejavu-core); plots skipped")?;
-        let font: &'static [u8] = Box::leak(font.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, font)
-            .map_err(|_| "invalid font file".to_string())
-    })
-    .clone()
-}
-
-/// One PNG per type: GFLOP/s against size, one line per variant, the peak as a line; cache and
-/// dram regimes side by side. Needs a TrueType font (Debian: fonts-dejavu-core).
+/// One SVG per type: GFLOP/s against size, one line per variant, the peak as a line; cache and
+/// dram regimes side by side. (SVG: text is drawn by the viewer, so no font file is needed and
+/// the build carries no image codecs or font rasteriser.)
 pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>, String> {
     use plotters::prelude::*;
-    register_font()?;
     let mut written = Vec::new();
     let mut types: Vec<char> = rows.iter().map(|r| r.ty).collect();
     types.dedup();
     for ty in types {
-        let path = out.join(format!("sweep-{ty}.png"));
-        let root = BitMapBackend::new(&path, (1600, 700)).into_drawing_area();
+        let path = out.join(format!("sweep-{ty}.svg"));
+        let root = SVGBackend::new(&path, (1600, 700)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let panels = root.split_evenly((1, 2));
         for (panel, regime) in panels.iter().zip(["cache", "dram"]) {

@@ -1,5 +1,5 @@
 //! Criterion benches for a fixed shape set (CI builds them with `cargo bench --no-run`; nothing
-//! is timed in CI). `cargo bench -p tensorblas-bench -- --quick` runs them in seconds.
+//! is timed in CI). `cargo bench -p tensorblas-criterion -- --quick` runs them in seconds.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tensorblas::{CpuBackend, Handle, Op, Scalar};
