@@ -142,7 +142,7 @@ pub fn main(o: &Opts) -> String {
     for &e in &o.log2n {
         let n = 1usize << e;
         let x = signal(n);
-        let whole = rustfft::FftPlanner::<f64>::new().plan_fft_forward(n);
+        let whole = tensorblas_fft::plans::forward_f64(n);
         let mut want = x.clone();
         whole.process(&mut want);
         let mut again = x.clone();

@@ -71,15 +71,28 @@ pub enum FftError {
 pub trait Real: tensorblas::Scalar + rustfft::FftNum + bytemuck::Pod {
     /// The precision this type is.
     const PRECISION: Precision;
+    /// rustfft's forward plan of length `len` in this precision (planned by
+    /// `tensorblas-fft-plans`, where the planner is compiled once).
+    fn forward_plan(len: usize) -> std::sync::Arc<dyn rustfft::Fft<Self>>;
 }
 
 impl Real for f32 {
     const PRECISION: Precision = Precision::F32;
+    fn forward_plan(len: usize) -> std::sync::Arc<dyn rustfft::Fft<Self>> {
+        tensorblas_fft_plans::forward_f32(len)
+    }
 }
 
 impl Real for f64 {
     const PRECISION: Precision = Precision::F64;
+    fn forward_plan(len: usize) -> std::sync::Arc<dyn rustfft::Fft<Self>> {
+        tensorblas_fft_plans::forward_f64(len)
+    }
 }
+
+/// rustfft plans compiled once, for callers that need a plain FFT beside the distributed one (the
+/// CLI's single-device fallback, oracles, benchmarks): `plans::forward_f64(n)` etc.
+pub use tensorblas_fft_plans as plans;
 
 /// Which distributed algorithm runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -241,11 +241,10 @@ fn single_device(a: &Args, x: &[Complex64], precision: Precision, why: &str) -> 
     let t = std::time::Instant::now();
     let mut y = x.to_vec();
     if n > 0 {
-        let mut planner = rustfft::FftPlanner::<f64>::new();
         let fft = if a.inverse {
-            planner.plan_fft_inverse(n)
+            tensorblas_fft::plans::inverse_f64(n)
         } else {
-            planner.plan_fft_forward(n)
+            tensorblas_fft::plans::forward_f64(n)
         };
         fft.process(&mut y);
         if a.inverse {

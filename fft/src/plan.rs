@@ -264,7 +264,7 @@ impl FftCache {
     pub(crate) fn forward<T: Real>(&self, len: usize) -> Arc<dyn rustfft::Fft<T>> {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         m.entry((TypeId::of::<T>(), len))
-            .or_insert_with(|| Box::new(rustfft::FftPlanner::<T>::new().plan_fft_forward(len)))
+            .or_insert_with(|| Box::new(T::forward_plan(len)))
             .downcast_ref::<Arc<dyn rustfft::Fft<T>>>()
             .expect("FftCache: entries are keyed by their type")
             .clone()

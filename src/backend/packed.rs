@@ -103,9 +103,12 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
         // SAFETY: forwarded (this function's contract); the ISA is supported.
         unsafe {
             match isa {
-                #[cfg(target_arch = "x86_64")]
+                // The crate's own unit tests (`cfg(test)`) run no kernel: they compile the portable ones
+                // only, which halves that extra build of the crate (the kernels are most of its code;
+                // the integration tests, built against the real library, run every instruction set).
+                #[cfg(all(target_arch = "x86_64", not(test)))]
                 Isa::Avx512 => <Entries<R> as X86<R>>::avx512::<CPLX, F>(&bl, d, range, rect, ptrs, bufs),
-                #[cfg(target_arch = "x86_64")]
+                #[cfg(all(target_arch = "x86_64", not(test)))]
                 Isa::Avx2 => <Entries<R> as X86<R>>::avx2::<CPLX, F>(&bl, d, range, rect, ptrs, bufs),
                 _ => {
                     for p in range {
@@ -122,6 +125,7 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
 /// that `run` stays generic over f32/f64).
 pub(crate) struct Entries<R>(std::marker::PhantomData<R>);
 
+#[cfg_attr(test, allow(dead_code))] // unit-test builds call no kernel (see `run`)
 pub(crate) trait X86<R> {
     fn with_bufs<O>(f: impl FnOnce(&mut Bufs<R>) -> O) -> O;
     unsafe fn avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
@@ -145,6 +149,7 @@ pub(crate) trait X86<R> {
 macro_rules! x86_entries {
     ($r:ty, $bufs:ident, $avx2:ident, $avx512:ident) => {
         #[cfg(target_arch = "x86_64")]
+        #[cfg_attr(test, allow(dead_code))]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
             bl: &Blocking,
@@ -162,6 +167,7 @@ macro_rules! x86_entries {
         }
 
         #[cfg(target_arch = "x86_64")]
+        #[cfg_attr(test, allow(dead_code))]
         #[target_feature(enable = "avx512f")]
         unsafe fn $avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
             bl: &Blocking,

@@ -222,9 +222,12 @@ unsafe fn dispatch<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
     // SAFETY: forwarded; the ISA was checked by the caller.
     unsafe {
         match isa {
-            #[cfg(target_arch = "x86_64")]
+            // The crate's own unit tests (`cfg(test)`) run no kernel: they compile the portable ones
+            // only, which halves that extra build of the crate (the kernels are most of its code;
+            // the integration tests, built against the real library, run every instruction set).
+            #[cfg(all(target_arch = "x86_64", not(test)))]
             Isa::Avx512 => <IsaTypes<R> as X86<R>>::avx512::<CPLX, F>(d, range, ptrs, buf),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", not(test)))]
             Isa::Avx2 => <IsaTypes<R> as X86<R>>::avx2::<CPLX, F>(d, range, ptrs, buf),
             _ => {
                 for p in range {
@@ -240,6 +243,7 @@ unsafe fn dispatch<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
 /// generic over f32/f64).
 struct IsaTypes<R>(std::marker::PhantomData<R>);
 
+#[cfg_attr(test, allow(dead_code))] // see `dispatch`/`run`: unit-test builds call no kernel
 trait X86<R> {
     unsafe fn avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
         d: &Desc<R>,
@@ -258,6 +262,7 @@ trait X86<R> {
 macro_rules! x86_entries {
     ($r:ty, $avx2:ident, $avx512:ident, $tiny_run:ident) => {
         #[cfg(target_arch = "x86_64")]
+        #[cfg_attr(test, allow(dead_code))]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
             d: &Desc<$r>,
@@ -290,6 +295,7 @@ macro_rules! x86_entries {
         }
 
         #[cfg(target_arch = "x86_64")]
+        #[cfg_attr(test, allow(dead_code))]
         #[target_feature(enable = "avx512f")]
         unsafe fn $avx512<const CPLX: bool, F: Fn(usize) -> Ptrs<$r>>(
             d: &Desc<$r>,
