@@ -334,7 +334,7 @@ module tensorblas
       integer(c_int32_t) :: status
     end function
 
-    ! Tensor contraction (contraction.md). Scalars and tensors are passed as c_ptr (c_loc(x)) so
+    ! Tensor contraction (docs/contraction.md). Scalars and tensors are passed as c_ptr (c_loc(x)) so
     ! that one interface serves every type; modes are int32 labels; stride arrays may be
     ! c_null_ptr (packed column-major) - pass them as c_loc(strides) otherwise.
     function tblas_contract(handle, type, alpha, A, nmode_a, modes_a, extent_a, stride_a, &

@@ -17,7 +17,7 @@ pub enum Error {
         function: &'static str,
         /// 1-based position of the offending argument.
         position: i32,
-        /// Name of the argument as `c-api.md` spells it.
+        /// Name of the argument as `docs/c-api.md` spells it.
         name: &'static str,
         /// The rule that was broken, with the values involved.
         rule: String,

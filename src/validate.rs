@@ -1,6 +1,6 @@
 //! Argument validation for the GEMM family, shared by the C ABI and the safe Rust API.
 //!
-//! The rules are those of `c-api.md`: checked in argument order, the first bad argument decides
+//! The rules are those of `docs/c-api.md`: checked in argument order, the first bad argument decides
 //! the status and the reported position, and nothing is read or written before validation has
 //! passed. A successful validation yields a [`Job`] that backends may execute.
 #![forbid(unsafe_code)]

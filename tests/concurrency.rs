@@ -1,7 +1,7 @@
 //! Concurrency (issue #6): many threads share one CPU handle (through the C ABI, as C callers
 //! do) and run a mix of calls — all four types, threaded and small GEMMs, contractions, and
 //! failing calls — in different orders. Every result must be bitwise equal to the serial run's
-//! (c-api.md rule 9), and every thread's last-error state must be its own: right after each call
+//! (docs/c-api.md rule 9), and every thread's last-error state must be its own: right after each call
 //! the position and message are those of that call (0 and "" after a success), whatever the
 //! other threads are failing with meanwhile.
 
@@ -11,7 +11,7 @@ use tensorblas::{Complex32, Complex64};
 
 #[derive(Clone, Copy)]
 struct H(*mut tblas_handle);
-// SAFETY: a CPU handle may be shared between threads (c-api.md rule 8); that is what is tested.
+// SAFETY: a CPU handle may be shared between threads (docs/c-api.md rule 8); that is what is tested.
 unsafe impl Send for H {}
 // SAFETY: as above.
 unsafe impl Sync for H {}

@@ -494,7 +494,7 @@ fn null_allowed_where_not_referenced() {
 
 #[test]
 fn interleaved_c_batches_are_valid() {
-    // C_mnp with entries batched over n: ldc = M*N, stride_c = M (c-api.md's example).
+    // C_mnp with entries batched over n: ldc = M*N, stride_c = M (docs/c-api.md's example).
     let (mm, nn, pp, kk) = (3i64, 4i64, 2i64, 2i64);
     let mut h = null_mut();
     unsafe { tblas_create(&mut h) };

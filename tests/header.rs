@@ -37,7 +37,7 @@ fn committed_header_matches_generated() {
 
 #[test]
 fn header_declares_the_whole_contract() {
-    // Every name of c-api.md, spelled exactly.
+    // Every name of docs/c-api.md, spelled exactly.
     let h = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/tensorblas.h")).unwrap();
     let mut names: Vec<String> = [
         "typedef struct tblas_handle tblas_handle;",
@@ -90,7 +90,7 @@ fn header_declares_the_whole_contract() {
         names.push(format!("tblas_status tblas_{p}gemm_strided_batched(tblas_handle *handle, tblas_operation transa, tblas_operation transb, int64_t m, int64_t n, int64_t k, const {s} *alpha, const {s} *A, int64_t lda, int64_t stride_a, const {s} *B, int64_t ldb, int64_t stride_b, const {s} *beta, {s} *C, int64_t ldc, int64_t stride_c, int64_t batch_count);"));
         names.push(format!("tblas_status tblas_{p}gemm_strided_batched_ex(tblas_handle *handle, tblas_operation transa, tblas_operation transb, int64_t m, int64_t n, int64_t k, const {s} *alpha, const {s} *A, int64_t rs_a, int64_t cs_a, int64_t bs_a, const {s} *B, int64_t rs_b, int64_t cs_b, int64_t bs_b, const {s} *beta, {s} *C, int64_t rs_c, int64_t cs_c, int64_t bs_c, int64_t batch_count);"));
     }
-    // Only tblas_ names: the prefix rule of c-api.md, and no imported vendor symbol leaks in.
+    // Only tblas_ names: the prefix rule of docs/c-api.md, and no imported vendor symbol leaks in.
     for line in h.lines() {
         let leaked_extern =
             line.starts_with("extern ") && !line.starts_with("extern \"C\"") && !line.contains("tblas_");

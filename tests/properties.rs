@@ -72,7 +72,7 @@ proptest! {
     }
 
     /// gemm_strided_batched (ld form): A and C placed in one buffer at arbitrary offsets.
-    /// Accepted iff C's byte range is disjoint from A's (c-api.md: an address-range check),
+    /// Accepted iff C's byte range is disjoint from A's (docs/c-api.md: an address-range check),
     /// and then C is right and A untouched.
     #[test]
     fn c_a_overlap_accepted_iff_disjoint(

@@ -1,5 +1,5 @@
 //! `tensorblas-bench contract`: the 36 single-index contractions C_mnp = A(2-way) B(3-way) of
-//! `contraction.md`, each timed three ways in one run on the same buffers: tensorblas' planned
+//! `docs/contraction.md`, each timed three ways in one run on the same buffers: tensorblas' planned
 //! contraction (`Handle::einsum`, no copies), the explicit transpose-then-GEMM approach (permute
 //! the operands into a GEMM layout, one GEMM, permute the result; the copies timed with it,
 //! scratch allocated once outside the timing), and one flat GEMM of equal flops. Optionally

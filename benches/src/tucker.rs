@@ -1,4 +1,4 @@
-//! `tensorblas-bench tucker`: HOOI (tensorblas-tucker) on the cases of tucker.md §4 — 100³/R10,
+//! `tensorblas-bench tucker`: HOOI (tensorblas-tucker) on the cases of docs/tucker.md ("Benchmark data") — 100³/R10,
 //! 200³/R10, 300³/R20, 400×300×200/R(16,12,8) — with svd init and 25 sweeps (tol = 0): total
 //! time, init, time per sweep, the floor of two GEMM passes over X, peak extra memory, error;
 //! and, when Python with TensorLy is available, TensorLy 0.10 on the same data
@@ -70,7 +70,7 @@ fn gaussians(seed: u64, n: usize) -> Vec<f64> {
 }
 
 /// X = [[G; U]] + E, G Gaussian, U orthonormal (Gram–Schmidt of Gaussians), ‖E‖ = 0.1‖X0‖,
-/// C order (tucker.md §4's data recipe).
+/// C order (docs/tucker.md, "Benchmark data").
 fn data(h: &Handle, shape: [usize; 3], ranks: [usize; 3]) -> Vec<f64> {
     let core = gaussians(1, ranks.iter().product());
     let mut factors = Vec::new();

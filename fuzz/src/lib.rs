@@ -3,7 +3,7 @@
 //! `tblas_einsum`, `tblas_einsum_explain`) with arbitrary dimensions, leading dimensions, strides
 //! (negative, zero, huge, overflowing), ops, batch counts, NULLs and aliasing, on buffers sized
 //! exactly to what the call may touch (so AddressSanitizer sees any access beyond), and checks
-//! the call against an independent oracle written from `c-api.md` / `contraction.md`:
+//! the call against an independent oracle written from `docs/c-api.md` / `docs/contraction.md`:
 //!
 //! * GEMM family: the expected outcome (success, or the status and the argument positions that
 //!   may be reported) is computed here; an accepted call must equal a naive loop bitwise (the
@@ -339,7 +339,7 @@ fn offsets(dims: &[(i64, i64)]) -> Option<(i128, i128)> {
     Some((lo, hi))
 }
 
-/// The library's address rule (c-api.md: element addresses must not overflow the address
+/// The library's address rule (docs/c-api.md: element addresses must not overflow the address
 /// space): first byte >= 0, last byte <= usize::MAX, span <= isize::MAX bytes.
 fn addresses_ok(base: usize, sz: usize, lohi: (i128, i128)) -> bool {
     let (lo, hi) = lohi;
@@ -570,7 +570,7 @@ fn gemm_case<T: El>(r: &mut R) {
     }
     let alias_shift = r.below(64) as i128 - 8;
 
-    // ---- Expected outcome, in argument order (c-api.md "Semantics" 1).
+    // ---- Expected outcome, in argument order (docs/c-api.md "Semantics" 1).
     let expect: Expect = (|| {
         let bad = |p: i32| Err((7, vec![p]));
         if null_handle {

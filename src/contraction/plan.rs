@@ -38,7 +38,7 @@ struct TensorPos {
     stride: i32,
 }
 
-/// Argument names of the three tensors, as `contraction.md` spells them.
+/// Argument names of the three tensors, as `docs/contraction.md` spells them.
 const ARG: [[&str; 5]; 3] = [
     ["A", "nmode_a", "modes_a", "extent_a", "stride_a"],
     ["B", "nmode_b", "modes_b", "extent_b", "stride_b"],
@@ -203,7 +203,7 @@ impl Problem {
     }
 }
 
-/// Applies the argument rules of `contraction.md` to three tensor descriptions.
+/// Applies the argument rules of `docs/contraction.md` to three tensor descriptions.
 ///
 /// Checked in this order: each tensor's own arguments (count, labels, non-negative extents and
 /// strides) in argument order, then the rules across tensors (one extent per mode, no output-only

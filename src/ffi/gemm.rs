@@ -288,7 +288,7 @@ unsafe fn batched<T: Scalar>(
 /// C = alpha*op(A)*op(B) + beta*C (float, column-major).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_sgemm(
     handle: *mut tblas_handle,
@@ -357,7 +357,7 @@ pub unsafe extern "C" fn tblas_sgemm_batched(
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (float).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_sgemm_strided_batched(
     handle: *mut tblas_handle,
@@ -407,7 +407,7 @@ pub unsafe extern "C" fn tblas_sgemm_strided_batched(
 /// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (float).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_sgemm_strided_batched_ex(
     handle: *mut tblas_handle,
@@ -463,7 +463,7 @@ pub unsafe extern "C" fn tblas_sgemm_strided_batched_ex(
 /// C = alpha*op(A)*op(B) + beta*C (double, column-major).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_dgemm(
     handle: *mut tblas_handle,
@@ -532,7 +532,7 @@ pub unsafe extern "C" fn tblas_dgemm_batched(
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (double).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_dgemm_strided_batched(
     handle: *mut tblas_handle,
@@ -582,7 +582,7 @@ pub unsafe extern "C" fn tblas_dgemm_strided_batched(
 /// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (double).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_dgemm_strided_batched_ex(
     handle: *mut tblas_handle,
@@ -638,7 +638,7 @@ pub unsafe extern "C" fn tblas_dgemm_strided_batched_ex(
 /// C = alpha*op(A)*op(B) + beta*C (tblas_complex_float, column-major).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_cgemm(
     handle: *mut tblas_handle,
@@ -724,7 +724,7 @@ pub unsafe extern "C" fn tblas_cgemm_batched(
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (tblas_complex_float).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_cgemm_strided_batched(
     handle: *mut tblas_handle,
@@ -774,7 +774,7 @@ pub unsafe extern "C" fn tblas_cgemm_strided_batched(
 /// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (tblas_complex_float).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_cgemm_strided_batched_ex(
     handle: *mut tblas_handle,
@@ -830,7 +830,7 @@ pub unsafe extern "C" fn tblas_cgemm_strided_batched_ex(
 /// C = alpha*op(A)*op(B) + beta*C (tblas_complex_double, column-major).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_zgemm(
     handle: *mut tblas_handle,
@@ -916,7 +916,7 @@ pub unsafe extern "C" fn tblas_zgemm_batched(
 /// Strided batched GEMM: C + i*stride_c = alpha*op(A + i*stride_a)*op(B + i*stride_b) + beta*(C + i*stride_c) (tblas_complex_double).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_zgemm_strided_batched(
     handle: *mut tblas_handle,
@@ -966,7 +966,7 @@ pub unsafe extern "C" fn tblas_zgemm_strided_batched(
 /// General-stride batched GEMM: element (i,j) of entry p of X is `X[p*bs + i*rs + j*cs]` (tblas_complex_double).
 ///
 /// # Safety
-/// Pointers must be NULL or valid for the elements the call addresses (c-api.md).
+/// Pointers must be NULL or valid for the elements the call addresses (docs/c-api.md).
 #[no_mangle]
 pub unsafe extern "C" fn tblas_zgemm_strided_batched_ex(
     handle: *mut tblas_handle,

@@ -6,7 +6,7 @@
 //! they exist (`tucker`, `partial_tucker`, `n_iter_max`, `tol`, `init`, `fixed_factors`,
 //! `modes`, `rec_errors`).
 //!
-//! What makes it fast (`shared/design/tucker.md` §1.3):
+//! What makes it fast (the algorithm in full: `docs/tucker.md`):
 //! - every tensor-times-matrix product and every Gram matrix is **one tensorblas contraction on
 //!   the tensor's own memory** — a GEMM or a strided-batched GEMM, never an unfolding copy — for
 //!   any input layout (C order, Fortran order, permuted or sliced views);

@@ -1,4 +1,4 @@
-//! HOOI against the oracles of tucker.md §5.2: TensorLy fixtures, exact recovery, monotone
+//! HOOI against the oracles of docs/tucker.md ("Oracles"): TensorLy fixtures, exact recovery, monotone
 //! errors, Eckart–Young, layout invariance, TensorLy's API semantics and edge cases.
 
 use serde_json::Value;
@@ -108,7 +108,7 @@ fn agrees_with_tensorly_fixtures() {
             "{name}: tol = 0 runs n_iter_max sweeps"
         );
         // The sqrt(|‖X‖²−‖G‖²|) history of a noiseless tensor sits at the sqrt(eps) floor, where
-        // two correct implementations differ by ~1e-8 (tucker.md §5.2): compare it loosely there.
+        // two correct implementations differ by ~1e-8 (docs/tucker.md, "Oracles"): compare it loosely there.
         let noiseless = fx["noise"].as_f64().unwrap() == 0.0;
         let tol_err = if noiseless { 1e-7 } else { 1e-10 };
         for (k, (a, b)) in res.rec_errors.iter().zip(&want_errs).enumerate() {
