@@ -1,6 +1,6 @@
 //! `tensorblas-bench fft`: the FMM-FFT against the six-step baseline (same simulated G, same
 //! in-process fabric) and a single-node rustfft, for N = 2^16 .. 2^24 and G in {2, 4, 8}: time,
-//! error, bytes between devices, GEMM share; and the spec's §7 model turning the measured GEMM
+//! error, bytes between devices, GEMM share; and docs/fmm-fft.md §7's model turning the measured GEMM
 //! rate and a link bandwidth into a predicted multi-device speedup.
 
 use num_complex::{Complex, Complex64};
@@ -16,7 +16,7 @@ tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64
                      [--link-gbs GBS] [--gemm-gflops R] [--fft-gflops F] [--mem-gbs M]
                      [--out DIR] [--quick]
     (FMM-FFT vs six-step (same simulated G) vs single-node rustfft: seconds, rel l2 error, bytes
-     between devices, GEMM share of the FMM compute; then spec §7's model: per device
+     between devices, GEMM share of the FMM compute; then docs/fmm-fft.md §7's model: per device
      T_six = 3 T_a2a + T_fft(N/G, log2 N) + T_twiddle and T_fmm = T_a2a + T_extra + T_gemm +
      T_fft(N/G, log2 M) + T_reshuffle, with T_a2a = s(G-1)N/(G^2 GBS), T_gemm = the FMM's GEMM
      flops per device / R, FFTs at 5 n log2 len flops / F, twiddle and reshuffle 2 s N/G bytes / M.
@@ -149,7 +149,7 @@ pub fn main(o: &Opts) -> String {
         let t = Instant::now();
         whole.process(&mut again);
         let rustfft_s = t.elapsed().as_secs_f64();
-        // The §7 model's per-point costs come from one device running alone on one core (G = 1,
+        // The docs/fmm-fft.md §7 model's per-point costs come from one device running alone on one core (G = 1,
         // no communication): FMM compute, six-step compute, and the GEMM rate R.
         let solo = |algo: Algorithm| {
             let plan = Plan::new(&PlanSpec::new(n, 1, o.precision).expect("plan")).expect("plan");
@@ -171,7 +171,7 @@ pub fn main(o: &Opts) -> String {
             let plan = Plan::new(&spec).expect("plan");
             let fmm = run(&plan, Algorithm::Fmm, &x, &want, None);
             let six = run(&plan, Algorithm::SixStep, &x, &want, None);
-            // §7 per device (see HELP): rates from the options or this run's measurements.
+            // docs/fmm-fft.md §7 per device (see HELP): rates from the options or this run's measurements.
             let r = o
                 .gemm_gflops
                 .unwrap_or(fmm1.gemm_flops / fmm1.gemm_secs.max(1e-12) / 1e9)

@@ -42,7 +42,7 @@ tensorblas-bench gpu [--types s,d,c,z] [--sizes 4,...,1024] [--mb MB] [--contrac
      DIR/gpu.csv and DIR/gpu-<device>.md; needs a GPU: benches/gpu/device-run.sh runs it)
 tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32] [--sections-per-device K]
                  [--link-gbs GBS] [--gemm-gflops R] [--fft-gflops F] [--mem-gbs M] [--out DIR] [--quick]
-    (FMM-FFT vs six-step vs single-node rustfft, bytes, GEMM share, and spec §7's predicted
+    (FMM-FFT vs six-step vs single-node rustfft, bytes, GEMM share, and docs/fmm-fft.md §7's predicted
      speedup; writes DIR/fft.csv; default DIR benches/results/fft)
 tensorblas-bench plot --csv FILE [--peak-f32 GFLOPS] [--bandwidth GBS] [--out DIR]
     (table and plots again from a sweep.csv, without measuring)

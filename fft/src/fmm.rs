@@ -1,5 +1,5 @@
-//! One device's part of the FMM-FFT (spec §4.2 steps 0–9). Every FMM step and the P-point
-//! combination are strided-batched GEMMs on tensorblas (split forms of spec §5.1, which cuBLAS
+//! One device's part of the FMM-FFT (docs/fmm-fft.md §4.2 steps 0–9). Every FMM step and the P-point
+//! combination are strided-batched GEMMs on tensorblas (split forms of docs/fmm-fft.md §5.1, which cuBLAS
 //! also accepts); the final M-point FFTs are rustfft.
 
 use crate::fabric::Fabric;

@@ -3,7 +3,7 @@
 //! A low-communication, FMM-accelerated distributed 1-D FFT (Edelman–McCorquodale–Toledo; in the
 //! GEMM-centred form of Cecka, SC'17) on tensorblas: one all-to-all instead of the three of a
 //! standard distributed FFT, paid for by a fast multipole method whose every heavy step is a
-//! strided-batched GEMM. `shared/design/fmm-fft.md` is the specification; its notation is used
+//! strided-batched GEMM. `docs/fmm-fft.md` is the specification; its notation is used
 //! throughout (N = P·M, M = B·2^L, G devices, Q Chebyshev nodes).
 //!
 //! ```
@@ -53,7 +53,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FftError {
-    /// The sizes break a rule of the spec (the message names it).
+    /// The sizes break a rule of docs/fmm-fft.md §3.6 (the message names it).
     #[error("invalid FMM-FFT plan: {0}")]
     InvalidPlan(String),
     /// The input does not match the plan.

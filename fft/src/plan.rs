@@ -1,6 +1,6 @@
 //! The plan: sizes, their constraints, and every FMM operator (built in f64, then rounded).
 //!
-//! Notation of `shared/design/fmm-fft.md`: N = P·M (P sections of length M), M = B·2^L (leaf size
+//! Notation of `docs/fmm-fft.md`: N = P·M (P sections of length M), M = B·2^L (leaf size
 //! B, leaf level L), G devices (a power of two dividing P), Q Chebyshev nodes per box, ℓ_A =
 //! max(2, log2 G) the level whose multipoles are all-gathered.
 
@@ -21,7 +21,7 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// The expansion order the spec recommends (§3.6): 8 for f32 (its floor), 16 for f64.
+    /// The expansion order docs/fmm-fft.md recommends (§3.6): 8 for f32 (its floor), 16 for f64.
     pub fn default_order(self) -> usize {
         match self {
             Precision::F32 => 8,
@@ -29,7 +29,7 @@ impl Precision {
         }
     }
 
-    /// The leaf size the spec recommends: about 2Q (16 for f32, 32 for f64).
+    /// The leaf size docs/fmm-fft.md recommends: about 2Q (16 for f32, 32 for f64).
     pub fn default_leaf(self) -> usize {
         2 * self.default_order()
     }
@@ -63,7 +63,7 @@ pub struct PlanSpec {
 impl PlanSpec {
     /// A spec for length `n` on `devices` devices with the defaults for `precision`: Q and B from
     /// [`Precision::default_order`] / [`Precision::default_leaf`] (then B/2 and 8 if N does not
-    /// fit), and the smallest valid P = G·k (k <= 1024) (spec §3.6: start with
+    /// fit), and the smallest valid P = G·k (k <= 1024) (docs/fmm-fft.md §3.6: start with
     /// P in {G, 4G, 16G}; the FMM's extra communication grows with P, so the smallest wins on
     /// bytes: `tensorblas-bench fft`).
     pub fn new(n: usize, devices: usize, precision: Precision) -> Result<PlanSpec, FftError> {
@@ -97,7 +97,7 @@ impl PlanSpec {
         Err(last.unwrap_or_else(|| FftError::InvalidPlan(format!("no valid plan for N = {n}"))))
     }
 
-    /// Checks every constraint of the spec (§3.6), naming the one broken.
+    /// Checks every constraint of docs/fmm-fft.md §3.6, naming the one broken.
     pub fn check(&self) -> Result<(), FftError> {
         let bad = |m: String| Err(FftError::InvalidPlan(m));
         let (n, p, g, q, b) = (self.n, self.sections, self.devices, self.order, self.leaf);
@@ -155,7 +155,7 @@ pub(crate) struct OpsOn<A> {
     /// The P-point combination as one real 2P x 2P matrix (ld 2P) acting on planar data: row
     /// (p, c_in) = 2p + c_in, column (q, c_out) = 2q + c_out, so that
     /// `[Y_re(q) Y_im(q)] = Σ_p [U_re(p) U_im(p)] · block(p, q)` with block(p, q) =
-    /// [[F_re, F_im], [−F_im, F_re]](q, p) and F = F^ of spec §5.4.
+    /// [[F_re, F_im], [−F_im, F_re]](q, p) and F = F^ of docs/fmm-fft.md §5.4.
     pub comb: A,
 }
 
@@ -296,7 +296,7 @@ fn cot(x: f64) -> f64 {
     x.cos() / x.sin()
 }
 
-/// e^{-2πi k/n} with `k` already reduced mod `n` in integers (spec pitfall 1).
+/// e^{-2πi k/n} with `k` already reduced mod `n` in integers (docs/fmm-fft.md §11, pitfall 1).
 pub(crate) fn twiddle(k: u64, n: u64) -> Complex64 {
     let a = -2.0 * PI * (k % n) as f64 / n as f64;
     Complex64::new(a.cos(), a.sin())
@@ -460,7 +460,7 @@ impl Plan {
         (1usize << lev) / self.spec.devices
     }
 
-    /// The closed-form communication volumes of spec §4.2, in bytes summed over all devices:
+    /// The closed-form communication volumes of docs/fmm-fft.md §4.2, in bytes summed over all devices:
     /// (all-to-all, halo = leaf + multipole halos, all-gather).
     pub fn expected_bytes(&self) -> Traffic {
         let (n, p, g, q, b) = (
@@ -556,7 +556,7 @@ mod tests {
         (a - b).abs() <= tol
     }
 
-    /// The worked example of spec §10 (N = 128, P = 4, G = 2, B = 4, Q = 4): operator values.
+    /// The worked example of docs/fmm-fft.md §10 (N = 128, P = 4, G = 2, B = 4, Q = 4): operator values.
     #[test]
     fn worked_example_operators() {
         let spec = PlanSpec {
@@ -633,7 +633,7 @@ mod tests {
         }
     }
 
-    /// C_p = F_M^{-1} D_p F_M equals ρ_p (i − cot(π(j − m − p/P)/M)) (spec §2.2), M = 16, P = 8.
+    /// C_p = F_M^{-1} D_p F_M equals ρ_p (i − cot(π(j − m − p/P)/M)) (docs/fmm-fft.md §2.2), M = 16, P = 8.
     #[test]
     fn fractional_shift_identity() {
         let (m, pp) = (16usize, 8usize);

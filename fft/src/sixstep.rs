@@ -1,4 +1,4 @@
-//! The baseline: the six-step distributed FFT with three all-to-alls (spec §4.3), over the same
+//! The baseline: the six-step distributed FFT with three all-to-alls (docs/fmm-fft.md §4.3), over the same
 //! fabric. N = N1·N2, input viewed as `A[n2][n1]` (n = n1 + N1·n2), block-distributed by rows.
 
 use crate::fabric::Fabric;

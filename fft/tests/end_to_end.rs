@@ -1,4 +1,4 @@
-//! End to end against rustfft (spec §8.2), invariants (§8.3) and the byte counters.
+//! End to end against rustfft (docs/fmm-fft.md §8.2), invariants (§8.3) and the byte counters.
 
 use num_complex::{Complex, Complex64};
 use rand::rngs::SmallRng;
@@ -39,7 +39,7 @@ fn spec(n: usize, p: usize, g: usize, b: usize, q: usize, precision: Precision) 
 
 #[test]
 fn f64_matches_rustfft_over_the_spec_configurations() {
-    // (N, P, G, B) from spec §8.2 (the larger ones are in the bench), tolerances for Q = 16.
+    // (N, P, G, B) from docs/fmm-fft.md §8.2 (the larger ones are in the bench), tolerances for Q = 16.
     let configs = [
         (4096, 4, 1, 16),
         (4096, 4, 2, 16),
@@ -80,7 +80,7 @@ fn to64(x: &[Complex<f32>]) -> Vec<Complex64> {
 
 #[test]
 fn accuracy_by_order_meets_the_spec_table() {
-    // (precision, Q, rel l2 <=, rel max <=) from spec §8.2; N = 2^16, P = 16, G = 4, B = 32.
+    // (precision, Q, rel l2 <=, rel max <=) from docs/fmm-fft.md §8.2; N = 2^16, P = 16, G = 4, B = 32.
     let rows = [
         (Precision::F64, 8, 1e-7, 3e-7),
         (Precision::F64, 12, 1e-10, 2e-10),
@@ -108,8 +108,8 @@ fn accuracy_by_order_meets_the_spec_table() {
     }
 }
 
-/// Spec §10: N = 128, P = 4, G = 2, B = 4 with the exact rational input; X values and the error
-/// per Q (the spec's B < 16 case).
+/// docs/fmm-fft.md §10: N = 128, P = 4, G = 2, B = 4 with the exact rational input; X values and the error
+/// per Q (docs/fmm-fft.md's B < 16 case).
 #[test]
 fn worked_example_end_to_end() {
     let x: Vec<Complex64> = (0..128i64)
@@ -128,7 +128,7 @@ fn worked_example_end_to_end() {
             "reference X[{k}]"
         );
     }
-    // (Q, the spec's rel l2): ours must be within 2x (same algorithm, other summation order).
+    // (Q, docs/fmm-fft.md §10's rel l2): ours must be within 2x (same algorithm, other summation order).
     for (q, spec_l2) in [(4, 1.229e-4), (8, 7.662e-8), (12, 7.807e-11), (16, 5.602e-14)] {
         let plan = Plan::new(&spec(128, 4, 2, 4, q, Precision::F64)).unwrap();
         let (got, _) = transform(&plan, Algorithm::Fmm, &x, false).unwrap();
