@@ -575,25 +575,10 @@ impl Handle {
             n,
             k,
             alpha: Some(alpha),
-            a: Operand {
-                base: Base::Ptr(a.ptr),
-                rs: a.rs as i64,
-                cs: a.cs as i64,
-                bs: a.bs as i64,
-            },
-            b: Operand {
-                base: Base::Ptr(b.ptr),
-                rs: b.rs as i64,
-                cs: b.cs as i64,
-                bs: b.bs as i64,
-            },
+            a: a.operand(),
+            b: b.operand(),
             beta: Some(beta),
-            c: Operand {
-                base: Base::Ptr(c.ptr),
-                rs: c.rs as i64,
-                cs: c.cs as i64,
-                bs: c.bs as i64,
-            },
+            c: c.operand(),
             batch,
         };
         let refs = Refs::of(&call);
@@ -601,50 +586,11 @@ impl Handle {
         let (ra, ca) = stored(transa, m, k);
         let (rb, cb) = stored(transb, k, n);
         if refs.ab {
-            if let Some((first, last)) = a.bounds {
-                in_slice(
-                    f,
-                    8,
-                    "A",
-                    first,
-                    last,
-                    &[
-                        Dim::new(ra, a.rs as i64),
-                        Dim::new(ca, a.cs as i64),
-                        Dim::new(batch, a.bs as i64),
-                    ],
-                )?;
-            }
-            if let Some((first, last)) = b.bounds {
-                in_slice(
-                    f,
-                    12,
-                    "B",
-                    first,
-                    last,
-                    &[
-                        Dim::new(rb, b.rs as i64),
-                        Dim::new(cb, b.cs as i64),
-                        Dim::new(batch, b.bs as i64),
-                    ],
-                )?;
-            }
+            in_view(f, 8, "A", a.bounds, (ra, ca, batch), (a.rs, a.cs, a.bs))?;
+            in_view(f, 12, "B", b.bounds, (rb, cb, batch), (b.rs, b.cs, b.bs))?;
         }
         if refs.c {
-            if let Some((first, last)) = c.bounds {
-                in_slice(
-                    f,
-                    17,
-                    "C",
-                    first,
-                    last,
-                    &[
-                        Dim::new(m, c.rs as i64),
-                        Dim::new(n, c.cs as i64),
-                        Dim::new(batch, c.bs as i64),
-                    ],
-                )?;
-            }
+            in_view(f, 17, "C", c.bounds, (m, n, batch), (c.rs, c.cs, c.bs))?;
         }
         self.run_job(&job)
     }
@@ -710,12 +656,7 @@ impl Handle {
         let trans = if trans == Op::C { Op::T } else { trans };
         let (n, k) = (i64c(f, 3, "n", n)?, i64c(f, 4, "k", k)?);
         let batch = i64c(f, 9, "batch_count", batch_count)?;
-        let op = Operand {
-            base: Base::Ptr(a.ptr),
-            rs: a.rs as i64,
-            cs: a.cs as i64,
-            bs: a.bs as i64,
-        };
+        let op = a.operand();
         let call = Call {
             family: Family::Syrk,
             transa: trans as i32,
@@ -727,12 +668,7 @@ impl Handle {
             a: op,
             b: op,
             beta: Some(beta),
-            c: Operand {
-                base: Base::Ptr(c.ptr),
-                rs: c.rs as i64,
-                cs: c.cs as i64,
-                bs: c.bs as i64,
-            },
+            c: c.operand(),
             batch,
         };
         let refs = Refs::of(&call);
@@ -740,36 +676,10 @@ impl Handle {
         job.tri = Some(uplo);
         let (ra, ca) = stored(trans, n, k);
         if refs.ab {
-            if let Some((first, last)) = a.bounds {
-                in_slice(
-                    f,
-                    6,
-                    "A",
-                    first,
-                    last,
-                    &[
-                        Dim::new(ra, a.rs as i64),
-                        Dim::new(ca, a.cs as i64),
-                        Dim::new(batch, a.bs as i64),
-                    ],
-                )?;
-            }
+            in_view(f, 6, "A", a.bounds, (ra, ca, batch), (a.rs, a.cs, a.bs))?;
         }
         if refs.c {
-            if let Some((first, last)) = c.bounds {
-                in_slice(
-                    f,
-                    8,
-                    "C",
-                    first,
-                    last,
-                    &[
-                        Dim::new(n, c.rs as i64),
-                        Dim::new(n, c.cs as i64),
-                        Dim::new(batch, c.bs as i64),
-                    ],
-                )?;
-            }
+            in_view(f, 8, "C", c.bounds, (n, n, batch), (c.rs, c.cs, c.bs))?;
         }
         self.run_job(&job)
     }
@@ -830,6 +740,33 @@ fn in_slice(f: &'static str, pos: i32, name: &'static str, first: i128, last: i1
     in_range(f, pos, name, first, last, offset_range(dims))
 }
 
+/// [`in_slice`] for a strided view (`rows x cols x batch` with strides `(rs, cs, bs)`); a view
+/// without a slice (`bounds == None`, device memory) has nothing to check.
+fn in_view(
+    f: &'static str,
+    pos: i32,
+    name: &'static str,
+    bounds: Option<(i128, i128)>,
+    (rows, cols, batch): (i64, i64, i64),
+    (rs, cs, bs): (isize, isize, isize),
+) -> Result<()> {
+    match bounds {
+        Some((first, last)) => in_slice(
+            f,
+            pos,
+            name,
+            first,
+            last,
+            &[
+                Dim::new(rows, rs as i64),
+                Dim::new(cols, cs as i64),
+                Dim::new(batch, bs as i64),
+            ],
+        ),
+        None => Ok(()),
+    }
+}
+
 /// [`in_slice`] for an offset range computed once (`None`: no element addressed).
 #[inline]
 fn in_range(
@@ -874,6 +811,16 @@ pub struct StridedRef<'a, T> {
 }
 
 impl<'a, T> StridedRef<'a, T> {
+    /// The view as the validator's operand (base pointer and strides).
+    fn operand(&self) -> Operand<'a, *const T> {
+        Operand {
+            base: Base::Ptr(self.ptr),
+            rs: self.rs as i64,
+            cs: self.cs as i64,
+            bs: self.bs as i64,
+        }
+    }
+
     /// A view into `data` whose origin (element `(0, 0)` of entry 0) is `data[offset]`. Strides
     /// may be negative or zero; every element a call addresses is bounds-checked against `data`.
     pub fn new(data: &'a [T], offset: usize, rs: isize, cs: isize, bs: isize) -> Self {
@@ -951,6 +898,16 @@ impl<'a, T: Scalar> StridedMut<'a, T> {
 }
 
 impl<'a, T> StridedMut<'a, T> {
+    /// The view as the validator's operand (base pointer and strides).
+    fn operand(&self) -> Operand<'a, *mut T> {
+        Operand {
+            base: Base::Ptr(self.ptr),
+            rs: self.rs as i64,
+            cs: self.cs as i64,
+            bs: self.bs as i64,
+        }
+    }
+
     /// A mutable view into `data` whose origin is `data[offset]`; see [`StridedRef::new`].
     pub fn new(data: &'a mut [T], offset: usize, rs: isize, cs: isize, bs: isize) -> Self {
         let len = data.len();

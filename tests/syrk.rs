@@ -212,50 +212,27 @@ fn syrk_errors_name_the_argument() {
         Error::InvalidArgument { position, name, .. } => (position, name),
         other => panic!("expected InvalidArgument, got {other}"),
     };
-    let e = h
-        .syrk_strided_batched_ex(
+    // One call with A = the 6 elements (column-major rows 1, columns 2 apart) and C 2x2; what
+    // varies: trans, k, and C's row stride.
+    let call = |trans: Op, k: usize, c_rs: isize, c: &mut [Complex64]| {
+        h.syrk_strided_batched_ex(
             Uplo::Lower,
-            Op::C,
+            trans,
             2,
-            3,
+            k,
             z,
             StridedRef::new(a, 0, 1, 2, 0),
             z,
-            StridedMut::new(&mut c, 0, 1, 2, 0),
+            StridedMut::new(c, 0, c_rs, 2, 0),
             1,
         )
-        .unwrap_err();
-    assert_eq!(pos(e), (2, "trans"));
+        .unwrap_err()
+    };
+    assert_eq!(pos(call(Op::C, 3, 1, &mut c)), (2, "trans"));
     // A's slice too short for n x k.
-    let e = h
-        .syrk_strided_batched_ex(
-            Uplo::Lower,
-            Op::N,
-            2,
-            4,
-            z,
-            StridedRef::new(a, 0, 1, 2, 0),
-            z,
-            StridedMut::new(&mut c, 0, 1, 2, 0),
-            1,
-        )
-        .unwrap_err();
-    assert_eq!(pos(e), (6, "A"));
+    assert_eq!(pos(call(Op::N, 4, 1, &mut c)), (6, "A"));
     // C's rows alias.
-    let e = h
-        .syrk_strided_batched_ex(
-            Uplo::Lower,
-            Op::N,
-            2,
-            3,
-            z,
-            StridedRef::new(a, 0, 1, 2, 0),
-            z,
-            StridedMut::new(&mut c, 0, 0, 2, 0),
-            1,
-        )
-        .unwrap_err();
-    assert_eq!(pos(e).0, 8);
+    assert_eq!(pos(call(Op::N, 3, 0, &mut c)).0, 8);
     // Real types take Op::C as Op::T.
     let ar = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
     let (mut c1, mut c2) = ([0.0f32; 4], [0.0f32; 4]);
@@ -314,5 +291,4 @@ fn syrk_is_the_lower_half_of_the_gemm_bit_for_bit_on_one_thread() {
             }
         }
     }
-    let _ = (Complex32::new(0.0, 0.0),);
 }

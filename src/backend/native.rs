@@ -97,14 +97,11 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
 /// `parts + 1` ascending offsets from 0 to the extent.
 fn tri_cuts<T: Scalar>(j: &Job<'_, T>, tri: crate::job::Uplo, by_cols: bool, unit: usize, parts: usize) -> Vec<usize> {
     let (len, other) = if by_cols { (j.n, j.m) } else { (j.m, j.n) };
-    // Elements of the triangle in line `x` (a column when by_cols, else a row).
+    // Elements of the triangle in line `x` (a column when by_cols, else a row): the lines
+    // shrink along the split (columns of the lower triangle, rows of the upper one) or grow.
+    let shrinking = by_cols == (tri == crate::job::Uplo::Lower);
     let line = |x: usize| -> usize {
-        let lower_side = if by_cols {
-            tri == crate::job::Uplo::Lower
-        } else {
-            tri == crate::job::Uplo::Upper
-        };
-        if lower_side {
+        if shrinking {
             other.saturating_sub(x)
         } else {
             (x + 1).min(other)

@@ -362,22 +362,13 @@ enum Place {
 /// Where the block of element rows `r0..r1` and columns `c0..c1` (both non-empty) lies.
 #[inline(always)]
 fn place(tri: crate::job::Uplo, (r0, r1): (usize, usize), (c0, c1): (usize, usize)) -> Place {
-    // Lower (i >= j): all in when the top-right corner is, none when the bottom-left is not;
-    // upper (i <= j): all in when the bottom-left corner is, none when the top-right is not.
-    let (top_right, bottom_left) = ((r0, c1 - 1), (r1 - 1, c0));
-    let (all, any) = match tri {
-        crate::job::Uplo::Lower => (
-            tri.keeps(top_right.0, top_right.1),
-            tri.keeps(bottom_left.0, bottom_left.1),
-        ),
-        crate::job::Uplo::Upper => (
-            tri.keeps(bottom_left.0, bottom_left.1),
-            tri.keeps(top_right.0, top_right.1),
-        ),
-    };
-    if !any {
+    // A triangle holds the whole block iff it holds both off-diagonal corners (top-right and
+    // bottom-left: one is the block's element furthest inside it, the other the furthest
+    // outside), and some of it iff it holds either.
+    let (top_right, bottom_left) = (tri.keeps(r0, c1 - 1), tri.keeps(r1 - 1, c0));
+    if !(top_right || bottom_left) {
         Place::Out
-    } else if all {
+    } else if top_right && bottom_left {
         Place::In
     } else {
         Place::Across
