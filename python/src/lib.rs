@@ -223,7 +223,7 @@ impl Raw {
         };
         let itemsize = a.dtype().itemsize();
         let byte_strides = a.strides().to_vec();
-        let aligned = flags & NPY_ARRAY_ALIGNED != 0 && (ptr as usize) % itemsize.max(1) == 0;
+        let aligned = flags & NPY_ARRAY_ALIGNED != 0 && (ptr as usize).is_multiple_of(itemsize.max(1));
         let whole = byte_strides.iter().all(|s| s % itemsize as isize == 0);
         Raw {
             ptr,
@@ -277,7 +277,7 @@ impl Raw {
             if s < reach {
                 return false;
             }
-            reach = s * (e - 1) + reach;
+            reach += s * (e - 1);
         }
         true
     }
@@ -308,7 +308,10 @@ fn c_copy<'py>(py: Python<'py>, a: &Bound<'py, PyUntypedArray>) -> PyResult<Boun
     let kw = PyDict::new(py);
     kw.set_item("order", "C")?;
     kw.set_item("copy", true)?;
-    Ok(numpy(py)?.getattr("array")?.call((a,), Some(&kw))?.cast_into::<PyUntypedArray>()?)
+    Ok(numpy(py)?
+        .getattr("array")?
+        .call((a,), Some(&kw))?
+        .cast_into::<PyUntypedArray>()?)
 }
 
 /// A new C-order array (`zeroed`: filled with zeros, else uninitialised).
@@ -320,7 +323,9 @@ fn new_array<'py, T: Element>(py: Python<'py>, shape: &[usize], zeroed: bool) ->
         // overwrite C; empty arrays have nothing to write).
         unsafe { PyArrayDyn::<T>::new(py, shape.to_vec(), false) }
     };
-    a.into_any().cast_into::<PyUntypedArray>().expect("a new array is an ndarray")
+    a.into_any()
+        .cast_into::<PyUntypedArray>()
+        .expect("a new array is an ndarray")
 }
 
 /// Where the result goes: `out` itself, or (`copy_back`) a fresh array copied into `out` after.
@@ -689,9 +694,7 @@ fn out_extents(sa: &str, ra: &[usize], sb: &str, rb: &[usize], sc: &str) -> PyRe
                 .map(|p| ra[p])
                 .or_else(|| sb.chars().position(|x| x == c).map(|p| rb[p]))
                 .ok_or_else(|| {
-                    PyValueError::new_err(format!(
-                        "tensorblas.einsum: output subscript '{c}' appears in no input"
-                    ))
+                    PyValueError::new_err(format!("tensorblas.einsum: output subscript '{c}' appears in no input"))
                 })
         })
         .collect()
@@ -782,9 +785,9 @@ fn explain_shape(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<(Shape, Optio
         }
         return Ok((Shape::row_major(&r.shape), ty));
     }
-    let ext: Vec<usize> = x.extract().map_err(|_| {
-        PyTypeError::new_err("tensorblas.explain: operands must be numpy arrays or tuples of extents")
-    })?;
+    let ext: Vec<usize> = x
+        .extract()
+        .map_err(|_| PyTypeError::new_err("tensorblas.explain: operands must be numpy arrays or tuples of extents"))?;
     Ok((Shape::row_major(&ext), None))
 }
 
@@ -804,7 +807,10 @@ fn explain(
     let (shape_b, tb) = explain_shape(py, b)?;
     let ty = match dtype {
         Some(d) => {
-            let probe = numpy(py)?.getattr("empty")?.call1((0, d))?.cast_into::<PyUntypedArray>()?;
+            let probe = numpy(py)?
+                .getattr("empty")?
+                .call1((0, d))?
+                .cast_into::<PyUntypedArray>()?;
             ty_of(py, &probe, "explain", "dtype")?
         }
         None => match (ta, tb) {
@@ -854,7 +860,17 @@ fn _hooi<'py>(
 ) -> PyResult<TuckerOut<'py>> {
     let x = as_array(py, x)?;
     let ty = ty_of(py, &x, "tucker", "tensor")?;
-    let args = (ranks, modes, init, factors, n_iter_max, tol, seed, fixed_factors, solver);
+    let args = (
+        ranks,
+        modes,
+        init,
+        factors,
+        n_iter_max,
+        tol,
+        seed,
+        fixed_factors,
+        solver,
+    );
     match ty {
         Ty::S => hooi_t::<f32>(py, x, args),
         Ty::D => hooi_t::<f64>(py, x, args),
@@ -931,7 +947,13 @@ fn hooi_t<'py, T: tensorblas_tucker::Real + Element>(
         mode_order: None,
     };
     let (x, r) = usable(py, x, true)?;
-    let strides: Vec<usize> = r.strides.as_ref().expect("non-negative").iter().map(|&s| s as usize).collect();
+    let strides: Vec<usize> = r
+        .strides
+        .as_ref()
+        .expect("non-negative")
+        .iter()
+        .map(|&s| s as usize)
+        .collect();
     let len = if r.size() == 0 {
         0
     } else {
@@ -944,7 +966,11 @@ fn hooi_t<'py, T: tensorblas_tucker::Real + Element>(
         let p = ptr.get();
         // SAFETY: `len` elements from the origin cover every element of the (non-negative
         // stride) array, which stays alive (`x` is held) and is not written during the call.
-        let data: &[T] = if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(p, len) } };
+        let data: &[T] = if len == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(p, len) }
+        };
         let view = TensorView::strided(data, &shape, &strides)?;
         match &modes {
             None => tensorblas_tucker::tucker(&h, &view, &ranks, &opts),
@@ -955,7 +981,9 @@ fn hooi_t<'py, T: tensorblas_tucker::Real + Element>(
     let res = res.map_err(tucker_err)?;
     after_compute(py, "tucker")?;
     let t = res.tucker;
-    let core = numpy::PyArray1::<T>::from_vec(py, t.core.data).reshape(t.core.shape)?.into_any();
+    let core = numpy::PyArray1::<T>::from_vec(py, t.core.data)
+        .reshape(t.core.shape)?
+        .into_any();
     let mut fs = Vec::with_capacity(t.factors.len());
     for f in &t.factors {
         let a = numpy::PyArray1::<T>::from_vec(py, f.to_row_major()).reshape(vec![f.rows, f.cols])?;
@@ -972,7 +1000,11 @@ static FFT_PLANS: Mutex<Option<HashMap<PlanKey, Arc<FftPlan>>>> = Mutex::new(Non
 
 fn fft_plan(n: usize, devices: usize, double: bool) -> Result<Arc<FftPlan>, tensorblas_fft::FftError> {
     let key = (n, devices, double);
-    if let Some(p) = FFT_PLANS.lock().ok().and_then(|m| m.as_ref().and_then(|m| m.get(&key).cloned())) {
+    if let Some(p) = FFT_PLANS
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref().and_then(|m| m.get(&key).cloned()))
+    {
         return Ok(p);
     }
     let precision = if double { Precision::F64 } else { Precision::F32 };
@@ -998,7 +1030,9 @@ fn _fft_rows<'py>(
     match Ty::of(py, &x) {
         Some(Ty::C) => fft_rows_t::<f32>(py, x, inverse, devices, algorithm),
         Some(Ty::Z) => fft_rows_t::<f64>(py, x, inverse, devices, algorithm),
-        _ => Err(PyTypeError::new_err("tensorblas._fft_rows: x must be complex64 or complex128")),
+        _ => Err(PyTypeError::new_err(
+            "tensorblas._fft_rows: x must be complex64 or complex128",
+        )),
     }
 }
 
@@ -1014,7 +1048,9 @@ where
 {
     let x = x.cast_into::<PyArrayDyn<num_complex::Complex<T>>>()?;
     if x.ndim() != 2 || !x.is_c_contiguous() {
-        return Err(PyValueError::new_err("tensorblas._fft_rows: x must be a C-contiguous 2-D array"));
+        return Err(PyValueError::new_err(
+            "tensorblas._fft_rows: x must be a C-contiguous 2-D array",
+        ));
     }
     let (rows, n) = (x.shape()[0], x.shape()[1]);
     if devices == 0 || !devices.is_power_of_two() {
@@ -1082,7 +1118,9 @@ where
 #[pyfunction]
 fn set_num_threads(n: i64) -> PyResult<()> {
     if n < 1 {
-        return Err(PyValueError::new_err(format!("tensorblas.set_num_threads: n = {n} must be >= 1")));
+        return Err(PyValueError::new_err(format!(
+            "tensorblas.set_num_threads: n = {n} must be >= 1"
+        )));
     }
     handle()?.set_num_threads(n as usize);
     Ok(())
