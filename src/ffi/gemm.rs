@@ -36,7 +36,65 @@ unsafe fn pointer_array<P: Copy>(arr: *const P, count: i64, referenced: bool) ->
     )
 }
 
+/// One matrix operand as a C caller passes it: origin, row stride, column stride, batch stride.
+type View<P> = (P, i64, i64, i64);
+
+/// The one body of `tblas_Tgemm`, `tblas_Tgemm_strided_batched` and
+/// `tblas_Tgemm_strided_batched_ex` (`family` names the function and fixes the argument
+/// positions its errors report); the first two are the general-stride form with `rs = 1`.
+///
+/// # Safety
+/// `alpha`, `beta` and the operands' origins are what the exported function received (NULL or
+/// valid for what the call addresses).
+#[allow(clippy::too_many_arguments)]
+unsafe fn general<T: Scalar>(
+    h: *mut tblas_handle,
+    family: Family,
+    transa: i32,
+    transb: i32,
+    (m, n, k): (i64, i64, i64),
+    alpha: *const T,
+    a: View<*const T>,
+    b: View<*const T>,
+    beta: *const T,
+    c: View<*mut T>,
+    batch: i64,
+) -> tblas_status {
+    let f = T::GEMM_NAMES[family as usize];
+    guard(f, || {
+        let handle = handle_of(h, f)?;
+        fn operand<P>((base, rs, cs, bs): View<P>) -> Operand<'static, P> {
+            Operand {
+                base: Base::Ptr(base),
+                rs,
+                cs,
+                bs,
+            }
+        }
+        let call = Call {
+            family,
+            transa,
+            transb,
+            m,
+            n,
+            k,
+            // SAFETY: the caller passes NULL or a readable scalar.
+            alpha: unsafe { scalar(alpha) },
+            a: operand(a),
+            b: operand(b),
+            // SAFETY: as for alpha.
+            beta: unsafe { scalar(beta) },
+            c: operand(c),
+            batch,
+        };
+        handle.run_call(&call)
+    })
+}
+
 /// Body of `tblas_Tgemm`.
+///
+/// # Safety
+/// As for [`general`].
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm<T: Scalar>(
     h: *mut tblas_handle,
@@ -54,45 +112,15 @@ unsafe fn gemm<T: Scalar>(
     c: *mut T,
     ldc: i64,
 ) -> tblas_status {
-    let f = T::GEMM_NAMES[0];
-    guard(f, || {
-        let handle = handle_of(h, f)?;
-        let call = Call {
-            family: Family::Gemm,
-            transa,
-            transb,
-            m,
-            n,
-            k,
-            // SAFETY: the caller passes NULL or a readable scalar.
-            alpha: unsafe { scalar(alpha) },
-            a: Operand {
-                base: Base::Ptr(a),
-                rs: 1,
-                cs: lda,
-                bs: 0,
-            },
-            b: Operand {
-                base: Base::Ptr(b),
-                rs: 1,
-                cs: ldb,
-                bs: 0,
-            },
-            // SAFETY: as for alpha.
-            beta: unsafe { scalar(beta) },
-            c: Operand {
-                base: Base::Ptr(c),
-                rs: 1,
-                cs: ldc,
-                bs: 0,
-            },
-            batch: 1,
-        };
-        handle.run_call(&call)
-    })
+    let (va, vb, vc) = ((a, 1, lda, 0), (b, 1, ldb, 0), (c, 1, ldc, 0));
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { general(h, Family::Gemm, transa, transb, (m, n, k), alpha, va, vb, beta, vc, 1) }
 }
 
 /// Body of `tblas_Tgemm_strided_batched`.
+///
+/// # Safety
+/// As for [`general`].
 #[allow(clippy::too_many_arguments)]
 unsafe fn strided<T: Scalar>(
     h: *mut tblas_handle,
@@ -114,45 +142,15 @@ unsafe fn strided<T: Scalar>(
     sc: i64,
     batch: i64,
 ) -> tblas_status {
-    let f = T::GEMM_NAMES[2];
-    guard(f, || {
-        let handle = handle_of(h, f)?;
-        let call = Call {
-            family: Family::Strided,
-            transa,
-            transb,
-            m,
-            n,
-            k,
-            // SAFETY: the caller passes NULL or a readable scalar.
-            alpha: unsafe { scalar(alpha) },
-            a: Operand {
-                base: Base::Ptr(a),
-                rs: 1,
-                cs: lda,
-                bs: sa,
-            },
-            b: Operand {
-                base: Base::Ptr(b),
-                rs: 1,
-                cs: ldb,
-                bs: sb,
-            },
-            // SAFETY: as for alpha.
-            beta: unsafe { scalar(beta) },
-            c: Operand {
-                base: Base::Ptr(c),
-                rs: 1,
-                cs: ldc,
-                bs: sc,
-            },
-            batch,
-        };
-        handle.run_call(&call)
-    })
+    let (va, vb, vc) = ((a, 1, lda, sa), (b, 1, ldb, sb), (c, 1, ldc, sc));
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { general(h, Family::Strided, transa, transb, (m, n, k), alpha, va, vb, beta, vc, batch) }
 }
 
 /// Body of `tblas_Tgemm_strided_batched_ex`.
+///
+/// # Safety
+/// As for [`general`].
 #[allow(clippy::too_many_arguments)]
 unsafe fn strided_ex<T: Scalar>(
     h: *mut tblas_handle,
@@ -177,42 +175,9 @@ unsafe fn strided_ex<T: Scalar>(
     bs_c: i64,
     batch: i64,
 ) -> tblas_status {
-    let f = T::GEMM_NAMES[3];
-    guard(f, || {
-        let handle = handle_of(h, f)?;
-        let call = Call {
-            family: Family::Ex,
-            transa,
-            transb,
-            m,
-            n,
-            k,
-            // SAFETY: the caller passes NULL or a readable scalar.
-            alpha: unsafe { scalar(alpha) },
-            a: Operand {
-                base: Base::Ptr(a),
-                rs: rs_a,
-                cs: cs_a,
-                bs: bs_a,
-            },
-            b: Operand {
-                base: Base::Ptr(b),
-                rs: rs_b,
-                cs: cs_b,
-                bs: bs_b,
-            },
-            // SAFETY: as for alpha.
-            beta: unsafe { scalar(beta) },
-            c: Operand {
-                base: Base::Ptr(c),
-                rs: rs_c,
-                cs: cs_c,
-                bs: bs_c,
-            },
-            batch,
-        };
-        handle.run_call(&call)
-    })
+    let (va, vb, vc) = ((a, rs_a, cs_a, bs_a), (b, rs_b, cs_b, bs_b), (c, rs_c, cs_c, bs_c));
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { general(h, Family::Ex, transa, transb, (m, n, k), alpha, va, vb, beta, vc, batch) }
 }
 
 /// Body of `tblas_Tgemm_batched`.
