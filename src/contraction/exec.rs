@@ -1,6 +1,8 @@
 //! The executor: validates a contraction, plans it, and runs the plan through the backends.
 
-use super::plan::{normalize, Addrs, Api, CostModel, TensorDesc, MAX_MODES, W_EXTENT, W_PTR, W_STRIDE};
+use super::memory::Addrs;
+use super::plan::CostModel;
+use super::rules::{normalize, Api, TensorDesc, MAX_MODES, W_EXTENT, W_PTR, W_STRIDE};
 use super::spec::parse as parse_spec;
 use super::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 use crate::api::Handle;

@@ -39,10 +39,13 @@
 //! ```
 
 mod exec;
+mod memory;
 pub(crate) mod plan;
+pub(crate) mod rules;
 mod spec;
 
-pub use plan::{CostModel, MAX_MODES};
+pub use plan::CostModel;
+pub use rules::MAX_MODES;
 
 use crate::device::{DeviceBuffer, Space};
 use crate::scalar::Scalar;

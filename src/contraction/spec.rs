@@ -1,7 +1,7 @@
 //! The einsum spec string: `"mk,knp->mnp"`.
 #![forbid(unsafe_code)]
 
-use super::plan::{Api, MAX_MODES};
+use super::rules::{Api, MAX_MODES};
 use crate::error::{Error, Result};
 
 /// Mode labels (character codes) of A, B and C parsed from a spec.

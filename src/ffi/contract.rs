@@ -2,7 +2,7 @@
 #![allow(non_snake_case)]
 
 use super::{guard, handle_of, tblas_datatype, tblas_handle, tblas_status};
-use crate::contraction::plan::{Api, TensorDesc, MAX_MODES, W_EXTENT, W_MODES, W_NMODE, W_STRIDE};
+use crate::contraction::rules::{Api, TensorDesc, MAX_MODES, W_EXTENT, W_MODES, W_NMODE, W_STRIDE};
 use crate::contraction::{contract_raw, explain_raw, parse_spec, RawTensor, Spec};
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;

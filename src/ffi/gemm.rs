@@ -144,7 +144,21 @@ unsafe fn strided<T: Scalar>(
 ) -> tblas_status {
     let (va, vb, vc) = ((a, 1, lda, sa), (b, 1, ldb, sb), (c, 1, ldc, sc));
     // SAFETY: the caller's contract, forwarded.
-    unsafe { general(h, Family::Strided, transa, transb, (m, n, k), alpha, va, vb, beta, vc, batch) }
+    unsafe {
+        general(
+            h,
+            Family::Strided,
+            transa,
+            transb,
+            (m, n, k),
+            alpha,
+            va,
+            vb,
+            beta,
+            vc,
+            batch,
+        )
+    }
 }
 
 /// Body of `tblas_Tgemm_strided_batched_ex`.

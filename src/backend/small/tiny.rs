@@ -1,0 +1,224 @@
+//! The tiny-matrix path (AVX-512F): one 512-bit register holds `cpv = LANES / m` whole columns
+//! of C, so an entry of 4x4 (f32) is one register. For each `l`, the column `A(:, l)` is
+//! broadcast to every column slot and `B(l, :)` is spread with one two-source permute from the
+//! B entry held in two registers — full-width FMAs where the generic kernel would use a quarter
+//! of the lanes, and no per-element broadcasts. Applies when `m` divides the lane count
+//! (`m` in 2, 4, 8), `n` is a multiple of `cpv` with at most 4 registers of C, `cpv * k` fits two
+//! registers, A is column-contiguous, and the B and C entries are packed (`ldb = k`, `ldc = m`).
+
+#![allow(clippy::undocumented_unsafe_blocks)] // SAFETY: see each function's contract.
+use super::Desc;
+use std::arch::x86_64::*;
+
+/// Whether the tiny path applies to entries described by `d` (real types), with `lanes`
+/// 512-bit lanes; returns `(cpv, nq)`.
+pub(super) fn plan<R>(d: &Desc<R>, lanes: usize) -> Option<(usize, usize)> {
+    let m = d.m;
+    // m = 2, 4, 8 with at least two columns per register (m = lanes is the generic
+    // kernel's best case already).
+    if !matches!(m, 2 | 4 | 8) || m >= lanes {
+        return None;
+    }
+    let cpv = lanes / m;
+    let ok = d.n.is_multiple_of(cpv)
+        && (1..=4).contains(&(d.n / cpv))
+        && cpv * d.k <= 2 * lanes
+        && d.a_rs == 1
+        && !d.a_conj
+        && d.b_rs == 1
+        && d.b_cs == d.k as isize
+        && d.c_rs == 1
+        && d.c_cs == m as isize;
+    ok.then_some((cpv, d.n / cpv))
+}
+
+macro_rules! tiny_impl {
+    ($name:ident, $setup:ident, $r:ty, $v:ty, $lanes:expr, $zero:ident, $set1:ident, $loadz:ident, $load:ident,
+     $store:ident, $fma:ident, $mul:ident, $perm2:ident, $cast_idx:ident, $mask:ty, $bcast_col:expr) => {
+        /// # Safety
+        /// AVX-512F available; `plan` accepted `d`; `(a, b, c)` are a validated entry.
+        /// Per-descriptor constants of the tiny kernel.
+        #[inline(always)]
+        pub(super) unsafe fn $setup(d: &Desc<$r>, cpv: usize) -> (__m512i, $mask, $mask) {
+            let (m, k) = (d.m, d.k);
+            let cnt = cpv * k; // B elements feeding one C register
+            let m0: $mask = if cnt >= $lanes {
+                !0
+            } else {
+                ((1u32 << cnt) - 1) as $mask
+            };
+            let m1: $mask = if cnt <= $lanes {
+                0
+            } else {
+                ((1u32 << (cnt - $lanes)) - 1) as $mask
+            };
+            // Lane (i + m*c) of the permute index picks B(l, c) = element l + c*k.
+            let mut idx = [0i64; $lanes];
+            for (lane, x) in idx.iter_mut().enumerate() {
+                *x = ((lane / m) * k) as i64;
+            }
+            (unsafe { $cast_idx(&idx) }, m0, m1)
+        }
+
+        #[inline(always)]
+        pub(super) unsafe fn $name<const NQ: usize>(
+            d: &Desc<$r>,
+            cpv: usize,
+            (base, m0, m1): (__m512i, $mask, $mask),
+            a: *const $r,
+            b: *const $r,
+            c: *mut $r,
+        ) {
+            unsafe {
+                let k = d.k;
+                let cnt = cpv * k;
+                let mut b0 = [$zero(); NQ];
+                let mut b1 = [$zero(); NQ];
+                for q in 0..NQ {
+                    let bq = b.add(q * cnt);
+                    b0[q] = $loadz(m0, bq);
+                    if m1 != 0 {
+                        b1[q] = $loadz(m1, bq.add($lanes));
+                    }
+                }
+                let mut acc = [$zero(); NQ];
+                for l in 0..k {
+                    let x: $v = $bcast_col(a.wrapping_offset(l as isize * d.a_cs), d.m);
+                    let il = if $lanes == 8 {
+                        _mm512_add_epi64(base, _mm512_set1_epi64(l as i64))
+                    } else {
+                        _mm512_add_epi32(base, _mm512_set1_epi32(l as i32))
+                    };
+                    for q in 0..NQ {
+                        acc[q] = $fma(x, $perm2(b0[q], il, b1[q]), acc[q]);
+                    }
+                }
+                let alpha = $set1(d.alpha[0]);
+                let beta = $set1(d.beta[0]);
+                for q in 0..NQ {
+                    let cq = c.add(q * $lanes);
+                    let mut t = $mul(acc[q], alpha);
+                    if !d.beta_zero {
+                        t = $fma($load(cq), beta, t);
+                    }
+                    $store(cq, t);
+                }
+            }
+        }
+    };
+}
+
+#[inline(always)]
+unsafe fn idx32(idx: &[i64; 16]) -> __m512i {
+    let v: [i32; 16] = std::array::from_fn(|i| idx[i] as i32);
+    unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
+}
+#[inline(always)]
+unsafe fn idx64(idx: &[i64; 8]) -> __m512i {
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+#[inline(always)]
+unsafe fn bcast_col_f32(p: *const f32, m: usize) -> __m512 {
+    unsafe {
+        match m {
+            2 => _mm512_castpd_ps(_mm512_set1_pd((p as *const f64).read_unaligned())),
+            4 => _mm512_broadcast_f32x4(_mm_loadu_ps(p)),
+            _ => {
+                let v = _mm512_castps256_ps512(_mm256_loadu_ps(p));
+                _mm512_shuffle_f32x4::<0b0100_0100>(v, v)
+            }
+        }
+    }
+}
+#[inline(always)]
+unsafe fn bcast_col_f64(p: *const f64, m: usize) -> __m512d {
+    unsafe {
+        match m {
+            2 => _mm512_castps_pd(_mm512_broadcast_f32x4(_mm_loadu_ps(p as *const f32))),
+            4 => _mm512_broadcast_f64x4(_mm256_loadu_pd(p)),
+            _ => _mm512_loadu_pd(p),
+        }
+    }
+}
+#[inline(always)]
+unsafe fn loadz_f32(m: u16, p: *const f32) -> __m512 {
+    unsafe { _mm512_maskz_loadu_ps(m, p) }
+}
+#[inline(always)]
+unsafe fn loadz_f64(m: u8, p: *const f64) -> __m512d {
+    unsafe { _mm512_maskz_loadu_pd(m, p) }
+}
+
+tiny_impl!(
+    tiny_f32,
+    tiny_f32_setup,
+    f32,
+    __m512,
+    16,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    loadz_f32,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_fmadd_ps,
+    _mm512_mul_ps,
+    _mm512_permutex2var_ps,
+    idx32,
+    u16,
+    bcast_col_f32
+);
+tiny_impl!(
+    tiny_f64,
+    tiny_f64_setup,
+    f64,
+    __m512d,
+    8,
+    _mm512_setzero_pd,
+    _mm512_set1_pd,
+    loadz_f64,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_fmadd_pd,
+    _mm512_mul_pd,
+    _mm512_permutex2var_pd,
+    idx64,
+    u8,
+    bcast_col_f64
+);
+
+/// Runs `range` through the tiny path; `false` (nothing done) when `plan` rejects `d`.
+///
+/// # Safety
+/// AVX-512F available; every entry of `range` is a validated entry.
+macro_rules! runner {
+    ($name:ident, $r:ty, $tiny:ident, $setup:ident, $lanes:expr) => {
+        #[target_feature(enable = "avx512f")]
+        pub(super) unsafe fn $name<F: Fn(usize) -> super::Ptrs<$r>>(
+            d: &Desc<$r>,
+            range: std::ops::Range<usize>,
+            ptrs: &F,
+        ) -> bool {
+            let Some((cpv, nq)) = plan(d, $lanes) else {
+                return false;
+            };
+            let consts = unsafe { $setup(d, cpv) };
+            macro_rules! go {
+                ($nq:literal) => {
+                    for p in range {
+                        let (a, b, c) = ptrs(p);
+                        unsafe { $tiny::<$nq>(d, cpv, consts, a, b, c) }
+                    }
+                };
+            }
+            match nq {
+                1 => go!(1),
+                2 => go!(2),
+                3 => go!(3),
+                _ => go!(4),
+            }
+            true
+        }
+    };
+}
+runner!(run_f32, f32, tiny_f32, tiny_f32_setup, 16);
+runner!(run_f64, f64, tiny_f64, tiny_f64_setup, 8);
