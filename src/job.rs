@@ -103,6 +103,72 @@ impl Strides {
     }
 }
 
+/// One operand in column-major BLAS terms: read as stored (`N`), transposed (`T`) or
+/// conjugate-transposed (`C`), with its leading dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlasOperand {
+    pub op: Op,
+    pub ld: isize,
+}
+
+/// The one mapping of a GEMM `C = op(A) op(B)` (effective strides, `op` folded in) to the
+/// column-major BLAS call that computes it, used by the CBLAS and cuBLAS backends and the
+/// contraction planner's legality test and plan line: `C' = op(X) op(Y)` with `C' = C`
+/// (`swap == false`: X = A, Y = B) or, for a C with unit column stride, `C' = C^T = op(B)^T
+/// op(A)^T` (`swap`: X = B, Y = A, m and n exchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlasForm {
+    pub swap: bool,
+    /// Rows and columns of `C'` (`m` and `n` exchanged when `swap`).
+    pub m: usize,
+    pub n: usize,
+    pub x: BlasOperand,
+    pub y: BlasOperand,
+    pub ldc: isize,
+    /// Element distance between columns of `op(Y)` and of `C'` (to split `C'` by columns).
+    pub y_col: isize,
+    pub c_col: isize,
+}
+
+/// How BLAS reads an effective `rows x cols` operand with strides `s`, if it can: unit row
+/// stride and no conjugation (`N`), or unit column stride (`T`, `C` when conjugated), the other
+/// stride at least the stored leading extent.
+pub(crate) fn blas_operand(s: Strides, rows: usize, cols: usize) -> Option<BlasOperand> {
+    if s.rs == 1 && !s.conj && s.cs >= rows.max(1) as isize {
+        Some(BlasOperand { op: Op::N, ld: s.cs })
+    } else if s.cs == 1 && s.rs >= cols.max(1) as isize {
+        Some(BlasOperand {
+            op: if s.conj { Op::C } else { Op::T },
+            ld: s.rs,
+        })
+    } else {
+        None
+    }
+}
+
+/// The BLAS form of `C (m x n) = op(A) (m x k) * op(B) (k x n)`, if BLAS can express it: C with
+/// unit row stride (computed as is) or unit column stride (computed as `C^T`), each of A and B
+/// as [`blas_operand`] allows. Batch strides and integer widths are the caller's to check.
+pub(crate) fn blas_form(m: usize, n: usize, k: usize, a: Strides, b: Strides, c: Strides) -> Option<BlasForm> {
+    let (swap, m, n, a, b, c) = if c.rs == 1 && c.cs >= m.max(1) as isize {
+        (false, m, n, a, b, c)
+    } else if c.cs == 1 && c.rs >= n.max(1) as isize {
+        (true, n, m, b.t(), a.t(), c.t())
+    } else {
+        return None;
+    };
+    Some(BlasForm {
+        swap,
+        m,
+        n,
+        x: blas_operand(a, m, k)?,
+        y: blas_operand(b, k, n)?,
+        ldc: c.cs,
+        y_col: b.cs,
+        c_col: c.cs,
+    })
+}
+
 /// Where the batch entries live.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Entries<'a, T> {
@@ -159,6 +225,11 @@ pub(crate) struct EntryPtrs<T> {
 }
 
 impl<T: Scalar> Job<'_, T> {
+    /// This job's entries in BLAS form ([`blas_form`]), if BLAS can express them.
+    pub(crate) fn blas_form(&self) -> Option<BlasForm> {
+        blas_form(self.m, self.n, self.k, self.a, self.b, self.c)
+    }
+
     /// Replaces the strides of extent-1 (or empty) dimensions, which address nothing, by small
     /// natural ones (row stride 1; column stride `m` or 1; batch stride 0), so that no backend
     /// ever scales a huge but legal stride (e.g. `lda = 2^62` with `k = 1`) into an overflowing

@@ -13,7 +13,7 @@
 
 use super::{min_entries_per_task, native::Native, Backend, Config};
 use crate::error::Result;
-use crate::job::{Job, Strides};
+use crate::job::{Job, Op};
 use crate::scalar::{DataType, Scalar};
 use cblas_sys::{
     cblas_cgemm, cblas_dgemm, cblas_sgemm, cblas_zgemm, CblasColMajor, CblasConjTrans, CblasNoTrans, CblasTrans,
@@ -295,40 +295,30 @@ fn int(v: isize) -> Option<c_int> {
     c_int::try_from(v).ok()
 }
 
-/// How CBLAS reads an effective `rows x cols` operand, if it can.
-fn operand(s: Strides, rows: usize, cols: usize) -> Option<(CBLAS_TRANSPOSE, c_int)> {
-    if s.rs == 1 && !s.conj && s.cs >= rows.max(1) as isize {
-        Some((CblasNoTrans, int(s.cs)?))
-    } else if s.cs == 1 && s.rs >= cols.max(1) as isize {
-        Some((if s.conj { CblasConjTrans } else { CblasTrans }, int(s.rs)?))
-    } else {
-        None
+/// The CBLAS transposition of an operand of the BLAS form.
+fn trans(op: Op) -> CBLAS_TRANSPOSE {
+    match op {
+        Op::N => CblasNoTrans,
+        Op::T => CblasTrans,
+        Op::C => CblasConjTrans,
     }
 }
 
+/// The job in CBLAS terms: its BLAS form (`Job::blas_form`) with every size fitting a C `int`.
 fn geometry<T: Scalar>(job: &Job<'_, T>) -> Option<Geometry> {
-    let (m, n, k) = (job.m, job.n, job.k);
-    let (swap, m, n, a, b, c) = if job.c.rs == 1 && job.c.cs >= m.max(1) as isize {
-        (false, m, n, job.a, job.b, job.c)
-    } else if job.c.cs == 1 && job.c.rs >= n.max(1) as isize {
-        (true, n, m, job.b.t(), job.a.t(), job.c.t())
-    } else {
-        return None;
-    };
-    let (ta, lda) = operand(a, m, k)?;
-    let (tb, ldb) = operand(b, k, n)?;
+    let f = job.blas_form()?;
     Some(Geometry {
-        swap,
-        m: int(m as isize)?,
-        n: int(n as isize)?,
-        k: int(k as isize)?,
-        ta,
-        lda,
-        tb,
-        ldb,
-        ldc: int(c.cs)?,
-        b_col: b.cs,
-        c_col: c.cs,
+        swap: f.swap,
+        m: int(f.m as isize)?,
+        n: int(f.n as isize)?,
+        k: int(job.k as isize)?,
+        ta: trans(f.x.op),
+        lda: int(f.x.ld)?,
+        tb: trans(f.y.op),
+        ldb: int(f.y.ld)?,
+        ldc: int(f.ldc)?,
+        b_col: f.y_col,
+        c_col: f.c_col,
     })
 }
 

@@ -197,28 +197,28 @@ impl fmt::Display for Plan {
             (false, false) => "general-stride gemm".to_string(),
             (false, true) => format!("general-stride batched over {}", self.group(&self.batch)),
         };
-        if self.legal {
-            // BLAS form, as in contraction-cases.txt: X owns C's unit-stride rows.
-            let (m, n) = (self.m.extent, self.n.extent);
-            let swap = !(g.c.0 == 1 && g.c.1 >= m.max(1));
-            let (xm, xn, xname, yname, x, y, ldc, sc) = if swap {
-                let x = (g.b.1, g.b.0, g.b.2);
-                let y = (g.a.1, g.a.0, g.a.2);
-                (&self.n, &self.m, 'B', 'A', x, y, g.c.0, g.c.2)
+        // BLAS form, as in contraction-cases.txt: X owns C's unit-stride rows (the one mapping
+        // of job.rs, as the backends use it; a legal plan always has one).
+        let (m, n, k) = (self.m.extent, self.n.extent, self.k.extent);
+        let st = |s: (i64, i64, i64)| plan::strides(s.0, s.1);
+        let form = if self.legal {
+            crate::job::blas_form(m as usize, n as usize, k as usize, st(g.a), st(g.b), st(g.c))
+        } else {
+            None
+        };
+        if let Some(form) = form {
+            let (xm, xn, xname, yname, sx, sy) = if form.swap {
+                (&self.n, &self.m, 'B', 'A', g.b.2, g.a.2)
             } else {
-                (&self.m, &self.n, 'A', 'B', g.a, g.b, g.c.1, g.c.2)
+                (&self.m, &self.n, 'A', 'B', g.a.2, g.b.2)
             };
-            let k = self.k.extent;
-            let op = |rows: i64, s: (i64, i64, i64)| {
-                if s.0 == 1 && s.1 >= rows.max(1) {
-                    ('N', s.1)
-                } else {
-                    ('T', s.0)
-                }
+            let sc = g.c.2;
+            let letter = |op: crate::job::Op| match op {
+                crate::job::Op::N => 'N',
+                crate::job::Op::T => 'T',
+                crate::job::Op::C => 'C',
             };
-            let (ox, ldx) = op(xm.extent, x);
-            let (oy, ldy) = op(k, y);
-            let _ = (m, n);
+            let (ox, ldx, oy, ldy, ldc) = (letter(form.x.op), form.x.ld, letter(form.y.op), form.y.ld, form.ldc);
             write!(
                 f,
                 "{what}: m={} n={} k={} | X={xname}:{ox} ldX={ldx}",
@@ -227,11 +227,11 @@ impl fmt::Display for Plan {
                 self.group(&self.k)
             )?;
             if batched {
-                write!(f, " strideX={}", x.2)?;
+                write!(f, " strideX={sx}")?;
             }
             write!(f, " | Y={yname}:{oy} ldY={ldy}")?;
             if batched {
-                write!(f, " strideY={}", y.2)?;
+                write!(f, " strideY={sy}")?;
             }
             write!(f, " | ldc={ldc}")?;
             if batched {

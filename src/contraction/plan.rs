@@ -6,6 +6,7 @@
 
 use super::rules::*;
 use super::{Group, Plan, PlanKind};
+use crate::job::{blas_operand, Strides};
 
 // ---------------------------------------------------------------------------------------------
 // Planning.
@@ -406,7 +407,16 @@ fn gemm_strides(m: &Fused, n: &Fused, k: &Fused, b: &Fused) -> GemmStrides {
 /// Whether a `rows x cols` operand is BLAS-legal: unit stride in one dimension and the other
 /// stride at least the extent of that one.
 fn legal(rows: i64, cols: i64, rs: i64, cs: i64) -> bool {
-    (rs == 1 && cs >= rows.max(1)) || (cs == 1 && rs >= cols.max(1))
+    blas_operand(strides(rs, cs), rows as usize, cols as usize).is_some()
+}
+
+/// A GEMM operand's `(rs, cs)` as the job's strides (the planner has no conjugation).
+pub(crate) fn strides(rs: i64, cs: i64) -> Strides {
+    Strides {
+        rs: rs as isize,
+        cs: cs as isize,
+        conj: false,
+    }
 }
 
 fn legal_parts(g: &GemmStrides, m: i64, n: i64, k: i64) -> (bool, bool, bool) {

@@ -15,7 +15,7 @@ pub(crate) mod kernels;
 
 pub(crate) use super::GpuEngine;
 use crate::error::{Error, Result};
-use crate::job::{Entries, Job, Strides};
+use crate::job::{BlasForm, Entries, Job, Op};
 use crate::scalar::{DataType, Scalar};
 use cudarc::cublas::sys as bsys;
 use cudarc::driver::sys as dsys;
@@ -743,7 +743,8 @@ impl Gpu {
             } => {
                 let (x, y) = if f.swap { (b, a) } else { (a, b) };
                 let (sx, sy) = if f.swap { (bs_b, bs_a) } else { (bs_a, bs_b) };
-                let dims = [m, n, k, f.x.ld, f.y.ld, f.ldc, count as i64];
+                let (ldx, ldy, ldc) = (f.x.ld as i64, f.y.ld as i64, f.ldc as i64);
+                let dims = [m, n, k, ldx, ldy, ldc, count as i64];
                 let small = dims.iter().all(|&d| d <= i32::MAX as i64);
                 // SAFETY: the job was validated (addresses in bounds, C injective and disjoint
                 // from A and B); `blas_form` established cuBLAS's ld rules (ld >= rows, >= 1),
@@ -753,13 +754,13 @@ impl Gpu {
                     gemm_strided::<T>(
                         h,
                         small,
-                        (f.x.op, f.y.op),
+                        (cu_op(f.x.op), cu_op(f.y.op)),
                         (m, n, k),
                         &alpha,
-                        (x, f.x.ld, sx as i64),
-                        (y, f.y.ld, sy as i64),
+                        (x, ldx, sx as i64),
+                        (y, ldy, sy as i64),
                         &beta,
-                        (c, f.ldc, bs_c as i64),
+                        (c, ldc, bs_c as i64),
                         count as i64,
                     )
                 };
@@ -768,7 +769,8 @@ impl Gpu {
             Entries::Array { a, b, c } => {
                 let d = PointerArrays::upload(st.stream, self.pools, a, b, c)?;
                 let (x, y) = if f.swap { (d.b(), d.a()) } else { (d.a(), d.b()) };
-                let dims = [m, n, k, f.x.ld, f.y.ld, f.ldc, c.len() as i64];
+                let (ldx, ldy, ldc) = (f.x.ld as i64, f.y.ld as i64, f.ldc as i64);
+                let dims = [m, n, k, ldx, ldy, ldc, c.len() as i64];
                 let small = dims.iter().all(|&v| v <= i32::MAX as i64);
                 // SAFETY: as for the strided case; the pointer arrays were copied to device
                 // memory on this stream and are freed in stream order after the call.
@@ -776,13 +778,13 @@ impl Gpu {
                     gemm_batched::<T>(
                         h,
                         small,
-                        (f.x.op, f.y.op),
+                        (cu_op(f.x.op), cu_op(f.y.op)),
                         (m, n, k),
                         &alpha,
-                        (x, f.x.ld),
-                        (y, f.y.ld),
+                        (x, ldx),
+                        (y, ldy),
                         &beta,
-                        (d.c(), f.ldc),
+                        (d.c(), ldc),
                         c.len() as i64,
                     )
                 };
@@ -928,75 +930,26 @@ impl PointerArrays {
     }
 }
 
-/// One operand as cuBLAS sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BlasOperand {
-    pub op: bsys::cublasOperation_t,
-    pub ld: i64,
-}
-
-/// A job in cuBLAS's column-major form: `C' = op(X) op(Y)` with `C' = C` (`swap == false`,
-/// X = A, Y = B) or `C' = C^T = op(B)^T op(A)^T` (`swap == true`, X = B, Y = A, m and n
-/// exchanged).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BlasForm {
-    pub swap: bool,
-    pub m: usize,
-    pub n: usize,
-    pub x: BlasOperand,
-    pub y: BlasOperand,
-    pub ldc: i64,
-}
-
-/// cuBLAS form of an effective `rows x cols` operand with strides `s`: unit row stride (`N`), or
-/// unit column stride (`T`, `C` when conjugated), with a leading dimension >= the stored rows.
-fn blas_operand(s: Strides, rows: usize, cols: usize) -> Option<BlasOperand> {
+/// cuBLAS's operation for an operand of the BLAS form.
+fn cu_op(op: Op) -> bsys::cublasOperation_t {
     use bsys::cublasOperation_t::*;
-    if s.rs == 1 && !s.conj && s.cs >= rows.max(1) as isize {
-        Some(BlasOperand {
-            op: CUBLAS_OP_N,
-            ld: s.cs as i64,
-        })
-    } else if s.cs == 1 && s.rs >= cols.max(1) as isize {
-        Some(BlasOperand {
-            op: if s.conj { CUBLAS_OP_C } else { CUBLAS_OP_T },
-            ld: s.rs as i64,
-        })
-    } else {
-        None
+    match op {
+        Op::N => CUBLAS_OP_N,
+        Op::T => CUBLAS_OP_T,
+        Op::C => CUBLAS_OP_C,
     }
 }
 
-/// How cuBLAS can run `job`, if it can: C column-major (or row-major, computed as `C^T`), A and
-/// B each N/T/C with a legal leading dimension, and non-negative batch strides.
+/// How cuBLAS can run `job`, if it can: the job's BLAS form ([`Job::blas_form`]: C column- or
+/// row-major, A and B each N/T/C with a legal leading dimension) with non-negative batch
+/// strides.
 pub(crate) fn blas_form<T: Scalar>(job: &Job<'_, T>) -> Option<BlasForm> {
     if let Entries::Strided { bs_a, bs_b, bs_c, .. } = job.entries {
         if bs_a < 0 || bs_b < 0 || bs_c < 0 {
             return None;
         }
     }
-    let (m, n, k) = (job.m, job.n, job.k);
-    if job.c.rs == 1 && job.c.cs >= m.max(1) as isize {
-        Some(BlasForm {
-            swap: false,
-            m,
-            n,
-            x: blas_operand(job.a, m, k)?,
-            y: blas_operand(job.b, k, n)?,
-            ldc: job.c.cs as i64,
-        })
-    } else if job.c.cs == 1 && job.c.rs >= n.max(1) as isize {
-        Some(BlasForm {
-            swap: true,
-            m: n,
-            n: m,
-            x: blas_operand(job.b.t(), n, k)?,
-            y: blas_operand(job.a.t(), k, m)?,
-            ldc: job.c.rs as i64,
-        })
-    } else {
-        None
-    }
+    job.blas_form()
 }
 
 /// `cublas?gemm` / `cublas?gemmStridedBatched` (or their `_64` forms when a size exceeds int32).
@@ -1154,7 +1107,7 @@ pub(crate) fn compile_cubin(dt: DataType, cc: u32) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bsys::cublasOperation_t::*;
+    use crate::job::Strides;
 
     fn job(
         m: usize,
@@ -1192,19 +1145,16 @@ mod tests {
         // C = A*B, all column-major.
         let f = blas_form(&job(3, 4, 5, (1, 3, false), (1, 5, false), (1, 3))).unwrap();
         assert!(!f.swap);
-        assert_eq!(
-            (f.x.op, f.x.ld, f.y.op, f.y.ld, f.ldc),
-            (CUBLAS_OP_N, 3, CUBLAS_OP_N, 5, 3)
-        );
+        assert_eq!((f.x.op, f.x.ld, f.y.op, f.y.ld, f.ldc), (Op::N, 3, Op::N, 5, 3));
         // op(A) = A^H stored 5x3 (rs = lda, cs = 1, conj).
         let f = blas_form(&job(3, 4, 5, (7, 1, true), (1, 5, false), (1, 3))).unwrap();
-        assert_eq!((f.x.op, f.x.ld), (CUBLAS_OP_C, 7));
+        assert_eq!((f.x.op, f.x.ld), (Op::C, 7));
         // Row-major C (rs = 4, cs = 1): computed as C^T = B^T A^T with m and n exchanged.
         let f = blas_form(&job(3, 4, 5, (1, 3, false), (1, 5, false), (4, 1))).unwrap();
         assert!(f.swap);
         assert_eq!((f.m, f.n, f.ldc), (4, 3, 4));
         // B^T of a column-major B: rs = ldb... B (k x n) col-major -> B^T (n x k) has rs = 5, cs = 1.
-        assert_eq!((f.x.op, f.x.ld, f.y.op, f.y.ld), (CUBLAS_OP_T, 5, CUBLAS_OP_T, 3));
+        assert_eq!((f.x.op, f.x.ld, f.y.op, f.y.ld), (Op::T, 5, Op::T, 3));
     }
 
     #[test]
