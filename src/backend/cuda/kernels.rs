@@ -1,10 +1,15 @@
 //! tensorblas' own CUDA kernels (`kernels/gemm.cu`): NVRTC compilation (PTX or CUBIN), the
 //! per-process cache and what the host shares with the CUDA source (argument block, blocking).
 
+use super::context::*;
 use crate::error::{Error, Result};
+use crate::job::{Entries, Job};
 use crate::scalar::DataType;
+use crate::scalar::Scalar;
+use cudarc::driver::sys as dsys;
 use cudarc::nvrtc::{result, sys};
 use std::collections::HashMap;
+use std::ffi::c_void;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The CUDA source of every kernel, embedded at build time.
@@ -205,4 +210,157 @@ mod tests {
         assert_eq!(small_per(4, 4, 4, 4), 16);
         assert_eq!(small_per(1, 1, 16, 16), 96);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Launches on a GPU handle.
+
+#[derive(Clone, Copy)]
+pub(crate) enum Kernel {
+    General,
+    Small,
+}
+
+impl Gpu {
+    pub(super) fn module(&self, st: &mut State, dt: DataType) -> Result<Module> {
+        let slot = self::dtype_code(dt) as usize;
+        if let Some(m) = st.modules[slot] {
+            return Ok(m);
+        }
+        let cc = (self.cc.0 * 10 + self.cc.1) as u32;
+        // A CUBIN for this exact architecture: the driver loads it without a PTX JIT, so an
+        // NVRTC newer than the driver still works.
+        let image = self::compile(dt, self::Target::Cubin(cc))?;
+        let mut module = std::ptr::null_mut();
+        // SAFETY: `image` is a complete CUBIN from NVRTC; the context is current (pushed by the
+        // caller).
+        drv("cuModuleLoadData (CUBIN of kernels/gemm.cu)", unsafe {
+            dsys::cuModuleLoadData(&mut module, image.as_ptr() as *const c_void)
+        })?;
+        let get = |name: &std::ffi::CStr| -> Result<dsys::CUfunction> {
+            let mut f = std::ptr::null_mut();
+            // SAFETY: `module` was just loaded; `name` is NUL-terminated.
+            drv("cuModuleGetFunction", unsafe {
+                dsys::cuModuleGetFunction(&mut f, module, name.as_ptr())
+            })?;
+            Ok(f)
+        };
+        let m = Module {
+            _module: module,
+            general: get(c"tblas_gemm_general")?,
+            small: get(c"tblas_gemm_small")?,
+        };
+        st.modules[slot] = Some(m);
+        Ok(m)
+    }
+
+    pub(super) fn kernel<T: Scalar>(&self, st: &mut State, job: &Job<'_, T>, which: Kernel) -> Result<()> {
+        let module = self.module(st, T::DATATYPE)?;
+        let ab_unread = job.ab_unread();
+        let (alpha, beta) = (job.alpha.to_c64(), job.beta.to_c64());
+        let mut args = KernelArgs {
+            m: job.m as i64,
+            n: job.n as i64,
+            k: job.k as i64,
+            batch: job.batch() as i64,
+            a: 0,
+            a_rs: job.a.rs as i64,
+            a_cs: job.a.cs as i64,
+            a_bs: 0,
+            a_arr: 0,
+            b: 0,
+            b_rs: job.b.rs as i64,
+            b_cs: job.b.cs as i64,
+            b_bs: 0,
+            b_arr: 0,
+            c: 0,
+            c_rs: job.c.rs as i64,
+            c_cs: job.c.cs as i64,
+            c_bs: 0,
+            c_arr: 0,
+            alpha_re: alpha.re,
+            alpha_im: alpha.im,
+            beta_re: beta.re,
+            beta_im: beta.im,
+            conj_a: job.a.conj as i32,
+            conj_b: job.b.conj as i32,
+            ab_unread: ab_unread as i32,
+            beta_zero: job.beta.is_zero() as i32,
+        };
+        let mut arrays = None;
+        match job.entries {
+            Entries::Strided {
+                a,
+                b,
+                c,
+                bs_a,
+                bs_b,
+                bs_c,
+                ..
+            } => {
+                (args.a, args.b, args.c) = (a as u64, b as u64, c as u64);
+                (args.a_bs, args.b_bs, args.c_bs) = (bs_a as i64, bs_b as i64, bs_c as i64);
+            }
+            Entries::Array { a, b, c } => {
+                let d = PointerArrays::upload(st.stream, self.pools, a, b, c)?;
+                (args.a_arr, args.b_arr, args.c_arr) = (d.a(), d.b(), d.c());
+                arrays = Some(d);
+            }
+        }
+        let batch = job.batch() as u64;
+        let (f, grid, block, shmem) = match which {
+            Kernel::General => {
+                let tiles = (job.m as u64).div_ceil(64) * (job.n as u64).div_ceil(64);
+                let gx = tiles.min(1 << 20) as u32;
+                let gy = batch.min(65535) as u32;
+                (module.general, (gx, gy, 1), (16, 16, 1), 0u32)
+            }
+            Kernel::Small => {
+                let per = self::small_per(job.m, job.n, job.k, std::mem::size_of::<T>());
+                let groups = batch.div_ceil(per as u64);
+                let shmem = per * (job.m * job.k + job.k * job.n) * std::mem::size_of::<T>();
+                (
+                    module.small,
+                    (groups.min(1 << 30) as u32, 1, 1),
+                    (256, 1, 1),
+                    shmem as u32,
+                )
+            }
+        };
+        let mut params = [&mut args as *mut KernelArgs as *mut c_void];
+        // SAFETY: the function belongs to a loaded module of this context; the single parameter
+        // is the `Args` struct the kernel declares (same layout, `KernelArgs`), read at launch;
+        // every address it describes was validated (or, for raw C pointers, is the caller's
+        // device memory as the API contract requires); the small kernel's dynamic shared memory
+        // is `small_per` entries of A and B, capped at 48 KiB exactly as the kernel computes it.
+        let r = unsafe {
+            dsys::cuLaunchKernel(
+                f,
+                grid.0,
+                grid.1,
+                grid.2,
+                block.0,
+                block.1,
+                block.2,
+                shmem,
+                st.stream,
+                params.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        };
+        if let Some(d) = arrays {
+            d.release(st.stream);
+        }
+        drv("cuLaunchKernel", r)
+    }
+}
+
+/// Compiles the own kernels for `dt` to PTX for `compute_<cc>` (public through `tensorblas::device`).
+pub(crate) fn compile_ptx(dt: DataType, cc: u32) -> Result<String> {
+    self::compile(dt, self::Target::Ptx(cc)).map(|p| String::from_utf8_lossy(&p).into_owned())
+}
+
+/// Compiles the own kernels for `dt` to a CUBIN for `sm_<cc>` (what a CUDA handle loads).
+pub(crate) fn compile_cubin(dt: DataType, cc: u32) -> Result<Vec<u8>> {
+    self::compile(dt, self::Target::Cubin(cc)).map(|p| p.to_vec())
 }
