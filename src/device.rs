@@ -1,12 +1,12 @@
-//! GPU handles from Rust: device buffers, views of them, and the kernel compiler check.
+//! Device memory for CUDA handles: [`DeviceBuffer`], [`Rows`], and the kernel compiler check.
 //!
-//! A CUDA [`Handle`] (from [`Handle::cuda`]) takes device memory: allocate a [`DeviceBuffer`],
+//! A CUDA [`Handle`](crate::Handle) (from [`Handle::cuda`](crate::Handle::cuda)) takes device memory: allocate a [`DeviceBuffer`],
 //! copy host data in and out, and pass views of it ([`StridedRef::device`](crate::StridedRef::device),
 //! [`TensorRef::device`](crate::TensorRef::device), ...) to the same methods the CPU uses. Host slices given to a CUDA
 //! handle (and device views given to a CPU handle) are rejected with an error naming the
 //! argument. Calls on a CUDA handle are queued on its stream and return before the GPU is done;
 //! copies back to the host ([`DeviceBuffer::download`], [`DeviceBuffer::to_vec`]) and
-//! [`Handle::synchronize`] wait for them.
+//! [`Handle::synchronize`](crate::Handle::synchronize) wait for them.
 //!
 //! ```
 //! use tensorblas::{Handle, Op, StridedMut, StridedRef};
@@ -24,7 +24,6 @@
 //! # Ok::<(), tensorblas::Error>(())
 //! ```
 
-use crate::api::Handle;
 use crate::backend::cuda::{self, End, Gpu};
 pub use crate::backend::GpuEngine;
 use crate::error::{Error, Result};
@@ -32,36 +31,6 @@ use crate::scalar::{DataType, Scalar};
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::sync::Arc;
-
-/// Where the memory behind a view lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Space {
-    /// A host slice.
-    Host,
-    /// A [`DeviceBuffer`].
-    Device,
-    /// Raw parts: the caller vouches for it (any handle accepts it).
-    Raw,
-}
-
-impl Space {
-    /// Checks that memory in this space suits a handle (`gpu`: a CUDA handle).
-    pub(crate) fn check(self, gpu: bool, function: &'static str, position: i32, name: &'static str) -> Result<()> {
-        match self.mismatch(gpu) {
-            Some(rule) => Err(Error::invalid(function, position, name, rule)),
-            None => Ok(()),
-        }
-    }
-
-    /// The rule memory in this space breaks on a handle (`gpu`: a CUDA handle), if any.
-    pub(crate) fn mismatch(self, gpu: bool) -> Option<&'static str> {
-        match (self, gpu) {
-            (Space::Host, true) => Some("is host memory, but this handle runs on a GPU: pass a view of a DeviceBuffer"),
-            (Space::Device, false) => Some("is GPU memory (a DeviceBuffer), but this handle runs on the CPU"),
-            _ => None,
-        }
-    }
-}
 
 /// `len` elements of device memory on a CUDA handle's GPU, freed on drop.
 pub struct DeviceBuffer<T: Scalar> {
@@ -89,6 +58,17 @@ impl<T: Scalar> std::fmt::Debug for DeviceBuffer<T> {
 }
 
 impl<T: Scalar> DeviceBuffer<T> {
+    /// Takes ownership of `len` elements at device address `ptr`, allocated on `gpu` (freed on
+    /// drop).
+    pub(crate) fn from_alloc(gpu: Arc<Gpu>, ptr: u64, len: usize) -> Self {
+        DeviceBuffer {
+            gpu,
+            ptr,
+            len,
+            _t: PhantomData,
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.len
@@ -331,165 +311,6 @@ impl<T: Scalar> Drop for DeviceBuffer<T> {
     fn drop(&mut self) {
         let _ = self.gpu.free(self.ptr, "DeviceBuffer::drop", 1);
     }
-}
-
-impl Handle {
-    /// A handle on CUDA device `device` (cuBLAS + tensorblas' NVRTC kernels). Fails with
-    /// [`Error::BackendUnavailable`] (naming what is missing) when the driver, cuBLAS, NVRTC or
-    /// the device is not there, or the crate was built without the `cuda` feature.
-    pub fn cuda(device: usize) -> Result<Handle> {
-        let ordinal = i32::try_from(device)
-            .map_err(|_| Error::BackendUnavailable(format!("CUDA device {device} does not exist")))?;
-        Ok(Handle::with_gpu(Arc::new(Gpu::new(ordinal)?)))
-    }
-
-    /// Whether this handle runs on a GPU.
-    pub fn is_cuda(&self) -> bool {
-        self.gpu().is_some()
-    }
-
-    /// The GPU of a CUDA handle, e.g. `NVIDIA H100 80GB HBM3 (device 0, sm_90)`.
-    pub fn device_name(&self) -> Option<String> {
-        self.gpu().map(|g| g.describe())
-    }
-
-    /// For logs: the driver, cuBLAS and NVRTC versions of a CUDA handle, whether the device has
-    /// memory pools, and the CUDA library files loaded into this process (`None` on CPU
-    /// handles), e.g. `driver 13.0, cuBLAS 13.0.2, NVRTC 13.0; memory pools yes; files:
-    /// /usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06, ...`.
-    pub fn cuda_runtime(&self) -> Option<String> {
-        self.gpu().map(|g| g.runtime())
-    }
-
-    /// The GPU code path of a CUDA handle (`None` on CPU handles).
-    pub fn gpu_engine(&self) -> Option<GpuEngine> {
-        self.gpu().map(|g| g.engine())
-    }
-
-    /// Forces a GPU code path (for tests and benchmarks; the default is [`GpuEngine::Auto`]).
-    /// `NotSupported` on CPU handles.
-    pub fn set_gpu_engine(&self, engine: GpuEngine) -> Result<()> {
-        self.require_gpu("Handle::set_gpu_engine")?.set_engine(engine);
-        Ok(())
-    }
-
-    /// Waits for the work queued on a CUDA handle's stream (a no-op on CPU handles, whose calls
-    /// are synchronous). Reports errors of kernels that already ran.
-    pub fn synchronize(&self) -> Result<()> {
-        match self.gpu() {
-            Some(g) => g.synchronize(),
-            None => Ok(()),
-        }
-    }
-
-    /// Binds a CUDA stream (`cudaStream_t` / `CUstream`; NULL = the CUDA default stream) to a
-    /// CUDA handle.
-    ///
-    /// # Safety
-    /// `stream` must stay alive while work is queued on it through this handle.
-    pub unsafe fn set_stream(&self, stream: *mut c_void) -> Result<()> {
-        self.require_gpu("Handle::set_stream")?
-            .set_stream(stream, "tblas_set_stream", 2)
-    }
-
-    /// `len` zero-filled elements of device memory on this handle's GPU.
-    pub fn device_zeros<T: Scalar>(&self, len: usize) -> Result<DeviceBuffer<T>> {
-        let mut b = self.device_alloc::<T>(len)?;
-        b.upload(&vec![T::zero(); len])?;
-        Ok(b)
-    }
-
-    /// A device buffer holding a copy of `host`.
-    pub fn to_device<T: Scalar>(&self, host: &[T]) -> Result<DeviceBuffer<T>> {
-        let mut b = self.device_alloc::<T>(host.len())?;
-        b.upload(host)?;
-        Ok(b)
-    }
-
-    fn device_alloc<T: Scalar>(&self, len: usize) -> Result<DeviceBuffer<T>> {
-        const F: &str = "Handle::device_alloc";
-        let gpu = self.require_gpu(F)?;
-        let bytes = len
-            .checked_mul(std::mem::size_of::<T>())
-            .ok_or_else(|| Error::invalid(F, 2, "len", format!("({len} elements) overflows the byte count")))?;
-        let ptr = gpu.malloc(bytes)?;
-        Ok(DeviceBuffer {
-            gpu: gpu.clone(),
-            ptr,
-            len,
-            _t: PhantomData,
-        })
-    }
-
-    /// `tblas_device_malloc`: `bytes` of device memory (NULL for 0).
-    pub fn device_malloc(&self, bytes: usize) -> Result<*mut c_void> {
-        Ok(self.require_gpu("tblas_device_malloc")?.malloc(bytes)? as *mut c_void)
-    }
-
-    /// `tblas_device_free`: frees memory from [`Handle::device_malloc`] (NULL: no-op).
-    ///
-    /// # Safety
-    /// No queued or later work may use the memory (work queued on this handle's stream is
-    /// waited for first).
-    pub unsafe fn device_free(&self, ptr: *mut c_void) -> Result<()> {
-        self.require_gpu("tblas_device_free")?
-            .free(ptr as u64, "tblas_device_free", 2)
-    }
-
-    /// `tblas_memcpy_htod`: copies `bytes` from host `src` to device `dst`.
-    ///
-    /// # Safety
-    /// `src` must be readable for `bytes` bytes and `dst` device memory writable for them.
-    pub unsafe fn memcpy_htod(&self, dst: *mut c_void, src: *const c_void, bytes: usize) -> Result<()> {
-        const F: &str = "tblas_memcpy_htod";
-        let gpu = self.require_gpu(F)?;
-        check_copy(F, dst as usize, src as usize, bytes)?;
-        if bytes == 0 {
-            return Ok(());
-        }
-        // SAFETY: forwarded from the caller.
-        unsafe { gpu.htod(dst as u64, src, bytes, F) }
-    }
-
-    /// `tblas_memcpy_dtoh`: copies `bytes` from device `src` to host `dst`.
-    ///
-    /// # Safety
-    /// `dst` must be writable for `bytes` bytes and `src` device memory readable for them.
-    pub unsafe fn memcpy_dtoh(&self, dst: *mut c_void, src: *const c_void, bytes: usize) -> Result<()> {
-        const F: &str = "tblas_memcpy_dtoh";
-        let gpu = self.require_gpu(F)?;
-        check_copy(F, dst as usize, src as usize, bytes)?;
-        if bytes == 0 {
-            return Ok(());
-        }
-        // SAFETY: forwarded from the caller.
-        unsafe { gpu.dtoh(dst, src as u64, bytes, F) }
-    }
-
-    /// Runs `f` with a CUDA handle's context current on the calling thread and its bound stream
-    /// as argument (NULL = the default stream), for calling other CUDA libraries (cuFFT, ...) on
-    /// the same device and stream. `NotSupported` on CPU handles.
-    pub fn with_cuda_context<R>(&self, f: impl FnOnce(*mut c_void) -> R) -> Result<R> {
-        self.require_gpu("Handle::with_cuda_context")?.with_context(f)
-    }
-
-    fn require_gpu(&self, function: &'static str) -> Result<&Arc<Gpu>> {
-        self.gpu().ok_or_else(|| {
-            Error::NotSupported(format!(
-                "{function}: this is a CPU handle (device memory needs a TBLAS_BACKEND_CUDA handle)"
-            ))
-        })
-    }
-}
-
-fn check_copy(f: &'static str, dst: usize, src: usize, bytes: usize) -> Result<()> {
-    if bytes > 0 && dst == 0 {
-        return Err(Error::invalid(f, 2, "dst", "must not be NULL when bytes > 0"));
-    }
-    if bytes > 0 && src == 0 {
-        return Err(Error::invalid(f, 3, "src", "must not be NULL when bytes > 0"));
-    }
-    Ok(())
 }
 
 /// The CUDA library files (libcuda, libcublas, libnvrtc, libcufft, libnccl) mapped into this

@@ -33,27 +33,30 @@ compile_error!("features `openblas` and `mkl` are mutually exclusive (both defin
 #[cfg(feature = "openblas")]
 extern crate openblas_src as _;
 
-mod api;
 mod backend;
 pub mod contraction;
 pub mod device;
 mod error;
 pub mod ffi;
+mod gemm;
+mod handle;
 mod job;
 mod layout;
 mod scalar;
 mod validate;
+mod views;
 
-pub use api::{default_num_threads, Handle, StridedMut, StridedRef, ENV_CPU_BACKEND, ENV_NUM_THREADS};
 pub use backend::small::Isa;
 pub use backend::tuning::PackedBlocking;
 pub use backend::{CpuBackend, CpuEngine};
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 pub use device::{compile_kernels_cubin, compile_kernels_ptx, loaded_cuda_libraries, DeviceBuffer, GpuEngine, Rows};
 pub use error::{Error, Result};
+pub use handle::{default_num_threads, Handle, ENV_CPU_BACKEND, ENV_NUM_THREADS};
 pub use job::{Op, Uplo};
 pub use num_complex::{Complex32, Complex64};
 pub use scalar::{DataType, Scalar};
+pub use views::{StridedMut, StridedRef};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -5,12 +5,12 @@ use super::plan::CostModel;
 use super::rules::{normalize, Api, TensorDesc, MAX_MODES, W_EXTENT, W_PTR, W_STRIDE};
 use super::spec::parse as parse_spec;
 use super::{Plan, PlanKind, Shape, TensorMut, TensorRef};
-use crate::api::Handle;
-use crate::device::Space;
 use crate::error::{Error, Result};
+use crate::handle::Handle;
 use crate::job::{Entries, Job, Strides};
 use crate::layout::offset_range;
 use crate::scalar::Scalar;
+use crate::views::Space;
 
 /// One operand as it reaches the executor: origin pointer, the slice length behind it when known
 /// (Rust slices; `None` for raw C pointers), extents and strides.

@@ -153,7 +153,7 @@ unsafe fn contract_t<T: Scalar>(
     let t = |i: usize| RawTensor {
         ptr: ptrs[i] as *const T,
         len: None,
-        space: crate::device::Space::Raw,
+        space: crate::views::Space::Raw,
         desc: descs[i],
     };
     contract_raw::<T>(

@@ -5,9 +5,9 @@
 //! error. No algorithm lives here.
 #![allow(non_camel_case_types)]
 
-use crate::api::Handle;
 use crate::backend::CpuBackend;
 use crate::error::{Error, Result};
+use crate::handle::Handle;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CString};
