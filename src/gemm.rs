@@ -7,7 +7,7 @@ use crate::handle::Handle;
 use crate::job::Op;
 use crate::layout::{offset_range, Dim};
 use crate::scalar::Scalar;
-use crate::validate::{validate, Base, Call, Family, Operand};
+use crate::validate::{validate, Base, Call, Family, Operand, Refs};
 use crate::views::{Space, StridedMut, StridedRef};
 
 impl Handle {
@@ -147,7 +147,7 @@ impl Handle {
             },
             batch,
         };
-        let refs = Refs::of(&call);
+        let refs = Refs::of_call(&call);
         let (ra, ca) = stored(transa, m, k);
         let (rb, cb) = stored(transb, k, n);
         let pa = pos(8, 8);
@@ -281,7 +281,7 @@ impl Handle {
             },
             batch: batch as i64,
         };
-        let refs = Refs::of(&call);
+        let refs = Refs::of_call(&call);
         let job = validate(&call)?;
         let (ra, ca) = stored(transa, mi, ki);
         let (rb, cb) = stored(transb, ki, ni);
@@ -372,7 +372,7 @@ impl Handle {
             c: c.operand(),
             batch,
         };
-        let refs = Refs::of(&call);
+        let refs = Refs::of_call(&call);
         let job = validate(&call)?;
         let (ra, ca) = stored(transa, m, k);
         let (rb, cb) = stored(transb, k, n);
@@ -462,7 +462,7 @@ impl Handle {
             c: c.operand(),
             batch,
         };
-        let refs = Refs::of(&call);
+        let refs = Refs::of_call(&call);
         let mut job = validate(&call)?;
         job.tri = Some(uplo);
         let (ra, ca) = stored(trans, n, k);
@@ -479,20 +479,6 @@ impl Handle {
     pub(crate) fn run_call<T: Scalar>(&self, call: &Call<'_, T>) -> Result<()> {
         let job = validate(call)?;
         self.run_job(&job)
-    }
-}
-
-/// Which operands a call references (mirrors the validator's rule, for the slice checks).
-struct Refs {
-    ab: bool,
-    c: bool,
-}
-
-impl Refs {
-    fn of<T: Scalar>(call: &Call<'_, T>) -> Refs {
-        let c = call.m > 0 && call.n > 0 && call.batch > 0;
-        let ab = c && call.k > 0 && !call.alpha.is_some_and(|a| a.is_zero());
-        Refs { ab, c }
     }
 }
 

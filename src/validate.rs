@@ -216,6 +216,32 @@ impl<T> Addr for *mut T {
     }
 }
 
+/// Which operands a GEMM-family call references (docs/c-api.md): C when m, n and batch_count
+/// are all positive; A and B when, besides, k > 0 and alpha is non-zero. A NULL alpha (an error
+/// of its own) references neither A nor B, so nothing reads them before that error is reported.
+/// The one statement of the rule: the validator, the safe API's slice checks and the C ABI's
+/// pointer-array reads all ask it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Refs {
+    pub ab: bool,
+    pub c: bool,
+}
+
+impl Refs {
+    pub(crate) fn of<T: Scalar>(m: i64, n: i64, k: i64, alpha: Option<T>, batch: i64) -> Refs {
+        let c = m > 0 && n > 0 && batch > 0;
+        Refs {
+            c,
+            ab: c && k > 0 && alpha.is_some_and(|a| !a.is_zero()),
+        }
+    }
+
+    /// The operands `call` references.
+    pub(crate) fn of_call<T: Scalar>(call: &Call<'_, T>) -> Refs {
+        Refs::of(call.m, call.n, call.k, call.alpha, call.batch)
+    }
+}
+
 /// A GEMM-family call exactly as the caller made it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Call<'a, T> {
@@ -278,8 +304,7 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
     // own, last, position).
     let batch = call.batch.max(0);
     let alpha = call.alpha.ok_or_else(|| ck.fail(pos.alpha, "must not be NULL"))?;
-    let ref_c = m > 0 && n > 0 && batch > 0;
-    let ref_ab = ref_c && k > 0 && !alpha.is_zero();
+    let Refs { ab: ref_ab, c: ref_c } = Refs::of(m, n, k, Some(alpha), batch);
 
     // Stored shapes of A and B.
     let (ra, ca) = if transa == Op::N { (m, k) } else { (k, m) };

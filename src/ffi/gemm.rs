@@ -4,7 +4,7 @@
 
 use super::{guard, handle_of, tblas_complex_double, tblas_complex_float, tblas_handle, tblas_operation, tblas_status};
 use crate::scalar::Scalar;
-use crate::validate::{Base, Call, Family, Operand};
+use crate::validate::{Base, Call, Family, Operand, Refs};
 use num_complex::{Complex32, Complex64};
 
 /// Reads a host scalar passed by pointer (NULL gives `None`).
@@ -218,9 +218,8 @@ unsafe fn batched<T: Scalar>(
         let handle = handle_of(h, f)?;
         // SAFETY: the caller passes NULL or a readable scalar.
         let (alpha, beta) = unsafe { (scalar(alpha), scalar(beta)) };
-        // Arrays are read only when referenced, as the validator's rules say.
-        let ref_c = m > 0 && n > 0 && batch > 0;
-        let ref_ab = ref_c && k > 0 && alpha.is_some_and(|a| !a.is_zero());
+        // Arrays are read only when referenced (the validator's rule).
+        let Refs { ab: ref_ab, c: ref_c } = Refs::of(m, n, k, alpha, batch);
         // SAFETY: the caller passes NULL or arrays of batch_count readable pointers.
         let (av, bv, cv) = unsafe {
             (
