@@ -5,7 +5,7 @@
 use crate::device::DeviceBuffer;
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
-use crate::validate::{Base, Operand};
+use crate::validate::{Base, Bounds, Operand};
 use std::marker::PhantomData;
 
 /// Where the memory behind a view lives.
@@ -64,6 +64,9 @@ impl<'a, T> StridedRef<'a, T> {
             rs: self.rs as i64,
             cs: self.cs as i64,
             bs: self.bs as i64,
+            bounds: self
+                .bounds
+                .map_or(Bounds::None, |(first, last)| Bounds::Span(first, last)),
         }
     }
 
@@ -151,6 +154,9 @@ impl<'a, T> StridedMut<'a, T> {
             rs: self.rs as i64,
             cs: self.cs as i64,
             bs: self.bs as i64,
+            bounds: self
+                .bounds
+                .map_or(Bounds::None, |(first, last)| Bounds::Span(first, last)),
         }
     }
 

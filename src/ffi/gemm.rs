@@ -4,7 +4,7 @@
 
 use super::{guard, handle_of, tblas_complex_double, tblas_complex_float, tblas_handle, tblas_operation, tblas_status};
 use crate::scalar::Scalar;
-use crate::validate::{Base, Call, Family, Operand, Refs};
+use crate::validate::{Base, Bounds, Call, Family, Operand, Refs};
 use num_complex::{Complex32, Complex64};
 
 /// Reads a host scalar passed by pointer (NULL gives `None`).
@@ -69,6 +69,7 @@ unsafe fn general<T: Scalar>(
                 rs,
                 cs,
                 bs,
+                bounds: Bounds::None,
             }
         }
         let call = Call {
@@ -241,12 +242,14 @@ unsafe fn batched<T: Scalar>(
                 rs: 1,
                 cs: lda,
                 bs: 0,
+                bounds: Bounds::None,
             },
             b: Operand {
                 base: Base::Array(bv.as_deref()),
                 rs: 1,
                 cs: ldb,
                 bs: 0,
+                bounds: Bounds::None,
             },
             beta,
             c: Operand {
@@ -254,6 +257,7 @@ unsafe fn batched<T: Scalar>(
                 rs: 1,
                 cs: ldc,
                 bs: 0,
+                bounds: Bounds::None,
             },
             batch,
         };
