@@ -11,7 +11,6 @@
 //! Every endpoint counts what *it* sends to other devices; the report of a transform sums the
 //! endpoints' counts, which equal the closed forms of `Plan::expected_bytes` exactly.
 
-use crate::plan::Traffic;
 use crate::FftError;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -326,5 +325,41 @@ mod tests {
             r
         });
         assert!(r.unwrap_err().to_string().contains("device 1 failed"));
+    }
+}
+
+/// Bytes moved between distinct devices, by phase (summed over devices).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// The all-to-all(s): one for the FMM-FFT, three for six-step.
+    pub alltoall: u64,
+    /// Neighbour halos (leaf boxes and multipoles), packed into one message per neighbour.
+    pub halo: u64,
+    /// The all-gather of the level-ℓ_A multipoles.
+    pub allgather: u64,
+}
+
+impl Traffic {
+    /// All phases together.
+    pub fn total(&self) -> u64 {
+        self.alltoall + self.halo + self.allgather
+    }
+
+    /// Phase by phase sum.
+    pub fn plus(&self, o: &Traffic) -> Traffic {
+        Traffic {
+            alltoall: self.alltoall + o.alltoall,
+            halo: self.halo + o.halo,
+            allgather: self.allgather + o.allgather,
+        }
+    }
+
+    /// Phase by phase difference (what was moved between two readings of a counter).
+    pub fn minus(&self, o: &Traffic) -> Traffic {
+        Traffic {
+            alltoall: self.alltoall - o.alltoall,
+            halo: self.halo - o.halo,
+            allgather: self.allgather - o.allgather,
+        }
     }
 }

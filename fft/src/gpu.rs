@@ -12,9 +12,9 @@
 //! it with the CPU run and skips without a GPU.
 #![allow(unsafe_code)]
 
-use crate::fmm::Pool;
 use crate::mem::{At, HostWork, Mem};
 use crate::plan::{OpsOn, Plan};
+use crate::work::Pool;
 use crate::{DeviceStats, FftError, Precision, Real};
 use num_complex::Complex;
 use std::ops::Range;
@@ -385,7 +385,7 @@ mod tests {
             "emulated GPU".into()
         }
         fn alloc(&self, len: usize) -> Result<Vec<T>, FftError> {
-            Ok(vec![fmm::nan(); len])
+            Ok(vec![crate::work::nan(); len])
         }
         fn to_device(&self, v: &[T]) -> Result<Vec<T>, FftError> {
             Ok(v.to_vec())

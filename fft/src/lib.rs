@@ -42,9 +42,10 @@ pub mod mpi;
 pub mod npy;
 mod plan;
 pub mod sixstep;
+mod work;
 
-pub use fabric::{Counters, Fabric, InProcess, Phase, Wire};
-pub use plan::{Plan, PlanSpec, Precision, Traffic};
+pub use fabric::{Counters, Fabric, InProcess, Phase, Traffic, Wire};
+pub use plan::{Plan, PlanSpec, Precision};
 
 use num_complex::Complex;
 use std::collections::BTreeMap;

@@ -9,8 +9,8 @@
 //! cuBLAS through tensorblas, and the messages for the fabric are staged through host memory
 //! (what [`Mem::download`] / [`Mem::upload`] express).
 
-use crate::fmm::{fft_in_place, nan, Pool};
 use crate::plan::{Ops, OpsOn, Plan};
+use crate::work::{fft_in_place, nan, Pool};
 use crate::{DeviceStats, FftError, Real};
 use num_complex::Complex;
 use std::ops::Range;

@@ -4,6 +4,7 @@
 //! B, leaf level L), G devices (a power of two dividing P), Q Chebyshev nodes per box, ℓ_A =
 //! max(2, log2 G) the level whose multipoles are all-gathered.
 
+use crate::fabric::Traffic;
 use crate::{FftError, Real};
 use num_complex::Complex64;
 use std::any::{Any, TypeId};
@@ -416,7 +417,7 @@ impl Plan {
             Precision::F32 => drop(ffts.forward::<f32>(len)),
         };
         warm(m);
-        if let Ok((n1, n2)) = crate::sixstep::factor(n, g) {
+        if let Ok((n1, n2)) = factor(n, g) {
             warm(n1);
             warm(n2);
         }
@@ -483,40 +484,22 @@ impl Plan {
     }
 }
 
-/// Bytes moved between distinct devices, by phase (summed over devices).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// The all-to-all(s): one for the FMM-FFT, three for six-step.
-    pub alltoall: u64,
-    /// Neighbour halos (leaf boxes and multipoles), packed into one message per neighbour.
-    pub halo: u64,
-    /// The all-gather of the level-ℓ_A multipoles.
-    pub allgather: u64,
-}
-
-impl Traffic {
-    /// All phases together.
-    pub fn total(&self) -> u64 {
-        self.alltoall + self.halo + self.allgather
-    }
-
-    /// Phase by phase sum.
-    pub fn plus(&self, o: &Traffic) -> Traffic {
-        Traffic {
-            alltoall: self.alltoall + o.alltoall,
-            halo: self.halo + o.halo,
-            allgather: self.allgather + o.allgather,
+/// The factorisation N = N1·N2 the baseline uses: N1 the largest divisor of N not above √N with
+/// G | N1 and G | N2.
+pub fn factor(n: usize, g: usize) -> Result<(usize, usize), FftError> {
+    let mut best = None;
+    let mut n1 = 1;
+    while n1 * n1 <= n {
+        if n.is_multiple_of(n1) && n1.is_multiple_of(g) && (n / n1).is_multiple_of(g) {
+            best = Some((n1, n / n1));
         }
+        n1 += 1;
     }
-
-    /// Phase by phase difference (what was moved between two readings of a counter).
-    pub fn minus(&self, o: &Traffic) -> Traffic {
-        Traffic {
-            alltoall: self.alltoall - o.alltoall,
-            halo: self.halo - o.halo,
-            allgather: self.allgather - o.allgather,
-        }
-    }
+    best.ok_or_else(|| {
+        FftError::InvalidPlan(format!(
+            "six-step needs N = N1*N2 with G = {g} dividing both; N = {n} has none"
+        ))
+    })
 }
 
 /// A 2Q x 2Q column-major block from four Q x Q column-major blocks [[tl, tr], [bl, br]].

@@ -2,29 +2,13 @@
 //! fabric. N = N1·N2, input viewed as `A[n2][n1]` (n = n1 + N1·n2), block-distributed by rows.
 
 use crate::fabric::Fabric;
-use crate::fmm::{fft_in_place, nan, Pool};
 use crate::plan::{twiddle, Plan};
+use crate::work::{fft_in_place, nan, Pool};
 use crate::{DeviceStats, FftError, Real};
 use num_complex::{Complex, Complex64};
 use std::time::Instant;
 
-/// The factorisation N = N1·N2 the baseline uses: N1 the largest divisor of N not above √N with
-/// G | N1 and G | N2.
-pub fn factor(n: usize, g: usize) -> Result<(usize, usize), FftError> {
-    let mut best = None;
-    let mut n1 = 1;
-    while n1 * n1 <= n {
-        if n.is_multiple_of(n1) && n1.is_multiple_of(g) && (n / n1).is_multiple_of(g) {
-            best = Some((n1, n / n1));
-        }
-        n1 += 1;
-    }
-    best.ok_or_else(|| {
-        FftError::InvalidPlan(format!(
-            "six-step needs N = N1*N2 with G = {g} dividing both; N = {n} has none"
-        ))
-    })
-}
+pub use crate::plan::factor;
 
 /// One device's work arrays, kept in the plan between transforms like the FMM's: the message
 /// and transpose buffers, and this device's twiddles ω_N^{n1·k2} (computed once, in f64).

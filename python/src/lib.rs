@@ -282,6 +282,13 @@ impl Raw {
         true
     }
 
+    /// The element strides as `usize` (callers made sure they are non-negative: `usable(.., true)`).
+    fn ustrides(&self) -> Vec<usize> {
+        let s = self.strides.as_ref().expect("element strides");
+        debug_assert!(s.iter().all(|&x| x >= 0), "non-negative strides");
+        s.iter().map(|&x| x as usize).collect()
+    }
+
     fn nonneg(&self) -> bool {
         self.strides.as_ref().is_some_and(|s| s.iter().all(|&x| x >= 0))
     }
@@ -701,14 +708,7 @@ fn out_extents(sa: &str, ra: &[usize], sb: &str, rb: &[usize], sc: &str) -> PyRe
 }
 
 fn shape_of(r: &Raw) -> Shape {
-    let s: Vec<usize> = r
-        .strides
-        .as_ref()
-        .expect("non-negative element strides")
-        .iter()
-        .map(|&x| x as usize)
-        .collect();
-    Shape::strided(&r.shape, &s)
+    Shape::strided(&r.shape, &r.ustrides())
 }
 
 /// `C = alpha * einsum(spec, a, b) + beta * C` in place on numpy arrays.
@@ -947,13 +947,7 @@ fn hooi_t<'py, T: tensorblas_tucker::Real + Element>(
         mode_order: None,
     };
     let (x, r) = usable(py, x, true)?;
-    let strides: Vec<usize> = r
-        .strides
-        .as_ref()
-        .expect("non-negative")
-        .iter()
-        .map(|&s| s as usize)
-        .collect();
+    let strides = r.ustrides();
     let len = if r.size() == 0 {
         0
     } else {
