@@ -160,12 +160,26 @@ impl Handle {
     }
 
     fn run_typed<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
-        match &self.gpu {
-            Some(_) if job.tri.is_some() => Err(Error::NotSupported(
+        if self.gpu.is_some() && job.tri.is_some() {
+            return Err(Error::NotSupported(
                 "a triangle-only (syrk) job runs on CPU handles only".into(),
-            )),
-            Some(g) => g.run(job),
-            None => backend::run(self.backend, job, self.num_threads(), self.isa(), self.cpu_engine()),
+            ));
+        }
+        // The quick returns of every backend, decided once here: nothing to compute (an extent
+        // or the batch is 0), or C = beta*C with beta = 1.
+        let ab_unread = job.ab_unread();
+        if job.m == 0 || job.n == 0 || job.batch() == 0 || (ab_unread && job.beta == T::one()) {
+            return Ok(());
+        }
+        match (&self.gpu, ab_unread) {
+            // C = beta*C (alpha == 0 or k == 0): A and B are not read; each side scales C its way.
+            (Some(g), true) => g.scale_c(job),
+            (None, true) => {
+                backend::scale_c(job);
+                Ok(())
+            }
+            (Some(g), false) => g.run(job),
+            (None, false) => backend::run(self.backend, job, self.num_threads(), self.isa(), self.cpu_engine()),
         }
     }
 

@@ -265,7 +265,6 @@ impl<T: Scalar> Job<'_, T> {
     }
 
     /// Whether A and B go unread (`alpha == 0` or `k == 0`: C = beta*C).
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     pub(crate) fn ab_unread(&self) -> bool {
         self.k == 0 || self.alpha.is_zero()
     }

@@ -64,6 +64,9 @@ impl Gpu {
     pub(crate) fn run<T: Scalar>(&self, _job: &Job<'_, T>) -> Result<()> {
         match *self {}
     }
+    pub(crate) fn scale_c<T: Scalar>(&self, _job: &Job<'_, T>) -> Result<()> {
+        match *self {}
+    }
     pub(crate) unsafe fn copy_2d(&self, _d: End, _s: End, _w: usize, _r: usize, _f: &'static str) -> Result<()> {
         match *self {}
     }

@@ -231,7 +231,8 @@ impl std::fmt::Display for CpuBackend {
     }
 }
 
-/// Runs a validated job on `backend` with `threads` threads.
+/// Runs a validated job that reads A and B (m, n, k, batch > 0 and alpha != 0: `Handle::run_job`
+/// made the quick returns) on `backend` with `threads` threads.
 pub(crate) fn run<T: Scalar>(
     backend: CpuBackend,
     job: &Job<'_, T>,
@@ -239,14 +240,8 @@ pub(crate) fn run<T: Scalar>(
     isa: small::Isa,
     engine: CpuEngine,
 ) -> Result<()> {
-    let batch = job.batch();
-    if job.m == 0 || job.n == 0 || batch == 0 {
-        return Ok(());
-    }
-    if job.k == 0 || job.alpha.is_zero() {
-        scale_c(job);
-        return Ok(());
-    }
+    // Handle::run_job made the quick returns and scaled C where A and B go unread.
+    debug_assert!(job.m > 0 && job.n > 0 && job.batch() > 0 && !job.ab_unread());
     let backend = match backend {
         // A triangle-only job (syrk): the vendor BLASes have no strided-batched form of it.
         _ if job.tri.is_some() && backend != CpuBackend::Reference => CpuBackend::Native,
@@ -290,7 +285,7 @@ fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
 
 /// `C := beta * C` for every addressed element (`beta == 0` writes zeros without reading C);
 /// only the job's triangle of C when it has one.
-fn scale_c<T: Scalar>(job: &Job<'_, T>) {
+pub(crate) fn scale_c<T: Scalar>(job: &Job<'_, T>) {
     if job.beta == T::one() {
         return;
     }

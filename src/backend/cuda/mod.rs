@@ -29,44 +29,59 @@ pub(crate) use context::{loaded_cuda_libraries, End, Gpu};
 pub(crate) use kernels::{compile_cubin, compile_ptx, Kernel};
 
 impl Gpu {
-    /// Queues a validated job on the bound stream (asynchronous, like cuBLAS).
+    /// Queues a validated job that reads A and B on the bound stream (asynchronous, like
+    /// cuBLAS); `Handle::run_job` made the quick returns and sends C = beta*C to
+    /// [`Gpu::scale_c`].
     pub(crate) fn run<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
-        let batch = job.batch();
-        if job.m == 0 || job.n == 0 || batch == 0 {
-            return Ok(());
-        }
-        let ab_unread = job.ab_unread();
-        if ab_unread && job.beta == T::one() {
-            return Ok(());
-        }
+        debug_assert!(job.m > 0 && job.n > 0 && job.batch() > 0 && !job.ab_unread());
         let _cur = Current::push(self.ctx)?;
         let mut st = self.state();
-        let small_fits = job.m.max(job.n).max(job.k) <= kernels::SMALL_MAX;
         match st.engine {
-            GpuEngine::Auto => match (ab_unread, blas_form(job)) {
-                (false, Some(f)) => self.cublas(&st, job, &f),
-                _ => self.kernel(&mut st, job, Kernel::General),
+            GpuEngine::Auto => match blas_form(job) {
+                Some(f) => self.cublas(&st, job, &f),
+                None => self.kernel(&mut st, job, Kernel::General),
             },
-            GpuEngine::Cublas => match (ab_unread, blas_form(job)) {
-                (false, Some(f)) => self.cublas(&st, job, &f),
-                (true, _) => Err(Error::NotSupported(
-                    "GPU engine 'cublas': alpha == 0 or k == 0 (C = beta*C) is done by tensorblas' kernel".into(),
-                )),
-                (false, None) => Err(Error::NotSupported(
+            GpuEngine::Cublas => match blas_form(job) {
+                Some(f) => self.cublas(&st, job, &f),
+                None => Err(Error::NotSupported(
                     "GPU engine 'cublas': cuBLAS cannot express this layout (general strides, negative batch \
                      strides or conjugation without transposition)"
                         .into(),
                 )),
             },
             GpuEngine::General => self.kernel(&mut st, job, Kernel::General),
-            GpuEngine::Small if small_fits => self.kernel(&mut st, job, Kernel::Small),
-            GpuEngine::Small => Err(Error::NotSupported(format!(
+            GpuEngine::Small => self.small(&mut st, job),
+        }
+    }
+
+    /// C = beta*C (alpha == 0 or k == 0, beta != 1) on the bound stream, by the own kernel of
+    /// the handle's engine (`General` under `Auto`; the `cublas` engine declines: it is not
+    /// cuBLAS's).
+    pub(crate) fn scale_c<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
+        debug_assert!(job.ab_unread());
+        let _cur = Current::push(self.ctx)?;
+        let mut st = self.state();
+        match st.engine {
+            GpuEngine::Auto | GpuEngine::General => self.kernel(&mut st, job, Kernel::General),
+            GpuEngine::Cublas => Err(Error::NotSupported(
+                "GPU engine 'cublas': alpha == 0 or k == 0 (C = beta*C) is done by tensorblas' kernel".into(),
+            )),
+            GpuEngine::Small => self.small(&mut st, job),
+        }
+    }
+
+    /// The small-matrix kernel, where the job fits it.
+    fn small<T: Scalar>(&self, st: &mut context::State, job: &Job<'_, T>) -> Result<()> {
+        if job.m.max(job.n).max(job.k) <= kernels::SMALL_MAX {
+            self.kernel(st, job, Kernel::Small)
+        } else {
+            Err(Error::NotSupported(format!(
                 "GPU engine 'small' takes m, n, k <= {}, got {}x{}x{}",
                 kernels::SMALL_MAX,
                 job.m,
                 job.n,
                 job.k
-            ))),
+            )))
         }
     }
 }
