@@ -220,11 +220,6 @@ impl Handle {
         let ap: Vec<*const T> = a.iter().map(|s| s.as_ptr()).collect();
         let bp: Vec<*const T> = b.iter().map(|s| s.as_ptr()).collect();
         let cp: Vec<*mut T> = c.iter_mut().map(|s| s.as_mut_ptr()).collect();
-        let (la, lb, lc): (Vec<usize>, Vec<usize>, Vec<usize>) = (
-            a.iter().map(|s| s.len()).collect(),
-            b.iter().map(|s| s.len()).collect(),
-            c.iter().map(|s| s.len()).collect(),
-        );
         let call = Call {
             family: Family::Batched,
             transa: transa as i32,
@@ -238,14 +233,14 @@ impl Handle {
                 rs: 1,
                 cs: ldai,
                 bs: 0,
-                bounds: Bounds::PerEntry(&la),
+                bounds: Bounds::PerEntry(&a),
             },
             b: Operand {
                 base: Base::Array(Some(&bp)),
                 rs: 1,
                 cs: ldbi,
                 bs: 0,
-                bounds: Bounds::PerEntry(&lb),
+                bounds: Bounds::PerEntry(&b),
             },
             beta: Some(beta),
             c: Operand {
@@ -253,7 +248,7 @@ impl Handle {
                 rs: 1,
                 cs: ldci,
                 bs: 0,
-                bounds: Bounds::PerEntry(&lc),
+                bounds: Bounds::PerEntry(&c),
             },
             batch: batch as i64,
         };

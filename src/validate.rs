@@ -211,8 +211,32 @@ pub(crate) enum Bounds<'a> {
     None,
     /// One slice holding the offsets `first..=last` from the operand's origin (every entry).
     Span(i128, i128),
-    /// Pointer arrays: entry `p`'s slice holds `lens[p]` elements from its origin.
-    PerEntry(&'a [usize]),
+    /// Pointer arrays: entry `p`'s slice holds `lens.len_of(p)` elements from its origin.
+    PerEntry(&'a dyn EntryLens),
+}
+
+/// The slice lengths of a pointer array's entries (the safe API's `&[&[T]]` and `&[&mut [T]]`),
+/// read in place: no per-call array of lengths.
+pub(crate) trait EntryLens {
+    fn len_of(&self, p: usize) -> usize;
+}
+
+impl<T> EntryLens for &[&[T]] {
+    fn len_of(&self, p: usize) -> usize {
+        self[p].len()
+    }
+}
+
+impl<T> EntryLens for &mut [&mut [T]] {
+    fn len_of(&self, p: usize) -> usize {
+        self[p].len()
+    }
+}
+
+impl std::fmt::Debug for dyn EntryLens + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EntryLens")
+    }
 }
 
 /// The rule a slice bound breaks (`prefix`: the entry, for pointer arrays).
@@ -253,7 +277,7 @@ fn check_span(
 fn check_entries(
     ck: &Checker,
     at: [ArgPos; 3],
-    lens: [&[usize]; 3],
+    lens: [&dyn EntryLens; 3],
     dims: [(i64, i64); 3],
     strides: [(i64, i64); 3],
     batch: usize,
@@ -271,23 +295,23 @@ fn check_entries(
             }
         })
     });
-    let check = |i: usize, p: usize| match ranges[i] {
-        Some(r) if lens[i][p] < need[i] => Err(outside(
-            ck,
-            at[i],
-            &format!("entry {p}: "),
-            r,
-            (0, lens[i][p] as i128 - 1),
-        )),
-        _ => Ok(()),
+    let fail = |i: usize, p: usize| {
+        let len = lens[i].len_of(p);
+        let r = ranges[i].expect("a short entry addresses elements");
+        Err(outside(ck, at[i], &format!("entry {p}: "), r, (0, len as i128 - 1)))
     };
+    let [na, nb, nc] = need;
     for p in 0..batch {
         if ref_ab {
-            check(0, p)?;
-            check(1, p)?;
+            if lens[0].len_of(p) < na {
+                return fail(0, p);
+            }
+            if lens[1].len_of(p) < nb {
+                return fail(1, p);
+            }
         }
-        if ref_c {
-            check(2, p)?;
+        if ref_c && lens[2].len_of(p) < nc {
+            return fail(2, p);
         }
     }
     Ok(())
