@@ -6,12 +6,14 @@
 
 use super::rules::*;
 use crate::error::{Error, Result};
-use crate::layout::{byte_range, is_injective, ranges_intersect, Dim};
+use crate::layout::{byte_range, is_injective, offset_range, ranges_intersect, Dim};
 
 // ---------------------------------------------------------------------------------------------
 // Memory rules (pure: addresses are integers).
 
-/// Base addresses of the operands (0 = NULL) and the element size, for the memory checks.
+/// Base addresses of the operands (0 = NULL), the element size, and the length of the slice
+/// behind each origin where there is one (the safe API's slices; `None` for raw pointers and
+/// device memory), for the memory checks.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Addrs {
     pub a: usize,
@@ -19,6 +21,7 @@ pub(crate) struct Addrs {
     pub c: usize,
     pub elem: usize,
     pub align: usize,
+    pub lens: [Option<usize>; 3],
 }
 
 /// Which operands a call reads or writes.
@@ -81,6 +84,22 @@ impl Problem {
                             NAMES[t], NAMES[t]
                         ),
                     ));
+                }
+            }
+        }
+        // Slices: every addressed element inside, checked last (after every rule of the C
+        // contract), at the tensor's own argument.
+        for t in [TA, TB, TC] {
+            let refd = if t == TC { r.c } else { r.ab };
+            if let (true, Some(len)) = (refd, at.lens[t]) {
+                if let Some((lo, hi)) = offset_range(self.dims(t)) {
+                    if lo < 0 || hi >= len as i128 {
+                        return Err(api.fail_t(
+                            t,
+                            W_PTR,
+                            format!("addresses elements up to offset {hi}, but its slice holds {len}"),
+                        ));
+                    }
                 }
             }
         }

@@ -586,6 +586,7 @@ mod tests {
             c: 0x3000,
             elem: 8,
             align: 8,
+            lens: [None; 3],
         };
         let r = Referenced { ab: true, c: true };
         assert!(mk(&[1, 3]).check_memory(Api::Contract, at, r).is_ok());
