@@ -393,8 +393,7 @@ impl Handle {
         };
         // Validation checks the views' slice bounds last (A also as the B it reads transposed:
         // the same elements, so B's check never fails where A's passed).
-        let mut job = validate(&call)?;
-        job.tri = Some(uplo);
+        let job = validate(&call)?.on_triangle(uplo);
         self.run_job(&job)
     }
 

@@ -7,6 +7,8 @@
 
 use crate::scalar::Scalar;
 
+pub(crate) mod validate;
+
 /// Transposition of a GEMM operand (values as `cublasOperation_t` / `TBLAS_OP_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
@@ -207,10 +209,113 @@ pub(crate) struct Job<'a, T> {
     /// `Some`: only this triangle of each (square) C entry is computed; C's other elements are
     /// neither read nor written (`syrk`). `None`: all of C (GEMM).
     pub tri: Option<Uplo>,
+    /// Private: only this module makes a `Job` ([`Job::assume_valid`] and the derivations
+    /// below), so holding one means someone proved its memory rules.
+    _proof: Proof,
 }
 
-// SAFETY: a Job is only built by the validator, which established that the C entries are
-// disjoint and disjoint from A and B; executors write each C entry (or each disjoint block of
+/// The private field that makes [`Job`] impossible to build (or copy-and-modify with `..`)
+/// outside this module.
+#[derive(Clone, Copy, Debug)]
+struct Proof;
+
+/// The parts of a [`Job`] before anyone vouches for them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Parts<'a, T> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: T,
+    pub beta: T,
+    pub a: Strides,
+    pub b: Strides,
+    pub c: Strides,
+    pub entries: Entries<'a, T>,
+    pub tri: Option<Uplo>,
+}
+
+impl<'a, T: Copy> Job<'a, T> {
+    /// The job of `parts`: the one way to make a job (the validator, the contraction executor's
+    /// sub-calls, and tests that never execute theirs).
+    ///
+    /// # Safety
+    /// For every entry `p < batch` and every `i < m`, `l < k`, `j < n`: element `(i, l)` of
+    /// `opA[p]` and `(l, j)` of `opB[p]` are valid for reads for `'a`, and element `(i, j)` of
+    /// `C[p]` (within `tri`, if set) for reads and writes; the C elements of all entries are
+    /// pairwise distinct and none is an element of A or B; nothing else accesses them while the
+    /// job runs. The validator proves this for every GEMM-family call, the contraction executor
+    /// for each call on a sub-box of a validated contraction.
+    pub(crate) unsafe fn assume_valid(p: Parts<'a, T>) -> Self {
+        Job {
+            m: p.m,
+            n: p.n,
+            k: p.k,
+            alpha: p.alpha,
+            beta: p.beta,
+            a: p.a,
+            b: p.b,
+            c: p.c,
+            entries: p.entries,
+            tri: p.tri,
+            _proof: Proof,
+        }
+    }
+
+    /// The same job on one triangle of each (square) C: it writes a subset of the elements the
+    /// job may write.
+    pub(crate) fn on_triangle(self, uplo: Uplo) -> Self {
+        Job {
+            tri: Some(uplo),
+            ..self
+        }
+    }
+
+    /// The problem `C^T = opB^T opA^T` in the native kernels' orientation: strides, extents and
+    /// triangle transposed, the entry pointers unchanged (the kernels then take A's pointer from
+    /// the entries' B and vice versa: their `flip`).
+    pub(crate) fn kernel_transposed(&self) -> Self {
+        Job {
+            m: self.n,
+            n: self.m,
+            a: self.b.t(),
+            b: self.a.t(),
+            c: self.c.t(),
+            tri: self.tri.map(|t| t.t()),
+            ..*self
+        }
+    }
+}
+
+impl<'a, T: Scalar> Job<'a, T> {
+    /// Rows `r0..r1` and kernel columns `c0..c1` of entry `p` as a one-entry job (`self` in the
+    /// kernel's orientation; with `flip` the kernel's A is the entries' B pointer and vice
+    /// versa, as [`Job::kernel_transposed`] leaves them): a sub-block of the job's elements.
+    pub(crate) fn tile(&self, flip: bool, p: usize, (r0, r1): (usize, usize), (c0, c1): (usize, usize)) -> Self {
+        let e = self.entry(p);
+        let (r, c) = (r0 as isize, c0 as isize);
+        // Kernel A moves with the rows, kernel B with the columns.
+        let (ka, kb) = if flip { (e.b, e.a) } else { (e.a, e.b) };
+        let (ka, kb) = (ka.wrapping_offset(r * self.a.rs), kb.wrapping_offset(c * self.b.cs));
+        let (a, b) = if flip { (kb, ka) } else { (ka, kb) };
+        Job {
+            m: r1 - r0,
+            n: c1 - c0,
+            entries: Entries::Strided {
+                a,
+                b,
+                c: e.c.wrapping_offset(r * self.c.rs + c * self.c.cs),
+                bs_a: 0,
+                bs_b: 0,
+                bs_c: 0,
+                count: 1,
+            },
+            ..*self
+        }
+    }
+}
+
+// SAFETY: a Job is only built by the validator or `Job::assume_valid`, whose callers established
+// that the C entries are disjoint and disjoint from A and B; executors write each C entry (or each disjoint block of
 // one) from exactly one thread and only read A and B, so sharing the pointers is race-free.
 unsafe impl<T: Send> Send for Job<'_, T> {}
 // SAFETY: as for Send above.

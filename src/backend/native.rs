@@ -47,7 +47,7 @@ impl Backend for Native {
 fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     // C's columns contiguous but not its rows: compute C^T = opB^T opA^T, whose rows are.
     let flip = job.c.rs != 1 && job.c.cs == 1;
-    let j = if flip { transposed(job) } else { *job };
+    let j = if flip { job.kernel_transposed() } else { *job };
     let batch = j.batch();
     let parallel = batch.saturating_mul(j.entry_work()) >= PARALLEL_MIN_WORK;
     let full = Rect {
@@ -169,7 +169,7 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     };
     let (threads, batch) = (cfg.threads, job.batch());
     let parallel = batch.saturating_mul(job.entry_work()) >= PARALLEL_MIN_WORK;
-    let j = if flip { transposed(job) } else { *job };
+    let j = if flip { job.kernel_transposed() } else { *job };
     if j.m > SMALL_MAX {
         // A tall kernel problem (a flattened contraction whose C rows are contiguous): row slabs
         // of SMALL_MAX rows, each with its slab of A resident.
@@ -178,7 +178,7 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         let run = |range: std::ops::Range<usize>| {
             for t in range {
                 let (p, r0) = (t / slabs, (t % slabs) * SMALL_MAX);
-                let sub = tile(&j, flip, p, (r0, (r0 + SMALL_MAX).min(j.m)), (0, j.n));
+                let sub = j.tile(flip, p, (r0, (r0 + SMALL_MAX).min(j.m)), (0, j.n));
                 run_entries(cfg.isa, &sub, flip, 0..1);
             }
         };
@@ -206,7 +206,7 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
             let cols = |t: usize| (t * j.n / parts, (t + 1) * j.n / parts);
             split(pool, parts, |t| {
                 for p in 0..batch {
-                    run_entries(cfg.isa, &tile(&j, flip, p, (0, j.m), cols(t)), flip, 0..1);
+                    run_entries(cfg.isa, &j.tile(flip, p, (0, j.m), cols(t)), flip, 0..1);
                 }
             });
         }
@@ -273,55 +273,11 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
             >= tuning::SLAB_STREAM_BYTES
 }
 
-/// Rows `r0..r1` and kernel columns `c0..c1` of entry `p` of `j` as a one-entry job (`j` is in
-/// the kernel's orientation; with `flip` the kernel's A is the job's B pointer and vice versa).
-fn tile<'a, T: Scalar>(
-    j: &Job<'a, T>,
-    flip: bool,
-    p: usize,
-    (r0, r1): (usize, usize),
-    (c0, c1): (usize, usize),
-) -> Job<'a, T> {
-    let e = j.entry(p);
-    let (r, c) = (r0 as isize, c0 as isize);
-    // Kernel A moves with the rows, kernel B with the columns.
-    let (ka, kb) = if flip { (e.b, e.a) } else { (e.a, e.b) };
-    let (ka, kb) = (ka.wrapping_offset(r * j.a.rs), kb.wrapping_offset(c * j.b.cs));
-    let (a, b) = if flip { (kb, ka) } else { (ka, kb) };
-    Job {
-        m: r1 - r0,
-        n: c1 - c0,
-        entries: Entries::Strided {
-            a,
-            b,
-            c: e.c.wrapping_offset(r * j.c.rs + c * j.c.cs),
-            bs_a: 0,
-            bs_b: 0,
-            bs_c: 0,
-            count: 1,
-        },
-        ..*j
-    }
-}
-
 /// Whether computing `C^T = opB^T opA^T` suits the small kernels better: C's rows contiguous
 /// first (vector stores instead of scattered ones), then A streamed in place instead of packed.
 fn flip_pays<T: Scalar>(job: &Job<'_, T>) -> bool {
     let score = |a: crate::job::Strides, c: crate::job::Strides| 2 * (c.rs == 1) as u8 + (a.rs == 1 && !a.conj) as u8;
     score(job.b.t(), job.c.t()) > score(job.a, job.c)
-}
-
-/// The same job computing `C^T = opB^T opA^T` (entry pointers of A and B swap).
-fn transposed<'a, T: Scalar>(job: &Job<'a, T>) -> Job<'a, T> {
-    Job {
-        m: job.n,
-        n: job.m,
-        a: job.b.t(),
-        b: job.a.t(),
-        c: job.c.t(),
-        tri: job.tri.map(|t| t.t()),
-        ..*job
-    }
 }
 
 /// One entry through the `gemm` crate.

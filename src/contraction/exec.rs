@@ -7,7 +7,7 @@ use super::spec::parse as parse_spec;
 use super::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
-use crate::job::{Entries, Job, Strides};
+use crate::job::{Entries, Job, Parts, Strides};
 use crate::scalar::Scalar;
 use crate::views::Space;
 
@@ -121,37 +121,41 @@ fn execute<T: Scalar>(h: &Handle, plan: &Plan, alpha: T, a: *const T, b: *const 
         // modes (so one call's C elements are distinct, and calls of distinct free-loop indices
         // write disjoint elements) and C's span disjoint from A's and B's. Calls that share C
         // elements (contracted loops) run one after the other.
-        let job = Job {
-            m,
-            n,
-            k,
-            alpha,
-            beta: if first { beta } else { T::one() },
-            a: Strides {
-                rs: g.a.0 as isize,
-                cs: g.a.1 as isize,
-                conj: false,
-            },
-            b: Strides {
-                rs: g.b.0 as isize,
-                cs: g.b.1 as isize,
-                conj: false,
-            },
-            c: Strides {
-                rs: g.c.0 as isize,
-                cs: g.c.1 as isize,
-                conj: false,
-            },
-            entries: Entries::Strided {
-                a: a.wrapping_offset(off[0]),
-                b: b.wrapping_offset(off[1]),
-                c: c.wrapping_offset(off[2]),
-                bs_a: g.a.2 as isize,
-                bs_b: g.b.2 as isize,
-                bs_c: g.c.2 as isize,
-                count: batch,
-            },
-            tri: None,
+        // SAFETY: as said above: a sub-box of the validated tensors, C's elements distinct
+        // within the call and disjoint from A's and B's.
+        let job = unsafe {
+            Job::assume_valid(Parts {
+                m,
+                n,
+                k,
+                alpha,
+                beta: if first { beta } else { T::one() },
+                a: Strides {
+                    rs: g.a.0 as isize,
+                    cs: g.a.1 as isize,
+                    conj: false,
+                },
+                b: Strides {
+                    rs: g.b.0 as isize,
+                    cs: g.b.1 as isize,
+                    conj: false,
+                },
+                c: Strides {
+                    rs: g.c.0 as isize,
+                    cs: g.c.1 as isize,
+                    conj: false,
+                },
+                entries: Entries::Strided {
+                    a: a.wrapping_offset(off[0]),
+                    b: b.wrapping_offset(off[1]),
+                    c: c.wrapping_offset(off[2]),
+                    bs_a: g.a.2 as isize,
+                    bs_b: g.b.2 as isize,
+                    bs_c: g.c.2 as isize,
+                    count: batch,
+                },
+                tri: None,
+            })
         }
         .tidy();
         h.run_job(&job)?;

@@ -92,7 +92,7 @@ mod tests {
     use super::kernels::KernelArgs;
     use super::*;
     use crate::job::Strides;
-    use crate::job::{Entries, Op};
+    use crate::job::{Entries, Op, Parts};
 
     fn job(
         m: usize,
@@ -103,25 +103,28 @@ mod tests {
         c: (isize, isize),
     ) -> Job<'static, f64> {
         let s = |(rs, cs, conj)| Strides { rs, cs, conj };
-        Job {
-            m,
-            n,
-            k,
-            alpha: 1.0,
-            beta: 0.0,
-            a: s(a),
-            b: s(b),
-            c: s((c.0, c.1, false)),
-            entries: Entries::Strided {
-                a: std::ptr::null(),
-                b: std::ptr::null(),
-                c: std::ptr::null_mut(),
-                bs_a: 0,
-                bs_b: 0,
-                bs_c: (m * n) as isize,
-                count: 2,
-            },
-            tri: None,
+        // SAFETY: never executed: these tests only read the job's strides (blas_form).
+        unsafe {
+            Job::assume_valid(Parts {
+                m,
+                n,
+                k,
+                alpha: 1.0,
+                beta: 0.0,
+                a: s(a),
+                b: s(b),
+                c: s((c.0, c.1, false)),
+                entries: Entries::Strided {
+                    a: std::ptr::null(),
+                    b: std::ptr::null(),
+                    c: std::ptr::null_mut(),
+                    bs_a: 0,
+                    bs_b: 0,
+                    bs_c: (m * n) as isize,
+                    count: 2,
+                },
+                tri: None,
+            })
         }
     }
 

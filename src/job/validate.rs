@@ -581,7 +581,10 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
         }
         _ => unreachable!("operands of one call share a family"),
     };
-    Ok(Job {
+    // Every rule above holds: each addressed element of A, B and C lies in addressable,
+    // non-NULL, aligned memory of the caller's operands (and in its slice, for the safe API), and
+    // C's entries share no element with each other or with A and B. That is what a `Job` states.
+    let job = Job {
         m: m as usize,
         n: n as usize,
         k: k as usize,
@@ -596,8 +599,9 @@ pub(crate) fn validate<'a, T: Scalar>(call: &Call<'a, T>) -> Result<Job<'a, T>> 
         },
         entries,
         tri: None,
-    }
-    .tidy())
+        _proof: super::Proof,
+    };
+    Ok(job.tidy())
 }
 
 fn check_ld(ck: &Checker, ld: i64, at: ArgPos, rows: i64, rows_name: &str) -> Result<()> {
