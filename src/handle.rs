@@ -4,7 +4,7 @@
 
 use crate::backend::cuda::Gpu;
 use crate::backend::small::Isa;
-use crate::backend::{self, CpuBackend, CpuEngine, GpuEngine};
+use crate::backend::{self, CpuBackend, CpuEngine, GpuEngine, Target};
 use crate::device::DeviceBuffer;
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -171,15 +171,27 @@ impl Handle {
         if job.m == 0 || job.n == 0 || job.batch() == 0 || (ab_unread && job.beta == T::one()) {
             return Ok(());
         }
-        match (&self.gpu, ab_unread) {
-            // C = beta*C (alpha == 0 or k == 0): A and B are not read; each side scales C its way.
-            (Some(g), true) => g.scale_c(job),
-            (None, true) => {
-                backend::scale_c(job);
-                Ok(())
+        // One path for every target (the CPU with this handle's settings, or its GPU).
+        fn dispatch<B: Target, T: Scalar>(target: &B, job: &Job<'_, T>) -> Result<()> {
+            if job.ab_unread() {
+                target.scale_c(job) // C = beta*C: A and B are not read
+            } else {
+                target.run(job)
             }
-            (Some(g), false) => g.run(job),
-            (None, false) => backend::run(self.backend, job, self.num_threads(), self.isa(), self.cpu_engine()),
+        }
+        match &self.gpu {
+            Some(g) => dispatch(&**g, job),
+            None => dispatch(&self.cpu(), job),
+        }
+    }
+
+    /// This handle's CPU target: its backend and settings.
+    fn cpu(&self) -> backend::Cpu {
+        backend::Cpu {
+            backend: self.backend,
+            threads: self.num_threads(),
+            isa: self.isa(),
+            engine: self.cpu_engine(),
         }
     }
 

@@ -129,6 +129,46 @@ pub(crate) trait Backend {
     fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()>;
 }
 
+/// Where a handle's jobs run, behind one interface: the CPU (a backend with the handle's
+/// settings, [`Cpu`]) or a GPU (`cuda::Gpu`). `Handle::run_job` makes the quick returns and then
+/// calls one of these two methods, whichever the target.
+pub(crate) trait Target {
+    /// A job that reads A and B (m, n, k, batch > 0, alpha != 0).
+    fn run<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()>;
+    /// `C = beta*C` (alpha == 0 or k == 0, so A and B are not read; beta != 1).
+    fn scale_c<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()>;
+}
+
+/// The CPU as a [`Target`]: a backend and the handle's thread count, instruction set and engine.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cpu {
+    pub backend: CpuBackend,
+    pub threads: usize,
+    pub isa: small::Isa,
+    pub engine: CpuEngine,
+}
+
+impl Target for Cpu {
+    fn run<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
+        run(self.backend, job, self.threads, self.isa, self.engine)
+    }
+
+    fn scale_c<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
+        scale_c(job);
+        Ok(())
+    }
+}
+
+impl Target for cuda::Gpu {
+    fn run<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
+        cuda::Gpu::run(self, job)
+    }
+
+    fn scale_c<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
+        cuda::Gpu::scale_c(self, job)
+    }
+}
+
 /// The CPU backends a handle can use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
