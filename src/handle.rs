@@ -172,16 +172,16 @@ impl Handle {
             return Ok(());
         }
         // One path for every target (the CPU with this handle's settings, or its GPU).
-        fn dispatch<B: Target, T: Scalar>(target: &B, job: &Job<'_, T>) -> Result<()> {
-            if job.ab_unread() {
+        fn dispatch<B: Target, T: Scalar>(target: &B, job: &Job<'_, T>, ab_unread: bool) -> Result<()> {
+            if ab_unread {
                 target.scale_c(job) // C = beta*C: A and B are not read
             } else {
                 target.run(job)
             }
         }
         match &self.gpu {
-            Some(g) => dispatch(&**g, job),
-            None => dispatch(&self.cpu(), job),
+            Some(g) => dispatch(&**g, job, ab_unread),
+            None => dispatch(&self.cpu(), job, ab_unread),
         }
     }
 

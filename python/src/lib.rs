@@ -16,7 +16,7 @@
 
 use numpy::npyffi::flags::{NPY_ARRAY_ALIGNED, NPY_ARRAY_WRITEABLE};
 use numpy::prelude::*;
-use numpy::{dtype, Element, PyArrayDyn, PyUntypedArray};
+use numpy::{dtype, Element, PyArrayDescr, PyArrayDyn, PyUntypedArray};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -118,7 +118,10 @@ enum Ty {
 
 impl Ty {
     fn of(py: Python<'_>, a: &Bound<'_, PyUntypedArray>) -> Option<Ty> {
-        let d = a.dtype();
+        Ty::of_descr(py, &a.dtype())
+    }
+
+    fn of_descr(py: Python<'_>, d: &Bound<'_, PyArrayDescr>) -> Option<Ty> {
         [
             (Ty::S, dtype::<f32>(py)),
             (Ty::D, dtype::<f64>(py)),
@@ -172,11 +175,10 @@ fn as_array<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py
 }
 
 /// The element type of operand `which` of `func`, or the TypeError numpy users expect.
-fn ty_of(py: Python<'_>, a: &Bound<'_, PyUntypedArray>, func: &str, which: &str) -> PyResult<Ty> {
-    Ty::of(py, a).ok_or_else(|| {
+fn ty_of(py: Python<'_>, d: &Bound<'_, PyArrayDescr>, func: &str, which: &str) -> PyResult<Ty> {
+    Ty::of_descr(py, d).ok_or_else(|| {
         PyTypeError::new_err(format!(
-            "tensorblas.{func}: {which} has dtype {}; supported: float32, float64, complex64, complex128",
-            a.dtype()
+            "tensorblas.{func}: {which} has dtype {d}; supported: float32, float64, complex64, complex128"
         ))
     })
 }
@@ -189,7 +191,7 @@ fn operands<'py>(
     func: &str,
 ) -> PyResult<(Ty, Bound<'py, PyUntypedArray>, Bound<'py, PyUntypedArray>)> {
     let (a, b) = (as_array(py, a)?, as_array(py, b)?);
-    let (ta, tb) = (ty_of(py, &a, func, "a")?, ty_of(py, &b, func, "b")?);
+    let (ta, tb) = (ty_of(py, &a.dtype(), func, "a")?, ty_of(py, &b.dtype(), func, "b")?);
     let t = ta.join(tb);
     let cast = |x: Bound<'py, PyUntypedArray>, tx: Ty| -> PyResult<Bound<'py, PyUntypedArray>> {
         if tx == t {
@@ -456,8 +458,7 @@ fn scalar<T: Scalar>(v: &Bound<'_, PyAny>, func: &str, name: &str) -> PyResult<T
     let c: Complex64 = v
         .extract()
         .map_err(|_| PyTypeError::new_err(format!("tensorblas.{func}: {name} must be a number")))?;
-    let real_type = T::from_c64(Complex64::new(0.0, 1.0)).is_zero();
-    if real_type && c.im != 0.0 {
+    if !T::IS_COMPLEX && c.im != 0.0 {
         return Err(PyTypeError::new_err(format!(
             "tensorblas.{func}: {name} = {c} is complex but the operands are real"
         )));
@@ -806,13 +807,7 @@ fn explain(
     let (shape_a, ta) = explain_shape(py, a)?;
     let (shape_b, tb) = explain_shape(py, b)?;
     let ty = match dtype {
-        Some(d) => {
-            let probe = numpy(py)?
-                .getattr("empty")?
-                .call1((0, d))?
-                .cast_into::<PyUntypedArray>()?;
-            ty_of(py, &probe, "explain", "dtype")?
-        }
+        Some(d) => ty_of(py, &PyArrayDescr::new(py, d)?, "explain", "dtype")?,
         None => match (ta, tb) {
             (Some(x), Some(y)) => x.join(y),
             (Some(x), None) | (None, Some(x)) => x,
@@ -859,7 +854,7 @@ fn _hooi<'py>(
     solver: &str,
 ) -> PyResult<TuckerOut<'py>> {
     let x = as_array(py, x)?;
-    let ty = ty_of(py, &x, "tucker", "tensor")?;
+    let ty = ty_of(py, &x.dtype(), "tucker", "tensor")?;
     let args = (
         ranks,
         modes,

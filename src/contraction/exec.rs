@@ -1,13 +1,13 @@
 //! The executor: validates a contraction, plans it, and runs the plan through the backends.
 
 use super::memory::Addrs;
-use super::plan::CostModel;
+use super::plan::{strides, CostModel};
 use super::rules::{normalize, Api, TensorDesc, MAX_MODES, W_EXTENT, W_PTR, W_STRIDE};
 use super::spec::parse as parse_spec;
 use super::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
-use crate::job::{Entries, Job, Parts, Strides};
+use crate::job::{Entries, Job, Parts};
 use crate::scalar::Scalar;
 use crate::views::Space;
 
@@ -130,21 +130,9 @@ fn execute<T: Scalar>(h: &Handle, plan: &Plan, alpha: T, a: *const T, b: *const 
                 k,
                 alpha,
                 beta: if first { beta } else { T::one() },
-                a: Strides {
-                    rs: g.a.0 as isize,
-                    cs: g.a.1 as isize,
-                    conj: false,
-                },
-                b: Strides {
-                    rs: g.b.0 as isize,
-                    cs: g.b.1 as isize,
-                    conj: false,
-                },
-                c: Strides {
-                    rs: g.c.0 as isize,
-                    cs: g.c.1 as isize,
-                    conj: false,
-                },
+                a: strides(g.a.0, g.a.1),
+                b: strides(g.b.0, g.b.1),
+                c: strides(g.c.0, g.c.1),
                 entries: Entries::Strided {
                     a: a.wrapping_offset(off[0]),
                     b: b.wrapping_offset(off[1]),

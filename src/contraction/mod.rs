@@ -211,15 +211,11 @@ impl fmt::Display for Plan {
                 (&self.m, &self.n, 'A', 'B', g.a.2, g.b.2)
             };
             let sc = g.c.2;
-            let letter = |op: crate::job::Op| match op {
-                crate::job::Op::N => 'N',
-                crate::job::Op::T => 'T',
-                crate::job::Op::C => 'C',
-            };
-            let (ox, ldx, oy, ldy, ldc) = (letter(form.x.op), form.x.ld, letter(form.y.op), form.y.ld, form.ldc);
+            // `Op`'s Debug form is its letter (N, T, C).
+            let (ox, ldx, oy, ldy, ldc) = (form.x.op, form.x.ld, form.y.op, form.y.ld, form.ldc);
             write!(
                 f,
-                "{what}: m={} n={} k={} | X={xname}:{ox} ldX={ldx}",
+                "{what}: m={} n={} k={} | X={xname}:{ox:?} ldX={ldx}",
                 self.group(xm),
                 self.group(xn),
                 self.group(&self.k)
@@ -227,7 +223,7 @@ impl fmt::Display for Plan {
             if batched {
                 write!(f, " strideX={sx}")?;
             }
-            write!(f, " | Y={yname}:{oy} ldY={ldy}")?;
+            write!(f, " | Y={yname}:{oy:?} ldY={ldy}")?;
             if batched {
                 write!(f, " strideY={sy}")?;
             }

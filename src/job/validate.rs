@@ -335,8 +335,8 @@ impl<T> Addr for *mut T {
 /// Which operands a GEMM-family call references (docs/c-api.md): C when m, n and batch_count
 /// are all positive; A and B when, besides, k > 0 and alpha is non-zero. A NULL alpha (an error
 /// of its own) references neither A nor B, so nothing reads them before that error is reported.
-/// The one statement of the rule: the validator, the safe API's slice checks and the C ABI's
-/// pointer-array reads all ask it.
+/// The one statement of the rule: the validator (its checks, slice bounds included) and the C
+/// ABI's pointer-array reads ask it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Refs {
     pub ab: bool,
