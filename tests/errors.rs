@@ -492,6 +492,69 @@ fn null_allowed_where_not_referenced() {
     }
 }
 
+/// The pointer-array scans are one pass over each array (no branch per entry); these cases
+/// reach the entry-by-entry fallbacks behind them. A C array whose addresses differ by the
+/// same amount modulo 2^64 but wrap around the address space is not a strided batch: entries
+/// 0 and 2 below are the same element and must be refused before anything is written.
+#[test]
+fn pointer_array_scans_fall_back_exactly() {
+    let mut h = null_mut();
+    let (zero, one) = (0.0f32, 1.0f32);
+    let mut c = vec![7f32; 64];
+    // SAFETY: every call is refused by the validator before it dereferences a pointer.
+    unsafe {
+        assert_eq!(tblas_create(&mut h), 0);
+        let base = 16usize;
+        let wrap = [base as *mut f32, (base + (1usize << 63)) as *mut f32, base as *mut f32];
+        let st = tblas_sgemm_batched(h, 0, 0, 1, 1, 0, &one, null(), 1, null(), 1, &zero, wrap.as_ptr(), 1, 3);
+        assert_eq!(st, TBLAS_STATUS_INVALID_VALUE);
+        assert!(
+            last_message().contains("entries C[0] and C[2] overlap"),
+            "{}",
+            last_message()
+        );
+        // The first bad entry of a long array is named, whatever the scan found first.
+        let mut ptrs: Vec<*mut f32> = (0..64).map(|i| c.as_mut_ptr().wrapping_add(i)).collect();
+        ptrs[40] = (ptrs[40] as usize + 2) as *mut f32;
+        ptrs[50] = null_mut();
+        let st = tblas_sgemm_batched(
+            h,
+            0,
+            0,
+            1,
+            1,
+            0,
+            &one,
+            null(),
+            1,
+            null(),
+            1,
+            &zero,
+            ptrs.as_ptr(),
+            1,
+            64,
+        );
+        assert_eq!(st, TBLAS_STATUS_INVALID_VALUE);
+        assert!(
+            last_message().contains("entry C[40] must be aligned to 4 bytes"),
+            "{}",
+            last_message()
+        );
+        // An entry whose matrix leaves the address space, among valid ones.
+        let mut ptrs: Vec<*mut f32> = (0..8).map(|i| c.as_mut_ptr().wrapping_add(i)).collect();
+        ptrs[5] = (usize::MAX - 3) as *mut f32;
+        let st = tblas_sgemm_batched(h, 0, 0, 2, 1, 0, &one, null(), 2, null(), 1, &zero, ptrs.as_ptr(), 2, 8);
+        assert_eq!(st, TBLAS_STATUS_INVALID_VALUE);
+        assert!(
+            last_message().contains("overflow the address space"),
+            "{}",
+            last_message()
+        );
+        tblas_destroy(h);
+    }
+    assert!(c.iter().all(|&x| x == 7.0), "a refused call wrote C");
+}
+
 #[test]
 fn interleaved_c_batches_are_valid() {
     // C_mnp with entries batched over n: ldc = M*N, stride_c = M (docs/c-api.md's example).

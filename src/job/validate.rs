@@ -219,17 +219,26 @@ pub(crate) enum Bounds<'a> {
 /// read in place: no per-call array of lengths.
 pub(crate) trait EntryLens {
     fn len_of(&self, p: usize) -> usize;
+    /// The shortest of the first `n` entries (`usize::MAX` when `n = 0`): one pass, no call
+    /// per entry.
+    fn min_len(&self, n: usize) -> usize;
 }
 
 impl<T> EntryLens for &[&[T]] {
     fn len_of(&self, p: usize) -> usize {
         self[p].len()
     }
+    fn min_len(&self, n: usize) -> usize {
+        self[..n].iter().fold(usize::MAX, |m, s| m.min(s.len()))
+    }
 }
 
 impl<T> EntryLens for &mut [&mut [T]] {
     fn len_of(&self, p: usize) -> usize {
         self[p].len()
+    }
+    fn min_len(&self, n: usize) -> usize {
+        self[..n].iter().fold(usize::MAX, |m, s| m.min(s.len()))
     }
 }
 
@@ -301,6 +310,12 @@ fn check_entries(
         Err(outside(ck, at[i], &format!("entry {p}: "), r, (0, len as i128 - 1)))
     };
     let [na, nb, nc] = need;
+    // Fast path: the shortest entry of each referenced operand is long enough. Otherwise the
+    // entry-by-entry loop finds the first short one, in the order the contract reports.
+    let long_enough = |i: usize, n: usize| lens[i].min_len(batch) >= n;
+    if (!ref_ab || (long_enough(0, na) && long_enough(1, nb))) && (!ref_c || long_enough(2, nc)) {
+        return Ok(());
+    }
     for p in 0..batch {
         if ref_ab {
             if lens[0].len_of(p) < na {
@@ -641,7 +656,17 @@ fn check_pointers<P: Addr>(
             return Err(ck.fail(at, format!("(the pointer array) must not be NULL {when}")));
         }
         Base::Array(Some(ptrs)) => {
-            for (i, p) in ptrs.iter().take(batch as usize).enumerate() {
+            let ptrs = &ptrs[..batch as usize];
+            // One branch-free pass over the array (it vectorises); the entry-by-entry loop
+            // below runs only to name the first bad entry.
+            let mask = align - 1;
+            if !ptrs
+                .iter()
+                .fold(false, |bad, p| bad | (p.addr() == 0) | (p.addr() & mask != 0))
+            {
+                return Ok(());
+            }
+            for (i, p) in ptrs.iter().enumerate() {
                 if p.addr() == 0 {
                     return Err(ck.fail(at, format!("entry {}[{i}] must not be NULL {when}", at.name)));
                 }
@@ -751,14 +776,27 @@ fn addressable<'a, P: Addr>(
             // rule, split in two); an entry then costs two checked additions. One that fails is
             // checked again in full for the precise error.
             let bytes = offset_range(&matrix).and_then(|o| ByteBox::of(sz, o));
-            let mut span = (usize::MAX, 0usize);
-            for p in ptrs {
-                let r = match bytes.and_then(|b| b.at(p.addr())) {
-                    Some(r) => r,
-                    None => check_matrix(p.addr())?,
-                };
-                span = (span.0.min(r.0), span.1.max(r.1));
-            }
+            // Every entry's box fits the address space iff the boxes at the lowest and the
+            // highest entry address do (`at` is monotonic in the base): one min/max pass that
+            // vectorises, and the entry-by-entry loop only to report a failure.
+            let (lo, hi) = ptrs
+                .iter()
+                .fold((usize::MAX, 0usize), |(lo, hi), p| (lo.min(p.addr()), hi.max(p.addr())));
+            let fast = bytes.and_then(|b| Some((b.at(lo)?.0, b.at(hi)?.1)));
+            let span = match fast {
+                Some(span) => span,
+                None => {
+                    let mut span = (usize::MAX, 0usize);
+                    for p in ptrs {
+                        let r = match bytes.and_then(|b| b.at(p.addr())) {
+                            Some(r) => r,
+                            None => check_matrix(p.addr())?,
+                        };
+                        span = (span.0.min(r.0), span.1.max(r.1));
+                    }
+                    span
+                }
+            };
             // `bytes` is None only when check_matrix (the same rule) has failed on entry 0
             // (referenced: batch >= 1), so this is never taken; it refuses rather than assumes.
             let Some(bytes) = bytes else {
@@ -820,7 +858,15 @@ fn array_entries_overlap<P: Addr>(
     // exactly by the strided test without sorting.
     if ptrs.len() >= 2 {
         let d = ptrs[1].addr() as i128 - ptrs[0].addr() as i128;
-        let progression = ptrs.windows(2).all(|w| w[1].addr() as i128 - w[0].addr() as i128 == d);
+        // Equal differences mod 2^64 (branch-free, it vectorises) make entry i sit at
+        // (ptrs[0] + i*d) mod 2^64; with no wrap at the last entry (the sequence is linear in
+        // i, so none in between either) that is ptrs[0] + i*d exactly.
+        let dw = ptrs[1].addr().wrapping_sub(ptrs[0].addr());
+        let last = ptrs.len() - 1;
+        let progression = ptrs
+            .windows(2)
+            .fold(true, |ok, w| ok & (w[1].addr().wrapping_sub(w[0].addr()) == dw))
+            && ptrs[last].addr() as i128 == ptrs[0].addr() as i128 + last as i128 * d;
         if progression && d % sz as i128 == 0 {
             let stride = (d / sz as i128) as i64;
             let dims = [Dim::new(m, 1), Dim::new(n, ldc), Dim::new(ptrs.len() as i64, stride)];
