@@ -160,7 +160,7 @@ impl Handle {
     }
 
     fn run_typed<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
-        if self.gpu.is_some() && job.tri.is_some() {
+        if self.gpu.is_some() && job.tri().is_some() {
             return Err(Error::NotSupported(
                 "a triangle-only (syrk) job runs on CPU handles only".into(),
             ));
@@ -168,7 +168,7 @@ impl Handle {
         // The quick returns of every backend, decided once here: nothing to compute (an extent
         // or the batch is 0), or C = beta*C with beta = 1.
         let ab_unread = job.ab_unread();
-        if job.m == 0 || job.n == 0 || job.batch() == 0 || (ab_unread && job.beta == T::one()) {
+        if job.m() == 0 || job.n() == 0 || job.batch() == 0 || (ab_unread && job.beta() == T::one()) {
             return Ok(());
         }
         // One path for every target (the CPU with this handle's settings, or its GPU).

@@ -196,21 +196,25 @@ pub(crate) enum Entries<'a, T> {
 /// address it describes is in bounds for the call's lifetime, that distinct `(i, j, p)` of C are
 /// distinct elements, and that C shares no memory with the A and B it references.
 #[derive(Clone, Copy, Debug)]
+///
+/// Every field is private and read through its getter: code outside this module (and the
+/// validator, its child) cannot build a job, nor copy one and change a field, so a `Job` in hand
+/// is always one somebody vouched for.
 pub(crate) struct Job<'a, T> {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub alpha: T,
-    pub beta: T,
-    pub a: Strides,
-    pub b: Strides,
-    pub c: Strides,
-    pub entries: Entries<'a, T>,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    beta: T,
+    a: Strides,
+    b: Strides,
+    c: Strides,
+    entries: Entries<'a, T>,
     /// `Some`: only this triangle of each (square) C entry is computed; C's other elements are
     /// neither read nor written (`syrk`). `None`: all of C (GEMM).
-    pub tri: Option<Uplo>,
-    /// Private: only this module makes a `Job` ([`Job::assume_valid`] and the derivations
-    /// below), so holding one means someone proved its memory rules.
+    tri: Option<Uplo>,
+    /// Only this module makes a `Job` ([`Job::assume_valid`] and the derivations below), so
+    /// holding one means someone proved its memory rules.
     _proof: Proof,
 }
 
@@ -259,6 +263,55 @@ impl<'a, T: Copy> Job<'a, T> {
             tri: p.tri,
             _proof: Proof,
         }
+    }
+
+    /// Rows of C (and of op(A)).
+    #[inline]
+    pub(crate) fn m(&self) -> usize {
+        self.m
+    }
+    /// Columns of C (and of op(B)).
+    #[inline]
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+    /// The inner dimension.
+    #[inline]
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+    #[inline]
+    pub(crate) fn alpha(&self) -> T {
+        self.alpha
+    }
+    #[inline]
+    pub(crate) fn beta(&self) -> T {
+        self.beta
+    }
+    /// Element strides of op(A) (m x k), with op folded in.
+    #[inline]
+    pub(crate) fn a(&self) -> Strides {
+        self.a
+    }
+    /// Element strides of op(B) (k x n), with op folded in.
+    #[inline]
+    pub(crate) fn b(&self) -> Strides {
+        self.b
+    }
+    /// Element strides of C (m x n).
+    #[inline]
+    pub(crate) fn c(&self) -> Strides {
+        self.c
+    }
+    /// Where the batch entries live.
+    #[inline]
+    pub(crate) fn entries(&self) -> Entries<'a, T> {
+        self.entries
+    }
+    /// The triangle of C computed, if only one is (`syrk`).
+    #[inline]
+    pub(crate) fn tri(&self) -> Option<Uplo> {
+        self.tri
     }
 
     /// The same job on one triangle of each (square) C: it writes a subset of the elements the

@@ -152,11 +152,11 @@ fn mkl_batch<T: Scalar>(job: &Job<'_, T>, g: &Geometry, threads: usize) -> bool 
         bs_b,
         bs_c,
         count,
-    } = job.entries
+    } = job.entries()
     else {
         return false;
     };
-    if g.swap || count < 2 || job.m.max(job.n).max(job.k) > MKL_BATCH_MAX {
+    if g.swap || count < 2 || job.m().max(job.n()).max(job.k()) > MKL_BATCH_MAX {
         return false;
     }
     // MKL's batch call rejects (through xerbla, leaving C unwritten) strides below one matrix's
@@ -177,7 +177,7 @@ fn mkl_batch<T: Scalar>(job: &Job<'_, T>, g: &Geometry, threads: usize) -> bool 
     let (Some(sa), Some(sb), Some(sc), Ok(cnt)) = (int(bs_a), int(bs_b), int(bs_c), c_int::try_from(count)) else {
         return false;
     };
-    let (alpha, beta) = (&job.alpha, &job.beta);
+    let (alpha, beta) = (&job.alpha(), &job.beta());
     // SAFETY: T::DATATYPE names T; the geometry and strides describe the validated job exactly
     // (same layout CBLAS reads per entry); MKL's thread count is restored afterwards.
     unsafe {
@@ -311,7 +311,7 @@ fn geometry<T: Scalar>(job: &Job<'_, T>) -> Option<Geometry> {
         swap: f.swap,
         m: int(f.m as isize)?,
         n: int(f.n as isize)?,
-        k: int(job.k as isize)?,
+        k: int(job.k() as isize)?,
         ta: trans(f.x.op),
         lda: int(f.x.ld)?,
         tb: trans(f.y.op),
@@ -447,7 +447,7 @@ impl Cblas {
                         c.wrapping_offset(j0 as isize * g.c_col),
                     );
                     // SAFETY: columns [j0, j1) of a validated entry; blocks are disjoint in C.
-                    unsafe { call(&g, (j1 - j0) as c_int, a, bj, cj, &job.alpha, &job.beta) };
+                    unsafe { call(&g, (j1 - j0) as c_int, a, bj, cj, &job.alpha(), &job.beta()) };
                 });
             }
         } else if threads > 1 {
@@ -457,13 +457,13 @@ impl Cblas {
                 .for_each(|p| {
                     let (a, b, c) = entry(p);
                     // SAFETY: a validated entry; distinct entries of C are disjoint.
-                    unsafe { call(&g, g.n, a, b, c, &job.alpha, &job.beta) };
+                    unsafe { call(&g, g.n, a, b, c, &job.alpha(), &job.beta()) };
                 });
         } else {
             for p in 0..batch {
                 let (a, b, c) = entry(p);
                 // SAFETY: a validated entry.
-                unsafe { call(&g, g.n, a, b, c, &job.alpha, &job.beta) };
+                unsafe { call(&g, g.n, a, b, c, &job.alpha(), &job.beta()) };
             }
         }
         Ok(())

@@ -281,10 +281,10 @@ pub(crate) fn run<T: Scalar>(
     engine: CpuEngine,
 ) -> Result<()> {
     // Handle::run_job made the quick returns and scaled C where A and B go unread.
-    debug_assert!(job.m > 0 && job.n > 0 && job.batch() > 0 && !job.ab_unread());
+    debug_assert!(job.m() > 0 && job.n() > 0 && job.batch() > 0 && !job.ab_unread());
     let backend = match backend {
         // A triangle-only job (syrk): the vendor BLASes have no strided-batched form of it.
-        _ if job.tri.is_some() && backend != CpuBackend::Reference => CpuBackend::Native,
+        _ if job.tri().is_some() && backend != CpuBackend::Reference => CpuBackend::Native,
         CpuBackend::Auto => auto(job),
         b => b,
     };
@@ -315,7 +315,7 @@ fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
     let Some(vendor) = CpuBackend::vendor() else {
         return CpuBackend::Native;
     };
-    let largest = job.m.max(job.n).max(job.k);
+    let largest = job.m().max(job.n()).max(job.k());
     if largest <= tuning::vendor_limit(vendor, T::DATATYPE) {
         CpuBackend::Native
     } else {
@@ -326,21 +326,25 @@ fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
 /// `C := beta * C` for every addressed element (`beta == 0` writes zeros without reading C);
 /// only the job's triangle of C when it has one.
 pub(crate) fn scale_c<T: Scalar>(job: &Job<'_, T>) {
-    if job.beta == T::one() {
+    if job.beta() == T::one() {
         return;
     }
     for p in 0..job.batch() {
         let c = job.entry(p).c;
-        for j in 0..job.n {
-            for i in 0..job.m {
-                if job.tri.is_some_and(|t| !t.keeps(i, j)) {
+        for j in 0..job.n() {
+            for i in 0..job.m() {
+                if job.tri().is_some_and(|t| !t.keeps(i, j)) {
                     continue;
                 }
                 let (i, j) = (i as isize, j as isize);
-                let ptr = c.wrapping_offset(i * job.c.rs + j * job.c.cs);
+                let ptr = c.wrapping_offset(i * job.c().rs + j * job.c().cs);
                 // SAFETY: the validator proved every (i, j, p) of C addressable and writable.
                 unsafe {
-                    *ptr = if job.beta.is_zero() { T::zero() } else { job.beta * *ptr };
+                    *ptr = if job.beta().is_zero() {
+                        T::zero()
+                    } else {
+                        job.beta() * *ptr
+                    };
                 }
             }
         }

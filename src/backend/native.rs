@@ -30,8 +30,8 @@ impl Backend for Native {
         let cplx = tuning::real_of(T::DATATYPE).1;
         let engine = match cfg.engine {
             // Only the packed engine computes a triangle (syrk).
-            _ if job.tri.is_some() => CpuEngine::Packed,
-            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, job.m, job.n, job.k, streamed_slabs(job)),
+            _ if job.tri().is_some() => CpuEngine::Packed,
+            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, job.m(), job.n(), job.k(), streamed_slabs(job)),
             e => e,
         };
         match engine {
@@ -46,15 +46,15 @@ impl Backend for Native {
 /// The packed engine, threaded as the module documentation says.
 fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     // C's columns contiguous but not its rows: compute C^T = opB^T opA^T, whose rows are.
-    let flip = job.c.rs != 1 && job.c.cs == 1;
+    let flip = job.c().rs != 1 && job.c().cs == 1;
     let j = if flip { job.kernel_transposed() } else { *job };
     let batch = j.batch();
     let parallel = batch.saturating_mul(j.entry_work()) >= PARALLEL_MIN_WORK;
     let full = Rect {
         r0: 0,
-        r1: j.m,
+        r1: j.m(),
         c0: 0,
-        c1: j.n,
+        c1: j.n(),
     };
     let go = |range: std::ops::Range<usize>, rect: Rect| packed_entries(cfg, &j, flip, range, rect);
     let threads = cfg.threads;
@@ -70,17 +70,21 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
             let (bytes, cplx) = tuning::real_of(T::DATATYPE);
             let bl = tuning::blocking(cfg.isa, bytes);
             let w = if cplx { 2 } else { 1 };
-            let (len, unit) = if j.n >= j.m { (j.n, bl.nr) } else { (j.m, bl.mr() / w) };
+            let (len, unit) = if j.n() >= j.m() {
+                (j.n(), bl.nr)
+            } else {
+                (j.m(), bl.mr() / w)
+            };
             let units = len.div_ceil(unit);
             let parts = threads.min(units);
-            let cuts = match j.tri {
+            let cuts = match j.tri() {
                 None => (0..=parts).map(|t| (t * units / parts * unit).min(len)).collect(),
-                Some(tri) => tri_cuts(&j, tri, j.n >= j.m, unit, parts),
+                Some(tri) => tri_cuts(&j, tri, j.n() >= j.m(), unit, parts),
             };
             let cut = |t: usize| cuts[t];
             let rect = |t: usize| {
                 let (lo, hi) = (cut(t), cut(t + 1));
-                if j.n >= j.m {
+                if j.n() >= j.m() {
                     Rect { c0: lo, c1: hi, ..full }
                 } else {
                     Rect { r0: lo, r1: hi, ..full }
@@ -96,7 +100,7 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
 /// about equal numbers of elements of the triangle `tri` (the packed engine's work there):
 /// `parts + 1` ascending offsets from 0 to the extent.
 fn tri_cuts<T: Scalar>(j: &Job<'_, T>, tri: crate::job::Uplo, by_cols: bool, unit: usize, parts: usize) -> Vec<usize> {
-    let (len, other) = if by_cols { (j.n, j.m) } else { (j.m, j.n) };
+    let (len, other) = if by_cols { (j.n(), j.m()) } else { (j.m(), j.n()) };
     // Elements of the triangle in line `x` (a column when by_cols, else a row): the lines
     // shrink along the split (columns of the lower triangle, rows of the upper one) or grow.
     let shrinking = by_cols == (tri == crate::job::Uplo::Lower);
@@ -170,15 +174,15 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     let (threads, batch) = (cfg.threads, job.batch());
     let parallel = batch.saturating_mul(job.entry_work()) >= PARALLEL_MIN_WORK;
     let j = if flip { job.kernel_transposed() } else { *job };
-    if j.m > SMALL_MAX {
+    if j.m() > SMALL_MAX {
         // A tall kernel problem (a flattened contraction whose C rows are contiguous): row slabs
         // of SMALL_MAX rows, each with its slab of A resident.
-        let slabs = j.m.div_ceil(SMALL_MAX);
+        let slabs = j.m().div_ceil(SMALL_MAX);
         let tiles = batch * slabs;
         let run = |range: std::ops::Range<usize>| {
             for t in range {
                 let (p, r0) = (t / slabs, (t % slabs) * SMALL_MAX);
-                let sub = j.tile(flip, p, (r0, (r0 + SMALL_MAX).min(j.m)), (0, j.n));
+                let sub = j.tile(flip, p, (r0, (r0 + SMALL_MAX).min(j.m())), (0, j.n()));
                 run_entries(cfg.isa, &sub, flip, 0..1);
             }
         };
@@ -202,11 +206,11 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         Some(pool) if parallel => {
             // Fewer entries than threads, each large (a wide flattened GEMM): split the columns
             // of each entry into one contiguous block per thread.
-            let parts = threads.min(j.n.div_ceil(8)).max(1);
-            let cols = |t: usize| (t * j.n / parts, (t + 1) * j.n / parts);
+            let parts = threads.min(j.n().div_ceil(8)).max(1);
+            let cols = |t: usize| (t * j.n() / parts, (t + 1) * j.n() / parts);
             split(pool, parts, |t| {
                 for p in 0..batch {
-                    run_entries(cfg.isa, &j.tile(flip, p, (0, j.m), cols(t)), flip, 0..1);
+                    run_entries(cfg.isa, &j.tile(flip, p, (0, j.m()), cols(t)), flip, 0..1);
                 }
             });
         }
@@ -243,7 +247,7 @@ fn gemm_crate<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
 /// and one of `m`, `n` at most `SMALL_MAX` (a thin GEMM, such as a flattened contraction); a
 /// kernel `m` above it runs in row slabs. The orientation is `flip_pays`' choice.
 fn small_orientation<T: Scalar>(job: &Job<'_, T>) -> Option<bool> {
-    (job.k <= THIN_K_MAX && job.m.min(job.n) <= SMALL_MAX).then(|| flip_pays(job))
+    (job.k() <= THIN_K_MAX && job.m().min(job.n()) <= SMALL_MAX).then(|| flip_pays(job))
 }
 
 /// Whether the small kernels would run `job` as tall row slabs of an operand that, over the
@@ -253,9 +257,9 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
     let Some(flip) = small_orientation(job) else {
         return false;
     };
-    let rows = if flip { job.n } else { job.m };
+    let rows = if flip { job.n() } else { job.m() };
     // Entries that own a slabbed operand: one when it is broadcast (batch stride 0).
-    let owners = match job.entries {
+    let owners = match job.entries() {
         Entries::Strided { bs_a, bs_b, count, .. } => {
             if (if flip { bs_b } else { bs_a }) == 0 {
                 1
@@ -268,7 +272,7 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
     rows > SMALL_MAX
         && owners
             .saturating_mul(rows)
-            .saturating_mul(job.k)
+            .saturating_mul(job.k())
             .saturating_mul(std::mem::size_of::<T>())
             >= tuning::SLAB_STREAM_BYTES
 }
@@ -277,7 +281,7 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
 /// first (vector stores instead of scattered ones), then A streamed in place instead of packed.
 fn flip_pays<T: Scalar>(job: &Job<'_, T>) -> bool {
     let score = |a: crate::job::Strides, c: crate::job::Strides| 2 * (c.rs == 1) as u8 + (a.rs == 1 && !a.conj) as u8;
-    score(job.b.t(), job.c.t()) > score(job.a, job.c)
+    score(job.b().t(), job.c().t()) > score(job.a(), job.c())
 }
 
 /// One entry through the `gemm` crate.
@@ -288,24 +292,24 @@ fn entry<T: Scalar>(job: &Job<'_, T>, e: EntryPtrs<T>, par: Parallelism) {
     // (alpha, beta) are passed swapped and beta == 0 never reads C.
     unsafe {
         gemm::gemm(
-            job.m,
-            job.n,
-            job.k,
+            job.m(),
+            job.n(),
+            job.k(),
             e.c,
-            job.c.cs,
-            job.c.rs,
-            !job.beta.is_zero(),
+            job.c().cs,
+            job.c().rs,
+            !job.beta().is_zero(),
             e.a,
-            job.a.cs,
-            job.a.rs,
+            job.a().cs,
+            job.a().rs,
             e.b,
-            job.b.cs,
-            job.b.rs,
-            job.beta,
-            job.alpha,
+            job.b().cs,
+            job.b().rs,
+            job.beta(),
+            job.alpha(),
             false,
-            job.a.conj,
-            job.b.conj,
+            job.a().conj,
+            job.b().conj,
             par,
         )
     }

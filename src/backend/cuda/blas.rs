@@ -20,7 +20,7 @@ fn cu_op(op: Op) -> bsys::cublasOperation_t {
 /// row-major, A and B each N/T/C with a legal leading dimension) with non-negative batch
 /// strides.
 pub(crate) fn blas_form<T: Scalar>(job: &Job<'_, T>) -> Option<BlasForm> {
-    if let Entries::Strided { bs_a, bs_b, bs_c, .. } = job.entries {
+    if let Entries::Strided { bs_a, bs_b, bs_c, .. } = job.entries() {
         if bs_a < 0 || bs_b < 0 || bs_c < 0 {
             return None;
         }
@@ -173,9 +173,9 @@ unsafe fn gemm_batched<T: Scalar>(
 impl Gpu {
     pub(super) fn cublas<T: Scalar>(&self, st: &State, job: &Job<'_, T>, f: &BlasForm) -> Result<()> {
         let h = st.blas;
-        let (alpha, beta) = (job.alpha, job.beta);
-        let (m, n, k) = (f.m as i64, f.n as i64, job.k as i64);
-        match job.entries {
+        let (alpha, beta) = (job.alpha(), job.beta());
+        let (m, n, k) = (f.m as i64, f.n as i64, job.k() as i64);
+        match job.entries() {
             Entries::Strided {
                 a,
                 b,

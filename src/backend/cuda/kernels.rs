@@ -257,38 +257,38 @@ impl Gpu {
     pub(super) fn kernel<T: Scalar>(&self, st: &mut State, job: &Job<'_, T>, which: Kernel) -> Result<()> {
         let module = self.module(st, T::DATATYPE)?;
         let ab_unread = job.ab_unread();
-        let (alpha, beta) = (job.alpha.to_c64(), job.beta.to_c64());
+        let (alpha, beta) = (job.alpha().to_c64(), job.beta().to_c64());
         let mut args = KernelArgs {
-            m: job.m as i64,
-            n: job.n as i64,
-            k: job.k as i64,
+            m: job.m() as i64,
+            n: job.n() as i64,
+            k: job.k() as i64,
             batch: job.batch() as i64,
             a: 0,
-            a_rs: job.a.rs as i64,
-            a_cs: job.a.cs as i64,
+            a_rs: job.a().rs as i64,
+            a_cs: job.a().cs as i64,
             a_bs: 0,
             a_arr: 0,
             b: 0,
-            b_rs: job.b.rs as i64,
-            b_cs: job.b.cs as i64,
+            b_rs: job.b().rs as i64,
+            b_cs: job.b().cs as i64,
             b_bs: 0,
             b_arr: 0,
             c: 0,
-            c_rs: job.c.rs as i64,
-            c_cs: job.c.cs as i64,
+            c_rs: job.c().rs as i64,
+            c_cs: job.c().cs as i64,
             c_bs: 0,
             c_arr: 0,
             alpha_re: alpha.re,
             alpha_im: alpha.im,
             beta_re: beta.re,
             beta_im: beta.im,
-            conj_a: job.a.conj as i32,
-            conj_b: job.b.conj as i32,
+            conj_a: job.a().conj as i32,
+            conj_b: job.b().conj as i32,
             ab_unread: ab_unread as i32,
-            beta_zero: job.beta.is_zero() as i32,
+            beta_zero: job.beta().is_zero() as i32,
         };
         let mut arrays = None;
-        match job.entries {
+        match job.entries() {
             Entries::Strided {
                 a,
                 b,
@@ -310,15 +310,15 @@ impl Gpu {
         let batch = job.batch() as u64;
         let (f, grid, block, shmem) = match which {
             Kernel::General => {
-                let tiles = (job.m as u64).div_ceil(64) * (job.n as u64).div_ceil(64);
+                let tiles = (job.m() as u64).div_ceil(64) * (job.n() as u64).div_ceil(64);
                 let gx = tiles.min(1 << 20) as u32;
                 let gy = batch.min(65535) as u32;
                 (module.general, (gx, gy, 1), (16, 16, 1), 0u32)
             }
             Kernel::Small => {
-                let per = self::small_per(job.m, job.n, job.k, std::mem::size_of::<T>());
+                let per = self::small_per(job.m(), job.n(), job.k(), std::mem::size_of::<T>());
                 let groups = batch.div_ceil(per as u64);
-                let shmem = per * (job.m * job.k + job.k * job.n) * std::mem::size_of::<T>();
+                let shmem = per * (job.m() * job.k() + job.k() * job.n()) * std::mem::size_of::<T>();
                 (
                     module.small,
                     (groups.min(1 << 30) as u32, 1, 1),

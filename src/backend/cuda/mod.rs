@@ -33,7 +33,7 @@ impl Gpu {
     /// cuBLAS); `Handle::run_job` made the quick returns and sends C = beta*C to
     /// [`Gpu::scale_c`].
     pub(crate) fn run<T: Scalar>(&self, job: &Job<'_, T>) -> Result<()> {
-        debug_assert!(job.m > 0 && job.n > 0 && job.batch() > 0 && !job.ab_unread());
+        debug_assert!(job.m() > 0 && job.n() > 0 && job.batch() > 0 && !job.ab_unread());
         let _cur = Current::push(self.ctx)?;
         let mut st = self.state();
         match st.engine {
@@ -72,15 +72,15 @@ impl Gpu {
 
     /// The small-matrix kernel, where the job fits it.
     fn small<T: Scalar>(&self, st: &mut context::State, job: &Job<'_, T>) -> Result<()> {
-        if job.m.max(job.n).max(job.k) <= kernels::SMALL_MAX {
+        if job.m().max(job.n()).max(job.k()) <= kernels::SMALL_MAX {
             self.kernel(st, job, Kernel::Small)
         } else {
             Err(Error::NotSupported(format!(
                 "GPU engine 'small' takes m, n, k <= {}, got {}x{}x{}",
                 kernels::SMALL_MAX,
-                job.m,
-                job.n,
-                job.k
+                job.m(),
+                job.n(),
+                job.k()
             )))
         }
     }
@@ -102,6 +102,19 @@ mod tests {
         b: (isize, isize, bool),
         c: (isize, isize),
     ) -> Job<'static, f64> {
+        job_bs_a(m, n, k, a, b, c, 0)
+    }
+
+    /// As `job`, with A's batch stride `bs_a`.
+    fn job_bs_a(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: (isize, isize, bool),
+        b: (isize, isize, bool),
+        c: (isize, isize),
+        bs_a: isize,
+    ) -> Job<'static, f64> {
         let s = |(rs, cs, conj)| Strides { rs, cs, conj };
         // SAFETY: never executed: these tests only read the job's strides (blas_form).
         unsafe {
@@ -118,7 +131,7 @@ mod tests {
                     a: std::ptr::null(),
                     b: std::ptr::null(),
                     c: std::ptr::null_mut(),
-                    bs_a: 0,
+                    bs_a,
                     bs_b: 0,
                     bs_c: (m * n) as isize,
                     count: 2,
@@ -156,11 +169,7 @@ mod tests {
         // C with general strides.
         assert!(blas_form(&job(3, 4, 5, (1, 3, false), (1, 5, false), (2, 6))).is_none());
         // Negative batch stride.
-        let mut j = job(3, 4, 5, (1, 3, false), (1, 5, false), (1, 3));
-        if let Entries::Strided { bs_a, .. } = &mut j.entries {
-            *bs_a = -15;
-        }
-        assert!(blas_form(&j).is_none());
+        assert!(blas_form(&job_bs_a(3, 4, 5, (1, 3, false), (1, 5, false), (1, 3), -15)).is_none());
     }
 
     #[test]

@@ -54,23 +54,23 @@ pub(crate) struct Desc<R> {
 impl<R: Real> Desc<R> {
     /// The descriptor of `job` (already in the kernels' orientation).
     pub(crate) fn of<T: Scalar>(job: &Job<'_, T>) -> Desc<R> {
-        let (al, be) = (job.alpha.to_c64(), job.beta.to_c64());
+        let (al, be) = (job.alpha().to_c64(), job.beta().to_c64());
         Desc {
-            m: job.m,
-            n: job.n,
-            k: job.k,
+            m: job.m(),
+            n: job.n(),
+            k: job.k(),
             alpha: [R::from_f64(al.re), R::from_f64(al.im)],
             beta: [R::from_f64(be.re), R::from_f64(be.im)],
-            beta_zero: job.beta.is_zero(),
-            a_rs: job.a.rs,
-            a_cs: job.a.cs,
-            a_conj: job.a.conj,
-            b_rs: job.b.rs,
-            b_cs: job.b.cs,
-            b_conj: job.b.conj,
-            c_rs: job.c.rs,
-            c_cs: job.c.cs,
-            tri: job.tri,
+            beta_zero: job.beta().is_zero(),
+            a_rs: job.a().rs,
+            a_cs: job.a().cs,
+            a_conj: job.a().conj,
+            b_rs: job.b().rs,
+            b_cs: job.b().cs,
+            b_conj: job.b().conj,
+            c_rs: job.c().rs,
+            c_cs: job.c().cs,
+            tri: job.tri(),
         }
     }
 }
