@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 use tensorblas::{Handle, Op, StridedMut, StridedRef};
-use tensorblas_fft::{transform_into, Algorithm, GemmCall, Plan, PlanSpec, Precision};
+use tensorblas_fft::{transform_into, Algorithm, GemmCall, Plan, PlanSpec, Precision, Workspace};
 
 pub const HELP: &str = "\
 tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64|f32]
@@ -23,8 +23,8 @@ tensorblas-bench fft [--log2n 16,18,20,22,24] [--devices 2,4,8] [--precision f64
      Defaults: GBS 25, R = the GEMM rate measured in the solo FMM run, F = the rate measured for
      rustfft, M 20 GB/s. P = K·G sections (default K = 1: the smallest valid P; a K·G that
      breaks a plan rule falls back to the default). Every transform is timed on its second
-     execution of the plan into the same output array (transform_into; the first run warms the
-     work arrays); rustfft likewise (planned outside the timing). Writes DIR/fft.csv and prints the table; default DIR
+     execution of the plan into the same output array and workspace (transform_into; the first
+     run warms the work arrays); rustfft likewise (planned outside the timing). Writes DIR/fft.csv and prints the table; default DIR
      benches/results/fft; --quick: 2^16..2^20)";
 
 pub struct Opts {
@@ -89,13 +89,15 @@ struct Run {
 fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], threads: Option<usize>) -> Run {
     let threads = threads
         .unwrap_or_else(|| (std::thread::available_parallelism().map_or(1, |n| n.get()) / plan.spec().devices).max(1));
-    // Like an application transforming repeatedly: the same plan and output array each time.
+    // Like an application transforming repeatedly: the same plan, workspace and output array
+    // each time.
+    let mut ws = Workspace::new();
     let (y, secs, rep) = if plan.spec().precision == Precision::F32 {
         let x32: Vec<Complex<f32>> = x.iter().map(|v| Complex::new(v.re as f32, v.im as f32)).collect();
         let mut out = vec![Complex::new(0.0f32, 0.0); x.len()];
-        let _ = transform_into(plan, algo, &x32, &mut out, false, threads).expect("transform"); // warm-up
+        let _ = transform_into(plan, algo, &x32, &mut out, false, threads, &mut ws).expect("transform"); // warm-up
         let t = Instant::now();
-        let rep = transform_into(plan, algo, &x32, &mut out, false, threads).expect("transform");
+        let rep = transform_into(plan, algo, &x32, &mut out, false, threads, &mut ws).expect("transform");
         let secs = t.elapsed().as_secs_f64();
         (
             out.iter().map(|v| Complex64::new(v.re as f64, v.im as f64)).collect(),
@@ -104,9 +106,9 @@ fn run(plan: &Plan, algo: Algorithm, x: &[Complex64], want: &[Complex64], thread
         )
     } else {
         let mut out = vec![Complex64::new(0.0, 0.0); x.len()];
-        let _ = transform_into(plan, algo, x, &mut out, false, threads).expect("transform"); // warm-up
+        let _ = transform_into(plan, algo, x, &mut out, false, threads, &mut ws).expect("transform"); // warm-up
         let t = Instant::now();
-        let rep = transform_into(plan, algo, x, &mut out, false, threads).expect("transform");
+        let rep = transform_into(plan, algo, x, &mut out, false, threads, &mut ws).expect("transform");
         (out, t.elapsed().as_secs_f64(), rep)
     };
     Run {

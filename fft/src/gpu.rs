@@ -14,7 +14,7 @@
 
 use crate::mem::{At, HostWork, Mem};
 use crate::plan::{OpsOn, Plan};
-use crate::work::Pool;
+use crate::work::{DeviceWork, Pool};
 use crate::{DeviceStats, FftError, Precision, Real};
 use num_complex::Complex;
 use std::ops::Range;
@@ -103,7 +103,7 @@ impl<T: Real> Device<T> for Cuda<'_> {
     }
 }
 
-/// One device's work arrays on a GPU, kept in the plan between transforms (see `Plan::work`).
+/// One device's work arrays on a GPU, kept in the caller's [`crate::Workspace`] between transforms.
 pub(crate) struct DevWork<T: Real, B> {
     /// The GPU they live on ([`Device::name`]); a transform on another GPU drops them.
     gpu: String,
@@ -131,11 +131,11 @@ pub(crate) struct DevMem<T: Real, D: Device<T>> {
 }
 
 impl<T: Real, D: Device<T>> DevMem<T, D> {
-    /// Device `g`'s memory on `dev`, with its work arrays from `plan` when they are on that GPU
-    /// (given back by [`Mem::done`]).
-    pub(crate) fn new(dev: D, plan: &Plan, g: usize) -> Self {
+    /// A device's memory on `dev`, with its work arrays from its workspace slot `slot` when
+    /// they are on that GPU (given back by [`Mem::done`]).
+    pub(crate) fn new(dev: D, slot: &mut DeviceWork) -> Self {
         let gpu = dev.name();
-        let mut wk: DevWork<T, D::Buf> = plan.work.take(g);
+        let mut wk: DevWork<T, D::Buf> = slot.take();
         if wk.gpu != gpu {
             wk = DevWork {
                 gpu,
@@ -227,8 +227,8 @@ impl<T: Real, D: Device<T>> Mem<T> for DevMem<T, D> {
         self.wk.host.pools()
     }
 
-    fn done(self, plan: &Plan, g: usize) {
-        plan.work.put(g, self.wk);
+    fn done(self, slot: &mut DeviceWork) {
+        slot.put(self.wk);
     }
 
     fn final_ffts(
@@ -360,10 +360,10 @@ mod tests {
     //! it, and the FFT is the plan's rustfft. The FMM executor over it must give bit for bit what
     //! it gives over host memory.
     use super::*;
-    use crate::fabric::{Fabric, InProcess};
+    use crate::fabric::InProcess;
     use crate::fmm;
     use crate::mem::{copy_rows, copy_rows_within, HostMem};
-    use crate::{PlanSpec, Precision};
+    use crate::{PlanSpec, Precision, Workspace};
     use num_complex::Complex64;
 
     struct Emu<T: Real>(Arc<dyn rustfft::Fft<T>>);
@@ -446,7 +446,8 @@ mod tests {
         plan: &Plan,
         x: &[Complex<T>],
         conj_in: bool,
-        mem: impl Fn(usize) -> M + Sync,
+        ws: &mut Workspace,
+        mem: impl Fn(&mut DeviceWork) -> M + Sync,
     ) -> Vec<Complex<T>> {
         let g = plan.spec.devices;
         let chunk = x.len() / g;
@@ -455,17 +456,18 @@ mod tests {
         let handle = Handle::new().unwrap();
         handle.set_num_threads(1);
         std::thread::scope(|s| {
-            for ((fab, part), dst) in InProcess::new(g)
+            for (((fab, part), dst), slot) in InProcess::new(g)
                 .into_iter()
                 .zip(x.chunks(chunk))
                 .zip(out.chunks_mut(chunk))
+                .zip(ws.devices_for(plan).iter_mut())
             {
                 let (handle, mem) = (&handle, &mem);
                 s.spawn(move || {
-                    let mut m = mem(fab.rank());
+                    let mut m = mem(slot);
                     let mut st = DeviceStats::default();
                     fmm::device(plan, &fab, handle, &mut m, (part, conj_in), dst, &mut st).unwrap();
-                    m.done(plan, fab.rank());
+                    m.done(slot);
                 });
             }
         });
@@ -499,11 +501,12 @@ mod tests {
         let plan = Plan::new(&spec).unwrap();
         let x = signal::<T>(n);
         for conj_in in [false, true] {
-            let host = run::<T, _>(&plan, &x, conj_in, |g| HostMem::<T>::new(&plan, g));
-            // Twice: the second run reuses the device arrays the first one left in the plan.
+            let host = run::<T, _>(&plan, &x, conj_in, &mut Workspace::new(), |w| HostMem::<T>::new(w));
+            // Twice: the second run reuses the device arrays the first one left in the workspace.
+            let mut ws = Workspace::new();
             for pass in 0..2 {
-                let dev = run::<T, _>(&plan, &x, conj_in, |g| {
-                    DevMem::<T, _>::new(Emu(plan.ffts.forward::<T>(plan.m)), &plan, g)
+                let dev = run::<T, _>(&plan, &x, conj_in, &mut ws, |w| {
+                    DevMem::<T, _>::new(Emu(plan.ffts.forward::<T>(plan.m)), w)
                 });
                 let same = host
                     .iter()

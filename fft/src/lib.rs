@@ -46,6 +46,7 @@ mod work;
 
 pub use fabric::{Counters, Fabric, InProcess, Phase, Traffic, Wire};
 pub use plan::{Plan, PlanSpec, Precision};
+pub use work::Workspace;
 
 use num_complex::Complex;
 use std::collections::BTreeMap;
@@ -270,13 +271,13 @@ pub fn transform_with_threads<T: Real>(
 ) -> Result<(Vec<Complex<T>>, Report), FftError> {
     let zero = <T as tensorblas::Scalar>::zero();
     let mut out = vec![Complex::new(zero, zero); x.len()];
-    let report = transform_into(plan, algo, x, &mut out, inverse, threads)?;
+    let report = transform_into(plan, algo, x, &mut out, inverse, threads, &mut Workspace::new())?;
     Ok((out, report))
 }
 
 /// [`transform`] into a caller's array `out` (length N), with `threads` tensorblas threads per
-/// device: a program that transforms repeatedly reuses `out`, and with the plan's own work
-/// arrays nothing is allocated afresh. On an error `out` may hold partial results.
+/// device and the work arrays of `ws`: a program that transforms repeatedly reuses `out` and its
+/// [`Workspace`], and nothing is allocated afresh. On an error `out` may hold partial results.
 pub fn transform_into<T: Real>(
     plan: &Plan,
     algo: Algorithm,
@@ -284,10 +285,11 @@ pub fn transform_into<T: Real>(
     out: &mut [Complex<T>],
     inverse: bool,
     threads: usize,
+    ws: &mut Workspace,
 ) -> Result<Report, FftError> {
     let handle = tensorblas::Handle::new()?;
     handle.set_num_threads(threads.max(1));
-    transform_into_with(plan, algo, x, out, inverse, &handle)
+    transform_into_with(plan, algo, x, out, inverse, &handle, ws)
 }
 
 /// [`transform_into`] with the G in-process devices sharing `handle`: a CPU handle (with its
@@ -304,6 +306,7 @@ pub fn transform_into_with<T: Real>(
     out: &mut [Complex<T>],
     inverse: bool,
     handle: &tensorblas::Handle,
+    ws: &mut Workspace,
 ) -> Result<Report, FftError> {
     // The generic API stops here: each precision continues in a non-generic, never-inlined
     // function, so the transforms (and the rustfft code under them) are compiled once, in this
@@ -323,9 +326,9 @@ pub fn transform_into_with<T: Real>(
     // `Real` is implemented for f32 and f64 only (its `tensorblas::Scalar` bound is sealed, so
     // no other crate can add a type), each with its own PRECISION: in each branch T is that type.
     if const { matches!(T::PRECISION, Precision::F32) } {
-        into_with_f32(plan, algo, same(x), same_mut(out), inverse, handle)
+        into_with_f32(plan, algo, same(x), same_mut(out), inverse, handle, ws)
     } else {
-        into_with_f64(plan, algo, same(x), same_mut(out), inverse, handle)
+        into_with_f64(plan, algo, same(x), same_mut(out), inverse, handle, ws)
     }
 }
 
@@ -337,8 +340,9 @@ fn into_with_f32(
     out: &mut [Complex<f32>],
     inverse: bool,
     handle: &tensorblas::Handle,
+    ws: &mut Workspace,
 ) -> Result<Report, FftError> {
-    into_with_typed(plan, algo, x, out, inverse, handle)
+    into_with_typed(plan, algo, x, out, inverse, handle, ws)
 }
 
 #[inline(never)]
@@ -349,8 +353,9 @@ fn into_with_f64(
     out: &mut [Complex<f64>],
     inverse: bool,
     handle: &tensorblas::Handle,
+    ws: &mut Workspace,
 ) -> Result<Report, FftError> {
-    into_with_typed(plan, algo, x, out, inverse, handle)
+    into_with_typed(plan, algo, x, out, inverse, handle, ws)
 }
 
 fn into_with_typed<T: Real>(
@@ -360,6 +365,7 @@ fn into_with_typed<T: Real>(
     out: &mut [Complex<T>],
     inverse: bool,
     handle: &tensorblas::Handle,
+    ws: &mut Workspace,
 ) -> Result<Report, FftError> {
     let spec = plan.spec();
     check_precision::<T>(plan)?;
@@ -379,9 +385,10 @@ fn into_with_typed<T: Real>(
         let hs: Vec<_> = ends
             .into_iter()
             .zip(x.chunks(chunk).zip(out.chunks_mut(chunk)))
-            .map(|(fab, (part, dst))| {
+            .zip(ws.devices_for(plan).iter_mut())
+            .map(|((fab, (part, dst)), slot)| {
                 s.spawn(move || {
-                    let r = transform_on(plan, algo, &fab, handle, part, dst, inverse);
+                    let r = device_transform(plan, algo, &fab, handle, (part, inverse), dst, slot);
                     if r.is_err() {
                         fab.abandon(); // the other devices must not wait for it forever
                     }
@@ -404,7 +411,9 @@ fn into_with_typed<T: Real>(
 /// the input, points g·N/G .. (g+1)·N/G; `out` receives its block of the result (same points,
 /// natural order); returns what the device measured. Every device of the fabric must call it with the same plan,
 /// algorithm and direction. `handle` runs the GEMMs: a CPU handle, or (FMM only) a CUDA handle,
-/// on which the device's arrays live in GPU memory (see [`transform_into_with`]).
+/// on which the device's arrays live in GPU memory (see [`transform_into_with`]). The device's
+/// work arrays come from (and go back to) its slot of `ws`.
+#[allow(clippy::too_many_arguments)]
 pub fn transform_on<T: Real, F: Fabric>(
     plan: &Plan,
     algo: Algorithm,
@@ -413,6 +422,23 @@ pub fn transform_on<T: Real, F: Fabric>(
     block: &[Complex<T>],
     out: &mut [Complex<T>],
     inverse: bool,
+    ws: &mut Workspace,
+) -> Result<DeviceStats, FftError> {
+    // A fabric larger than the plan is refused below, before the slot is used.
+    let rank = fab.rank().min(plan.spec().devices.saturating_sub(1));
+    let slot = &mut ws.devices_for(plan)[rank];
+    device_transform(plan, algo, fab, handle, (block, inverse), out, slot)
+}
+
+/// [`transform_on`] with the device's workspace slot.
+fn device_transform<T: Real, F: Fabric>(
+    plan: &Plan,
+    algo: Algorithm,
+    fab: &F,
+    handle: &tensorblas::Handle,
+    (block, inverse): (&[Complex<T>], bool),
+    out: &mut [Complex<T>],
+    slot: &mut work::DeviceWork,
 ) -> Result<DeviceStats, FftError> {
     let spec = plan.spec();
     check_precision::<T>(plan)?;
@@ -443,17 +469,17 @@ pub fn transform_on<T: Real, F: Fabric>(
     let mut st = DeviceStats::default();
     match algo {
         Algorithm::Fmm if handle.is_cuda() => {
-            let mem = gpu::DevMem::<T, _>::new(gpu::Cuda(handle), plan, fab.rank());
-            fmm_in(mem, plan, fab, handle, (block, inverse), out, &mut st)
+            let mem = gpu::DevMem::<T, _>::new(gpu::Cuda(handle), slot);
+            fmm_in(mem, plan, fab, handle, (block, inverse), out, &mut st, slot)
         }
         Algorithm::Fmm => {
-            let mem = mem::HostMem::<T>::new(plan, fab.rank());
-            fmm_in(mem, plan, fab, handle, (block, inverse), out, &mut st)
+            let mem = mem::HostMem::<T>::new(slot);
+            fmm_in(mem, plan, fab, handle, (block, inverse), out, &mut st, slot)
         }
         Algorithm::SixStep if handle.is_cuda() => Err(FftError::Blas(tensorblas::Error::NotSupported(
             "the six-step baseline runs on CPU handles only (its GPU path is not built)".into(),
         ))),
-        Algorithm::SixStep => sixstep::device(plan, (block, inverse), fab, out, &mut st),
+        Algorithm::SixStep => sixstep::device(plan, (block, inverse), fab, out, &mut st, slot),
     }?;
     if inverse {
         let scale = T::from_c64(num_complex::Complex64::new(1.0 / spec.n as f64, 0.0));
@@ -467,8 +493,9 @@ pub fn transform_on<T: Real, F: Fabric>(
     Ok(st)
 }
 
-/// The FMM-FFT of one device with its arrays in `mem`, whose work arrays go back to the plan
-/// whatever the outcome.
+/// The FMM-FFT of one device with its arrays in `mem`, whose work arrays go back to the
+/// device's workspace slot whatever the outcome.
+#[allow(clippy::too_many_arguments)]
 fn fmm_in<T: Real, F: Fabric, M: mem::Mem<T>>(
     mut mem: M,
     plan: &Plan,
@@ -477,9 +504,10 @@ fn fmm_in<T: Real, F: Fabric, M: mem::Mem<T>>(
     block: (&[Complex<T>], bool),
     out: &mut [Complex<T>],
     st: &mut DeviceStats,
+    slot: &mut work::DeviceWork,
 ) -> Result<(), FftError> {
     let r = fmm::device(plan, fab, handle, &mut mem, block, out, st);
-    mem.done(plan, fab.rank());
+    mem.done(slot);
     r
 }
 

@@ -3,7 +3,9 @@
 
 use num_complex::{Complex, Complex64};
 use std::path::PathBuf;
-use tensorblas_fft::{npy, threads_per_device, transform_into_with, Algorithm, Plan, PlanSpec, Precision, Report};
+use tensorblas_fft::{
+    npy, threads_per_device, transform_into_with, Algorithm, Plan, PlanSpec, Precision, Report, Workspace,
+};
 
 const HELP: &str = "\
 tensorblas-fft INPUT.npy --out OUTPUT.npy [--inverse] [--sections P] [--devices G]
@@ -216,13 +218,22 @@ fn run(a: &Args) -> Result<(), String> {
     let (out, report) = match precision {
         Precision::F64 => {
             let mut y = vec![Complex64::new(0.0, 0.0); x.len()];
-            let r = transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h).map_err(|e| e.to_string())?;
+            let r = transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h, &mut Workspace::new())
+                .map_err(|e| e.to_string())?;
             (y, r)
         }
         Precision::F32 => {
             let mut y = vec![Complex::new(0.0f32, 0.0); x.len()];
-            let r = transform_into_with(&plan, a.algorithm, &to_f32(&x), &mut y, a.inverse, &h)
-                .map_err(|e| e.to_string())?;
+            let r = transform_into_with(
+                &plan,
+                a.algorithm,
+                &to_f32(&x),
+                &mut y,
+                a.inverse,
+                &h,
+                &mut Workspace::new(),
+            )
+            .map_err(|e| e.to_string())?;
             (to_f64(&y), r)
         }
     };

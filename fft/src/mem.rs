@@ -10,7 +10,7 @@
 //! (what [`Mem::download`] / [`Mem::upload`] express).
 
 use crate::plan::{Ops, OpsOn, Plan};
-use crate::work::{fft_in_place, nan, Pool};
+use crate::work::{fft_in_place, nan, DeviceWork, Pool};
 use crate::{DeviceStats, FftError, Real};
 use num_complex::Complex;
 use std::ops::Range;
@@ -75,8 +75,8 @@ pub(crate) trait Mem<T: Real> {
     /// Host arrays for messages: reals (halos, all-gather) and complex (all-to-all chunks).
     fn host_pools(&mut self) -> (&mut Pool<T>, &mut Pool<Complex<T>>);
 
-    /// Puts device `g`'s work arrays back into `plan` for the next transform.
-    fn done(self, plan: &Plan, g: usize);
+    /// Puts the device's work arrays back into its workspace slot for the next transform.
+    fn done(self, wk: &mut DeviceWork);
 
     /// Step 9: `recv[d]` holds rows q_loc = 0..P/G of `mloc` points from device d; assembles
     /// row q_loc of `out` (M points) from them and runs the P/G M-point FFTs in place.
@@ -89,7 +89,7 @@ pub(crate) trait Mem<T: Real> {
     ) -> Result<(), FftError>;
 }
 
-/// One device's work arrays in host memory, kept in the plan between transforms.
+/// One device's work arrays in host memory, kept in the caller's workspace between transforms.
 #[derive(Default)]
 pub(crate) struct HostWork<T> {
     re: Pool<T>,
@@ -123,9 +123,10 @@ pub(crate) struct HostMem<T> {
 }
 
 impl<T: Real> HostMem<T> {
-    /// Device `g`'s memory, with its work arrays from `plan` (given back by [`Mem::done`]).
-    pub(crate) fn new(plan: &Plan, g: usize) -> Self {
-        HostMem { wk: plan.work.take(g) }
+    /// A device's memory, with its work arrays from its workspace slot `wk` (given back by
+    /// [`Mem::done`]).
+    pub(crate) fn new(wk: &mut DeviceWork) -> Self {
+        HostMem { wk: wk.take() }
     }
 }
 
@@ -209,8 +210,8 @@ impl<T: Real> Mem<T> for HostMem<T> {
         self.wk.pools()
     }
 
-    fn done(self, plan: &Plan, g: usize) {
-        plan.work.put(g, self.wk);
+    fn done(self, wk: &mut DeviceWork) {
+        wk.put(self.wk);
     }
 
     fn final_ffts(

@@ -268,7 +268,16 @@ pub fn transform_root<T: Real>(
     fab.comm.barrier();
     let t = std::time::Instant::now();
     let mut out = vec![Complex::new(zero, zero); block];
-    let st = transform_on(plan, algo, fab, &handle, &mine, &mut out, inverse)?;
+    let st = transform_on(
+        plan,
+        algo,
+        fab,
+        &handle,
+        &mine,
+        &mut out,
+        inverse,
+        &mut crate::Workspace::new(),
+    )?;
     fab.comm.barrier();
     let seconds = t.elapsed().as_secs_f64();
     let stats = encode(&st);

@@ -7,10 +7,9 @@
 use crate::fabric::Traffic;
 use crate::{FftError, Real};
 use num_complex::Complex64;
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::any::Any;
 use std::f64::consts::PI;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Arithmetic precision of a transform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -184,11 +183,12 @@ impl<A> OpsOn<A> {
 /// A validated FMM-FFT plan: sizes, operators and the local FFTs' rustfft plans. Executing it is
 /// [`crate::transform`]'s (or [`crate::transform_on`]'s) job.
 ///
-/// Like a cuFFT plan, a plan is made once and executed many times: it keeps each device's work
-/// arrays between executions (a few times the device's N/G complex points; shared by clones),
-/// so repeated transforms neither plan FFTs nor fault in fresh memory. Dropping the plan (and
-/// its clones) frees them. Concurrent executions of one plan are correct; the second one simply
-/// allocates its own arrays.
+/// A plan is the recipe, made once and executed many times, and never changes after
+/// [`Plan::new`] (as RustFFT separates its planner, the `Fft` recipe and the caller's scratch):
+/// the mutable state of a transform — each device's work arrays — lives in a
+/// [`crate::Workspace`] that the caller keeps next to the plan (the `*_into*` functions take one).
+/// Clones share the operators and FFT plans; any number of threads may execute one plan at once,
+/// each with its own workspace.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub(crate) spec: PlanSpec,
@@ -210,65 +210,44 @@ pub struct Plan {
     pub(crate) rho: Vec<Complex64>,
     /// W[q][p] ρ_p i for p = 1..P-1: c_q = Σ_p wc[q][p-1] r_p.
     pub(crate) wc: Vec<Complex64>,
-    /// The local FFTs (rustfft plans, twiddles included), made once per plan and shared by its
-    /// clones, so that executing a plan does not plan FFTs (as cuFFT plans are made up front).
-    pub(crate) ffts: Arc<FftCache>,
-    /// Each device's work arrays, kept between executions of this plan (and shared by its
-    /// clones): a transform takes its device's set out and puts it back, so repeated transforms
-    /// reuse warm memory instead of faulting in fresh pages.
-    pub(crate) work: Arc<WorkCache>,
-}
-
-/// Work arrays by (element type, device).
-#[derive(Default)]
-pub(crate) struct WorkCache(Mutex<HashMap<(TypeId, usize), Box<dyn Any + Send>>>);
-
-impl std::fmt::Debug for WorkCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.lock().map_or(0, |m| m.len());
-        write!(f, "WorkCache({n} devices)")
-    }
-}
-
-impl WorkCache {
-    /// Device `g`'s work arrays of type `W` (empty the first time, or while another transform
-    /// with this plan holds them).
-    pub(crate) fn take<W: Default + Send + 'static>(&self, g: usize) -> W {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.remove(&(TypeId::of::<W>(), g))
-            .and_then(|b| b.downcast::<W>().ok())
-            .map_or_else(W::default, |b| *b)
-    }
-
-    /// Gives device `g`'s work arrays back for the next transform.
-    pub(crate) fn put<W: Send + 'static>(&self, g: usize, w: W) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.insert((TypeId::of::<W>(), g), Box::new(w));
-    }
+    /// The local FFTs (rustfft plans, twiddles included), made in `Plan::new` for every length
+    /// a transform uses and shared by clones: executing a plan does not plan FFTs (as cuFFT
+    /// plans are made up front).
+    pub(crate) ffts: Arc<Ffts>,
+    /// Identifies the recipe (shared by clones): a [`crate::Workspace`] holds state for one
+    /// plan at a time (e.g. operators uploaded to a GPU) and starts afresh on another.
+    pub(crate) id: u64,
 }
 
 type AnyFft = Box<dyn Any + Send + Sync>;
 
-/// Forward rustfft plans by (element type, length).
+/// The plan's forward rustfft plans, by length, in the plan's precision: made once, then only
+/// read (no lock).
 #[derive(Default)]
-pub(crate) struct FftCache(Mutex<HashMap<(TypeId, usize), AnyFft>>);
+pub(crate) struct Ffts(Vec<(usize, AnyFft)>);
 
-impl std::fmt::Debug for FftCache {
+impl std::fmt::Debug for Ffts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.lock().map_or(0, |m| m.len());
-        write!(f, "FftCache({n} plans)")
+        let lens: Vec<usize> = self.0.iter().map(|e| e.0).collect();
+        write!(f, "Ffts(lengths {lens:?})")
     }
 }
 
-impl FftCache {
-    /// The forward FFT of length `len` in precision `T` (planned on first use).
+impl Ffts {
+    fn add<T: Real>(&mut self, len: usize) {
+        if !self.0.iter().any(|e| e.0 == len) {
+            self.0.push((len, Box::new(T::forward_plan(len))));
+        }
+    }
+
+    /// The forward FFT of length `len` in precision `T`: the plan's own (every length and
+    /// precision a transform of the plan uses is made in `Plan::new`), else planned now.
     pub(crate) fn forward<T: Real>(&self, len: usize) -> Arc<dyn rustfft::Fft<T>> {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry((TypeId::of::<T>(), len))
-            .or_insert_with(|| Box::new(T::forward_plan(len)))
-            .downcast_ref::<Arc<dyn rustfft::Fft<T>>>()
-            .expect("FftCache: entries are keyed by their type")
-            .clone()
+        self.0
+            .iter()
+            .filter(|e| e.0 == len)
+            .find_map(|e| e.1.downcast_ref::<Arc<dyn rustfft::Fft<T>>>())
+            .map_or_else(|| T::forward_plan(len), Arc::clone)
     }
 }
 
@@ -411,19 +390,23 @@ impl Plan {
                 .unwrap_or_else(|e| match e {}),
         );
         let ops64 = Arc::new(ops64);
-        let ffts = Arc::new(FftCache::default());
-        let warm = |len: usize| match spec.precision {
-            Precision::F64 => drop(ffts.forward::<f64>(len)),
-            Precision::F32 => drop(ffts.forward::<f32>(len)),
-        };
-        warm(m);
+        // The FFT lengths of the transforms: M (the FMM's final FFTs) and, where the six-step
+        // baseline factors N, its N1 and N2.
+        let mut lens = vec![m];
         if let Ok((n1, n2)) = factor(n, g) {
-            warm(n1);
-            warm(n2);
+            lens.extend([n1, n2]);
         }
+        let mut ffts = Ffts::default();
+        for len in lens {
+            match spec.precision {
+                Precision::F64 => ffts.add::<f64>(len),
+                Precision::F32 => ffts.add::<f32>(len),
+            }
+        }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Plan {
-            ffts,
-            work: Arc::default(),
+            ffts: Arc::new(ffts),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             spec: spec.clone(),
             m,
             l,

@@ -3,14 +3,14 @@
 
 use crate::fabric::Fabric;
 use crate::plan::{twiddle, Plan};
-use crate::work::{fft_in_place, nan, Pool};
+use crate::work::{fft_in_place, nan, DeviceWork, Pool};
 use crate::{DeviceStats, FftError, Real};
 use num_complex::{Complex, Complex64};
 use std::time::Instant;
 
 pub use crate::plan::factor;
 
-/// One device's work arrays, kept in the plan between transforms like the FMM's: the message
+/// One device's work arrays, kept in the caller's workspace between transforms like the FMM's: the message
 /// and transpose buffers, and this device's twiddles ω_N^{n1·k2} (computed once, in f64).
 #[derive(Default)]
 pub(crate) struct Work<T> {
@@ -26,12 +26,13 @@ pub(crate) fn device<T: Real, F: Fabric>(
     fab: &F,
     out: &mut [Complex<T>],
     st: &mut DeviceStats,
+    slot: &mut DeviceWork,
 ) -> Result<(), FftError> {
     let (n, ffts) = (plan.spec().n, &plan.ffts);
     let (g, gn) = (fab.rank(), fab.size());
     let (n1, n2) = factor(n, gn)?;
     let (r2, c1) = (n2 / gn, n1 / gn); // rows of A per device, columns per device
-    let mut wk: Work<T> = plan.work.take(g);
+    let mut wk: Work<T> = slot.take();
     if wk.twiddles.len() != c1 * n2 {
         // Twiddle ω_N^{n1·k2} for this device's columns, phase reduced in integers.
         wk.twiddles = (0..c1)
@@ -134,7 +135,7 @@ pub(crate) fn device<T: Real, F: Fabric>(
     }
     st.add("reshuffle", mark.elapsed().as_secs_f64());
     st.total_secs += t_all.elapsed().as_secs_f64();
-    plan.work.put(g, wk);
+    slot.put(wk);
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use num_complex::{Complex, Complex64};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tensorblas_fft::{transform, Algorithm, Plan, PlanSpec, Precision};
+use tensorblas_fft::{transform, transform_into, Algorithm, Plan, PlanSpec, Precision, Workspace};
 
 mod common;
 use common::{reference, rel_l2};
@@ -272,9 +272,9 @@ fn bad_input_is_refused() {
     assert!(e.to_string().contains("4096"), "{e}");
 }
 
-/// A plan keeps each device's work arrays between transforms: running it again, on other data,
-/// in another precision of the same sizes or with the other algorithm, must give exactly what a
-/// fresh plan gives (nothing stale survives in the reused arrays).
+/// A workspace keeps each device's work arrays between transforms: running a plan again with it,
+/// on other data, with the other algorithm, or after another plan used it, must give exactly
+/// what a fresh workspace gives (nothing stale survives in the reused arrays).
 #[test]
 fn reused_work_arrays_leave_no_trace() {
     let n = 1 << 14;
@@ -286,18 +286,36 @@ fn reused_work_arrays_leave_no_trace() {
     let x2: Vec<Complex64> = (0..n)
         .map(|i| Complex64::new(((i * 31) % 17) as f64 - 8.0, ((i * 7) % 5) as f64))
         .collect();
-    let (first, _) = transform(&plan, Algorithm::Fmm, &x1, false).unwrap();
-    let _ = transform(&plan, Algorithm::SixStep, &x1, false).unwrap();
-    let (again, _) = transform(&plan, Algorithm::Fmm, &x2, true).unwrap();
-    let (fresh, _) = transform(&Plan::new(&spec).unwrap(), Algorithm::Fmm, &x2, true).unwrap();
-    assert_eq!(again, fresh, "a reused plan differs from a fresh one");
-    let (first_again, _) = transform(&plan, Algorithm::Fmm, &x1, false).unwrap();
-    assert_eq!(first, first_again);
-    // A clone shares the arrays; two transforms at once with one plan stay correct.
+    let mut ws = Workspace::new();
+    let run = |plan: &Plan, algo, x: &[Complex64], inverse, ws: &mut Workspace| {
+        let mut out = vec![Complex64::new(f64::NAN, 0.0); x.len()];
+        transform_into(plan, algo, x, &mut out, inverse, 1, ws).unwrap();
+        out
+    };
+    let first = run(&plan, Algorithm::Fmm, &x1, false, &mut ws);
+    assert_eq!(first, transform(&plan, Algorithm::Fmm, &x1, false).unwrap().0);
+    let six = run(&plan, Algorithm::SixStep, &x1, false, &mut ws);
+    assert_eq!(six, transform(&plan, Algorithm::SixStep, &x1, false).unwrap().0);
+    let again = run(&plan, Algorithm::Fmm, &x2, true, &mut ws);
+    let fresh = run(&plan, Algorithm::Fmm, &x2, true, &mut Workspace::new());
+    assert_eq!(again, fresh, "a reused workspace differs from a fresh one");
+    assert_eq!(first, run(&plan, Algorithm::Fmm, &x1, false, &mut ws));
+    // Another plan (other N, other G) with the same workspace, then the first plan again: the
+    // workspace starts afresh for each (the six-step's twiddles depend on the plan).
+    let n2 = 1 << 13;
+    let other = Plan::new(&PlanSpec::new(n2, 2, Precision::F64).unwrap()).unwrap();
+    let y = &x2[..n2];
+    for algo in [Algorithm::SixStep, Algorithm::Fmm] {
+        let want = transform(&other, algo, y, false).unwrap().0;
+        assert_eq!(run(&other, algo, y, false, &mut ws), want);
+    }
+    assert_eq!(six, run(&plan, Algorithm::SixStep, &x1, false, &mut ws));
+    // A clone is the same recipe; two transforms at once with one plan, each with its own
+    // workspace, stay correct.
     let clone = plan.clone();
     std::thread::scope(|s| {
-        let a = s.spawn(|| transform(&plan, Algorithm::Fmm, &x1, false).unwrap().0);
-        let b = s.spawn(|| transform(&clone, Algorithm::Fmm, &x2, true).unwrap().0);
+        let a = s.spawn(|| run(&plan, Algorithm::Fmm, &x1, false, &mut Workspace::new()));
+        let b = s.spawn(|| run(&clone, Algorithm::Fmm, &x2, true, &mut ws));
         assert_eq!(a.join().unwrap(), first);
         assert_eq!(b.join().unwrap(), fresh);
     });
@@ -314,13 +332,14 @@ fn transform_into_reuses_the_callers_array() {
         .collect();
     let (want, _) = transform(&plan, Algorithm::Fmm, &x, true).unwrap();
     let mut out = vec![Complex64::new(f64::NAN, 0.0); n];
+    let mut ws = Workspace::new();
     for _ in 0..2 {
-        let rep = tensorblas_fft::transform_into(&plan, Algorithm::Fmm, &x, &mut out, true, 1).unwrap();
+        let rep = tensorblas_fft::transform_into(&plan, Algorithm::Fmm, &x, &mut out, true, 1, &mut ws).unwrap();
         assert_eq!(out, want);
         assert_eq!(rep.traffic, plan.expected_bytes());
     }
     let mut short = vec![Complex64::new(7.0, 7.0); n - 1];
-    let e = tensorblas_fft::transform_into(&plan, Algorithm::Fmm, &x, &mut short, false, 1).unwrap_err();
+    let e = tensorblas_fft::transform_into(&plan, Algorithm::Fmm, &x, &mut short, false, 1, &mut ws).unwrap_err();
     assert!(
         e.to_string().contains("out has 8191 points, the plan is for N = 8192"),
         "{e}"

@@ -5,7 +5,7 @@
 
 use num_complex::{Complex, Complex64};
 use tensorblas::Handle;
-use tensorblas_fft::{transform, transform_into_with, Algorithm, FftError, Plan, PlanSpec, Precision};
+use tensorblas_fft::{transform, transform_into_with, Algorithm, FftError, Plan, PlanSpec, Precision, Workspace};
 
 mod common;
 use common::{reference, rel_l2, signal};
@@ -58,10 +58,11 @@ fn gpu_fmm_matches_the_cpu_run_and_rustfft() {
             devices: g,
             ..
         } = *plan.spec();
+        let mut ws = Workspace::new();
         for run in 0..2 {
-            // The second run reuses the plan's device arrays.
+            // The second run reuses the device arrays the first left in the workspace.
             let mut out = vec![Complex64::new(f64::NAN, 0.0); n];
-            let rep = transform_into_with(&plan, Algorithm::Fmm, &x, &mut out, false, &h).unwrap();
+            let rep = transform_into_with(&plan, Algorithm::Fmm, &x, &mut out, false, &h, &mut ws).unwrap();
             let (vs_cpu, vs_fft) = (rel_l2(&out, &cpu), rel_l2(&out, &reference(&x)));
             assert!(vs_cpu < 1e-13, "N={n} P={p} G={g} run {run}: GPU vs CPU {vs_cpu:e}");
             assert!(vs_fft < 5e-14, "N={n} P={p} G={g} run {run}: GPU vs rustfft {vs_fft:e}");
@@ -73,7 +74,7 @@ fn gpu_fmm_matches_the_cpu_run_and_rustfft() {
         }
         // Inverse: back to x.
         let mut back = vec![Complex64::new(0.0, 0.0); n];
-        transform_into_with(&plan, Algorithm::Fmm, &cpu, &mut back, true, &h).unwrap();
+        transform_into_with(&plan, Algorithm::Fmm, &cpu, &mut back, true, &h, &mut Workspace::new()).unwrap();
         assert!(rel_l2(&back, &x) < 5e-14, "N={n}: round trip {:e}", rel_l2(&back, &x));
     }
 }
@@ -89,7 +90,7 @@ fn gpu_fmm_f32_meets_the_f32_tolerance() {
     let x = signal(n);
     let x32: Vec<Complex<f32>> = x.iter().map(|v| Complex::new(v.re as f32, v.im as f32)).collect();
     let mut out = vec![Complex::new(0.0f32, 0.0); n];
-    transform_into_with(&plan, Algorithm::Fmm, &x32, &mut out, false, &h).unwrap();
+    transform_into_with(&plan, Algorithm::Fmm, &x32, &mut out, false, &h, &mut Workspace::new()).unwrap();
     let got: Vec<Complex64> = out.iter().map(|v| Complex64::new(v.re as f64, v.im as f64)).collect();
     let err = rel_l2(&got, &reference(&x));
     assert!(err < 5e-7, "f32 GPU error {err:e}");
@@ -104,7 +105,16 @@ fn gpu_six_step_is_not_supported_and_says_so() {
     let plan = Plan::new(&PlanSpec::new(4096, 2, Precision::F64).unwrap()).unwrap();
     let x = signal(4096);
     let mut out = x.clone();
-    let e = transform_into_with(&plan, Algorithm::SixStep, &x, &mut out, false, &h).unwrap_err();
+    let e = transform_into_with(
+        &plan,
+        Algorithm::SixStep,
+        &x,
+        &mut out,
+        false,
+        &h,
+        &mut Workspace::new(),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             e,

@@ -1073,8 +1073,10 @@ where
                 Some(p) => {
                     let h = Handle::with_backend(base.backend())?;
                     h.set_num_threads((base.num_threads() / devices).max(1));
+                    // One workspace for the call's rows: the first allocates, the others reuse.
+                    let mut ws = tensorblas_fft::Workspace::new();
                     for (src, dst) in xs.chunks(n).zip(ys.chunks_mut(n)) {
-                        tensorblas_fft::transform_into_with(p, Algorithm::Fmm, src, dst, inverse, &h)?;
+                        tensorblas_fft::transform_into_with(p, Algorithm::Fmm, src, dst, inverse, &h, &mut ws)?;
                     }
                 }
                 None => {
