@@ -46,18 +46,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The C status code for this error (`TBLAS_STATUS_*`).
-    pub fn status(&self) -> i32 {
-        match self {
-            Error::InvalidArgument { .. } => 7,
-            Error::NotInitialized { .. } => 1,
-            Error::NotSupported(_) => 15,
-            Error::BackendUnavailable(_) => 100,
-            Error::Execution(_) => 13,
-            Error::Alloc(_) => 3,
-            Error::Internal(_) => 14,
-        }
-    }
+    // `Error::status()`, the C status code of an error, is implemented in `ffi/mod.rs`, next to
+    // the `TBLAS_STATUS_*` constants it returns: the codes are defined once, there.
 
     /// The 1-based argument position reported to C (`0` when no argument is at fault).
     pub fn position(&self) -> i32 {

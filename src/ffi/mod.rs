@@ -67,6 +67,21 @@ pub const TBLAS_STATUS_NOT_SUPPORTED: tblas_status = 15;
 /// The requested backend is not usable here (e.g. CUDA asked for, no driver or GPU present).
 pub const TBLAS_STATUS_BACKEND_UNAVAILABLE: tblas_status = 100;
 
+impl Error {
+    /// The C status code for this error (`TBLAS_STATUS_*`).
+    pub fn status(&self) -> tblas_status {
+        match self {
+            Error::InvalidArgument { .. } => TBLAS_STATUS_INVALID_VALUE,
+            Error::NotInitialized { .. } => TBLAS_STATUS_NOT_INITIALIZED,
+            Error::NotSupported(_) => TBLAS_STATUS_NOT_SUPPORTED,
+            Error::BackendUnavailable(_) => TBLAS_STATUS_BACKEND_UNAVAILABLE,
+            Error::Execution(_) => TBLAS_STATUS_EXECUTION_FAILED,
+            Error::Alloc(_) => TBLAS_STATUS_ALLOC_FAILED,
+            Error::Internal(_) => TBLAS_STATUS_INTERNAL_ERROR,
+        }
+    }
+}
+
 /// Operation applied to a GEMM operand (same values as cublasOperation_t).
 pub type tblas_operation = i32;
 /// op(X) = X.
