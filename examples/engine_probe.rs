@@ -1,23 +1,27 @@
-//! One engine of the native backend on one square size, single- or multi-threaded: the quick
+//! One engine of the native backend on one size (square, or `MxNxK`), single- or multi-threaded: the quick
 //! probe behind the tuning table's notes (`src/backend/tuning.rs`). The sweep
 //! (`tensorblas-bench sweep`) is the full measurement.
 //!
 //! ```sh
 //! cargo run --release --example engine_probe -- SIZE BATCH THREADS ENGINE [s|d|c|z] [avx512|avx2|portable]
 //! cargo run --release --example engine_probe -- 64 64 1 packed s avx2
+//! cargo run --release --example engine_probe -- 64x64x4096 1 1 packed s
 //! ```
 use std::time::Instant;
 use tensorblas::{CpuBackend, CpuEngine, Handle, Isa, Op, Scalar};
 
 const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d|c|z] [avx512|avx2|portable]
-  ENGINE: auto, small, packed or gemm-crate; prints the best GFLOP/s of 20 samples of >= 50 ms";
+  SIZE: S (S x S x S) or MxNxK; ENGINE: auto, small, packed or gemm-crate;
+  prints the best GFLOP/s of 20 samples of >= 50 ms";
 
-fn run<T: Scalar>(h: &Handle, s: usize, batch: usize) -> Result<f64, String> {
-    let a: Vec<T> = (0..s * s * batch)
+fn run<T: Scalar>(h: &Handle, (m, n, k): (usize, usize, usize), batch: usize) -> Result<f64, String> {
+    let a: Vec<T> = (0..m * k * batch)
         .map(|i| T::from_c64(tensorblas::Complex64::new((i % 7) as f64 * 0.1, 0.0)))
         .collect();
-    let mut c = vec![T::zero(); s * s * batch];
-    let st = (s * s) as isize;
+    let b: Vec<T> = (0..k * n * batch)
+        .map(|i| T::from_c64(tensorblas::Complex64::new((i % 5) as f64 * 0.1, 0.0)))
+        .collect();
+    let mut c = vec![T::zero(); m * n * batch];
     let mut best = f64::MAX;
     for _ in 0..20 {
         let t = Instant::now();
@@ -26,20 +30,20 @@ fn run<T: Scalar>(h: &Handle, s: usize, batch: usize) -> Result<f64, String> {
             h.gemm_strided_batched(
                 Op::N,
                 Op::N,
-                s,
-                s,
-                s,
+                m,
+                n,
+                k,
                 T::one(),
                 &a,
-                s,
-                st,
-                &a,
-                s,
-                st,
+                m,
+                (m * k) as isize,
+                &b,
+                k,
+                (k * n) as isize,
                 T::zero(),
                 &mut c,
-                s,
-                st,
+                m,
+                (m * n) as isize,
                 batch,
             )
             .map_err(|e| e.to_string())?;
@@ -47,19 +51,40 @@ fn run<T: Scalar>(h: &Handle, s: usize, batch: usize) -> Result<f64, String> {
         }
         best = best.min(t.elapsed().as_secs_f64() / reps as f64);
     }
-    Ok(2.0 * (s * s * s * batch) as f64 / best / 1e9)
+    Ok(2.0 * (m * n * k * batch) as f64 / best / 1e9)
+}
+
+/// `S` or `MxNxK`.
+fn shape(s: &str) -> Option<(usize, usize, usize)> {
+    let v: Vec<usize> = s
+        .split('x')
+        .map(|t| t.parse().ok().filter(|&x| x > 0))
+        .collect::<Option<_>>()?;
+    match v[..] {
+        [s] => Some((s, s, s)),
+        [m, n, k] => Some((m, n, k)),
+        _ => None,
+    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let parsed = (|| -> Option<(usize, usize, usize, CpuEngine, String, Option<Isa>)> {
+    type Parsed = ((usize, usize, usize), usize, usize, CpuEngine, String, Option<Isa>);
+    let parsed = (|| -> Option<Parsed> {
         let num = |i: usize| args.get(i)?.parse::<usize>().ok().filter(|&v| v > 0);
         let ty = args.get(4).cloned().unwrap_or_else(|| "s".into());
         let isa = match args.get(5) {
             Some(s) => Some(Isa::parse(s)?),
             None => None,
         };
-        Some((num(0)?, num(1)?, num(2)?, CpuEngine::parse(args.get(3)?)?, ty, isa))
+        Some((
+            shape(args.first()?)?,
+            num(1)?,
+            num(2)?,
+            CpuEngine::parse(args.get(3)?)?,
+            ty,
+            isa,
+        ))
     })();
     let Some((s, batch, threads, engine, ty, isa)) = parsed.filter(|p| ["s", "d", "c", "z"].contains(&p.4.as_str()))
     else {
@@ -82,7 +107,10 @@ fn main() {
     })();
     match result {
         Ok(g) => println!(
-            "{ty} {s}^3 x {batch}, {threads} threads, {}: {g:.1} GFLOP/s",
+            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: {g:.1} GFLOP/s",
+            s.0,
+            s.1,
+            s.2,
             engine.name()
         ),
         Err(e) => {

@@ -285,7 +285,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
             if !(whole_b && bufs.b_key == b) {
                 // SAFETY: the block (pc.., jc..) lies in this entry's B; the buffer holds npan
                 // micro-panels of kr x nr.
-                unsafe { pack_b::<S::R, CPLX>(d, b, pc, kcur, jc, ncur, nr, bp) };
+                unsafe { pack_b::<S, CPLX>(d, b, pc, kcur, jc, ncur, nr, bp) };
                 bufs.b_key = if whole_b { b } else { std::ptr::null() };
             }
             let first = pc == 0;
@@ -458,16 +458,18 @@ unsafe fn pack_a<R: Arith, const CPLX: bool>(
 /// The block lies in the entry's B (validated); `dst` holds `ceil(nc/nr) * kc*w * nr` elements.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn pack_b<R: Arith, const CPLX: bool>(
-    d: &Desc<R>,
-    b: *const R,
+unsafe fn pack_b<S: Simd, const CPLX: bool>(
+    d: &Desc<S::R>,
+    b: *const S::R,
     p0: usize,
     kc: usize,
     j0: usize,
     nc: usize,
     nr: usize,
-    dst: *mut R,
-) {
+    dst: *mut S::R,
+) where
+    S::R: Arith,
+{
     let w = if CPLX { 2 } else { 1 };
     let wi = w as isize;
     let kr = kc * w;
@@ -478,8 +480,19 @@ unsafe fn pack_b<R: Arith, const CPLX: bool>(
         for q in 0..panels {
             let base = dst.add(q * kr * nr);
             let cols = nr.min(nc - q * nr);
-            for j in 0..cols {
-                let col = b.wrapping_offset((j0 + q * nr + j) as isize * d.b_cs * wi);
+            let col_ptr = |j: usize| b.wrapping_offset((j0 + q * nr + j) as isize * d.b_cs * wi);
+            // A real B stored by columns (unit row stride): the panel is a transpose, four
+            // columns at a time in registers (`Simd::pack_cols4`), the rest one by one.
+            let mut j4 = 0;
+            if !CPLX && d.b_rs == 1 {
+                while j4 + 4 <= cols {
+                    let src = [0, 1, 2, 3].map(|i| col_ptr(j4 + i).add(p0));
+                    S::pack_cols4(src, kc, base.add(j4), nr);
+                    j4 += 4;
+                }
+            }
+            for j in j4..cols {
+                let col = col_ptr(j);
                 let mut o = base.add(j);
                 for l in 0..kc {
                     let src = col.wrapping_offset((p0 + l) as isize * d.b_rs * wi);
@@ -494,7 +507,7 @@ unsafe fn pack_b<R: Arith, const CPLX: bool>(
             }
             for j in cols..nr {
                 for l in 0..kr {
-                    *base.add(l * nr + j) = R::ZERO;
+                    *base.add(l * nr + j) = <S::R as Real>::ZERO;
                 }
             }
         }

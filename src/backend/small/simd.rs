@@ -54,6 +54,30 @@ pub(crate) trait Simd: Copy {
     unsafe fn neg_even(v: Self::V) -> Self::V;
     /// Lane `i` of `v` written to an array (for scattered stores).
     unsafe fn to_array(v: Self::V, out: &mut [Self::R; 16]);
+    /// Transposes four unit-stride columns of `len` elements into rows of a packed panel:
+    /// `dst[l*ld + j] = cols[j][l]` for `j < 4`, `l < len` (the packed engine's B micro-panels
+    /// from a column-major B). Reads `len` elements of each column; writes four elements of each
+    /// of `len` rows. The x86 implementations transpose 4x8 (f32) or 4x4 (f64) blocks in
+    /// registers; this default moves one element at a time.
+    #[inline(always)]
+    unsafe fn pack_cols4(cols: [*const Self::R; 4], len: usize, dst: *mut Self::R, ld: usize) {
+        // SAFETY: the caller guarantees `len` readable elements per column and the rows of dst.
+        unsafe { pack_cols4_scalar(cols, 0, len, dst, ld) }
+    }
+}
+
+/// `pack_cols4` for the rows `l0..len`, one element at a time.
+#[inline(always)]
+unsafe fn pack_cols4_scalar<R: Copy>(cols: [*const R; 4], l0: usize, len: usize, dst: *mut R, ld: usize) {
+    // SAFETY: as `Simd::pack_cols4`.
+    unsafe {
+        for l in l0..len {
+            let row = dst.add(l * ld);
+            for (j, c) in cols.iter().enumerate() {
+                *row.add(j) = *c.add(l);
+            }
+        }
+    }
 }
 
 /// Portable fallback: 4 lanes in an array (LLVM vectorises it with the baseline SSE2).
@@ -155,6 +179,62 @@ mod x86 {
         unsafe { _mm256_loadu_si256(M.as_ptr().add(4 - n) as *const __m256i) }
     }
 
+    /// `Simd::pack_cols4` for f32 with AVX: eight rows at a time, two 4x4 transposes in the
+    /// two 128-bit lanes (unpack, then shuffle), stored as eight 16-byte rows.
+    #[inline(always)]
+    unsafe fn pack_cols4_f32(cols: [*const f32; 4], len: usize, dst: *mut f32, ld: usize) {
+        unsafe {
+            let mut l = 0;
+            while l + 8 <= len {
+                let r0 = _mm256_loadu_ps(cols[0].add(l));
+                let r1 = _mm256_loadu_ps(cols[1].add(l));
+                let r2 = _mm256_loadu_ps(cols[2].add(l));
+                let r3 = _mm256_loadu_ps(cols[3].add(l));
+                let t0 = _mm256_unpacklo_ps(r0, r1); // a0 b0 a1 b1 | a4 b4 a5 b5
+                let t1 = _mm256_unpackhi_ps(r0, r1); // a2 b2 a3 b3 | a6 b6 a7 b7
+                let t2 = _mm256_unpacklo_ps(r2, r3); // c0 d0 c1 d1 | c4 d4 c5 d5
+                let t3 = _mm256_unpackhi_ps(r2, r3); // c2 d2 c3 d3 | c6 d6 c7 d7
+                let u = [
+                    _mm256_shuffle_ps::<0x44>(t0, t2), // row 0 | row 4
+                    _mm256_shuffle_ps::<0xEE>(t0, t2), // row 1 | row 5
+                    _mm256_shuffle_ps::<0x44>(t1, t3), // row 2 | row 6
+                    _mm256_shuffle_ps::<0xEE>(t1, t3), // row 3 | row 7
+                ];
+                for (i, v) in u.into_iter().enumerate() {
+                    _mm_storeu_ps(dst.add((l + i) * ld), _mm256_castps256_ps128(v));
+                    _mm_storeu_ps(dst.add((l + 4 + i) * ld), _mm256_extractf128_ps::<1>(v));
+                }
+                l += 8;
+            }
+            pack_cols4_scalar(cols, l, len, dst, ld);
+        }
+    }
+
+    /// `Simd::pack_cols4` for f64 with AVX: four rows at a time, a 4x4 transpose (unpack, then
+    /// exchange 128-bit halves), stored as four 32-byte rows.
+    #[inline(always)]
+    unsafe fn pack_cols4_f64(cols: [*const f64; 4], len: usize, dst: *mut f64, ld: usize) {
+        unsafe {
+            let mut l = 0;
+            while l + 4 <= len {
+                let r0 = _mm256_loadu_pd(cols[0].add(l));
+                let r1 = _mm256_loadu_pd(cols[1].add(l));
+                let r2 = _mm256_loadu_pd(cols[2].add(l));
+                let r3 = _mm256_loadu_pd(cols[3].add(l));
+                let t0 = _mm256_unpacklo_pd(r0, r1); // a0 b0 | a2 b2
+                let t1 = _mm256_unpackhi_pd(r0, r1); // a1 b1 | a3 b3
+                let t2 = _mm256_unpacklo_pd(r2, r3); // c0 d0 | c2 d2
+                let t3 = _mm256_unpackhi_pd(r2, r3); // c1 d1 | c3 d3
+                _mm256_storeu_pd(dst.add(l * ld), _mm256_permute2f128_pd::<0x20>(t0, t2));
+                _mm256_storeu_pd(dst.add((l + 1) * ld), _mm256_permute2f128_pd::<0x20>(t1, t3));
+                _mm256_storeu_pd(dst.add((l + 2) * ld), _mm256_permute2f128_pd::<0x31>(t0, t2));
+                _mm256_storeu_pd(dst.add((l + 3) * ld), _mm256_permute2f128_pd::<0x31>(t1, t3));
+                l += 4;
+            }
+            pack_cols4_scalar(cols, l, len, dst, ld);
+        }
+    }
+
     impl Simd for Avx2<f32> {
         type R = f32;
         type V = __m256;
@@ -210,6 +290,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn to_array(v: __m256, out: &mut [f32; 16]) {
             unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) }
+        }
+        #[inline(always)]
+        unsafe fn pack_cols4(cols: [*const Self::R; 4], len: usize, dst: *mut Self::R, ld: usize) {
+            unsafe { pack_cols4_f32(cols, len, dst, ld) }
         }
     }
 
@@ -268,6 +352,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn to_array(v: __m256d, out: &mut [f64; 16]) {
             unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) }
+        }
+        #[inline(always)]
+        unsafe fn pack_cols4(cols: [*const Self::R; 4], len: usize, dst: *mut Self::R, ld: usize) {
+            unsafe { pack_cols4_f64(cols, len, dst, ld) }
         }
     }
 
@@ -342,6 +430,10 @@ mod x86 {
         unsafe fn to_array(v: __m512, out: &mut [f32; 16]) {
             unsafe { _mm512_storeu_ps(out.as_mut_ptr(), v) }
         }
+        #[inline(always)]
+        unsafe fn pack_cols4(cols: [*const Self::R; 4], len: usize, dst: *mut Self::R, ld: usize) {
+            unsafe { pack_cols4_f32(cols, len, dst, ld) }
+        }
     }
 
     impl Simd for Avx512<f64> {
@@ -404,6 +496,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn to_array(v: __m512d, out: &mut [f64; 16]) {
             unsafe { _mm512_storeu_pd(out.as_mut_ptr(), v) }
+        }
+        #[inline(always)]
+        unsafe fn pack_cols4(cols: [*const Self::R; 4], len: usize, dst: *mut Self::R, ld: usize) {
+            unsafe { pack_cols4_f64(cols, len, dst, ld) }
         }
     }
 }
