@@ -803,6 +803,56 @@ fn packed_engine_block_edges() {
     packed_block_edges::<Complex64>(34);
 }
 
+/// The packed engine's in-place paths: with at most 64 rows it broadcasts B's elements where
+/// they are (any strides), and with at most 64 columns as well, alpha = 1 and a unit row
+/// stride it loads A's full micro-panels in place (a partial last one packed). Shapes on both
+/// sides of both limits, across the depth blocks and the micro-tile edges, with alpha 1 and
+/// not, every operation and call style, on every instruction set.
+fn packed_in_place<T: Scalar>(seed: u64) {
+    let mut r = rng(seed);
+    let h = Handle::with_backend(CpuBackend::Native).unwrap();
+    h.set_cpu_engine(CpuEngine::Packed);
+    for isa in Isa::all_supported() {
+        h.set_isa(isa).unwrap();
+        let bl = isa.packed_blocking(T::DATATYPE);
+        let mut shapes = vec![];
+        for m in [1, bl.mr - 1, bl.mr, bl.mr + 1, 2 * bl.mr, 63, 64, 65] {
+            for n in [1, bl.nr + 1, 64, 65] {
+                shapes.push((m, n, 2 * bl.kc + 3));
+            }
+        }
+        shapes.extend([(64, 300, 9), (20, 64, bl.kc - 1), (64, 64, 1)]);
+        for (idx, &(m, n, k)) in shapes.iter().enumerate() {
+            h.set_num_threads(1 + idx % 2);
+            let style = [Style::Strided, Style::Ex, Style::Batched, Style::Gemm][idx % 4];
+            let case = Case::<T> {
+                style,
+                ta: OPS[idx % 3],
+                tb: OPS[(idx / 3) % 3],
+                m,
+                n,
+                k,
+                batch: if matches!(style, Style::Gemm) { 1 } else { 1 + idx % 2 },
+                alpha: if idx % 4 == 3 { rand_val(&mut r) } else { T::one() },
+                beta: if idx % 5 == 0 { T::zero() } else { rand_val(&mut r) },
+            };
+            run_case(
+                &h,
+                &case,
+                &mut r,
+                &format!("packed in place {} #{idx} {m}x{n}x{k}", isa.name()),
+            );
+        }
+    }
+}
+
+#[test]
+fn packed_engine_in_place_operands() {
+    packed_in_place::<f32>(41);
+    packed_in_place::<f64>(42);
+    packed_in_place::<Complex32>(43);
+}
+
 /// The packed engine's two thread splits (the batch over the threads; each entry's C in one
 /// rectangle per thread, by columns or by rows) give the oracle's answer and the same bits for
 /// every thread count.

@@ -21,6 +21,14 @@
 //! laid out as C's real view (re and im of one element in consecutive rows). The flop count is
 //! that of the complex product.
 //!
+//! Small blocks skip packing where it cannot pay (BLIS's "sup" idea, and the `gemm` crate's):
+//! with at most `tuning::DIRECT_B_MAX_ROWS` rows a real B is read in place (the microkernel
+//! broadcasts its elements through B's own strides; a packed B micro-panel would serve at most a
+//! couple of A micro-panels), and with at most `tuning::DIRECT_A_MAX_COLS` columns as well, a
+//! real A with unit row stride and `alpha = 1` is loaded in place too (its partial last
+//! micro-panel still packed). Single thread on the Xeon (`examples/engine_probe`): f32
+//! 64x64x4096 123 -> 164 GFLOP/s, 32x32x2048 98 -> 184, 20x300x90000 67 -> 95.
+//!
 //! A job restricted to a triangle of C (`syrk`) skips the blocks of A and the micro-tiles of C
 //! that lie outside it (about half of the multiply-adds for a square C); a micro-tile the
 //! diagonal crosses is computed whole and stores only its elements in the triangle.
@@ -273,6 +281,17 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
     let nc = bl.nc;
     let whole_a = rect.r1 - rect.r0 <= mc && d.k <= kc;
     let whole_b = rect.c1 - rect.c0 <= nc && d.k <= kc;
+    // Few rows: each B micro-panel would serve at most a couple of A micro-panels, so packing
+    // it costs more than it saves; the microkernel broadcasts B's elements where they are.
+    let direct_b = !CPLX && rect.r1 - rect.r0 <= super::tuning::DIRECT_B_MAX_ROWS;
+    // Few rows and few columns: likewise each A micro-panel serves few B micro-panels, and A's
+    // few columns per depth step span few pages. The microkernel then loads A's columns in
+    // place, when they are contiguous and alpha (applied by packing) is 1; a partial last
+    // micro-panel is still packed (padded with zeros, as the kernel's full vector loads need).
+    let direct_a = direct_b
+        && d.a_rs == 1
+        && d.alpha == [S::R::ONE, S::R::ZERO]
+        && rect.c1 - rect.c0 <= super::tuning::DIRECT_A_MAX_COLS;
     let mut jc = rect.c0;
     while jc < rect.c1 {
         let ncur = nc.min(rect.c1 - jc);
@@ -281,8 +300,12 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
             let kcur = kc.min(d.k - pc);
             let kr = kcur * w;
             let npan = ncur.div_ceil(nr);
-            let bp = room(&mut bufs.b, npan * kr * nr);
-            if !(whole_b && bufs.b_key == b) {
+            let bp = if direct_b {
+                std::ptr::null_mut()
+            } else {
+                room(&mut bufs.b, npan * kr * nr)
+            };
+            if !(direct_b || whole_b && bufs.b_key == b) {
                 // SAFETY: the block (pc.., jc..) lies in this entry's B; the buffer holds npan
                 // micro-panels of kr x nr.
                 unsafe { pack_b::<S, CPLX>(d, b, pc, kcur, jc, ncur, nr, bp) };
@@ -301,8 +324,18 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                 }
                 let rows_real = mcur * w;
                 let mpan = rows_real.div_ceil(mr);
-                let ap = room(&mut bufs.a, mpan * kr * mr);
-                if !(whole_a && bufs.a_key == a) {
+                // Direct A: the full micro-panels stay in A; only a partial last one is packed,
+                // into the buffer's first panel.
+                let full = if direct_a { rows_real / mr } else { 0 };
+                let ap = room(&mut bufs.a, (mpan - full) * kr * mr);
+                if direct_a {
+                    if full < mpan {
+                        // SAFETY: rows ic + full*mr .. ic + mcur of the block lie in this
+                        // entry's A (real: w = 1); the buffer holds one micro-panel.
+                        unsafe { pack_a::<S::R, CPLX>(d, a, ic + full * mr, mcur - full * mr, pc, kcur, mr, ap) };
+                    }
+                    bufs.a_key = std::ptr::null();
+                } else if !(whole_a && bufs.a_key == a) {
                     // SAFETY: the block (ic.., pc..) lies in this entry's A; the buffer holds
                     // mpan micro-panels of kr x mr.
                     unsafe { pack_a::<S::R, CPLX>(d, a, ic, mcur, pc, kcur, mr, ap) };
@@ -324,10 +357,25 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                                 }
                             }
                         };
+                        let (tb, b_step, b_col) = if direct_b {
+                            let at = (pc as isize) * d.b_rs + ((jc + jr) as isize) * d.b_cs;
+                            (b.wrapping_offset(at), d.b_rs, d.b_cs)
+                        } else {
+                            (bp.wrapping_add(q * kr * nr) as *const S::R, nr as isize, 1)
+                        };
+                        let (ta, a_step) = if r < full {
+                            let at = ((ic + ir) as isize) * d.a_rs + (pc as isize) * d.a_cs;
+                            (a.wrapping_offset(at), d.a_cs)
+                        } else {
+                            (ap.wrapping_add((r - full) * kr * mr) as *const S::R, mr as isize)
+                        };
                         let t = Tile {
                             kr,
-                            a: ap.wrapping_add(r * kr * mr),
-                            b: bp.wrapping_add(q * kr * nr),
+                            a: ta,
+                            a_step,
+                            b: tb,
+                            b_step,
+                            b_col,
                             row,
                             col: jc + jr,
                             rows,
@@ -518,8 +566,15 @@ unsafe fn pack_b<S: Simd, const CPLX: bool>(
 /// and where its `rows x cols` result goes in C (real row index of C's real view, column).
 struct Tile<R> {
     kr: usize,
+    /// A's micro-panel: packed (`a_step = mr`) or A's own full-height columns (`a_step` = its
+    /// column stride; unit row stride).
     a: *const R,
+    a_step: isize,
+    /// B's micro-panel: packed (`b_step = nr`, `b_col = 1`) or, for a real B the engine does not
+    /// pack, B's own elements (`b_step`, `b_col` = its row and column strides).
     b: *const R,
+    b_step: isize,
+    b_col: isize,
     row: usize,
     col: usize,
     rows: usize,
@@ -548,13 +603,19 @@ where
             // SAFETY: forwarded contract; every width is at most nr (the widths below nr are
             // chosen only when t.cols fits them, and nr itself is one of them).
             unsafe {
-                match t.cols {
-                    1 => micro::<S, CPLX, $mv, 1>(bl, d, t, c),
-                    2 => micro::<S, CPLX, $mv, 2>(bl, d, t, c),
-                    3 | 4 => micro::<S, CPLX, $mv, 4>(bl, d, t, c),
-                    5 | 6 => micro::<S, CPLX, $mv, 6>(bl, d, t, c),
-                    7 | 8 => micro::<S, CPLX, $mv, 8>(bl, d, t, c),
-                    9..=12 => micro::<S, CPLX, $mv, 12>(bl, d, t, c),
+                match (t.cols, t.b_col != 1 || t.b_step != bl.nr as isize) {
+                    (1, false) => micro::<S, CPLX, $mv, 1, false>(bl, d, t, c),
+                    (2, false) => micro::<S, CPLX, $mv, 2, false>(bl, d, t, c),
+                    (3 | 4, false) => micro::<S, CPLX, $mv, 4, false>(bl, d, t, c),
+                    (5 | 6, false) => micro::<S, CPLX, $mv, 6, false>(bl, d, t, c),
+                    (7 | 8, false) => micro::<S, CPLX, $mv, 8, false>(bl, d, t, c),
+                    (9..=12, false) => micro::<S, CPLX, $mv, 12, false>(bl, d, t, c),
+                    (1, true) => micro::<S, CPLX, $mv, 1, true>(bl, d, t, c),
+                    (2, true) => micro::<S, CPLX, $mv, 2, true>(bl, d, t, c),
+                    (3 | 4, true) => micro::<S, CPLX, $mv, 4, true>(bl, d, t, c),
+                    (5 | 6, true) => micro::<S, CPLX, $mv, 6, true>(bl, d, t, c),
+                    (7 | 8, true) => micro::<S, CPLX, $mv, 8, true>(bl, d, t, c),
+                    (9..=12, true) => micro::<S, CPLX, $mv, 12, true>(bl, d, t, c),
                     _ => unreachable!("the tuning table's nr is at most 12"),
                 }
             }
@@ -579,25 +640,37 @@ fn prefetch<R>(p: *const R) {
     let _ = p;
 }
 
-/// The microkernel's depth loop: `kr` steps of `MV` vectors of A (packed `mr` apart) times `NR`
-/// broadcast elements of B (packed `nr` apart), accumulated in registers.
+/// The microkernel's depth loop: `kr` steps of `MV` vectors of A (`a_step` apart: `mr` packed,
+/// A's column stride in place) times `NR` broadcast elements of B (`b_step` apart; packed:
+/// `nr` apart and column `j` at `j`; in place (`DB`): column `j` at `j * b_col`, columns past
+/// `cols` reading column `cols - 1`), accumulated in registers.
 ///
 /// # Safety
-/// `a` holds `kr` steps of `mr >= MV * LANES` elements, `b` of `nr >= NR`; `S`'s instruction set
-/// is enabled.
+/// Each of the `kr` steps of `a` holds `MV * LANES` readable elements; `b` holds `kr` steps of
+/// `nr >= NR` elements (packed) or of `cols >= 1` columns (in place); `S`'s instruction set is
+/// enabled.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // const-length arrays indexed in step: kept in registers
-unsafe fn kloop<S: Simd, const MV: usize, const NR: usize>(
+unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool>(
     kr: usize,
-    a: *const S::R,
-    mr: usize,
+    (a, a_step): (*const S::R, isize),
     b: *const S::R,
-    nr: usize,
+    (b_step, b_col, cols): (isize, isize, usize),
 ) -> [[S::V; MV]; NR] {
     let lanes = S::LANES;
     // SAFETY: this function's contract.
     unsafe {
         let mut acc = [[S::zero(); MV]; NR];
+        // Direct B: column j's offset, columns past `cols` reading the last one (in bounds;
+        // their sums are not stored). Packed B: j.
+        let mut off = [0isize; NR];
+        for j in 0..NR {
+            off[j] = if DB {
+                j.min(cols - 1) as isize * b_col
+            } else {
+                j as isize
+            };
+        }
         let (mut ap, mut bp) = (a, b);
         for _ in 0..kr {
             let mut av = [S::zero(); MV];
@@ -605,13 +678,13 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize>(
                 av[v] = S::load(ap.add(v * lanes), lanes);
             }
             for j in 0..NR {
-                let bj = S::splat(*bp.add(j));
+                let bj = S::splat(*bp.wrapping_offset(off[j]));
                 for v in 0..MV {
                     acc[j][v] = S::fma(av[v], bj, acc[j][v]);
                 }
             }
-            ap = ap.wrapping_add(mr);
-            bp = bp.wrapping_add(nr);
+            ap = ap.wrapping_offset(a_step);
+            bp = bp.wrapping_offset(b_step);
         }
         acc
     }
@@ -623,8 +696,8 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize>(
 /// # Safety
 /// As `tile`; `t.cols <= NR <= nr`, `MV*LANES >= t.rows`, `S`'s instruction set enabled.
 #[inline(always)]
-unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize>(
-    bl: &Blocking,
+unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, const DB: bool>(
+    _bl: &Blocking,
     d: &Desc<S::R>,
     t: &Tile<S::R>,
     c: *mut S::R,
@@ -632,7 +705,6 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize>(
     S::R: Arith,
 {
     let lanes = S::LANES;
-    let (mr, nr) = (bl.mr(), bl.nr);
     let wi: isize = if CPLX { 2 } else { 1 };
     // C's real view: real row q of element row q/w; columns 2*c_cs apart for complex.
     let (c_rs, c_cs) = (d.c_rs * wi, d.c_cs * wi);
@@ -641,16 +713,17 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize>(
         let (i, part) = if CPLX { (q / 2, q % 2) } else { (q, 0) };
         c.wrapping_offset(i as isize * c_rs + part as isize + (t.col + j) as isize * c_cs)
     };
-    // SAFETY: loads of A and B stay inside their packed micro-panels (`mr` and `nr` apart per
-    // depth step, MV*LANES <= mr, NR <= nr); C accesses address this tile's elements of the
-    // entry's C (rows masked to t.rows).
+    // SAFETY: loads of A and B stay inside their micro-panels: packed (`mr` and `nr` apart per
+    // depth step, MV*LANES <= mr, NR <= nr) or in place (a full-height A micro-panel, its
+    // MV*LANES = mr rows inside the entry's A; B's `t.cols` columns, clamped, inside the entry's
+    // B); C accesses address this tile's elements of the entry's C (rows masked to t.rows).
     unsafe {
         if contiguous {
             for j in 0..t.cols {
                 prefetch(elem(t.row, j));
             }
         }
-        let regs = kloop::<S, MV, NR>(t.kr, t.a, mr, t.b, nr);
+        let regs = kloop::<S, MV, NR, DB>(t.kr, (t.a, t.a_step), t.b, (t.b_step, t.b_col, t.cols));
         // The accumulators leave the registers here, once: the stores below index them with
         // values the compiler does not unroll, and when those indexed the depth loop's own array
         // it kept that array in memory and stored every accumulator on every depth step (half

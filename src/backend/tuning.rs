@@ -146,6 +146,18 @@ pub(crate) const THIN_K_MAX: usize = 512;
 /// slab's width (mode 2 above: `R x I^2 x I`, no slabs) stay with the small kernels.
 pub(crate) const SLAB_STREAM_BYTES: usize = 32 << 20;
 
+/// The packed engine leaves a real B unpacked (its microkernel broadcasts B's elements in place)
+/// when the rows it computes are at most this many: a packed B micro-panel would serve at most a
+/// few A micro-panels, too few to repay the copy.
+pub(crate) const DIRECT_B_MAX_ROWS: usize = 64;
+
+/// The packed engine reads a real A with unit row stride in place (no packed copy) when it
+/// leaves B unpacked (`DIRECT_B_MAX_ROWS`), the columns it computes are at most this many and
+/// alpha is 1: an A micro-panel then serves few B micro-panels. (Taller blocks keep packing A:
+/// their A columns lie a long stride apart, one page each per depth step; single thread on the
+/// Xeon, f64 1024x64x256 packed 70 GFLOP/s against 65 in place.)
+pub(crate) const DIRECT_A_MAX_COLS: usize = 64;
+
 /// Largest extent for which `auto` gives complex entries to the small kernels. 16 since the
 /// small kernels' epilogue fix (`benches/results/xeon-avx512/run3/`, 2 threads, small against
 /// the `gemm` crate, GFLOP/s): c 16 cache 90.4 vs 89.3, dram 97.8 vs 69.0; z 16 cache 44.8 vs
