@@ -610,12 +610,12 @@ where
                     (5 | 6, false) => micro::<S, CPLX, $mv, 6, false>(bl, d, t, c),
                     (7 | 8, false) => micro::<S, CPLX, $mv, 8, false>(bl, d, t, c),
                     (9..=12, false) => micro::<S, CPLX, $mv, 12, false>(bl, d, t, c),
-                    (1, true) => micro::<S, CPLX, $mv, 1, true>(bl, d, t, c),
-                    (2, true) => micro::<S, CPLX, $mv, 2, true>(bl, d, t, c),
-                    (3 | 4, true) => micro::<S, CPLX, $mv, 4, true>(bl, d, t, c),
-                    (5 | 6, true) => micro::<S, CPLX, $mv, 6, true>(bl, d, t, c),
-                    (7 | 8, true) => micro::<S, CPLX, $mv, 8, true>(bl, d, t, c),
-                    (9..=12, true) => micro::<S, CPLX, $mv, 12, true>(bl, d, t, c),
+                    // B in place: two widths only (its columns past t.cols repeat the last
+                    // one), which keeps the engine's code, and the packed kernels' speed, as
+                    // they were (six more instances cost the DRAM-bound packed 300x20x90000 f32
+                    // 15% on one thread).
+                    (1..=4, true) => micro::<S, CPLX, $mv, 4, true>(bl, d, t, c),
+                    (5..=12, true) => micro::<S, CPLX, $mv, 12, true>(bl, d, t, c),
                     _ => unreachable!("the tuning table's nr is at most 12"),
                 }
             }
@@ -678,7 +678,8 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool>(
                 av[v] = S::load(ap.add(v * lanes), lanes);
             }
             for j in 0..NR {
-                let bj = S::splat(*bp.wrapping_offset(off[j]));
+                // Packed: `add(j)`, a constant offset the compiler folds into the load.
+                let bj = S::splat(if DB { *bp.wrapping_offset(off[j]) } else { *bp.add(j) });
                 for v in 0..MV {
                     acc[j][v] = S::fma(av[v], bj, acc[j][v]);
                 }
