@@ -176,7 +176,13 @@ pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
 ///   124 against 114-126. Single-thread probes (`examples/engine_probe`) agree: f32 16/32/64 small
 ///   76/110/137 against packed 27/62/86 and the `gemm` crate 42/64/83.
 /// - Real, thin and deep (`min(m, n) <= SMALL_MAX`, `k > THIN_K_MAX`) on AVX-512: the packed
-///   engine. 300x20x90000 f32 83-86 against the `gemm` crate's 33, f64 36 against 18.
+///   engine. 300x20x90000 f32 83-86 against the `gemm` crate's 33, f64 36 against 18; run 8
+///   (`benches/results/xeon-avx512/run8-in-place/`): 300x20x90000 f32 139 against 43,
+///   20x300x90000 175 against 87. Except when both `m` and `n` are at most `SMALL_MAX` (a small
+///   C over a deep sum, which the two threads split in two small halves that each read all of
+///   A and B): the `gemm` crate, f32 64x64x4096 322 against packed 223 (run 8; 323 against 143
+///   and 317 against 215 in two more runs that day), f64 147 against 115 (143 against 82; one
+///   run 83 against 103), 32x32x2048 f64 68 against 46 (67 against 46).
 /// - Everything else: the `gemm` crate, built with its AVX-512 kernels (`x86-v4`; dispatched at
 ///   run time, AVX2 kernels on AVX2 machines). f32 128/256/512 cache 258/303/313 against packed
 ///   184/235/~238; f64 121/148/163 against 77/109/~124; one GEMM of 1024/2048 (`--sizes
@@ -209,7 +215,7 @@ pub(crate) fn pick(isa: Isa, cplx: bool, m: usize, n: usize, k: usize, streamed_
     }
     match (thin, k <= THIN_K_MAX, isa) {
         (true, true, _) => CpuEngine::Small,
-        (true, false, Isa::Avx512) => CpuEngine::Packed,
+        (true, false, Isa::Avx512) if m.max(n) > SMALL_MAX => CpuEngine::Packed,
         _ => CpuEngine::GemmCrate,
     }
 }
