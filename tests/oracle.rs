@@ -743,17 +743,54 @@ fn pool_split_small_kernel_path() {
     split_is_reproducible::<f32>(&mut rng(77), CpuEngine::Auto, (32, 24, 40, 300));
 }
 
-/// The packed engine at the edges of every block on every instruction set: sizes one below, at
-/// and one above the microkernel tile (`mr`, `nr`), the packed depth `kc` (and twice it), the
-/// A block rows `mc` and the B panel columns `nc`, with every op pair, general and negative
-/// strides, stride-0 operands, complex alpha/beta and 1-3 threads.
-fn packed_block_edges<T: Scalar>(seed: u64) {
+/// The packed engine on the shapes `shapes(blocking)` gives on every instruction set, with every
+/// op pair and call style (general and negative strides, stride-0 operands, pointer arrays),
+/// complex alpha/beta (alpha 1 in three cases of four with `alpha_one`), beta 0 in one case of
+/// five, and 1-3 threads.
+fn packed_on_shapes<T: Scalar>(
+    seed: u64,
+    label: &str,
+    alpha_one: bool,
+    shapes: impl Fn(tensorblas::PackedBlocking) -> Vec<(usize, usize, usize, usize)>,
+) {
     let mut r = rng(seed);
     let h = Handle::with_backend(CpuBackend::Native).unwrap();
     h.set_cpu_engine(CpuEngine::Packed);
     for isa in Isa::all_supported() {
         h.set_isa(isa).unwrap();
-        let bl = isa.packed_blocking(T::DATATYPE);
+        for (idx, &(m, n, k, batch)) in shapes(isa.packed_blocking(T::DATATYPE)).iter().enumerate() {
+            h.set_num_threads(1 + idx % 3);
+            let style = [Style::Strided, Style::Ex, Style::Batched, Style::Gemm][idx % 4];
+            let case = Case::<T> {
+                style,
+                ta: OPS[idx % 3],
+                tb: OPS[(idx / 3) % 3],
+                m,
+                n,
+                k,
+                batch: if matches!(style, Style::Gemm) { 1 } else { batch },
+                alpha: if alpha_one && idx % 4 != 3 {
+                    T::one()
+                } else {
+                    rand_val(&mut r)
+                },
+                beta: if idx % 5 == 0 { T::zero() } else { rand_val(&mut r) },
+            };
+            run_case(
+                &h,
+                &case,
+                &mut r,
+                &format!("packed {label} {} #{idx} {m}x{n}x{k}", isa.name()),
+            );
+        }
+    }
+}
+
+/// The packed engine at the edges of every block: sizes one below, at and one above the
+/// microkernel tile (`mr`, `nr`), the packed depth `kc` (and twice it), the A block rows `mc`
+/// and the B panel columns `nc`.
+fn packed_block_edges<T: Scalar>(seed: u64) {
+    packed_on_shapes::<T>(seed, "edge", false, |bl| {
         let around = |x: usize| [x - 1, x, x + 1];
         let mut shapes = vec![];
         for m in around(bl.mr) {
@@ -771,28 +808,8 @@ fn packed_block_edges<T: Scalar>(seed: u64) {
             shapes.push((3, n, 2, 1));
         }
         shapes.push((2 * bl.mc + bl.mr + 1, 2 * bl.nr + 1, bl.kc + 2, 1));
-        for (idx, &(m, n, k, batch)) in shapes.iter().enumerate() {
-            h.set_num_threads(1 + idx % 3);
-            let style = [Style::Strided, Style::Ex, Style::Batched, Style::Gemm][idx % 4];
-            let case = Case::<T> {
-                style,
-                ta: OPS[idx % 3],
-                tb: OPS[(idx / 3) % 3],
-                m,
-                n,
-                k,
-                batch: if matches!(style, Style::Gemm) { 1 } else { batch },
-                alpha: rand_val(&mut r),
-                beta: if idx % 5 == 0 { T::zero() } else { rand_val(&mut r) },
-            };
-            run_case(
-                &h,
-                &case,
-                &mut r,
-                &format!("packed {} edge #{idx} {m}x{n}x{k}", isa.name()),
-            );
-        }
-    }
+        shapes
+    });
 }
 
 #[test]
@@ -806,44 +823,18 @@ fn packed_engine_block_edges() {
 /// The packed engine's in-place paths: with at most 64 rows it broadcasts B's elements where
 /// they are (any strides), and with at most 64 columns as well, alpha = 1 and a unit row
 /// stride it loads A's full micro-panels in place (a partial last one packed). Shapes on both
-/// sides of both limits, across the depth blocks and the micro-tile edges, with alpha 1 and
-/// not, every operation and call style, on every instruction set.
+/// sides of both limits, across the depth blocks and the micro-tile edges, mostly with alpha 1.
 fn packed_in_place<T: Scalar>(seed: u64) {
-    let mut r = rng(seed);
-    let h = Handle::with_backend(CpuBackend::Native).unwrap();
-    h.set_cpu_engine(CpuEngine::Packed);
-    for isa in Isa::all_supported() {
-        h.set_isa(isa).unwrap();
-        let bl = isa.packed_blocking(T::DATATYPE);
+    packed_on_shapes::<T>(seed, "in place", true, |bl| {
         let mut shapes = vec![];
         for m in [1, bl.mr - 1, bl.mr, bl.mr + 1, 2 * bl.mr, 63, 64, 65] {
             for n in [1, bl.nr + 1, 64, 65] {
-                shapes.push((m, n, 2 * bl.kc + 3));
+                shapes.push((m, n, 2 * bl.kc + 3, 1 + shapes.len() % 2));
             }
         }
-        shapes.extend([(64, 300, 9), (20, 64, bl.kc - 1), (64, 64, 1)]);
-        for (idx, &(m, n, k)) in shapes.iter().enumerate() {
-            h.set_num_threads(1 + idx % 2);
-            let style = [Style::Strided, Style::Ex, Style::Batched, Style::Gemm][idx % 4];
-            let case = Case::<T> {
-                style,
-                ta: OPS[idx % 3],
-                tb: OPS[(idx / 3) % 3],
-                m,
-                n,
-                k,
-                batch: if matches!(style, Style::Gemm) { 1 } else { 1 + idx % 2 },
-                alpha: if idx % 4 == 3 { rand_val(&mut r) } else { T::one() },
-                beta: if idx % 5 == 0 { T::zero() } else { rand_val(&mut r) },
-            };
-            run_case(
-                &h,
-                &case,
-                &mut r,
-                &format!("packed in place {} #{idx} {m}x{n}x{k}", isa.name()),
-            );
-        }
-    }
+        shapes.extend([(64, 300, 9, 2), (20, 64, bl.kc - 1, 1), (64, 64, 1, 2)]);
+        shapes
+    });
 }
 
 #[test]
