@@ -283,7 +283,11 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
     let whole_b = rect.c1 - rect.c0 <= nc && d.k <= kc;
     // Few rows: each B micro-panel would serve at most a couple of A micro-panels, so packing
     // it costs more than it saves; the microkernel broadcasts B's elements where they are.
-    let direct_b = !CPLX && rect.r1 - rect.r0 <= super::tuning::DIRECT_B_MAX_ROWS;
+    // `tile` tells a B in place from a packed one by its strides (packed: `nr` per depth step,
+    // 1 per column), so a B whose own strides are exactly those is packed: read in place it
+    // would take the packed kernels, which read up to `nr` columns, past its last one.
+    let direct_b =
+        !CPLX && rect.r1 - rect.r0 <= super::tuning::DIRECT_B_MAX_ROWS && !(d.b_rs == nr as isize && d.b_cs == 1);
     // Few rows and few columns: likewise each A micro-panel serves few B micro-panels, and A's
     // few columns per depth step span few pages. The microkernel then loads A's columns in
     // place, when they are contiguous and alpha (applied by packing) is 1; a partial last
