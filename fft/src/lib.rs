@@ -424,13 +424,28 @@ pub fn transform_on<T: Real, F: Fabric>(
     inverse: bool,
     ws: &mut Workspace,
 ) -> Result<DeviceStats, FftError> {
-    // A fabric larger than the plan is refused below, before the slot is used.
-    let rank = fab.rank().min(plan.spec().devices.saturating_sub(1));
-    let slot = &mut ws.devices_for(plan)[rank];
+    check_precision::<T>(plan)?;
+    let spec = plan.spec();
+    if fab.size() != spec.devices {
+        return Err(FftError::InvalidPlan(format!(
+            "the plan is for G = {} devices but the fabric has {}",
+            spec.devices,
+            fab.size()
+        )));
+    }
+    let rank = fab.rank();
+    let Some(slot) = ws.devices_for(plan).get_mut(rank) else {
+        return Err(FftError::InvalidPlan(format!(
+            "the fabric's rank {rank} is not below its size {}",
+            spec.devices
+        )));
+    };
     device_transform(plan, algo, fab, handle, (block, inverse), out, slot)
 }
 
-/// [`transform_on`] with the device's workspace slot.
+/// [`transform_on`] with the device's workspace slot, once the data's precision and the fabric's
+/// size are known to be the plan's (checked by `transform_on`; the in-process transform makes
+/// its fabric for the plan).
 fn device_transform<T: Real, F: Fabric>(
     plan: &Plan,
     algo: Algorithm,
@@ -441,14 +456,6 @@ fn device_transform<T: Real, F: Fabric>(
     slot: &mut work::DeviceWork,
 ) -> Result<DeviceStats, FftError> {
     let spec = plan.spec();
-    check_precision::<T>(plan)?;
-    if fab.size() != spec.devices {
-        return Err(FftError::InvalidPlan(format!(
-            "the plan is for G = {} devices but the fabric has {}",
-            spec.devices,
-            fab.size()
-        )));
-    }
     for (name, len) in [("block", block.len()), ("out", out.len())] {
         if len * spec.devices != spec.n {
             return Err(FftError::InvalidInput(format!(
