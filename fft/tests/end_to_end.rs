@@ -346,3 +346,30 @@ fn transform_into_reuses_the_callers_array() {
     );
     assert!(short.iter().all(|v| *v == Complex64::new(7.0, 7.0)));
 }
+
+/// `transform_on` refuses a fabric whose size is not the plan's G, and data of the other
+/// precision, before it touches the workspace or `out`.
+#[test]
+fn transform_on_checks_the_fabric_and_precision_first() {
+    let n = 1 << 12;
+    let plan = Plan::new(&PlanSpec::new(n, 4, Precision::F64).unwrap()).unwrap();
+    let h = tensorblas::Handle::new().unwrap();
+    let fab = tensorblas_fft::InProcess::new(2).remove(0);
+    let block = vec![Complex64::new(1.0, 0.0); n / 4];
+    let mut out = vec![Complex64::new(7.0, 7.0); n / 4];
+    let mut ws = Workspace::new();
+    let e =
+        tensorblas_fft::transform_on(&plan, Algorithm::Fmm, &fab, &h, &block, &mut out, false, &mut ws).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the plan is for G = 4 devices but the fabric has 2"),
+        "{e}"
+    );
+    let block32 = vec![Complex::new(1.0f32, 0.0); n / 4];
+    let mut out32 = vec![Complex::new(7.0f32, 7.0); n / 4];
+    let e = tensorblas_fft::transform_on(&plan, Algorithm::Fmm, &fab, &h, &block32, &mut out32, false, &mut ws)
+        .unwrap_err();
+    assert!(e.to_string().contains("the plan is for F64 but the data is F32"), "{e}");
+    assert!(out.iter().all(|v| *v == Complex64::new(7.0, 7.0)));
+    assert!(out32.iter().all(|v| *v == Complex::new(7.0f32, 7.0)));
+}
