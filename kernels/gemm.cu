@@ -5,7 +5,7 @@
 // `tblas_gemm_general` and `tblas_gemm_small` for that type. No headers are included, so the
 // file compiles with NVRTC alone (also on machines without a GPU).
 //
-// Both kernels compute, for p < batch,
+// Every kernel computes, for p < batch,
 //     C[p] = alpha * opA[p] * opB[p] + beta * C[p]
 // where element (i, j) of X[p] lives at base_x(p) + i*x_rs + j*x_cs (op already folded into the
 // strides by the host, conjugation as a flag) and base_x(p) = x_arr ? x_arr[p] : x + p*x_bs.
@@ -183,20 +183,129 @@ extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general(Args g) {
     }
 }
 
+// ---- wide general-stride kernel (float): 128x128 tile of C per block, 8x8 per thread ------------
+//
+// The same contract and grid as tblas_gemm_general with 128x128 tiles. Each thread computes the
+// 8x8 results at rows 4tx + {0..3} and 64 + 4tx + {0..3}, columns 4ty + {0..3} and
+// 64 + 4ty + {0..3}: per k, four 16-byte shared-memory reads (two of A, two of B) feed 64 FMAs
+// (the 64x64 kernel: 8 scalar reads for 16). The next 128x8 slices of A and B are loaded into
+// registers while the current ones are multiplied. Float only: on the H200 it ran 1.34-1.55x the
+// 64x64 kernel for float at 128-1024, but 0.73-1.03x for double (kernels/README.md), and complex
+// 8x8 accumulators would not fit in registers. The host picks it when m and n are both above 64.
+
+#if TBLAS_DTYPE == 0
+#define WT 128
+#define WK 8
+// Shared rows of 128 + 4 elements: 16-byte aligned, and the stores along k (4 rows of 8 k per
+// warp) fall in distinct banks.
+#define WP (WT + 4)
+
+// Four consecutive floats of shared memory, 16-byte aligned, as one wide load.
+__device__ __forceinline__ void load4(const T* p, T* out) {
+    const float4 v = *reinterpret_cast<const float4*>(p);
+    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+}
+
+extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general_wide(Args g) {
+    __shared__ __align__(16) T As[WK][WP];  // [k][i]
+    __shared__ __align__(16) T Bs[WK][WP];  // [k][j]
+    const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;
+    const T alpha = make(g.alpha_re, g.alpha_im);
+    const T beta = make(g.beta_re, g.beta_im);
+    const long long tiles_m = (g.m + WT - 1) / WT;
+    const long long tiles = tiles_m * ((g.n + WT - 1) / WT);
+    const bool a_along_i = g.a_rs == 1 || g.a_cs != 1;
+    const bool b_along_k = g.b_rs == 1 || g.b_cs != 1;
+    // This thread's 4 elements of each 128x8 slice: (row or column within the tile, k offset).
+    int a_ii[4], a_kk[4], b_jj[4], b_kk[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        const int e = tid + 256 * q;
+        a_ii[q] = a_along_i ? e % WT : e / WK;
+        a_kk[q] = a_along_i ? e / WT : e % WK;
+        b_jj[q] = b_along_k ? e / WK : e % WT;
+        b_kk[q] = b_along_k ? e % WK : e / WT;
+    }
+    for (long long p = blockIdx.y; p < g.batch; p += gridDim.y) {
+        const T* A = g.ab_unread ? 0 : base_a(g, p);
+        const T* B = g.ab_unread ? 0 : base_b(g, p);
+        T* C = base_c(g, p);
+        for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
+            const long long i0 = (t % tiles_m) * WT, j0 = (t / tiles_m) * WT;
+            T acc[8][8];
+#pragma unroll
+            for (int r = 0; r < 8; ++r)
+#pragma unroll
+                for (int s = 0; s < 8; ++s) acc[r][s] = zero();
+            if (!g.ab_unread) {
+                T pa[4], pb[4];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    const long long i = i0 + a_ii[q], k = a_kk[q];
+                    pa[q] = (i < g.m && k < g.k) ? conj_if(A[i * g.a_rs + k * g.a_cs], g.conj_a) : zero();
+                    const long long j = j0 + b_jj[q], kb = b_kk[q];
+                    pb[q] = (j < g.n && kb < g.k) ? conj_if(B[kb * g.b_rs + j * g.b_cs], g.conj_b) : zero();
+                }
+                for (long long k0 = 0; k0 < g.k; k0 += WK) {
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) {
+                        As[a_kk[q]][a_ii[q]] = pa[q];
+                        Bs[b_kk[q]][b_jj[q]] = pb[q];
+                    }
+                    __syncthreads();
+                    const long long k1 = k0 + WK;
+                    if (k1 < g.k) {
+#pragma unroll
+                        for (int q = 0; q < 4; ++q) {
+                            const long long i = i0 + a_ii[q], k = k1 + a_kk[q];
+                            pa[q] = (i < g.m && k < g.k) ? conj_if(A[i * g.a_rs + k * g.a_cs], g.conj_a) : zero();
+                            const long long j = j0 + b_jj[q], kb = k1 + b_kk[q];
+                            pb[q] = (j < g.n && kb < g.k) ? conj_if(B[kb * g.b_rs + j * g.b_cs], g.conj_b) : zero();
+                        }
+                    }
+#pragma unroll
+                    for (int kk = 0; kk < WK; ++kk) {
+                        T av[8], bv[8];
+                        load4(&As[kk][4 * tx], av);
+                        load4(&As[kk][64 + 4 * tx], av + 4);
+                        load4(&Bs[kk][4 * ty], bv);
+                        load4(&Bs[kk][64 + 4 * ty], bv + 4);
+#pragma unroll
+                        for (int r = 0; r < 8; ++r)
+#pragma unroll
+                            for (int s = 0; s < 8; ++s) acc[r][s] = fma_t(av[r], bv[s], acc[r][s]);
+                    }
+                    __syncthreads();
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < 8; ++r)
+#pragma unroll
+                for (int s = 0; s < 8; ++s) {
+                    const long long i = i0 + (r < 4 ? 4 * tx + r : 64 + 4 * tx + r - 4);
+                    const long long j = j0 + (s < 4 ? 4 * ty + s : 64 + 4 * ty + s - 4);
+                    if (i < g.m && j < g.n) store(g, C + i * g.c_rs + j * g.c_cs, acc[r][s], alpha, beta);
+                }
+        }
+    }
+}
+#endif
+
 // ---- small-matrix kernel: several whole batch entries per block -------------------------------
 //
 // For m, n, k <= 16. A block of 256 threads takes `per` = tblas_small_per(m, n, k) consecutive
 // batch entries, stages their A and B in dynamic shared memory with consecutive threads reading
-// consecutive elements (coalesced for packed column-major entries), and each thread computes one
-// C element. Grid: x = groups of `per` entries (grid-stride). Block (256). Dynamic shared memory:
-// per * (m*k + k*n) * sizeof(T) bytes, passed by the host.
+// consecutive elements (coalesced for packed column-major entries), and each thread computes up
+// to 4 C elements. Grid: x = groups of `per` entries (grid-stride). Block (256). Dynamic shared
+// memory: per * (m*k + k*n) * sizeof(T) bytes, passed by the host.
 
-// Entries per block: up to 256 / (m*n), capped so that their A and B fit in 48 KiB of shared
-// memory. The host computes the same number (grid size, dynamic shared memory bytes).
+// Entries per block: up to 1024 / (m*n) (4 C elements per thread), capped so that their A and
+// B fit in 48 KiB of shared memory. The host computes the same number (grid size, dynamic shared
+// memory bytes).
 #define TBLAS_SMALL_SMEM 49152
 __host__ __device__ inline int tblas_small_per(int m, int n, int k) {
     const int mn = m * n, ab = (m + n) * k;
-    int per = mn >= 256 ? 1 : 256 / mn;
+    int per = mn >= 1024 ? 1 : 1024 / mn;
     if (ab > 0) {
         int cap = TBLAS_SMALL_SMEM / (ab * (int)sizeof(T));
         if (cap < 1) cap = 1;
@@ -204,6 +313,21 @@ __host__ __device__ inline int tblas_small_per(int m, int n, int k) {
     }
     return per;
 }
+
+// Division by a divisor fixed for the whole launch, as a multiply-high: exact for x * d < 2^32,
+// which holds for every index here (x < 2^16, d <= 256). The integer divisions of the plain
+// kernel cost more than its arithmetic at m, n, k <= 8 (first H200 run: 15% of the bandwidth
+// roofline at 4x4x4).
+struct FastDiv {
+    unsigned d, mul;
+};
+__device__ __forceinline__ FastDiv fast_div(unsigned d) {
+    FastDiv f;
+    f.d = d;
+    f.mul = d > 1 ? 0xffffffffu / d + 1u : 0u;
+    return f;
+}
+__device__ __forceinline__ unsigned div_by(unsigned x, FastDiv f) { return f.d <= 1 ? x : __umulhi(x, f.mul); }
 
 // (The host-side emulator, kernels/emu, defines TBLAS_EXTERN_SHARED for its own shared memory.)
 #ifndef TBLAS_EXTERN_SHARED
@@ -213,9 +337,10 @@ __host__ __device__ inline int tblas_small_per(int m, int n, int k) {
 extern "C" __global__ void __launch_bounds__(256) tblas_gemm_small(Args g) {
     TBLAS_EXTERN_SHARED unsigned char smem_raw[];
     T* sh = reinterpret_cast<T*>(smem_raw);
-    const int m = (int)g.m, n = (int)g.n, k = (int)g.k;
-    const int mn = m * n, mk = m * k, kn = k * n;
-    const int per = tblas_small_per(m, n, k);
+    const unsigned m = (unsigned)g.m, n = (unsigned)g.n, k = (unsigned)g.k;
+    const unsigned mn = m * n, mk = m * k, kn = k * n;
+    const FastDiv d_m = fast_div(m), d_k = fast_div(k), d_mn = fast_div(mn), d_mk = fast_div(mk), d_kn = fast_div(kn);
+    const int per = tblas_small_per((int)m, (int)n, (int)k);
     T* As = sh;
     T* Bs = sh + per * mk;
     const T alpha = make(g.alpha_re, g.alpha_im);
@@ -223,27 +348,29 @@ extern "C" __global__ void __launch_bounds__(256) tblas_gemm_small(Args g) {
     const long long groups = (g.batch + per - 1) / per;
     for (long long grp = blockIdx.x; grp < groups; grp += gridDim.x) {
         const long long p0 = grp * per;
-        const int cnt = (int)min((long long)per, g.batch - p0);
+        const unsigned cnt = (unsigned)min((long long)per, g.batch - p0);
         if (!g.ab_unread) {
-            for (int e = threadIdx.x; e < cnt * mk; e += blockDim.x) {
-                const int q = e / mk, l = e % mk, i = l % m, kk = l / m;
+#pragma unroll 4
+            for (unsigned e = threadIdx.x; e < cnt * mk; e += blockDim.x) {
+                const unsigned q = div_by(e, d_mk), l = e - q * mk, kk = div_by(l, d_m), i = l - kk * m;
                 const T* A = base_a(g, p0 + q);
                 As[e] = conj_if(A[i * g.a_rs + kk * g.a_cs], g.conj_a);
             }
-            for (int e = threadIdx.x; e < cnt * kn; e += blockDim.x) {
-                const int q = e / kn, l = e % kn, kk = l % k, j = l / k;
+#pragma unroll 4
+            for (unsigned e = threadIdx.x; e < cnt * kn; e += blockDim.x) {
+                const unsigned q = div_by(e, d_kn), l = e - q * kn, j = div_by(l, d_k), kk = l - j * k;
                 const T* B = base_b(g, p0 + q);
                 Bs[e] = conj_if(B[kk * g.b_rs + j * g.b_cs], g.conj_b);
             }
         }
         __syncthreads();
-        for (int e = threadIdx.x; e < cnt * mn; e += blockDim.x) {
-            const int q = e / mn, l = e % mn, i = l % m, j = l / m;
+        for (unsigned e = threadIdx.x; e < cnt * mn; e += blockDim.x) {
+            const unsigned q = div_by(e, d_mn), l = e - q * mn, j = div_by(l, d_m), i = l - j * m;
             T acc = zero();
             if (!g.ab_unread) {
                 const T* a = As + q * mk + i;
                 const T* b = Bs + q * kn + j * k;
-                for (int kk = 0; kk < k; ++kk) acc = fma_t(a[kk * m], b[kk], acc);
+                for (unsigned kk = 0; kk < k; ++kk) acc = fma_t(a[kk * m], b[kk], acc);
             }
             T* C = base_c(g, p0 + q);
             store(g, C + i * g.c_rs + j * g.c_cs, acc, alpha, beta);

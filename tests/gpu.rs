@@ -699,6 +699,117 @@ fn gpu_device_memory_helpers_check_their_arguments() {
     assert_eq!(unsafe { tblas_set_stream(g.h, null_mut()) }, TBLAS_STATUS_SUCCESS);
 }
 
+/// The 128x128-tile kernel (`tblas_gemm_general_wide`: f32 with m and n above 64 and at least
+/// 128 tiles over the batch) on ragged tiles, every op pair and a general-stride layout, forced
+/// (`general`) and chosen by `auto` for a layout cuBLAS cannot express; f64 runs the same shapes
+/// on the 64x64 kernel.
+#[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
+fn gpu_wide_tiles_match_the_oracle() {
+    let Some(h) = gpu_or_skip("gpu_wide_tiles_match_the_oracle") else {
+        return;
+    };
+    fn suite<T: Scalar>(h: &Handle) {
+        let (alpha, beta) = (
+            T::from_c64(Complex64::new(1.25, 0.0)),
+            T::from_c64(Complex64::new(-0.5, 0.0)),
+        );
+        let (m, n, k, batch) = (129usize, 67usize, 21usize, 128usize);
+        let mut seed = 900;
+        for ta in [Op::N, Op::T] {
+            for tb in [Op::N, Op::T] {
+                let (ra, ca) = if ta == Op::N { (m, k) } else { (k, m) };
+                let (rb, cb) = if tb == Op::N { (k, n) } else { (n, k) };
+                let (ea, eb, ec) = ((ra * ca) as isize, (rb * cb) as isize, (m * n) as isize);
+                let packed = ((1, ra as isize, ea), (1, rb as isize, eb), (1, m as isize, ec));
+                // General strides (no unit stride in A, C interleaved by 2): only the own kernel.
+                let general = (
+                    (2, 2 * ra as isize + 1, 2 * ea + 2 * ca as isize),
+                    (cb as isize, 1, eb),
+                    (2, 2 * m as isize, 2 * ec),
+                );
+                for (engine, (sa, sb, sc)) in [
+                    (GpuEngine::General, packed),
+                    (GpuEngine::General, general),
+                    (GpuEngine::Auto, general),
+                ] {
+                    seed += 1;
+                    assert!(
+                        ex_case(h, engine, (ta, tb), (m, n, k, batch), (alpha, beta), sa, sb, sc, seed),
+                        "{engine:?} declined {ta:?}{tb:?}"
+                    );
+                }
+            }
+        }
+        h.set_gpu_engine(GpuEngine::Auto).unwrap();
+    }
+    suite::<f32>(&h);
+    suite::<f64>(&h);
+}
+
+/// The pitched row copies (`cuMemcpy2D`, used by the FMM-FFT on the GPU) against the same copies
+/// done on the host: upload, device-to-device between buffers and within one, download, with
+/// pitches wider than the rows, a single row, and the argument checks. (The first H200 run
+/// aborted in the first of these: the descriptor was built with `mem::zeroed`.)
+#[test]
+#[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
+fn gpu_pitched_row_copies_match_the_host() {
+    let Some(h) = gpu_or_skip("gpu_pitched_row_copies_match_the_host") else {
+        return;
+    };
+    use tensorblas::Rows;
+    let (width, rows, pitch) = (5usize, 7usize, 9usize);
+    let len = 80usize;
+    let host: Vec<f64> = (0..width * rows).map(|i| i as f64 + 0.5).collect();
+    // Upload into rows at offset 3, pitch 9 of a buffer of -1s.
+    let mut a = h.to_device(&vec![-1.0f64; len]).unwrap();
+    a.upload_rows(Rows::new(3, pitch), width, rows, &host).unwrap();
+    let mut want = vec![-1.0f64; len];
+    for r in 0..rows {
+        want[3 + r * pitch..3 + r * pitch + width].copy_from_slice(&host[r * width..(r + 1) * width]);
+    }
+    assert_eq!(a.to_vec().unwrap(), want, "upload_rows");
+    // Download the same rows back, packed.
+    let mut back = vec![0.0f64; width * rows];
+    a.download_rows(Rows::new(3, pitch), width, rows, &mut back).unwrap();
+    assert_eq!(back, host, "download_rows");
+    // Device to device: rows of `a` (pitch 9) into `b` at offset 1, pitch 6.
+    let mut b = h.to_device(&vec![-2.0f64; 50]).unwrap();
+    b.copy_rows_from(Rows::new(1, 6), &a, Rows::new(3, pitch), width, rows)
+        .unwrap();
+    let mut want_b = vec![-2.0f64; 50];
+    for r in 0..rows {
+        want_b[1 + r * 6..1 + r * 6 + width].copy_from_slice(&host[r * width..(r + 1) * width]);
+    }
+    assert_eq!(b.to_vec().unwrap(), want_b, "copy_rows_from");
+    // Within one buffer: two rows of 4 from offset 1 (pitch 6) to offset 40 (pitch 5).
+    b.copy_rows_within(Rows::new(40, 5), Rows::new(1, 6), 4, 2).unwrap();
+    for r in 0..2 {
+        let (d, s) = (40 + r * 5, 1 + r * 6);
+        want_b.copy_within(s..s + 4, d);
+    }
+    assert_eq!(b.to_vec().unwrap(), want_b, "copy_rows_within");
+    // One row: its pitch is never used (0 is accepted).
+    let one = [7.0f64, 8.0];
+    b.upload_rows(Rows::new(48, 0), 2, 1, &one).unwrap();
+    want_b[48..50].copy_from_slice(&one);
+    assert_eq!(b.to_vec().unwrap(), want_b, "one row");
+    // Argument checks leave the buffer as it was.
+    assert!(matches!(
+        b.upload_rows(Rows::new(45, 6), 5, 2, &host[..10]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        b.copy_rows_within(Rows::new(2, 6), Rows::new(1, 6), 4, 2),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        b.download_rows(Rows::new(0, 3), 4, 2, &mut back[..8]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert_eq!(b.to_vec().unwrap(), want_b, "refused copies wrote nothing");
+}
+
 /// Streams made through the CUDA driver, as a caller's own `cudaStreamCreate` would make them.
 /// (Never a made-up handle: the driver dereferences stream handles, so a fake one can crash the
 /// process instead of returning an error.)
@@ -931,7 +1042,7 @@ fn gpu_pointer_array_with_alpha_zero_or_k_zero_scales_c_on_every_engine() {
 #[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_batches_beyond_65535_entries_run_every_entry() {
     // The general kernel's grid is capped at 65535 in y and strides over the rest; the small
-    // kernel groups entries in x; cuBLAS takes the whole batch.
+    // kernel groups entries in x (also under auto at this size); cuBLAS takes the whole batch.
     let Some(g) = CudaC::new("gpu_batches_beyond_65535_entries_run_every_entry") else {
         return;
     };
@@ -946,7 +1057,7 @@ fn gpu_batches_beyond_65535_entries_run_every_entry() {
     let (alpha, beta) = (1.5f32, -0.5f32);
     let (e, ga) = oracle(Op::N, Op::N, m, n, k, alpha, &a, la, &b, lb, beta, &c, lc, batch);
     let addr = addressed(c.len(), lc, m, n, batch);
-    for engine in [GpuEngine::Auto, GpuEngine::General, GpuEngine::Small] {
+    for engine in ENGINES {
         set_engine(&g, engine);
         let dc = g.upload(&c);
         let st = packed_nn_strided(&g, (m, n, k, batch), alpha, da, db, beta, dc);
@@ -1001,8 +1112,8 @@ fn gpu_batches_beyond_65535_entries_run_every_entry() {
 #[ignore = "needs an NVIDIA GPU (driver, cuBLAS 13, NVRTC): cargo test -- --include-ignored; TBLAS_REQUIRE_GPU=1 fails if none"]
 fn gpu_leading_dimensions_beyond_int32_use_the_64_bit_entry_points() {
     // ldc = 2^31 does not fit cuBLAS's int API: the call must go to cublasSgemm_v2_64 /
-    // cublasSgemmStridedBatched_64 (engine auto), and the general kernel must index with 64-bit
-    // offsets. C is 1 x 2 per entry, 2^31 + 1 floats apart: two entries need 16 GiB + 8 bytes.
+    // cublasSgemmStridedBatched_64 (engine cublas; auto takes the small kernel at this size),
+    // and the own kernels must index with 64-bit offsets. C is 1 x 2 per entry, 2^31 + 1 floats apart: two entries need 16 GiB + 8 bytes.
     let Some(g) = CudaC::new("gpu_leading_dimensions_beyond_int32_use_the_64_bit_entry_points") else {
         return;
     };
@@ -1043,7 +1154,7 @@ fn gpu_leading_dimensions_beyond_int32_use_the_64_bit_entry_points() {
         }
         v
     };
-    for engine in [GpuEngine::Auto, GpuEngine::General] {
+    for engine in ENGINES {
         set_engine(&g, engine);
         for p in 0..2 {
             for j in 0..2 {

@@ -10,7 +10,8 @@
 #   sweep.log       tensorblas-bench gpu's output
 #   gpu.csv         the sweep, written row by row (a failure loses only the row in progress)
 #   gpu-<dev>.md    the sweep's table
-#   fft.txt         the FMM-FFT CLI on the GPU and on the CPU: reports and their agreement
+#   fft.txt         the FMM-FFT CLI (--repeat 3) on the GPU and on the CPU: reports and their agreement
+#   narrow/         gpu.csv and the table of a second, short sweep with TBLAS_GPU_WIDE=0
 #
 # Each step runs under `timeout`. Budget (H200): tests about 2 min, sweep about 4 min, so that
 # a second run fits in the same 15-minute device window. Exit status: 0 when every step passed.
@@ -37,8 +38,15 @@ fi
 # Execute bits may not survive the trip.
 chmod +x "$pre"/tensorblas-bench "$pre"/tensorblas-fft "$pre"/example_gpu "$pre"/tests/* 2>/dev/null
 
-# CUDA 13 libraries: pip's nvidia packages (cuBLAS, NVRTC, cuFFT) first, then /usr/local/cuda.
-libdirs=$(python3 - <<'PY' 2>/dev/null || true
+# CUDA 13 libraries: /usr/local/cuda first, then pip's nvidia packages (cuBLAS, NVRTC, cuFFT).
+# One place first: cudarc asks for `libcublas.so` before `libcublas.so.13`, and only the toolkit
+# has the unversioned name, so with pip's folder first the first H200 run loaded the toolkit's
+# libcublas next to pip's libcublasLt (a mixed pair that only happened to agree).
+syslibs=""
+for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64; do
+    [ -d "$d" ] && syslibs="${syslibs:+$syslibs:}$d"
+done
+piplibs=$(python3 - <<'PY' 2>/dev/null || true
 import glob, os, sys
 dirs = []
 for p in sys.path:
@@ -49,9 +57,7 @@ for p in sys.path:
 print(":".join(dirs))
 PY
 )
-for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64; do
-    [ -d "$d" ] && libdirs="${libdirs:+$libdirs:}$d"
-done
+libdirs="$syslibs${piplibs:+${syslibs:+:}$piplibs}"
 export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export TBLAS_REQUIRE_GPU=1 TBLAS_REQUIRE_NVRTC=1 RUST_BACKTRACE=1
 
@@ -100,7 +106,7 @@ rng = np.random.default_rng(7)
 np.save(sys.argv[1], (rng.standard_normal(1 << 20) + 1j * rng.standard_normal(1 << 20)).astype(np.complex128))
 PY
 for be in cuda cpu; do
-    step "tensorblas-fft --backend $be" 120 "$out/fft.txt" "$pre/tensorblas-fft" "$fftdir/x.npy" \
+    step "tensorblas-fft --backend $be" 120 "$out/fft.txt" "$pre/tensorblas-fft" "$fftdir/x.npy" --repeat 3 \
         --out "$fftdir/y_$be.npy" --devices 4 --backend "$be" --report "$fftdir/report_$be.json"
     cat "$fftdir/report_$be.json" >>"$out/fft.txt" 2>/dev/null
 done
@@ -120,11 +126,18 @@ echo "$agree" >>"$out/fft.txt"
 echo "$agree" | sed 's/^/    fft /' | tee -a "$summary" >/dev/null
 grep -h '^CUDA: ' "$out/fft.txt" | head -1 | sed 's/^/fft /' | tee -a "$summary" >/dev/null
 grep -h 's, .* bytes between devices' "$out/fft.txt" | sed 's/^/    /' | tee -a "$summary" >/dev/null
+grep -h '^run [0-9]/' "$out/fft.txt" | tr '\n' ' ' | sed 's/^/    fft seconds per run (cuda, then cpu): /' | tee -a "$summary" >/dev/null; echo >>"$summary"
 
 # 4. The GPU sweep (gpu.csv row by row; a hung step ends it after --step-timeout).
 step "tensorblas-bench gpu" 300 "$out/sweep.log" "$pre/tensorblas-bench" gpu --out "$out" --step-timeout 60 "${sweep_args[@]}"
 grep -h '^CUDA: \|^GPU: ' "$out/sweep.log" | sed 's/^/sweep /' | tee -a "$summary" >/dev/null
 grep -h 'failed\|lost\|ran past' "$out/sweep.log" | head -5 | sed 's/^/    /' | tee -a "$summary" >/dev/null
+
+# 5. The general-stride kernel with 64x64 tiles only (TBLAS_GPU_WIDE=0), real types, sizes where
+#    the 128x128 kernel runs: its `general` column against the sweep's (same machine, same run).
+mkdir -p "$out/narrow"
+TBLAS_GPU_WIDE=0 step "tensorblas-bench gpu (64x64 tiles)" 120 "$out/sweep.log" "$pre/tensorblas-bench" gpu \
+    --out "$out/narrow" --step-timeout 60 --types s,d --sizes 64,128,256,512,1024
 
 note "== device run finished: status $status; files in $out: $(cd "$out" && ls | tr '\n' ' ')"
 echo

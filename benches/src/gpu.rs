@@ -1,10 +1,12 @@
 //! `tensorblas-bench gpu`: the GPU sweep. On one CUDA device, same buffers, same stream:
 //!
-//! - `ours`: tensorblas' strided batched on a CUDA handle (engine auto: cuBLAS underneath), the
-//!   whole public path (validation, dispatch) included;
+//! - `ours`: tensorblas' strided batched on a CUDA handle (engine auto: the small-matrix kernel
+//!   at m, n, k <= 8 (16 for complex float), cuBLAS above), the whole public path (validation,
+//!   dispatch) included;
 //! - `cublas`: `cublas<T>gemmStridedBatched` called directly (its own handle, default math);
 //! - `small`: tensorblas' small-matrix kernel (sizes <= 16);
-//! - `general`: tensorblas' general-stride kernel;
+//! - `general`: tensorblas' general-stride kernel (128x128 tiles for real types above 64,
+//!   64x64 otherwise; `TBLAS_GPU_WIDE=0` keeps it at 64x64);
 //!
 //! for square sizes (default 4..1024) with the batch chosen to move about `--mb` MiB per call,
 //! and the 8 contraction cases cuBLAS cannot express (`contraction-cases.txt`: 3.4, 3.6, 4.4,
@@ -30,7 +32,7 @@ use tensorblas::{
 pub const HELP: &str = "\
 tensorblas-bench gpu [--types s,d,c,z] [--sizes 4,8,...,1024] [--mb MB] [--contract-size S]
                      [--device D] [--out DIR] [--step-timeout S] [--quick]
-    (GPU sweep on CUDA device D: tensorblas strided batched (auto = cuBLAS) vs cuBLAS called
+    (GPU sweep on CUDA device D: tensorblas strided batched (auto) vs cuBLAS called
      directly vs tensorblas' small-matrix kernel (sizes <= 16) vs its general-stride kernel,
      batch sized to move about MB MiB per call (default 256); then the 8 contraction cases
      cuBLAS cannot express, einsum (general-stride kernel) vs cuBLAS on the same flops, extents

@@ -10,7 +10,7 @@ use tensorblas_fft::{
 const HELP: &str = "\
 tensorblas-fft INPUT.npy --out OUTPUT.npy [--inverse] [--sections P] [--devices G]
     [--order Q] [--leaf B] [--algorithm fmm|six-step] [--precision f32|f64]
-    [--backend cpu|cuda] [--report REPORT.json]
+    [--backend cpu|cuda] [--report REPORT.json] [--repeat R]
 
 Reads a 1-D complex64/complex128 .npy (float32/float64 are promoted to complex), computes its DFT
 in natural order with numpy.fft conventions (forward unnormalised; --inverse scaled by 1/N) and
@@ -26,10 +26,15 @@ N (1000, 8, a prime such as 65537) runs on one device with rustfft (mixed radix,
 large prime factors), and the report and stderr say so; with --sections, --devices, --order,
 --leaf, --algorithm or --backend given, such an N is an error naming the rule instead. --report writes bytes
 and seconds per phase, GEMM flops and GEMM share. OUTPUT and REPORT are checked before the
-transform (their folders must exist) and appear together, or neither does. --backend cuda (FMM only, in-process only) runs
-the G devices as G partitions of GPU 0: level arrays in device memory, GEMMs on cuBLAS, the
-final FFTs on cuFFT, messages staged through host memory (no NCCL fabric yet); it needs the
-NVIDIA driver, cuBLAS, NVRTC and cuFFT (libcufft) and has not yet been run on a GPU.";
+transform (their folders must exist) and appear together, or neither does. --repeat R runs the
+transform R times (default 1) with the same plan, handle and work arrays, prints each run's
+seconds, and reports the last: the first run includes one-time costs (work arrays; on the GPU
+the kernels' NVRTC compilation, cuBLAS and cuFFT plans). --backend cuda (FMM only, in-process
+only) runs the G devices as G partitions of GPU 0: level arrays in device memory, GEMMs on
+cuBLAS, the final FFTs on cuFFT, messages staged through host memory (no NCCL fabric yet); it
+needs the NVIDIA driver, cuBLAS, NVRTC and cuFFT (libcufft). Checked on an NVIDIA H200
+(benches/results/gpu-nvidia-h200.md): N = 2^20 f64 on 4 partitions agrees with numpy.fft to
+1.4e-14.";
 
 struct Args {
     input: PathBuf,
@@ -43,6 +48,8 @@ struct Args {
     precision: Option<Precision>,
     report: Option<PathBuf>,
     cuda: bool,
+    /// Transforms to run (the last is reported).
+    repeat: usize,
     /// --sections, --devices, --order, --leaf, --algorithm or --backend given: the plan is the
     /// user's, and a length the FMM cannot plan is an error instead of a fallback.
     pinned: bool,
@@ -64,6 +71,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         precision: None,
         report: None,
         cuda: false,
+        repeat: 1,
         pinned: false,
     };
     let mut out = None;
@@ -109,6 +117,13 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                 o => return Err(format!("--backend: '{o}' is not cpu or cuda")),
             },
             "--report" => a.report = Some(PathBuf::from(val(x)?)),
+            "--repeat" => {
+                let v = val(x)?;
+                a.repeat = match v.parse::<usize>() {
+                    Ok(r) if (1..=1000).contains(&r) => r,
+                    _ => return Err(format!("--repeat: '{v}' is not a count from 1 to 1000")),
+                };
+            }
             s if s.starts_with('-') => return Err(format!("unknown option '{s}'\n\n{HELP}")),
             s => {
                 if input.replace(PathBuf::from(s)).is_some() {
@@ -215,28 +230,39 @@ fn run(a: &Args) -> Result<(), String> {
         h.set_num_threads(threads_per_device(&plan));
         (h, "in-process")
     };
+    let mut ws = Workspace::new();
+    // Each run's total seconds on stderr when there is more than one.
+    let said = |i: usize, r: &Report| {
+        if a.repeat > 1 {
+            eprintln!("run {}/{}: {:.6} s", i + 1, a.repeat, r.seconds);
+        }
+    };
     let (out, report) = match precision {
         Precision::F64 => {
             let mut y = vec![Complex64::new(0.0, 0.0); x.len()];
-            let r = transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h, &mut Workspace::new())
-                .map_err(|e| e.to_string())?;
+            let mut r = None;
+            for i in 0..a.repeat {
+                let rep = transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h, &mut ws)
+                    .map_err(|e| e.to_string())?;
+                said(i, &rep);
+                r = Some(rep);
+            }
             (y, r)
         }
         Precision::F32 => {
             let mut y = vec![Complex::new(0.0f32, 0.0); x.len()];
-            let r = transform_into_with(
-                &plan,
-                a.algorithm,
-                &to_f32(&x),
-                &mut y,
-                a.inverse,
-                &h,
-                &mut Workspace::new(),
-            )
-            .map_err(|e| e.to_string())?;
+            let x32 = to_f32(&x);
+            let mut r = None;
+            for i in 0..a.repeat {
+                let rep = transform_into_with(&plan, a.algorithm, &x32, &mut y, a.inverse, &h, &mut ws)
+                    .map_err(|e| e.to_string())?;
+                said(i, &rep);
+                r = Some(rep);
+            }
             (to_f64(&y), r)
         }
     };
+    let report = report.ok_or("--repeat: no transform ran")?;
     if let Some(rt) = h.cuda_runtime() {
         // Which driver, cuBLAS, NVRTC and cuFFT files this run used (two CUDA installs can mix).
         eprintln!("CUDA: {rt}");

@@ -260,3 +260,47 @@ fn lengths_the_fmm_cannot_plan_fall_back_to_one_device_and_say_so() {
         }
     }
 }
+
+#[test]
+fn repeat_runs_the_same_plan_again_and_reports_the_last() {
+    let d = dir();
+    let n = 4096;
+    let x: Vec<Complex64> = (0..n)
+        .map(|i| Complex64::new((i % 13) as f64 - 6.0, ((i * 7) % 11) as f64))
+        .collect();
+    let input = d.join("rep.npy");
+    std::fs::write(&input, npy::to_bytes(&x, false)).unwrap();
+    let (out, rep) = (d.join("rep_out.npy"), d.join("rep.json"));
+    let args = [
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--devices",
+        "2",
+        "--report",
+        rep.to_str().unwrap(),
+    ];
+    let (code, err) = run(&[&args[..], &["--repeat", "3"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    for i in 1..=3 {
+        assert!(err.contains(&format!("run {i}/3: ")), "{err}");
+    }
+    // The output is the transform's (running it again into the same arrays changes nothing).
+    let got = npy::parse(&std::fs::read(&out).unwrap()).unwrap();
+    let want = reference(&x);
+    let scale = want.iter().map(|v| v.norm()).fold(0.0, f64::max);
+    let err_max = got
+        .data
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).norm())
+        .fold(0.0, f64::max)
+        / scale;
+    assert!(err_max < 1e-13, "{err_max:e}");
+    assert!(std::fs::read_to_string(&rep).unwrap().contains("\"total\""));
+    for bad in ["0", "1001", "x", "-1"] {
+        let (code, err) = run(&[&args[..], &["--repeat", bad]].concat());
+        assert_eq!(code, Some(2), "--repeat {bad}: {err}");
+        assert!(err.contains("--repeat: ") && err.contains("from 1 to 1000"), "{err}");
+    }
+}

@@ -1,8 +1,9 @@
 // Runs kernels/gemm.cu on the CPU: every CUDA thread of a block is a std::thread, __syncthreads
 // is a barrier, __shared__ arrays are shared by the block's threads, blocks run one after the
-// other. Checks both kernels against a naive oracle over layouts that matter (N/T/C operands,
-// row-major / interleaved / general-stride C, negative and zero strides, pointer arrays,
-// alpha = 0, beta = 0 over NaN, grids smaller than the work so the grid-stride loops run).
+// other. Checks the three kernels (general, general_wide for float, small) against a naive
+// oracle over layouts that matter (N/T/C operands, row-major / interleaved / general-stride C,
+// negative and zero strides, pointer arrays, alpha = 0, beta = 0 over NaN, grids smaller than
+// the work so the grid-stride loops run).
 //
 // Build and run (kernels/emu/run.sh does it for all four types):
 //   g++ -std=c++20 -O1 -pthread -DTBLAS_DTYPE=0 kernels/emu/emulate.cpp -o /tmp/emu0 && /tmp/emu0
@@ -28,6 +29,7 @@ static std::barrier<>* g_barrier = nullptr;
 inline void __syncthreads() { g_barrier->arrive_and_wait(); }
 template <typename A, typename B>
 inline A min(A a, B b) { return a < (A)b ? a : (A)b; }
+inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
 
 #define __device__
 #define __host__
@@ -35,6 +37,10 @@ inline A min(A a, B b) { return a < (A)b ? a : (A)b; }
 #define __global__
 #define __launch_bounds__(x)
 #define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
 #define TBLAS_EXTERN_SHARED extern
 alignas(16) unsigned char smem_raw[64 * 1024];
 
@@ -104,7 +110,10 @@ static long long span(const Layout& l, long long r, long long c, long long batch
     return hi + 1;
 }
 
-static int run_case(const Case& cs, bool small, std::mt19937& rng) {
+enum Which { GENERAL, SMALL, WIDE };
+static const char* NAMES[] = {"general", "small", "wide"};
+
+static int run_case(const Case& cs, Which which, std::mt19937& rng) {
     std::uniform_real_distribution<double> u(-1, 1);
     std::vector<T> A(span(cs.a, cs.m, cs.k, cs.batch)), B(span(cs.b, cs.k, cs.n, cs.batch)),
         C(span(cs.c, cs.m, cs.n, cs.batch));
@@ -164,10 +173,15 @@ static int run_case(const Case& cs, bool small, std::mt19937& rng) {
     g.conj_a = cs.conj_a, g.conj_b = cs.conj_b;
     g.ab_unread = alpha_zero || cs.k == 0;
     g.beta_zero = beta_zero;
-    if (small) {
+    if (which == SMALL) {
         const long long per = tblas_small_per((int)cs.m, (int)cs.n, (int)cs.k);
         const long long groups = (cs.batch + per - 1) / per;
         launch(tblas_gemm_small, g, {cs.grid_x ? cs.grid_x : (unsigned)groups, 1}, {256, 1});
+    } else if (which == WIDE) {
+#if TBLAS_DTYPE == 0
+        const long long tiles = ((cs.m + 127) / 128) * ((cs.n + 127) / 128);
+        launch(tblas_gemm_general_wide, g, {cs.grid_x ? cs.grid_x : (unsigned)tiles, cs.grid_y ? cs.grid_y : (unsigned)cs.batch}, {16, 16});
+#endif
     } else {
         const long long tiles = ((cs.m + 63) / 64) * ((cs.n + 63) / 64);
         launch(tblas_gemm_general, g, {cs.grid_x ? cs.grid_x : (unsigned)tiles, cs.grid_y ? cs.grid_y : (unsigned)cs.batch}, {16, 16});
@@ -187,7 +201,7 @@ static int run_case(const Case& cs, bool small, std::mt19937& rng) {
         const auto got = to_c(C[q]);
         if (!(std::abs(got - want[q]) <= tol * (1 + std::abs(want[q])))) {
             if (bad < 3)
-                std::printf("  %s (%s): C[%zu] = (%g, %g), want (%g, %g)\n", cs.name, small ? "small" : "general", q,
+                std::printf("  %s (%s): C[%zu] = (%g, %g), want (%g, %g)\n", cs.name, NAMES[which], q,
                             got.real(), got.imag(), want[q].real(), want[q].imag());
             ++bad;
         }
@@ -220,13 +234,19 @@ int main() {
         {"small: 16x16x16 conj", 16, 16, 16, 3, row(16, 256), col(16, 256), col(16, 256), 1, 0, 0, 1, 0.5, 0, 0, 0, 0},
         {"small: 1x1x16, entries capped by shared memory", 1, 1, 16, 1000, col(1, 16), col(16, 16), col(1, 1), 0, 0, 0, 1, 0, 1, 0, 0, 0},
         {"small: odd sizes, grid-stride", 3, 5, 7, 101, col(3, 21), col(7, 35), col(3, 15), 0, 0, 0, 2, 0, 1, 0, 4, 0},
+        {"small: 8x8x8, 16 entries per block, ragged last", 8, 8, 8, 37, col(8, 64), row(8, 64), col(8, 64), 0, 0, 0, 1, 0, 0.5, 0, 0, 0},
+        {"wide: TT ragged over two tiles, k past 2 slices", 131, 129, 19, 2, row(19, 131 * 19), row(129, 19 * 129), col(133, 133 * 129), 0, 0, 0, 1.25, 0, -1, 0, 0, 0},
+        {"wide: NT general C, grid-stride", 200, 90, 9, 3, col(200, 1800), row(90, 810), Layout{3, 601, 90 * 601, 0}, 0, 0, 0, 1, 0, 0, 0, 1, 2},
     };
     int failed = 0;
     for (const auto& c : cases) {
         const bool fits_small = c.m <= 16 && c.n <= 16 && c.k <= 16;
-        for (int small = 0; small <= (fits_small ? 1 : 0); ++small) {
-            const int bad = run_case(c, small, rng);
-            std::printf("%-44s %-8s %s\n", c.name, small ? "small" : "general", bad ? "FAILED" : "ok");
+        // The wide kernel (float) on every case, also those the host would give the 64x64
+        // kernel: its tiles must be right when ragged or mostly empty.
+        for (Which w : {GENERAL, SMALL, WIDE}) {
+            if ((w == SMALL && !fits_small) || (w == WIDE && TBLAS_DTYPE != 0)) continue;
+            const int bad = run_case(c, w, rng);
+            std::printf("%-52s %-8s %s\n", c.name, NAMES[w], bad ? "FAILED" : "ok");
             failed += bad != 0;
         }
     }

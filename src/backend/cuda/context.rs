@@ -123,6 +123,8 @@ pub(crate) enum End {
 pub(super) struct Module {
     pub(super) _module: dsys::CUmodule,
     pub(super) general: dsys::CUfunction,
+    /// `tblas_gemm_general_wide`: present for f32 only.
+    pub(super) general_wide: Option<dsys::CUfunction>,
     pub(super) small: dsys::CUfunction,
 }
 
@@ -487,8 +489,6 @@ impl Gpu {
         }
         let _cur = Current::push(self.ctx)?;
         let stream = self.state().stream;
-        // SAFETY: an all-zero CUDA_MEMCPY2D is a valid (empty) descriptor; filled in below.
-        let mut d: dsys::CUDA_MEMCPY2D = unsafe { std::mem::zeroed() };
         // A single row's pitch is never used, but the driver requires pitch >= width.
         let pitch = |p: usize| if rows == 1 { p.max(width) } else { p };
         // (memory type, host address, device address, pitch) of one end.
@@ -501,12 +501,29 @@ impl Gpu {
                 pitch(p),
             ),
         };
-        (d.srcMemoryType, d.srcHost, d.srcDevice, d.srcPitch) = parts(src);
-        let dst_host;
-        (d.dstMemoryType, dst_host, d.dstDevice, d.dstPitch) = parts(dst);
-        d.dstHost = dst_host as *mut c_void;
-        d.WidthInBytes = width;
-        d.Height = rows;
+        let (src_type, src_host, src_device, src_pitch) = parts(src);
+        let (dst_type, dst_host, dst_device, dst_pitch) = parts(dst);
+        // Every field spelled out: `mem::zeroed` is not a valid CUDA_MEMCPY2D (its memory-type
+        // enums have no zero variant; Rust aborts the process on it, as the first H200 run
+        // showed).
+        let d = dsys::CUDA_MEMCPY2D {
+            srcXInBytes: 0,
+            srcY: 0,
+            srcMemoryType: src_type,
+            srcHost: src_host,
+            srcDevice: src_device,
+            srcArray: std::ptr::null_mut(),
+            srcPitch: src_pitch,
+            dstXInBytes: 0,
+            dstY: 0,
+            dstMemoryType: dst_type,
+            dstHost: dst_host as *mut c_void,
+            dstDevice: dst_device,
+            dstArray: std::ptr::null_mut(),
+            dstPitch: dst_pitch,
+            WidthInBytes: width,
+            Height: rows,
+        };
         let host = matches!(src, End::Host(..)) || matches!(dst, End::Host(..));
         // SAFETY: the descriptor is complete; the caller vouches for host ends and checked the
         // device ends; host copies are waited for before returning.

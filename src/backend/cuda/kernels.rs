@@ -18,11 +18,32 @@ pub(crate) const GEMM_CU: &str = include_str!("../../../kernels/gemm.cu");
 /// Largest m, n and k the small-matrix kernel takes.
 pub(crate) const SMALL_MAX: usize = 16;
 
+/// Largest m, n and k for which `GpuEngine::Auto` picks the small-matrix kernel over cuBLAS, per
+/// type. H200 sweep (`benches/results/gpu-nvidia-h200.md`, run 2, square, batch moving 256 MiB):
+/// small over cuBLAS strided batched 12.2 / 19.9 / 19.5 / 9.9x at 4, 2.9 / 4.6 / 4.4 / 1.7x at 8
+/// and 0.80 / 1.03 / 1.28 / 0.77x at 16 (s / d / c / z): 16 for complex float, 8 for the rest
+/// (d's 1.03 at 16 is within the run-to-run spread).
+pub(crate) fn auto_small_max(dt: DataType) -> usize {
+    match dt {
+        DataType::C32F => 16,
+        _ => 8,
+    }
+}
+
+/// Whether the wide kernel may run: `TBLAS_GPU_WIDE=0` turns it off, so that one process can
+/// time the general-stride path with 64x64 tiles only (`benches/gpu/device-run.sh` compares the
+/// two); read once per process.
+fn wide_enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("TBLAS_GPU_WIDE").map_or(true, |v| v != "0"))
+}
+
 /// Batch entries per block of the small kernel: `tblas_small_per` of `kernels/gemm.cu` (up to
-/// 256 / (m*n), capped so that their A and B fit in 48 KiB of shared memory).
+/// 1024 / (m*n), four C elements per thread, capped so that their A and B fit in 48 KiB of
+/// shared memory).
 pub(crate) fn small_per(m: usize, n: usize, k: usize, elem: usize) -> usize {
     let (mn, ab) = (m * n, (m + n) * k);
-    let mut per = if mn >= 256 { 1 } else { 256 / mn };
+    let mut per = if mn >= 1024 { 1 } else { 1024 / mn };
     if ab > 0 {
         per = per.min((49152 / (ab * elem)).max(1));
     }
@@ -195,19 +216,39 @@ mod tests {
     }
 
     #[test]
+    fn wide_tiles_only_for_real_types_above_64_with_enough_tiles() {
+        let f = DataType::R32F;
+        assert!(wide_tiles(f, 128, 128, 128));
+        assert!(wide_tiles(f, 65, 65, 128), "one 128x128 tile per entry, 128 entries");
+        assert!(!wide_tiles(f, 65, 65, 127), "too few tiles to fill a large GPU");
+        assert!(wide_tiles(f, 1024, 2048, 1), "128 tiles in one product");
+        assert!(!wide_tiles(f, 64, 4096, 1000), "m = 64 fits the 64x64 kernel exactly");
+        assert!(!wide_tiles(f, 4096, 64, 1000));
+        for other in [DataType::R64F, DataType::C32F, DataType::C64F] {
+            assert!(!wide_tiles(other, 1024, 1024, 100), "{other:?}: never");
+        }
+        assert!(wide_tiles(f, usize::MAX, usize::MAX, usize::MAX), "no overflow");
+        assert_eq!(auto_small_max(DataType::R32F), 8);
+        assert_eq!(auto_small_max(DataType::C32F), 16);
+        assert!(auto_small_max(DataType::C64F) <= SMALL_MAX);
+    }
+
+    #[test]
     fn small_kernel_blocking_fits_shared_memory() {
         for elem in [4, 8, 16] {
             for m in 1..=16 {
                 for n in 1..=16 {
                     for k in 0..=16 {
                         let per = small_per(m, n, k, elem);
-                        assert!(per >= 1 && per * m * n <= 256.max(m * n));
+                        assert!(per >= 1 && per * m * n <= 1024.max(m * n));
                         assert!(per * (m + n) * k * elem <= 49152, "{m}x{n}x{k} elem {elem}: per {per}");
                     }
                 }
             }
         }
-        assert_eq!(small_per(4, 4, 4, 4), 16);
+        assert_eq!(small_per(4, 4, 4, 4), 64);
+        assert_eq!(small_per(8, 8, 8, 8), 16);
+        assert_eq!(small_per(16, 16, 16, 16), 4);
         assert_eq!(small_per(1, 1, 16, 16), 96);
     }
 }
@@ -217,8 +258,23 @@ mod tests {
 
 #[derive(Clone, Copy)]
 pub(crate) enum Kernel {
+    /// Any strides: `tblas_gemm_general` (64x64 tiles), or `tblas_gemm_general_wide` (128x128
+    /// tiles, f32) where [`wide_tiles`] says so.
     General,
     Small,
+}
+
+/// Whether the general-stride kernel runs as `tblas_gemm_general_wide` (128x128 tiles, 8x8
+/// results per thread): f32 with m and n both above 64 (where 128-row tiles waste no more than
+/// 64-row ones), and enough tiles over the batch to give every multiprocessor of a large GPU work
+/// (128). H200 (`benches/results/gpu-nvidia-h200.md`, run 3, square, one process): 1.34-1.55x
+/// the 64x64 kernel for f32 at 128-1024; for f64 a double-precision build of it ran 0.73-1.03x,
+/// so f64 (and complex, whose 8x8 accumulators would not fit in registers) stays at 64x64.
+pub(crate) fn wide_tiles(dt: DataType, m: usize, n: usize, batch: usize) -> bool {
+    dt == DataType::R32F
+        && m > 64
+        && n > 64
+        && m.div_ceil(128).saturating_mul(n.div_ceil(128)).saturating_mul(batch) >= 128
 }
 
 impl Gpu {
@@ -248,6 +304,12 @@ impl Gpu {
         let m = Module {
             _module: module,
             general: get(c"tblas_gemm_general")?,
+            // Float only (kernels/README.md).
+            general_wide: if dt == DataType::R32F {
+                Some(get(c"tblas_gemm_general_wide")?)
+            } else {
+                None
+            },
             small: get(c"tblas_gemm_small")?,
         };
         st.modules[slot] = Some(m);
@@ -310,10 +372,17 @@ impl Gpu {
         let batch = job.batch() as u64;
         let (f, grid, block, shmem) = match which {
             Kernel::General => {
-                let tiles = (job.m() as u64).div_ceil(64) * (job.n() as u64).div_ceil(64);
+                let wide = module
+                    .general_wide
+                    .filter(|_| wide_enabled() && wide_tiles(T::DATATYPE, job.m(), job.n(), job.batch()));
+                let (f, tile) = match wide {
+                    Some(f) => (f, 128),
+                    None => (module.general, 64),
+                };
+                let tiles = (job.m() as u64).div_ceil(tile) * (job.n() as u64).div_ceil(tile);
                 let gx = tiles.min(1 << 20) as u32;
                 let gy = batch.min(65535) as u32;
-                (module.general, (gx, gy, 1), (16, 16, 1), 0u32)
+                (f, (gx, gy, 1), (16, 16, 1), 0u32)
             }
             Kernel::Small => {
                 let per = self::small_per(job.m(), job.n(), job.k(), std::mem::size_of::<T>());

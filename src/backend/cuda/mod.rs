@@ -6,10 +6,11 @@
 //! cuBLAS handle pinned to `CUBLAS_DEFAULT_MATH` (no TF32 for FP32), the kernels compiled for
 //! the device, and the table of allocations made through it.
 //!
-//! Dispatch for a job (engine [`GpuEngine::Auto`]): cuBLAS when the layout is one cuBLAS can
-//! express (see [`blas_form`]), else the general-stride kernel. The small-matrix kernel is never
-//! picked by `Auto` until a GPU sweep shows it ahead (kernels/README.md); the other engines
-//! force one path for tests and benchmarks.
+//! Dispatch for a job (engine [`GpuEngine::Auto`]): the small-matrix kernel when m, n and k are
+//! all at most [`kernels::auto_small_max`] (8; 16 for complex float: where the H200 sweep
+//! measured it ahead of cuBLAS, `benches/results/gpu-nvidia-h200.md`), else cuBLAS when the
+//! layout is one cuBLAS can express (see [`blas_form`]), else the general-stride kernel. The
+//! other engines force one path for tests and benchmarks.
 //!
 //! Rooms: `context.rs` (driver, device, context, stream, memory, pointer-array uploads),
 //! `blas.rs` (the cuBLAS calls), `kernels.rs` (NVRTC compilation and launches of the own
@@ -37,6 +38,9 @@ impl Gpu {
         let _cur = Current::push(self.ctx)?;
         let mut st = self.state();
         match st.engine {
+            GpuEngine::Auto if job.m().max(job.n()).max(job.k()) <= kernels::auto_small_max(T::DATATYPE) => {
+                self.kernel(&mut st, job, Kernel::Small)
+            }
             GpuEngine::Auto => match blas_form(job) {
                 Some(f) => self.cublas(&st, job, &f),
                 None => self.kernel(&mut st, job, Kernel::General),
