@@ -129,96 +129,105 @@ __device__ __forceinline__ void store(const Args& g, T* cp, T acc, T alpha, T be
 #define GK 16
 
 #if TBLAS_DTYPE == 0
-// Shared rows padded by 16 bytes: aligned for the 16-byte reads, stores along k spread over banks.
-#define GP (GT + 4)
-
 // Four consecutive floats of shared memory (16-byte aligned) into registers, one 16-byte load.
 __device__ __forceinline__ void load4(const T* p, T* out) {
     const float4 v = *reinterpret_cast<const float4*>(p);
     out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
 }
 
-extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general(Args g) {
-    __shared__ __align__(16) T As[GK][GP];  // [k][i]
-    __shared__ __align__(16) T Bs[GK][GP];  // [k][j]
+// The float kernels, tblas_gemm_general (BT = 64, BK = 16) and tblas_gemm_general_wide
+// (BT = 128, BK = 8): a BT x BT tile of C per block of 16 x 16 threads, each thread computing
+// R x R results (R = BT / 16) at rows 64h + 4tx + {0..3} and columns 64h + 4ty + {0..3}
+// (h < R / 4), from R / 4 16-byte shared-memory reads of A and of B per k. A's BT x BK slice and
+// B's BK x BT slice are stored [k][row or column] (rows padded by 16 bytes: aligned, and the
+// stores along k spread over banks); each thread loads 4 elements of each (BT * BK = 1024), the
+// next slices into registers while the current ones are multiplied.
+template <int BT, int BK>
+__device__ __forceinline__ void gemm_float_tiles(const Args& g, T (*As)[BT + 4], T (*Bs)[BT + 4]) {
+    const int R = BT / 16;
     const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;
     const T alpha = make(g.alpha_re, g.alpha_im);
     const T beta = make(g.beta_re, g.beta_im);
-    const long long tiles_m = (g.m + GT - 1) / GT;
-    const long long tiles = tiles_m * ((g.n + GT - 1) / GT);
+    const long long tiles_m = (g.m + BT - 1) / BT;
+    const long long tiles = tiles_m * ((g.n + BT - 1) / BT);
     // A's loads run along i unless only its column stride is 1; B's along k unless only its
     // column stride is 1.
     const bool a_along_i = g.a_rs == 1 || g.a_cs != 1;
     const bool b_along_k = g.b_rs == 1 || g.b_cs != 1;
-    // This thread's 4 elements of each 64x16 slice: (row or column within the tile, k offset).
+    // This thread's 4 elements of each slice: (row or column within the tile, k offset).
     int a_ii[4], a_kk[4], b_jj[4], b_kk[4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
         const int e = tid + 256 * q;
-        a_ii[q] = a_along_i ? e % GT : e / GK;
-        a_kk[q] = a_along_i ? e / GT : e % GK;
-        b_jj[q] = b_along_k ? e / GK : e % GT;
-        b_kk[q] = b_along_k ? e % GK : e / GT;
+        a_ii[q] = a_along_i ? e % BT : e / BK;
+        a_kk[q] = a_along_i ? e / BT : e % BK;
+        b_jj[q] = b_along_k ? e / BK : e % BT;
+        b_kk[q] = b_along_k ? e % BK : e / BT;
     }
     for (long long p = blockIdx.y; p < g.batch; p += gridDim.y) {
         const T* A = g.ab_unread ? 0 : base_a(g, p);
         const T* B = g.ab_unread ? 0 : base_b(g, p);
         T* C = base_c(g, p);
         for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
-            const long long i0 = (t % tiles_m) * GT, j0 = (t / tiles_m) * GT;
-            T acc[4][4];
+            const long long i0 = (t % tiles_m) * BT, j0 = (t / tiles_m) * BT;
+            T acc[R][R];
 #pragma unroll
-            for (int r = 0; r < 4; ++r)
+            for (int r = 0; r < R; ++r)
 #pragma unroll
-                for (int s = 0; s < 4; ++s) acc[r][s] = zero();
+                for (int s = 0; s < R; ++s) acc[r][s] = zero();
             if (!g.ab_unread) {
                 T pa[4], pb[4];
+                // The slices at depth k0 into pa, pb (zeros outside the matrices).
+                auto fetch = [&](long long k0) {
 #pragma unroll
-                for (int q = 0; q < 4; ++q) {
-                    const long long i = i0 + a_ii[q], k = a_kk[q];
-                    pa[q] = (i < g.m && k < g.k) ? conj_if(A[i * g.a_rs + k * g.a_cs], g.conj_a) : zero();
-                    const long long j = j0 + b_jj[q], kb = b_kk[q];
-                    pb[q] = (j < g.n && kb < g.k) ? conj_if(B[kb * g.b_rs + j * g.b_cs], g.conj_b) : zero();
-                }
-                for (long long k0 = 0; k0 < g.k; k0 += GK) {
+                    for (int q = 0; q < 4; ++q) {
+                        const long long i = i0 + a_ii[q], k = k0 + a_kk[q];
+                        pa[q] = (i < g.m && k < g.k) ? conj_if(A[i * g.a_rs + k * g.a_cs], g.conj_a) : zero();
+                        const long long j = j0 + b_jj[q], kb = k0 + b_kk[q];
+                        pb[q] = (j < g.n && kb < g.k) ? conj_if(B[kb * g.b_rs + j * g.b_cs], g.conj_b) : zero();
+                    }
+                };
+                fetch(0);
+                for (long long k0 = 0; k0 < g.k; k0 += BK) {
 #pragma unroll
                     for (int q = 0; q < 4; ++q) {
                         As[a_kk[q]][a_ii[q]] = pa[q];
                         Bs[b_kk[q]][b_jj[q]] = pb[q];
                     }
                     __syncthreads();
-                    const long long k1 = k0 + GK;
-                    if (k1 < g.k) {
+                    if (k0 + BK < g.k) fetch(k0 + BK);
 #pragma unroll
-                        for (int q = 0; q < 4; ++q) {
-                            const long long i = i0 + a_ii[q], k = k1 + a_kk[q];
-                            pa[q] = (i < g.m && k < g.k) ? conj_if(A[i * g.a_rs + k * g.a_cs], g.conj_a) : zero();
-                            const long long j = j0 + b_jj[q], kb = k1 + b_kk[q];
-                            pb[q] = (j < g.n && kb < g.k) ? conj_if(B[kb * g.b_rs + j * g.b_cs], g.conj_b) : zero();
+                    for (int kk = 0; kk < BK; ++kk) {
+                        T av[R], bv[R];
+#pragma unroll
+                        for (int h = 0; h < R / 4; ++h) {
+                            load4(&As[kk][64 * h + 4 * tx], av + 4 * h);
+                            load4(&Bs[kk][64 * h + 4 * ty], bv + 4 * h);
                         }
-                    }
 #pragma unroll
-                    for (int kk = 0; kk < GK; ++kk) {
-                        T av[4], bv[4];
-                        load4(&As[kk][4 * tx], av);
-                        load4(&Bs[kk][4 * ty], bv);
+                        for (int r = 0; r < R; ++r)
 #pragma unroll
-                        for (int r = 0; r < 4; ++r)
-#pragma unroll
-                            for (int s = 0; s < 4; ++s) acc[r][s] = fma_t(av[r], bv[s], acc[r][s]);
+                            for (int s = 0; s < R; ++s) acc[r][s] = fma_t(av[r], bv[s], acc[r][s]);
                     }
                     __syncthreads();
                 }
             }
 #pragma unroll
-            for (int r = 0; r < 4; ++r)
+            for (int r = 0; r < R; ++r)
 #pragma unroll
-                for (int s = 0; s < 4; ++s) {
-                    const long long i = i0 + 4 * tx + r, j = j0 + 4 * ty + s;
+                for (int s = 0; s < R; ++s) {
+                    const long long i = i0 + 64 * (r / 4) + 4 * tx + r % 4;
+                    const long long j = j0 + 64 * (s / 4) + 4 * ty + s % 4;
                     if (i < g.m && j < g.n) store(g, C + i * g.c_rs + j * g.c_cs, acc[r][s], alpha, beta);
                 }
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general(Args g) {
+    __shared__ __align__(16) T As[GK][GT + 4];  // [k][i]
+    __shared__ __align__(16) T Bs[GK][GT + 4];  // [k][j]
+    gemm_float_tiles<GT, GK>(g, As, Bs);
 }
 #else
 extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general(Args g) {
@@ -288,103 +297,20 @@ extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general(Args g) {
 
 // ---- wide general-stride kernel (float): 128x128 tile of C per block, 8x8 per thread ------------
 //
-// The same contract and grid as tblas_gemm_general with 128x128 tiles. Each thread computes the
-// 8x8 results at rows 4tx + {0..3} and 64 + 4tx + {0..3}, columns 4ty + {0..3} and
-// 64 + 4ty + {0..3}: per k, four 16-byte shared-memory reads (two of A, two of B) feed 64 FMAs
-// (the 64x64 kernel: 8 scalar reads for 16). The next 128x8 slices of A and B are loaded into
-// registers while the current ones are multiplied. Float only: on the H200 it ran 1.34-1.55x the
-// 64x64 kernel for float at 128-1024, but 0.73-1.03x for double (kernels/README.md), and complex
-// 8x8 accumulators would not fit in registers. The host picks it when m and n are both above 64.
+// The same contract and grid as tblas_gemm_general with 128x128 tiles (gemm_float_tiles with
+// BT = 128, BK = 8): per k, four 16-byte shared-memory reads feed 64 FMAs. Float only: on the
+// H200 it ran 1.34-1.55x the plain 64x64 kernel for float at 128-1024, but 0.73-1.03x for double
+// (kernels/README.md), and complex 8x8 accumulators would not fit in registers. The host picks
+// it when m and n are both above 64.
 
 #if TBLAS_DTYPE == 0
 #define WT 128
 #define WK 8
-// Shared rows of 128 + 4 elements: 16-byte aligned, and the stores along k (4 rows of 8 k per
-// warp) fall in distinct banks.
-#define WP (WT + 4)
 
 extern "C" __global__ void __launch_bounds__(256) tblas_gemm_general_wide(Args g) {
-    __shared__ __align__(16) T As[WK][WP];  // [k][i]
-    __shared__ __align__(16) T Bs[WK][WP];  // [k][j]
-    const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;
-    const T alpha = make(g.alpha_re, g.alpha_im);
-    const T beta = make(g.beta_re, g.beta_im);
-    const long long tiles_m = (g.m + WT - 1) / WT;
-    const long long tiles = tiles_m * ((g.n + WT - 1) / WT);
-    const bool a_along_i = g.a_rs == 1 || g.a_cs != 1;
-    const bool b_along_k = g.b_rs == 1 || g.b_cs != 1;
-    // This thread's 4 elements of each 128x8 slice: (row or column within the tile, k offset).
-    int a_ii[4], a_kk[4], b_jj[4], b_kk[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-        const int e = tid + 256 * q;
-        a_ii[q] = a_along_i ? e % WT : e / WK;
-        a_kk[q] = a_along_i ? e / WT : e % WK;
-        b_jj[q] = b_along_k ? e / WK : e % WT;
-        b_kk[q] = b_along_k ? e % WK : e / WT;
-    }
-    for (long long p = blockIdx.y; p < g.batch; p += gridDim.y) {
-        const T* A = g.ab_unread ? 0 : base_a(g, p);
-        const T* B = g.ab_unread ? 0 : base_b(g, p);
-        T* C = base_c(g, p);
-        for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
-            const long long i0 = (t % tiles_m) * WT, j0 = (t / tiles_m) * WT;
-            T acc[8][8];
-#pragma unroll
-            for (int r = 0; r < 8; ++r)
-#pragma unroll
-                for (int s = 0; s < 8; ++s) acc[r][s] = zero();
-            if (!g.ab_unread) {
-                T pa[4], pb[4];
-#pragma unroll
-                for (int q = 0; q < 4; ++q) {
-                    const long long i = i0 + a_ii[q], k = a_kk[q];
-                    pa[q] = (i < g.m && k < g.k) ? conj_if(A[i * g.a_rs + k * g.a_cs], g.conj_a) : zero();
-                    const long long j = j0 + b_jj[q], kb = b_kk[q];
-                    pb[q] = (j < g.n && kb < g.k) ? conj_if(B[kb * g.b_rs + j * g.b_cs], g.conj_b) : zero();
-                }
-                for (long long k0 = 0; k0 < g.k; k0 += WK) {
-#pragma unroll
-                    for (int q = 0; q < 4; ++q) {
-                        As[a_kk[q]][a_ii[q]] = pa[q];
-                        Bs[b_kk[q]][b_jj[q]] = pb[q];
-                    }
-                    __syncthreads();
-                    const long long k1 = k0 + WK;
-                    if (k1 < g.k) {
-#pragma unroll
-                        for (int q = 0; q < 4; ++q) {
-                            const long long i = i0 + a_ii[q], k = k1 + a_kk[q];
-                            pa[q] = (i < g.m && k < g.k) ? conj_if(A[i * g.a_rs + k * g.a_cs], g.conj_a) : zero();
-                            const long long j = j0 + b_jj[q], kb = k1 + b_kk[q];
-                            pb[q] = (j < g.n && kb < g.k) ? conj_if(B[kb * g.b_rs + j * g.b_cs], g.conj_b) : zero();
-                        }
-                    }
-#pragma unroll
-                    for (int kk = 0; kk < WK; ++kk) {
-                        T av[8], bv[8];
-                        load4(&As[kk][4 * tx], av);
-                        load4(&As[kk][64 + 4 * tx], av + 4);
-                        load4(&Bs[kk][4 * ty], bv);
-                        load4(&Bs[kk][64 + 4 * ty], bv + 4);
-#pragma unroll
-                        for (int r = 0; r < 8; ++r)
-#pragma unroll
-                            for (int s = 0; s < 8; ++s) acc[r][s] = fma_t(av[r], bv[s], acc[r][s]);
-                    }
-                    __syncthreads();
-                }
-            }
-#pragma unroll
-            for (int r = 0; r < 8; ++r)
-#pragma unroll
-                for (int s = 0; s < 8; ++s) {
-                    const long long i = i0 + (r < 4 ? 4 * tx + r : 64 + 4 * tx + r - 4);
-                    const long long j = j0 + (s < 4 ? 4 * ty + s : 64 + 4 * ty + s - 4);
-                    if (i < g.m && j < g.n) store(g, C + i * g.c_rs + j * g.c_cs, acc[r][s], alpha, beta);
-                }
-        }
-    }
+    __shared__ __align__(16) T As[WK][WT + 4];  // [k][i]
+    __shared__ __align__(16) T Bs[WK][WT + 4];  // [k][j]
+    gemm_float_tiles<WT, WK>(g, As, Bs);
 }
 #endif
 
