@@ -230,44 +230,40 @@ fn run(a: &Args) -> Result<(), String> {
         h.set_num_threads(threads_per_device(&plan));
         (h, "in-process")
     };
-    let mut ws = Workspace::new();
-    // Each run's total seconds on stderr when there is more than one.
-    let said = |i: usize, r: &Report| {
-        if a.repeat > 1 {
-            eprintln!("run {}/{}: {:.6} s", i + 1, a.repeat, r.seconds);
-        }
-    };
     let (out, report) = match precision {
-        Precision::F64 => {
-            let mut y = vec![Complex64::new(0.0, 0.0); x.len()];
-            let mut r = None;
-            for i in 0..a.repeat {
-                let rep = transform_into_with(&plan, a.algorithm, &x, &mut y, a.inverse, &h, &mut ws)
-                    .map_err(|e| e.to_string())?;
-                said(i, &rep);
-                r = Some(rep);
-            }
-            (y, r)
-        }
+        Precision::F64 => repeat(a, &plan, &x, &h)?,
         Precision::F32 => {
-            let mut y = vec![Complex::new(0.0f32, 0.0); x.len()];
-            let x32 = to_f32(&x);
-            let mut r = None;
-            for i in 0..a.repeat {
-                let rep = transform_into_with(&plan, a.algorithm, &x32, &mut y, a.inverse, &h, &mut ws)
-                    .map_err(|e| e.to_string())?;
-                said(i, &rep);
-                r = Some(rep);
-            }
+            let (y, r) = repeat(a, &plan, &to_f32(&x), &h)?;
             (to_f64(&y), r)
         }
     };
-    let report = report.ok_or("--repeat: no transform ran")?;
     if let Some(rt) = h.cuda_runtime() {
         // Which driver, cuBLAS, NVRTC and cuFFT files this run used (two CUDA installs can mix).
         eprintln!("CUDA: {rt}");
     }
     finish(a, &plan, &out, &report, fabric)
+}
+
+/// Runs the transform `a.repeat` times with one plan, handle and workspace (each run's seconds
+/// on stderr when there is more than one): the output and the last run's report.
+fn repeat<T: tensorblas_fft::Real>(
+    a: &Args,
+    plan: &Plan,
+    x: &[Complex<T>],
+    h: &tensorblas::Handle,
+) -> Result<(Vec<Complex<T>>, Report), String> {
+    let mut ws = Workspace::new();
+    let zero = <T as tensorblas::Scalar>::zero();
+    let mut y = vec![Complex::new(zero, zero); x.len()];
+    let mut last = None;
+    for i in 0..a.repeat {
+        let r = transform_into_with(plan, a.algorithm, x, &mut y, a.inverse, h, &mut ws).map_err(|e| e.to_string())?;
+        if a.repeat > 1 {
+            eprintln!("run {}/{}: {:.6} s", i + 1, a.repeat, r.seconds);
+        }
+        last = Some(r);
+    }
+    Ok((y, last.ok_or("--repeat: no transform ran")?))
 }
 
 /// A length the FMM cannot plan (and no plan option given): the whole transform on one device
