@@ -133,11 +133,11 @@ step "tensorblas-bench gpu" 300 "$out/sweep.log" "$pre/tensorblas-bench" gpu --o
 grep -h '^CUDA: \|^GPU: ' "$out/sweep.log" | sed 's/^/sweep /' | tee -a "$summary" >/dev/null
 grep -h 'failed\|lost\|ran past' "$out/sweep.log" | head -5 | sed 's/^/    /' | tee -a "$summary" >/dev/null
 
-# 5. The general-stride kernel with 64x64 tiles only (TBLAS_GPU_WIDE=0), real types, sizes where
-#    the 128x128 kernel runs: its `general` column against the sweep's (same machine, same run).
+# 5. The general-stride kernel with 64x64 tiles only (TBLAS_GPU_WIDE=0), f32 (the one type with a
+#    128x128 kernel), sizes where that kernel runs: its `general` column against the sweep's.
 mkdir -p "$out/narrow"
 TBLAS_GPU_WIDE=0 step "tensorblas-bench gpu (64x64 tiles)" 120 "$out/sweep.log" "$pre/tensorblas-bench" gpu \
-    --out "$out/narrow" --step-timeout 60 --types s,d --sizes 64,128,256,512,1024
+    --out "$out/narrow" --step-timeout 60 --types s --sizes 64,128,256,512,1024
 
 note "== device run finished: status $status; files in $out: $(cd "$out" && ls | tr '\n' ' ')"
 echo

@@ -5,8 +5,8 @@
 //!   dispatch) included;
 //! - `cublas`: `cublas<T>gemmStridedBatched` called directly (its own handle, default math);
 //! - `small`: tensorblas' small-matrix kernel (sizes <= 16);
-//! - `general`: tensorblas' general-stride kernel (128x128 tiles for real types above 64,
-//!   64x64 otherwise; `TBLAS_GPU_WIDE=0` keeps it at 64x64);
+//! - `general`: tensorblas' general-stride kernel (128x128 tiles for f32 above 64, 64x64
+//!   otherwise; `TBLAS_GPU_WIDE=0` keeps it at 64x64);
 //!
 //! for square sizes (default 4..1024) with the batch chosen to move about `--mb` MiB per call,
 //! and the 8 contraction cases cuBLAS cannot express (`contraction-cases.txt`: 3.4, 3.6, 4.4,

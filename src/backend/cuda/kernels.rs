@@ -216,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn wide_tiles_only_for_real_types_above_64_with_enough_tiles() {
+    fn wide_tiles_only_for_f32_above_64_with_enough_tiles() {
         let f = DataType::R32F;
         assert!(wide_tiles(f, 128, 128, 128));
         assert!(wide_tiles(f, 65, 65, 128), "one 128x128 tile per entry, 128 entries");
