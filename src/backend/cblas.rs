@@ -11,7 +11,7 @@
 //! Layouts CBLAS cannot express (general, zero or negative strides, conjugation without
 //! transposition, extents beyond `i32`) run on the native backend: never a wrong answer.
 
-use super::{min_entries_per_task, native::Native, Backend, Config};
+use super::{native::Native, Backend, Config};
 use crate::error::Result;
 use crate::job::{Job, Op};
 use crate::scalar::{DataType, Scalar};
@@ -468,4 +468,10 @@ impl Cblas {
         }
         Ok(())
     }
+}
+
+/// Minimum number of batch entries per rayon task so that each task carries enough work to
+/// amortise scheduling (about 32k multiply-adds).
+fn min_entries_per_task(entry_work: usize) -> usize {
+    (32 * 1024 / entry_work.max(1)).max(1)
 }

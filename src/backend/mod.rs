@@ -24,6 +24,7 @@ pub(crate) mod native;
 pub(crate) mod packed;
 pub(crate) mod reference;
 pub(crate) mod small;
+pub(crate) mod team;
 pub(crate) mod tuning;
 
 /// Which GPU code path runs a call on a CUDA handle.
@@ -111,6 +112,9 @@ pub(crate) struct Config {
     /// The pool of `threads` threads (None when `threads == 1`). Backends enter it themselves,
     /// so that they can also run small jobs on the calling thread alone.
     pub pool: Option<Arc<rayon::ThreadPool>>,
+    /// The spinning team of `threads` threads for the native engines' static splits (None
+    /// when `threads == 1`, for other backends, or when its threads could not start).
+    pub team: Option<Arc<team::Team>>,
 }
 
 impl Config {
@@ -293,6 +297,11 @@ pub(crate) fn run<T: Scalar>(
         isa,
         engine,
         pool: if threads > 1 { Some(pool(threads)?) } else { None },
+        team: if threads > 1 && backend == CpuBackend::Native {
+            team::team(threads)
+        } else {
+            None
+        },
     };
     match backend {
         CpuBackend::Reference => reference::Reference.execute(job, &cfg),
@@ -367,10 +376,4 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     let p = Arc::new(p);
     map.insert(threads, p.clone());
     Ok(p)
-}
-
-/// Minimum number of batch entries per rayon task so that each task carries enough work to
-/// amortise scheduling (about 32k multiply-adds).
-pub(crate) fn min_entries_per_task(entry_work: usize) -> usize {
-    (32 * 1024 / entry_work.max(1)).max(1)
 }

@@ -8,20 +8,21 @@
 //! - **packed**: tensorblas' BLIS-style packed GEMM ([`super::packed`]), any shape;
 //! - **gemm-crate**: the `gemm` crate per entry.
 //!
-//! Threading (packed and small): the calling thread alone below `tuning::PARALLEL_MIN_WORK`; else a static
-//! split of the batch over the threads when it is large (or divides evenly), otherwise every
-//! entry's C split into one rectangle per thread (columns, or rows when C is taller than wide).
-//! Each element of C is computed identically whatever the split.
+//! Threading: the calling thread alone below `tuning::split_pays`' threshold; else a static
+//! split of the batch over the threads when it is large (or divides evenly), otherwise (packed
+//! and small) every entry's C split into one rectangle per thread (columns, or rows when C is
+//! taller than wide), or (`gemm` crate, large entries) each entry threaded inside `gemm`. The
+//! parts run on the spinning team ([`super::team`]; the rayon pool when it is busy). Each
+//! element of C is computed identically whatever the split.
 
 use super::packed::{self, Rect};
 use super::small::{real_ptrs, run_entries, Desc};
-use super::tuning::{self, ENTRIES_PER_THREAD, INNER_THREADING_WORK, PARALLEL_MIN_WORK, SMALL_MAX, THIN_K_MAX};
-use super::{min_entries_per_task, Backend, Config, CpuEngine};
+use super::tuning::{self, ENTRIES_PER_THREAD, INNER_THREADING_WORK, SMALL_MAX, THIN_K_MAX};
+use super::{Backend, Config, CpuEngine};
 use crate::error::Result;
 use crate::job::{Entries, EntryPtrs, Job};
 use crate::scalar::{per_type, Scalar};
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 pub(crate) struct Native;
 
@@ -49,7 +50,7 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     let flip = job.c().rs != 1 && job.c().cs == 1;
     let j = if flip { job.kernel_transposed() } else { *job };
     let batch = j.batch();
-    let parallel = batch.saturating_mul(j.entry_work()) >= PARALLEL_MIN_WORK;
+    let parallel = tuning::split_pays(T::DATATYPE, batch.saturating_mul(j.entry_work()), cfg.team.is_some());
     let full = Rect {
         r0: 0,
         r1: j.m(),
@@ -62,7 +63,7 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         Some(pool) if parallel && (batch >= threads * ENTRIES_PER_THREAD || batch % threads == 0) => {
             // A static split into one contiguous part of the batch per thread.
             let part = |t: usize| t * batch / threads..(t + 1) * batch / threads;
-            split(pool, threads, |t| go(part(t), full));
+            split(cfg, pool, threads, |t| go(part(t), full));
         }
         Some(pool) if parallel => {
             // Few entries: each entry's C in one rectangle per thread, along its longer side, in
@@ -90,7 +91,7 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
                     Rect { r0: lo, r1: hi, ..full }
                 }
             };
-            split(pool, parts, |t| go(0..batch, rect(t)));
+            split(cfg, pool, parts, |t| go(0..batch, rect(t)));
         }
         _ => go(0..batch, full),
     }
@@ -132,9 +133,22 @@ fn tri_cuts<T: Scalar>(j: &Job<'_, T>, tri: crate::job::Uplo, by_cols: bool, uni
     cuts
 }
 
-/// Runs `f(0), ..., f(parts - 1)` on the pool, one part per thread, and returns when all are
-/// done.
-fn split(pool: &rayon::ThreadPool, parts: usize, f: impl Fn(usize) + Sync) {
+/// Runs `f(0), ..., f(parts - 1)` (`parts <= cfg.threads`), one part per thread, and returns
+/// when all are done: on the handle's spinning team when it is free (`super::team`: 0.3-0.6 us
+/// per call against 13-19 us for a rayon `install` in these VMs), else on the rayon pool.
+fn split(cfg: &Config, pool: &rayon::ThreadPool, parts: usize, f: impl Fn(usize) + Sync) {
+    if parts <= 1 {
+        return f(0);
+    }
+    // (From inside a rayon pool, e.g. a caller's parallel loop, the team would add threads to
+    // busy cores: the pool runs it there.)
+    if rayon::current_thread_index().is_none() {
+        if let Some(team) = &cfg.team {
+            if team.run(parts, &f).is_some() {
+                return;
+            }
+        }
+    }
     // Inside the pool (the caller waits): with `in_place_scope` the caller computed part 0 while
     // both pool threads woke, three threads on two cores; measured (engine_probe, 2 threads,
     // Xeon AVX-512) install vs in-place at 2^18 multiply-adds and up: f32 64^3 x 16 202 vs 135
@@ -172,7 +186,7 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         return run_packed(job, cfg);
     };
     let (threads, batch) = (cfg.threads, job.batch());
-    let parallel = batch.saturating_mul(job.entry_work()) >= PARALLEL_MIN_WORK;
+    let parallel = tuning::split_pays(T::DATATYPE, batch.saturating_mul(job.entry_work()), cfg.team.is_some());
     let j = if flip { job.kernel_transposed() } else { *job };
     if j.m() > SMALL_MAX {
         // A tall kernel problem (a flattened contraction whose C rows are contiguous): row slabs
@@ -190,7 +204,7 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
             Some(pool) if parallel => {
                 let parts = threads.min(tiles);
                 let part = |t: usize| t * tiles / parts..(t + 1) * tiles / parts;
-                split(pool, parts, |t| run(part(t)));
+                split(cfg, pool, parts, |t| run(part(t)));
             }
             _ => run(0..tiles),
         }
@@ -201,14 +215,14 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
             // A static split into one contiguous part per thread (deterministic).
             let parts = threads.min(batch);
             let part = |t: usize| t * batch / parts..(t + 1) * batch / parts;
-            split(pool, parts, |t| run_entries(cfg.isa, &j, flip, part(t)));
+            split(cfg, pool, parts, |t| run_entries(cfg.isa, &j, flip, part(t)));
         }
         Some(pool) if parallel => {
             // Fewer entries than threads, each large (a wide flattened GEMM): split the columns
             // of each entry into one contiguous block per thread.
             let parts = threads.min(j.n().div_ceil(8)).max(1);
             let cols = |t: usize| (t * j.n() / parts, (t + 1) * j.n() / parts);
-            split(pool, parts, |t| {
+            split(cfg, pool, parts, |t| {
                 for p in 0..batch {
                     run_entries(cfg.isa, &j.tile(flip, p, (0, j.m()), cols(t)), flip, 0..1);
                 }
@@ -218,28 +232,23 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     }
 }
 
-/// The `gemm` crate per entry: rayon over the batch, or each entry threaded inside `gemm` when
-/// the batch is too small to occupy the threads.
+/// The `gemm` crate per entry: a static split of the batch over the threads, or each entry
+/// threaded inside `gemm` (on the rayon pool) when the batch is too small to occupy the threads.
 fn gemm_crate<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
     let (threads, batch, work) = (cfg.threads, job.batch(), job.entry_work());
-    let parallel = cfg.pool.is_some() && batch.saturating_mul(work) >= PARALLEL_MIN_WORK;
-    if threads <= 1 || (!parallel && work < INNER_THREADING_WORK) {
-        // Small total work: the calling thread alone (waking the pool costs more).
-        (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::None));
-        return;
-    }
-    cfg.install(|| {
-        if threads <= 1 {
-            (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::None));
-        } else if batch < 2 * threads && work >= INNER_THREADING_WORK {
-            (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::Rayon(threads)));
-        } else {
-            (0..batch)
-                .into_par_iter()
-                .with_min_len(min_entries_per_task(work))
-                .for_each(|p| entry(job, job.entry(p), Parallelism::None));
+    let serial = |range: std::ops::Range<usize>| range.for_each(|p| entry(job, job.entry(p), Parallelism::None));
+    let parallel = tuning::split_pays(T::DATATYPE, batch.saturating_mul(work), cfg.team.is_some());
+    match &cfg.pool {
+        Some(_) if batch < 2 * threads && work >= INNER_THREADING_WORK => {
+            cfg.install(|| (0..batch).for_each(|p| entry(job, job.entry(p), Parallelism::Rayon(threads))))
         }
-    });
+        Some(pool) if parallel && batch >= 2 => {
+            let parts = threads.min(batch);
+            split(cfg, pool, parts, |t| serial(t * batch / parts..(t + 1) * batch / parts));
+        }
+        // Small total work: the calling thread alone (waking the threads costs more).
+        _ => serial(0..batch),
+    }
 }
 
 /// Whether the small kernels take this job, and in which orientation (`Some(flip)`): they keep

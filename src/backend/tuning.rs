@@ -102,6 +102,41 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
 /// with the caller computing a part beside both pool threads.)
 pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 20;
 
+/// Below this cost (multiply-adds weighted by [`split_cost`]: f32 multiply-adds of equal time)
+/// a call the native engines split over the spinning team (`super::team`) runs on the calling
+/// thread alone. With the team a split costs about half a microsecond, not the several of a
+/// rayon wake (`PARALLEL_MIN_WORK`, which still gates the rayon paths). Measured with
+/// `examples/engine_probe SIZE BATCH {1,2} auto T`, 2 threads against 1 (AMD EPYC Zen 4,
+/// AVX-512, GFLOP/s): cost 2^16: s 4^3 x 1024 26.5 vs 24.9; 2^17: s 8^3 x 256 52.0 vs 48.2,
+/// d 8^3 x 128 34.4 vs 41.2 (slower), c 8^3 x 64 99 vs 64; 2^18: s 4^3 x 4096 48.0 vs 25.6,
+/// s 16^3 x 64 95.2 vs 85.9, d 8^3 x 512 57.7 vs 36.3, d 16^3 x 32 46.8 vs 38.0; 2^19: s 8^3 x
+/// 1024 80.4 vs 49.4, z 4^3 x 1024 50.4 vs 25.7; 2^20: d 16^3 x 128 66.5 vs 38.0 (below the
+/// rayon threshold, that row ran on one thread).
+pub(crate) const TEAM_MIN_COST: usize = 1 << 18;
+
+/// `work` multiply-adds of type `dt` in f32 multiply-adds of about the same time: twice for a
+/// double (half the lanes), four times for a complex type (four real products each).
+pub(crate) fn split_cost(dt: DataType, work: usize) -> usize {
+    let (bytes, cplx) = real_of(dt);
+    work.saturating_mul(bytes / 4).saturating_mul(if cplx { 4 } else { 1 })
+}
+
+/// Whether a call of `work` multiply-adds of `dt` is worth splitting over the threads: on the
+/// spinning team (`team`) from [`TEAM_MIN_COST`], on the rayon pool from [`PARALLEL_MIN_WORK`].
+pub(crate) fn split_pays(dt: DataType, work: usize, team: bool) -> bool {
+    if team {
+        split_cost(dt, work) >= TEAM_MIN_COST
+    } else {
+        work >= PARALLEL_MIN_WORK
+    }
+}
+
+/// How long a team worker (`super::team`) spins for the next call before it parks, in
+/// microseconds. Long enough to bridge the caller's serial work between the GEMMs of a loop
+/// (a batch of small calls, a Tucker sweep's solver steps), short enough that an idle process
+/// gives its cores back within a millisecond (OpenMP runtimes spin for 0.2-200 ms).
+pub(crate) const TEAM_SPIN_US: u64 = 500;
+
 /// The `gemm` crate engine threads inside each entry (instead of over the batch) when the batch
 /// cannot occupy the threads and entries are at least this large (m*n*k multiply-adds; 64^3:
 /// below it `gemm` does not thread anyway).

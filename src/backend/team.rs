@@ -1,0 +1,280 @@
+//! A team of spinning worker threads for the native engines' static splits (OpenMP's
+//! "active wait policy").
+//!
+//! Handing a part of a call to a sleeping thread costs a futex wake and, for the caller that
+//! waits, a second one: measured in these VM guests, a rayon `install` + `scope` of two empty
+//! parts costs 13-19 us per call (AMD EPYC Zen 4, 2 vCPU), as much as a whole 32^3 x 64 f32
+//! batch. A team worker instead spins on an atomic for a while after each part
+//! (`tuning::TEAM_SPIN_US`) before it parks, and the caller computes part 0 itself and spins
+//! until the others are done: 0.25-0.6 us per call when calls come back to back.
+//!
+//! One team per thread count, shared by all handles and created on first use (as the rayon
+//! pools are). A call that finds its team busy (another thread's call, or a call from inside a
+//! rayon pool) runs on the rayon pool instead, so correctness never depends on the team.
+
+use super::tuning::TEAM_SPIN_US;
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The part function of the current call, its lifetime erased (the caller waits for every
+/// part before it returns, so the borrow outlives every use).
+type PartFn = *const (dyn Fn(usize) + Sync);
+
+/// `threads - 1` workers; worker `t` (1-based) runs part `t` of each call that has more than
+/// `t` parts.
+pub(crate) struct Team {
+    shared: Arc<Shared>,
+    workers: usize,
+    /// Held by the call using the team.
+    busy: AtomicBool,
+}
+
+struct Shared {
+    /// `call << 8 | parts` of the latest call (parts < 256): one word, so that a worker reads
+    /// a call's number and part count together.
+    state: AtomicU64,
+    /// The part function of the latest call; written before `state` publishes the call.
+    job: UnsafeCell<Option<PartFn>>,
+    /// Worker parts finished in the current call.
+    done: AtomicUsize,
+    /// Whether a worker's part panicked in the current call.
+    panicked: AtomicBool,
+    /// Workers parked (or about to park) on `cv`.
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+// SAFETY: `job` is written only by the caller that holds `Team::busy`, before it publishes the
+// call through `state` (SeqCst), and read only by the workers of that call after they read
+// `state`; the caller does not write it again until every worker of the call has finished.
+unsafe impl Sync for Shared {}
+// SAFETY: as above; the raw pointer is only dereferenced under that protocol.
+unsafe impl Send for Shared {}
+
+impl std::fmt::Debug for Team {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Team({} threads)", self.workers + 1)
+    }
+}
+
+impl Team {
+    fn new(threads: usize) -> std::io::Result<Team> {
+        let shared = Arc::new(Shared {
+            state: AtomicU64::new(0),
+            job: UnsafeCell::new(None),
+            done: AtomicUsize::new(0),
+            panicked: AtomicBool::new(false),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            cv: Condvar::new(),
+        });
+        for t in 1..threads {
+            let s = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("tensorblas-team-{threads}-{t}"))
+                .spawn(move || worker(&s, t))?;
+        }
+        Ok(Team {
+            shared,
+            workers: threads - 1,
+            busy: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs `f(0), ..., f(parts - 1)` (`parts <= threads`), part 0 on the calling thread, and
+    /// returns when all are done; `None` (nothing run) when the team is in use.
+    pub(crate) fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) -> Option<()> {
+        debug_assert!(parts >= 1 && parts <= self.workers + 1 && parts < 256);
+        if self.busy.compare_exchange(false, true, Acquire, Relaxed).is_err() {
+            return None;
+        }
+        let s = &*self.shared;
+        // SAFETY: this thread holds `busy`, and every worker of the previous call has finished
+        // (the previous holder waited for them), so no worker reads `job` now.
+        unsafe {
+            // Erases the borrow's lifetime: the wait below outlives every worker's use.
+            let f: &'static (dyn Fn(usize) + Sync) = std::mem::transmute(f);
+            *s.job.get() = Some(f as PartFn);
+        }
+        s.done.store(0, Relaxed);
+        s.panicked.store(false, Relaxed);
+        let call = (s.state.load(Relaxed) >> 8) + 1;
+        s.state.store(call << 8 | parts as u64, SeqCst);
+        if s.sleepers.load(SeqCst) > 0 {
+            let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
+            s.cv.notify_all();
+        }
+        let mine = catch_unwind(AssertUnwindSafe(|| f(0)));
+        // Wait for the workers even if part 0 panicked: they borrow `f`.
+        wait_until(|| s.done.load(Acquire) + 1 >= parts);
+        self.busy.store(false, Release);
+        if let Err(p) = mine {
+            resume_unwind(p);
+        }
+        if s.panicked.load(Relaxed) {
+            panic!("a tensorblas team worker panicked");
+        }
+        Some(())
+    }
+}
+
+/// Spins until `ready()`, yielding the core after the first few microseconds (a worker that
+/// was parked takes a futex wake to arrive; an oversubscribed machine needs the core).
+fn wait_until(ready: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        if spins < 1 << 12 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn worker(s: &Shared, t: usize) {
+    let mut seen = 0u64;
+    loop {
+        // Spin for a new call, then park.
+        let start = Instant::now();
+        let mut spins = 0u32;
+        let mut state = s.state.load(Acquire);
+        while state >> 8 == seen >> 8 {
+            spins = spins.wrapping_add(1);
+            if spins % 64 == 0 && start.elapsed() > Duration::from_micros(TEAM_SPIN_US) {
+                s.sleepers.fetch_add(1, SeqCst);
+                let mut g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
+                while s.state.load(SeqCst) >> 8 == seen >> 8 {
+                    g = s.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+                drop(g);
+                s.sleepers.fetch_sub(1, SeqCst);
+            } else {
+                std::hint::spin_loop();
+            }
+            state = s.state.load(Acquire);
+        }
+        seen = state;
+        if t < (state & 0xff) as usize {
+            // SAFETY: the call is published (state read with Acquire after the caller wrote
+            // `job`) and its caller waits for this part before it returns or writes `job` again.
+            let f = unsafe { &*(*s.job.get()).expect("a published call has a part function") };
+            if catch_unwind(AssertUnwindSafe(|| f(t))).is_err() {
+                s.panicked.store(true, Relaxed);
+            }
+            s.done.fetch_add(1, Release);
+        }
+    }
+}
+
+/// The team of `threads` threads (`threads >= 2`), shared by all handles; `None` if its
+/// threads cannot be started (the caller then uses the rayon pool).
+pub(crate) fn team(threads: usize) -> Option<Arc<Team>> {
+    static TEAMS: OnceLock<Mutex<HashMap<usize, Option<Arc<Team>>>>> = OnceLock::new();
+    if !(2..256).contains(&threads) {
+        return None;
+    }
+    let teams = TEAMS.get_or_init(Default::default);
+    let mut map = teams.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(threads)
+        .or_insert_with(|| Team::new(threads).ok().map(Arc::new))
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Each test has its own team (the shared ones would be busy with the other tests' calls).
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn every_part_runs_once_per_call_on_its_own_thread() {
+        let team = Team::new(3).expect("a team of 3 threads starts");
+        for parts in [1, 2, 3, 3, 2, 1, 3] {
+            let hits: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
+            let names = Mutex::new(Vec::new());
+            team.run(parts, &|t| {
+                hits[t].fetch_add(1, Relaxed);
+                names.lock().unwrap().push(std::thread::current().name().map(str::to_owned));
+            })
+            .expect("the team is free");
+            let got: Vec<usize> = hits.iter().map(|h| h.load(Relaxed)).collect();
+            let want: Vec<usize> = (0..3).map(|t| usize::from(t < parts)).collect();
+            assert_eq!(got, want, "parts = {parts}");
+            let mut names = names.into_inner().unwrap();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), parts, "each part on its own thread: {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_parked_team_wakes_for_the_next_call() {
+        let team = Team::new(2).expect("a team of 2 threads starts");
+        for _ in 0..3 {
+            // Longer than the spin: the worker parks and must be woken.
+            std::thread::sleep(Duration::from_micros(3 * TEAM_SPIN_US));
+            let sum = AtomicUsize::new(0);
+            team.run(2, &|t| {
+                sum.fetch_add(t + 10, Relaxed);
+            })
+            .expect("the team is free");
+            assert_eq!(sum.load(Relaxed), 21);
+        }
+    }
+
+    #[test]
+    fn a_busy_team_declines_and_concurrent_callers_all_finish() {
+        let team = Team::new(2).expect("a team of 2 threads starts");
+        // A call from inside a part finds the team busy.
+        let inner = Mutex::new(Vec::new());
+        team.run(2, &|_| inner.lock().unwrap().push(team.run(2, &|_| {}).is_none()))
+            .expect("the team is free");
+        assert_eq!(*inner.lock().unwrap(), vec![true, true]);
+        // Four threads share the team; a declined call runs its parts itself.
+        let total = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..500 {
+                        let f = |t: usize| {
+                            total.fetch_add(t + 1, Relaxed);
+                        };
+                        if team.run(2, &f).is_none() {
+                            f(0);
+                            f(1);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(total.load(Relaxed), 4 * 500 * 3);
+    }
+
+    #[test]
+    fn a_panicking_part_reaches_the_caller_and_the_team_stays_usable() {
+        let team = Team::new(2).expect("a team of 2 threads starts");
+        for bad in [0, 1] {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                team.run(2, &|t| {
+                    if t == bad {
+                        panic!("part {t} fails");
+                    }
+                })
+            }));
+            assert!(r.is_err(), "part {bad}'s panic reaches the caller");
+            let sum = AtomicUsize::new(0);
+            team.run(2, &|t| {
+                sum.fetch_add(t + 1, Relaxed);
+            })
+            .expect("the team is free again");
+            assert_eq!(sum.load(Relaxed), 3);
+        }
+    }
+}
