@@ -289,7 +289,7 @@ pub(crate) fn run<T: Scalar>(
     let backend = match backend {
         // A triangle-only job (syrk): the vendor BLASes have no strided-batched form of it.
         _ if job.tri().is_some() && backend != CpuBackend::Reference => CpuBackend::Native,
-        CpuBackend::Auto => auto(job),
+        CpuBackend::Auto => auto(job, isa),
         b => b,
     };
     let cfg = Config {
@@ -320,12 +320,12 @@ pub(crate) fn run<T: Scalar>(
 /// The backend `Auto` picks for a job: `Native` (whose own engine choice is the tuning table's)
 /// while every extent is at most the table's vendor limit, above it the vendor BLAS when one is
 /// compiled in (`tuning::vendor_limit`).
-fn auto<T: Scalar>(job: &Job<'_, T>) -> CpuBackend {
+fn auto<T: Scalar>(job: &Job<'_, T>, isa: small::Isa) -> CpuBackend {
     let Some(vendor) = CpuBackend::vendor() else {
         return CpuBackend::Native;
     };
     let largest = job.m().max(job.n()).max(job.k());
-    if largest <= tuning::vendor_limit(vendor, T::DATATYPE) {
+    if largest <= tuning::vendor_limit(vendor, T::DATATYPE, isa) {
         CpuBackend::Native
     } else {
         vendor

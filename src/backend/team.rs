@@ -5,12 +5,19 @@
 //! waits, a second one: measured in these VM guests, a rayon `install` + `scope` of two empty
 //! parts costs 13-19 us per call (AMD EPYC Zen 4, 2 vCPU), as much as a whole 32^3 x 64 f32
 //! batch. A team worker instead spins on an atomic for a while after each part
-//! (`tuning::TEAM_SPIN_US`) before it parks, and the caller computes part 0 itself and spins
-//! until the others are done: 0.25-0.6 us per call when calls come back to back.
+//! (`tuning::TEAM_SPIN_US`, yielding its core after the first few microseconds) before it
+//! parks, and the caller computes a part itself and spins until the others are done: 0.25-0.6 us
+//! per call when calls come back to back.
+//!
+//! The parts are fixed ranges of work (so results do not depend on who runs them), but whoever
+//! is free claims the next one: the caller takes part 0 and then any part no worker has claimed
+//! yet. A worker that is parked, or whose core another process's spinning thread holds (a
+//! vendor BLAS's or OpenMP's), therefore delays a call by at most the parts it has already
+//! started, never by a scheduler time slice.
 //!
 //! One team per thread count, shared by all handles and created on first use (as the rayon
-//! pools are). A call that finds its team busy (another thread's call, or a call from inside a
-//! rayon pool) runs on the rayon pool instead, so correctness never depends on the team.
+//! pools are). A call that finds its team busy (another thread's call, or a call made from a
+//! part) runs on the rayon pool instead, so correctness never depends on the team.
 
 use super::tuning::TEAM_SPIN_US;
 use std::cell::UnsafeCell;
@@ -24,8 +31,11 @@ use std::time::{Duration, Instant};
 /// part before it returns, so the borrow outlives every use).
 type PartFn = *const (dyn Fn(usize) + Sync);
 
-/// `threads - 1` workers; worker `t` (1-based) runs part `t` of each call that has more than
-/// `t` parts.
+/// Bits of a part number (or part count) in `Shared::state` and `Shared::claim`.
+const PART_BITS: u32 = 16;
+const PART_MASK: u64 = (1 << PART_BITS) - 1;
+
+/// `threads - 1` workers that, with the caller, run the parts of one call at a time.
 pub(crate) struct Team {
     shared: Arc<Shared>,
     workers: usize,
@@ -34,12 +44,16 @@ pub(crate) struct Team {
 }
 
 struct Shared {
-    /// `call << 8 | parts` of the latest call (parts < 256): one word, so that a worker reads
-    /// a call's number and part count together.
+    /// `call << PART_BITS | parts` of the latest call: one word, so that a worker reads a
+    /// call's number and part count together.
     state: AtomicU64,
+    /// `call << PART_BITS | next unclaimed part` of the latest call: a part is claimed by the
+    /// compare-exchange that moves it on, which fails for a worker still looking at an earlier
+    /// call.
+    claim: AtomicU64,
     /// The part function of the latest call; written before `state` publishes the call.
     job: UnsafeCell<Option<PartFn>>,
-    /// Worker parts finished in the current call.
+    /// Parts finished in the current call (the caller's included).
     done: AtomicUsize,
     /// Whether a worker's part panicked in the current call.
     panicked: AtomicBool,
@@ -50,8 +64,9 @@ struct Shared {
 }
 
 // SAFETY: `job` is written only by the caller that holds `Team::busy`, before it publishes the
-// call through `state` (SeqCst), and read only by the workers of that call after they read
-// `state`; the caller does not write it again until every worker of the call has finished.
+// call through `state` and `claim` (SeqCst), and read only by a worker that has claimed a part
+// of that call (so the call is still running: its caller waits for every claimed part before it
+// returns or writes `job` again).
 unsafe impl Sync for Shared {}
 // SAFETY: as above; the raw pointer is only dereferenced under that protocol.
 unsafe impl Send for Shared {}
@@ -62,10 +77,45 @@ impl std::fmt::Debug for Team {
     }
 }
 
+impl Shared {
+    /// Claims the next part of `call` (`parts` in all), if one is left.
+    fn claim(&self, call: u64, parts: usize) -> Option<usize> {
+        let mut cur = self.claim.load(Acquire);
+        loop {
+            let part = (cur & PART_MASK) as usize;
+            if cur >> PART_BITS != call || part >= parts {
+                return None;
+            }
+            match self.claim.compare_exchange_weak(cur, cur + 1, AcqRel, Acquire) {
+                Ok(_) => return Some(part),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Runs part `part` of the current call (claimed by this thread) and counts it done.
+    fn run_part(&self, part: usize) {
+        // SAFETY: the part was claimed, so its call is published (`job` written before the
+        // claim word was reset, both read with Acquire) and its caller waits for it.
+        let f = unsafe { &*(*self.job.get()).expect("a published call has a part function") };
+        if catch_unwind(AssertUnwindSafe(|| f(part))).is_err() {
+            self.panicked.store(true, Relaxed);
+        }
+        self.done.fetch_add(1, Release);
+    }
+}
+
 impl Team {
     fn new(threads: usize) -> std::io::Result<Team> {
+        Team::build(threads, threads - 1)
+    }
+
+    /// A team of `threads` threads of which `spawned` workers are started (tests leave some
+    /// out to stand for workers that never come).
+    fn build(threads: usize, spawned: usize) -> std::io::Result<Team> {
         let shared = Arc::new(Shared {
             state: AtomicU64::new(0),
+            claim: AtomicU64::new(0),
             job: UnsafeCell::new(None),
             done: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
@@ -73,11 +123,11 @@ impl Team {
             lock: Mutex::new(()),
             cv: Condvar::new(),
         });
-        for t in 1..threads {
+        for t in 1..=spawned {
             let s = shared.clone();
             std::thread::Builder::new()
                 .name(format!("tensorblas-team-{threads}-{t}"))
-                .spawn(move || worker(&s, t))?;
+                .spawn(move || worker(&s))?;
         }
         Ok(Team {
             shared,
@@ -86,16 +136,20 @@ impl Team {
         })
     }
 
-    /// Runs `f(0), ..., f(parts - 1)` (`parts <= threads`), part 0 on the calling thread, and
+    /// Runs `f(0), ..., f(parts - 1)` (`parts <= threads`) on the caller and the workers, and
     /// returns when all are done; `None` (nothing run) when the team is in use.
     pub(crate) fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) -> Option<()> {
-        debug_assert!(parts >= 1 && parts <= self.workers + 1 && parts < 256);
+        debug_assert!(parts <= self.workers + 1 && (parts as u64) < PART_MASK);
+        if parts <= 1 {
+            (0..parts).for_each(f);
+            return Some(());
+        }
         if self.busy.compare_exchange(false, true, Acquire, Relaxed).is_err() {
             return None;
         }
         let s = &*self.shared;
-        // SAFETY: this thread holds `busy`, and every worker of the previous call has finished
-        // (the previous holder waited for them), so no worker reads `job` now.
+        // SAFETY: this thread holds `busy`, and every claimed part of the previous call has
+        // finished (its caller waited for them), so no worker reads `job` now.
         unsafe {
             // Erases the borrow's lifetime: the wait below outlives every worker's use.
             let f: &'static (dyn Fn(usize) + Sync) = std::mem::transmute(f);
@@ -103,15 +157,22 @@ impl Team {
         }
         s.done.store(0, Relaxed);
         s.panicked.store(false, Relaxed);
-        let call = (s.state.load(Relaxed) >> 8) + 1;
-        s.state.store(call << 8 | parts as u64, SeqCst);
+        let call = (s.state.load(Relaxed) >> PART_BITS) + 1;
+        // Part 0 is the caller's from the start.
+        s.claim.store(call << PART_BITS | 1, SeqCst);
+        s.state.store(call << PART_BITS | parts as u64, SeqCst);
         if s.sleepers.load(SeqCst) > 0 {
             let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
             s.cv.notify_all();
         }
         let mine = catch_unwind(AssertUnwindSafe(|| f(0)));
-        // Wait for the workers even if part 0 panicked: they borrow `f`.
-        wait_until(|| s.done.load(Acquire) + 1 >= parts);
+        s.done.fetch_add(1, Relaxed);
+        // Then every part no worker has started.
+        while let Some(part) = s.claim(call, parts) {
+            s.run_part(part);
+        }
+        // Wait for the workers' parts even if part 0 panicked: they borrow `f`.
+        wait_until(|| s.done.load(Acquire) >= parts);
         self.busy.store(false, Release);
         if let Err(p) = mine {
             resume_unwind(p);
@@ -123,12 +184,11 @@ impl Team {
     }
 }
 
-/// Spins until `ready()`, yielding the core after the first few microseconds (a worker that
-/// was parked takes a futex wake to arrive; an oversubscribed machine needs the core).
+/// Spins until `ready()`, yielding the core after the first few microseconds.
 fn wait_until(ready: impl Fn() -> bool) {
     let mut spins = 0u32;
     while !ready() {
-        if spins < 1 << 12 {
+        if spins < 1 << 10 {
             spins += 1;
             std::hint::spin_loop();
         } else {
@@ -137,37 +197,35 @@ fn wait_until(ready: impl Fn() -> bool) {
     }
 }
 
-fn worker(s: &Shared, t: usize) {
+fn worker(s: &Shared) {
     let mut seen = 0u64;
     loop {
-        // Spin for a new call, then park.
+        // Spin for a new call (pausing, then yielding the core to any other runnable thread),
+        // then park.
         let start = Instant::now();
         let mut spins = 0u32;
         let mut state = s.state.load(Acquire);
-        while state >> 8 == seen >> 8 {
+        while state >> PART_BITS == seen >> PART_BITS {
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 && start.elapsed() > Duration::from_micros(TEAM_SPIN_US) {
+            if spins < 1 << 10 {
+                std::hint::spin_loop();
+            } else if start.elapsed() < Duration::from_micros(TEAM_SPIN_US) {
+                std::thread::yield_now();
+            } else {
                 s.sleepers.fetch_add(1, SeqCst);
                 let mut g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
-                while s.state.load(SeqCst) >> 8 == seen >> 8 {
+                while s.state.load(SeqCst) >> PART_BITS == seen >> PART_BITS {
                     g = s.cv.wait(g).unwrap_or_else(|e| e.into_inner());
                 }
                 drop(g);
                 s.sleepers.fetch_sub(1, SeqCst);
-            } else {
-                std::hint::spin_loop();
             }
             state = s.state.load(Acquire);
         }
         seen = state;
-        if t < (state & 0xff) as usize {
-            // SAFETY: the call is published (state read with Acquire after the caller wrote
-            // `job`) and its caller waits for this part before it returns or writes `job` again.
-            let f = unsafe { &*(*s.job.get()).expect("a published call has a part function") };
-            if catch_unwind(AssertUnwindSafe(|| f(t))).is_err() {
-                s.panicked.store(true, Relaxed);
-            }
-            s.done.fetch_add(1, Release);
+        let (call, parts) = (state >> PART_BITS, (state & PART_MASK) as usize);
+        while let Some(part) = s.claim(call, parts) {
+            s.run_part(part);
         }
     }
 }
@@ -194,23 +252,47 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     #[test]
-    fn every_part_runs_once_per_call_on_its_own_thread() {
+    fn every_part_runs_once_and_the_workers_take_the_parts_the_caller_leaves() {
         let team = Team::new(3).expect("a team of 3 threads starts");
         for parts in [1, 2, 3, 3, 2, 1, 3] {
             let hits: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
             let names = Mutex::new(Vec::new());
             team.run(parts, &|t| {
                 hits[t].fetch_add(1, Relaxed);
-                names.lock().unwrap().push(std::thread::current().name().map(str::to_owned));
+                let name = std::thread::current().name().unwrap_or_default().to_owned();
+                names.lock().unwrap().push((t, name));
+                if t == 0 {
+                    // The caller holds part 0 until the workers have claimed the others.
+                    let start = Instant::now();
+                    while (1..parts).any(|u| hits[u].load(Relaxed) == 0) {
+                        assert!(start.elapsed() < Duration::from_secs(10), "no worker took a part");
+                        std::thread::yield_now();
+                    }
+                }
             })
             .expect("the team is free");
             let got: Vec<usize> = hits.iter().map(|h| h.load(Relaxed)).collect();
             let want: Vec<usize> = (0..3).map(|t| usize::from(t < parts)).collect();
             assert_eq!(got, want, "parts = {parts}");
-            let mut names = names.into_inner().unwrap();
-            names.sort();
-            names.dedup();
-            assert_eq!(names.len(), parts, "each part on its own thread: {names:?}");
+            for (t, name) in names.into_inner().unwrap() {
+                assert_eq!(t > 0, name.starts_with("tensorblas-team-3-"), "part {t} ran on {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_caller_runs_the_parts_of_workers_that_do_not_come() {
+        // A team of 3 whose workers never start (a stand-in for parked or descheduled ones):
+        // every call still completes, all its parts on the caller.
+        let team = Team::build(3, 0).expect("a team without workers");
+        let me = std::thread::current().id();
+        for parts in [2, 3, 1, 3] {
+            let runs = Mutex::new(Vec::new());
+            team.run(parts, &|t| runs.lock().unwrap().push((t, std::thread::current().id())))
+                .expect("the team is free");
+            let mut runs = runs.into_inner().unwrap();
+            runs.sort_by_key(|r| r.0);
+            assert_eq!(runs, (0..parts).map(|t| (t, me)).collect::<Vec<_>>());
         }
     }
 

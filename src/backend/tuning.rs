@@ -256,14 +256,28 @@ pub(crate) fn pick(isa: Isa, cplx: bool, m: usize, n: usize, k: usize, streamed_
 }
 
 /// With a vendor BLAS compiled in, `auto` runs the native backend while every extent is at most
-/// this, the vendor above. OpenBLAS 0.3.21: on the Zen 5 (`cpu-zen5.md`) own kernels were 2-5x
-/// OpenBLAS at 4-8 for f32/f64 and level at 16, c32 ahead up to 32, c64 up to 16; MKL was slower
-/// than the own kernels up to 64 for every type there.
-pub(crate) fn vendor_limit(vendor: CpuBackend, dt: DataType) -> usize {
-    match (vendor, dt) {
-        (CpuBackend::OpenBlas, DataType::R32F | DataType::R64F) => 8,
-        (CpuBackend::OpenBlas, DataType::C32F) => 32,
-        (CpuBackend::OpenBlas, DataType::C64F) => 16,
+/// this, the vendor above.
+///
+/// AVX-512: the native backend at every size. With the spinning team (`super::team`) it leads
+/// rayon + single-threaded OpenBLAS per entry (what the vendor backend runs) in every cache row
+/// of `tensorblas-bench sweep --sizes 8,16,32,64,128 --shapes 128:8:128 --regime cache` (AMD
+/// EPYC Zen 4, 2 threads, GFLOP/s native / vendor): s 16/32/64/128 130/145, 167/145, 195/178,
+/// 216/176; d 74/55, 90/79, 102/88, 95/80; c 64 217/161, 128 207/177; z 32 105/68, 64 107/71,
+/// 128 101/82; 128x8x128 s 183/82, d 94/41. One GEMM of 256-2048 (`cpu-zen4.md`, `large/`):
+/// native 0.97-1.21x one multithreaded OpenBLAS call; on the Xeon (`cpu-xeon-avx512.md`) 1.15-2.4x.
+/// (The vendor leads some DRAM rows at 32-64, e.g. d 32^3 81 against 52: memory-bound rows
+/// where the engines' difference is their prefetching, not tuned here.)
+///
+/// AVX2 and portable: not re-measured since the packed engine and the team; the limits measured
+/// on the Zen 5 with the small kernels alone stay (own kernels 2-5x OpenBLAS at 4-8 for f32/f64
+/// and level at 16, c32 ahead up to 32, c64 up to 16; MKL slower than the own kernels up to 64
+/// for every type there).
+pub(crate) fn vendor_limit(vendor: CpuBackend, dt: DataType, isa: Isa) -> usize {
+    match (isa, vendor, dt) {
+        (Isa::Avx512, _, _) => usize::MAX,
+        (_, CpuBackend::OpenBlas, DataType::R32F | DataType::R64F) => 8,
+        (_, CpuBackend::OpenBlas, DataType::C32F) => 32,
+        (_, CpuBackend::OpenBlas, DataType::C64F) => 16,
         _ => SMALL_MAX,
     }
 }
