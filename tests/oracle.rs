@@ -855,3 +855,18 @@ fn packed_engine_splits_are_bitwise_reproducible() {
         split_is_reproducible::<f64>(&mut r, CpuEngine::Packed, shape);
     }
 }
+
+/// The packed engine's streaming path: a real B of at least 16 MiB read in place (20 or 8
+/// rows), which the microkernel prefetches one micro-panel ahead, over one depth block deeper
+/// than the tuning table's `kc` for f64 (300). On one thread the prefetch runs; on two each
+/// thread's half is below the threshold and it does not: both give the oracle's answer and the
+/// same bits. Ragged widths (not a multiple of any `nr`) end the last micro-panel early.
+#[test]
+fn packed_engine_streams_a_large_b_in_place() {
+    let mut r = rng(79);
+    // f32: 64 x 65_541 x 4 bytes = 16.8 MB of B; f64: 300 x 7_003 x 8 = 16.8 MB.
+    split_is_reproducible::<f32>(&mut r, CpuEngine::Packed, (20, 65_541, 64, 1));
+    split_is_reproducible::<f64>(&mut r, CpuEngine::Packed, (8, 7_003, 300, 1));
+    // And what `auto` picks for such a product.
+    split_is_reproducible::<f32>(&mut r, CpuEngine::Auto, (20, 65_541, 64, 1));
+}

@@ -32,7 +32,13 @@ impl Backend for Native {
         let engine = match cfg.engine {
             // Only the packed engine computes a triangle (syrk).
             _ if job.tri().is_some() => CpuEngine::Packed,
-            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, job.m(), job.n(), job.k(), streamed_slabs(job)),
+            CpuEngine::Auto => tuning::pick(
+                cfg.isa,
+                cplx,
+                (job.m(), job.n(), job.k()),
+                streamed_slabs(job),
+                streamed_b(job),
+            ),
             e => e,
         };
         match engine {
@@ -284,6 +290,26 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
             .saturating_mul(job.k())
             .saturating_mul(std::mem::size_of::<T>())
             >= tuning::SLAB_STREAM_BYTES
+}
+
+/// Whether the job's B, over the whole call, is at least `tuning::STREAM_B_BYTES` (a B shared
+/// by the batch, batch stride 0, counts once): it streams from memory.
+fn streamed_b<T: Scalar>(job: &Job<'_, T>) -> bool {
+    let owners = match job.entries() {
+        Entries::Strided { bs_b, count, .. } => {
+            if bs_b == 0 {
+                1
+            } else {
+                count
+            }
+        }
+        Entries::Array { c, .. } => c.len(),
+    };
+    owners
+        .saturating_mul(job.k())
+        .saturating_mul(job.n())
+        .saturating_mul(std::mem::size_of::<T>())
+        >= tuning::STREAM_B_BYTES
 }
 
 /// Whether computing `C^T = opB^T opA^T` suits the small kernels better: C's rows contiguous

@@ -68,6 +68,9 @@ pub(crate) struct Bufs<R> {
     /// call (null: none): an operand shared by the next entry is not packed again.
     a_key: *const R,
     b_key: *const R,
+    /// The current call's B, over this thread's entries, is large enough to stream from memory
+    /// (`tuning::STREAM_B_BYTES`): the in-place microkernel prefetches it.
+    stream_b: bool,
 }
 
 impl<R> Bufs<R> {
@@ -77,6 +80,7 @@ impl<R> Bufs<R> {
             b: Vec::new(),
             a_key: std::ptr::null(),
             b_key: std::ptr::null(),
+            stream_b: false,
         }
     }
 }
@@ -108,6 +112,13 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
     <Entries<R> as X86<R>>::with_bufs(|bufs| {
         bufs.a_key = std::ptr::null();
         bufs.b_key = std::ptr::null();
+        // B's bytes this thread reads: one entry's columns of `rect`, times the entries that
+        // own a B (one when the batch shares it).
+        let w = if CPLX { 2 } else { 1 };
+        let b_bytes = d.k * w * (rect.c1 - rect.c0) * std::mem::size_of::<R>();
+        let shared_b = range.len() > 1 && ptrs(range.start).1 == ptrs(range.start + 1).1;
+        let owners = if shared_b { 1 } else { range.len() };
+        bufs.stream_b = b_bytes.saturating_mul(owners) >= super::tuning::STREAM_B_BYTES;
         // SAFETY: forwarded (this function's contract); the ISA is supported.
         unsafe {
             match isa {
@@ -275,12 +286,6 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
 {
     let w = if CPLX { 2 } else { 1 };
     let (mr, nr) = (bl.mr(), bl.nr);
-    // Block sizes in elements (a complex element is w real rows and w real depth steps).
-    let kc = bl.kc / w;
-    let mc = bl.mc / w;
-    let nc = bl.nc;
-    let whole_a = rect.r1 - rect.r0 <= mc && d.k <= kc;
-    let whole_b = rect.c1 - rect.c0 <= nc && d.k <= kc;
     // Few rows: each B micro-panel would serve at most a couple of A micro-panels, so packing
     // it costs more than it saves; the microkernel broadcasts B's elements where they are.
     // `tile` tells a B in place from a packed one by its strides (packed: `nr` per depth step,
@@ -288,6 +293,19 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
     // would take the packed kernels, which read up to `nr` columns, past its last one.
     let direct_b =
         !CPLX && rect.r1 - rect.r0 <= super::tuning::DIRECT_B_MAX_ROWS && !(d.b_rs == nr as isize && d.b_cs == 1);
+    // Block sizes in elements (a complex element is w real rows and w real depth steps). With
+    // B in place the depth block only bounds A's packed block (at most DIRECT_B_MAX_ROWS rows),
+    // so it may be deeper: one block for k up to `DIRECT_B_KC`, whose micro-panels of B are
+    // then whole columns (prefetched as one range, `kloop`), and C is read and written once.
+    let kc = if direct_b {
+        (bl.kc / w).max(d.k.min(super::tuning::DIRECT_B_KC))
+    } else {
+        bl.kc / w
+    };
+    let mc = bl.mc / w;
+    let nc = bl.nc;
+    let whole_a = rect.r1 - rect.r0 <= mc && d.k <= kc;
+    let whole_b = rect.c1 - rect.c0 <= nc && d.k <= kc;
     // Few rows and few columns: likewise each A micro-panel serves few B micro-panels, and A's
     // few columns per depth step span few pages. The microkernel then loads A's columns in
     // place, when they are contiguous and alpha (applied by packing) is 1; a partial last
@@ -367,6 +385,18 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         } else {
                             (bp.wrapping_add(q * kr * nr) as *const S::R, nr as isize, 1)
                         };
+                        // B in place with whole columns back to back (unit row stride, column
+                        // stride k, all of k in this block): the next micro-panel's `nr`
+                        // columns are one range starting `nr` columns on, which the last A
+                        // micro-panel's depth loop prefetches (the hardware prefetchers do not
+                        // follow its `nr` short column streams from DRAM; see `kloop`).
+                        let pf_on = direct_b
+                            && bufs.stream_b
+                            && r + 1 == mpan
+                            && d.b_rs == 1
+                            && d.b_cs == d.k as isize
+                            && kcur == d.k;
+                        let pf = tb.wrapping_offset(nr as isize * d.b_cs);
                         let (ta, a_step) = if r < full {
                             let at = ((ic + ir) as isize) * d.a_rs + (pc as isize) * d.a_cs;
                             (a.wrapping_offset(at), d.a_cs)
@@ -380,6 +410,8 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                             b: tb,
                             b_step,
                             b_col,
+                            pf,
+                            pf_on,
                             row,
                             col: jc + jr,
                             rows,
@@ -579,6 +611,10 @@ struct Tile<R> {
     b: *const R,
     b_step: isize,
     b_col: isize,
+    /// B in place only: where the depth loop prefetches, `pf_bytes` per step, the B elements
+    /// the next tile reads (`pf_on`: when B streams from memory and that range is contiguous).
+    pf: *const R,
+    pf_on: bool,
     row: usize,
     col: usize,
     rows: usize,
@@ -608,18 +644,20 @@ where
             // chosen only when t.cols fits them, and nr itself is one of them).
             unsafe {
                 match (t.cols, t.b_col != 1 || t.b_step != bl.nr as isize) {
-                    (1, false) => micro::<S, CPLX, $mv, 1, false>(bl, d, t, c),
-                    (2, false) => micro::<S, CPLX, $mv, 2, false>(bl, d, t, c),
-                    (3 | 4, false) => micro::<S, CPLX, $mv, 4, false>(bl, d, t, c),
-                    (5 | 6, false) => micro::<S, CPLX, $mv, 6, false>(bl, d, t, c),
-                    (7 | 8, false) => micro::<S, CPLX, $mv, 8, false>(bl, d, t, c),
-                    (9..=12, false) => micro::<S, CPLX, $mv, 12, false>(bl, d, t, c),
+                    (1, false) => micro::<S, CPLX, $mv, 1, false, false>(bl, d, t, c),
+                    (2, false) => micro::<S, CPLX, $mv, 2, false, false>(bl, d, t, c),
+                    (3 | 4, false) => micro::<S, CPLX, $mv, 4, false, false>(bl, d, t, c),
+                    (5 | 6, false) => micro::<S, CPLX, $mv, 6, false, false>(bl, d, t, c),
+                    (7 | 8, false) => micro::<S, CPLX, $mv, 8, false, false>(bl, d, t, c),
+                    (9..=12, false) => micro::<S, CPLX, $mv, 12, false, false>(bl, d, t, c),
                     // B in place: two widths only (its columns past t.cols repeat the last
                     // one), which keeps the engine's code, and the packed kernels' speed, as
                     // they were (six more instances cost the DRAM-bound packed 300x20x90000 f32
                     // 15% on one thread).
-                    (1..=4, true) => micro::<S, CPLX, $mv, 4, true>(bl, d, t, c),
-                    (5..=12, true) => micro::<S, CPLX, $mv, 12, true>(bl, d, t, c),
+                    (1..=4, true) if t.pf_on => micro::<S, CPLX, $mv, 4, true, true>(bl, d, t, c),
+                    (5..=12, true) if t.pf_on => micro::<S, CPLX, $mv, 12, true, true>(bl, d, t, c),
+                    (1..=4, true) => micro::<S, CPLX, $mv, 4, true, false>(bl, d, t, c),
+                    (5..=12, true) => micro::<S, CPLX, $mv, 12, true, false>(bl, d, t, c),
                     _ => unreachable!("the tuning table's nr is at most 12"),
                 }
             }
@@ -644,6 +682,24 @@ fn prefetch<R>(p: *const R) {
     let _ = p;
 }
 
+/// Hints the cache to fetch the line holding `p` into L2 (the L1 holds the tile's A and B).
+#[inline(always)]
+fn prefetch_l2<R>(p: *const R) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(p.cast())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Bytes of the next B micro-panel the in-place depth loop prefetches per step: whole lines,
+/// at least the `NR` elements one step reads.
+const fn pf_bytes<R>(nr: usize) -> usize {
+    (nr * std::mem::size_of::<R>()).div_ceil(64) * 64
+}
+
 /// The microkernel's depth loop: `kr` steps of `MV` vectors of A (`a_step` apart: `mr` packed,
 /// A's column stride in place) times `NR` broadcast elements of B (`b_step` apart; packed:
 /// `nr` apart and column `j` at `j`; in place (`DB`): column `j` at `j * b_col`, columns past
@@ -655,11 +711,12 @@ fn prefetch<R>(p: *const R) {
 /// enabled.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // const-length arrays indexed in step: kept in registers
-unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool>(
+unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const PF: bool>(
     kr: usize,
     (a, a_step): (*const S::R, isize),
     b: *const S::R,
     (b_step, b_col, cols): (isize, isize, usize),
+    pf: *const S::R,
 ) -> [[S::V; MV]; NR] {
     let lanes = S::LANES;
     // SAFETY: this function's contract.
@@ -676,7 +733,17 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool>(
             };
         }
         let (mut ap, mut bp) = (a, b);
+        // `PF` (B in place, streaming): `pf` walks the next micro-panel's range, `pf_bytes`
+        // per depth step (at least the NR elements of B one step reads).
+        let pf_bytes = const { pf_bytes::<S::R>(NR) };
+        let mut pfp = pf.cast::<u8>();
         for _ in 0..kr {
+            if PF {
+                for line in 0..pf_bytes / 64 {
+                    prefetch_l2(pfp.wrapping_add(line * 64));
+                }
+                pfp = pfp.wrapping_add(pf_bytes);
+            }
             let mut av = [S::zero(); MV];
             for v in 0..MV {
                 av[v] = S::load(ap.add(v * lanes), lanes);
@@ -701,7 +768,7 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool>(
 /// # Safety
 /// As `tile`; `t.cols <= NR <= nr`, `MV*LANES >= t.rows`, `S`'s instruction set enabled.
 #[inline(always)]
-unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, const DB: bool>(
+unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, const DB: bool, const PF: bool>(
     _bl: &Blocking,
     d: &Desc<S::R>,
     t: &Tile<S::R>,
@@ -728,7 +795,7 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, con
                 prefetch(elem(t.row, j));
             }
         }
-        let regs = kloop::<S, MV, NR, DB>(t.kr, (t.a, t.a_step), t.b, (t.b_step, t.b_col, t.cols));
+        let regs = kloop::<S, MV, NR, DB, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, t.b_col, t.cols), t.pf);
         // The accumulators leave the registers here, once: the stores below index them with
         // values the compiler does not unroll, and when those indexed the depth loop's own array
         // it kept that array in memory and stored every accumulator on every depth step (half

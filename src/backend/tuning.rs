@@ -186,6 +186,18 @@ pub(crate) const SLAB_STREAM_BYTES: usize = 32 << 20;
 /// few A micro-panels, too few to repay the copy.
 pub(crate) const DIRECT_B_MAX_ROWS: usize = 64;
 
+/// Deepest depth block of the packed engine when it reads B in place (`DIRECT_B_MAX_ROWS`):
+/// the block then bounds only A's packed block (at most 64 x 512 f64, 256 KiB, in L2), and one
+/// block over all of k lets the depth loop prefetch the next micro-panel of B as one range of
+/// whole columns. f64 20x90000x300 (one thread, `engine_probe`, Zen 4): kc 192 (two blocks, no
+/// prefetch) 31.3 GFLOP/s, one block of 300 with the prefetch: see `cpu-zen4.md`.
+pub(crate) const DIRECT_B_KC: usize = 512;
+
+/// From this many bytes of B (one thread's share of a call, counting a B shared by the batch
+/// once) the packed engine's in-place microkernel prefetches the next micro-panel of B as it
+/// goes (`packed::kloop`): below, B stays in the caches and the prefetch only takes load slots.
+pub(crate) const STREAM_B_BYTES: usize = 1 << 24;
+
 /// The packed engine reads a real A with unit row stride in place (no packed copy) when it
 /// leaves B unpacked (`DIRECT_B_MAX_ROWS`), the columns it computes are at most this many and
 /// alpha is 1: an A micro-panel then serves few B micro-panels. (Taller blocks keep packing A:
@@ -236,9 +248,26 @@ pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
 /// Exception (`streamed_slabs`): a thin product the small kernels would run as tall row slabs
 /// (`SMALL_MAX`-row slabs of an operand with more rows) whose slabbed operand, over the whole
 /// batch, is at least [`SLAB_STREAM_BYTES`] goes to the `gemm` crate; see there.
-pub(crate) fn pick(isa: Isa, cplx: bool, m: usize, n: usize, k: usize, streamed_slabs: bool) -> CpuEngine {
+///
+/// Exception (`streamed_b`, AVX-512): a real product whose B, over the call, is at least
+/// [`STREAM_B_BYTES`], with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64`, goes to the
+/// packed engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
+/// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
+/// 84.6/130.8/57.3, f64 67.2/72.9/61.1; 8x128x128 x 2730 f32 34.7/66.2/39.3, f64
+/// 18.0/48.3/28.6; 64^3 x 4096 f32 81.3/101.1/80.3, f64 42.3/44.6/47.1. (Left to the rules
+/// above: 64x64x8 x 9830, k = 8: f32 49.7/73.7/81.3; 128x8x128: m = 128, `gemm` leads.)
+pub(crate) fn pick(
+    isa: Isa,
+    cplx: bool,
+    (m, n, k): (usize, usize, usize),
+    streamed_slabs: bool,
+    streamed_b: bool,
+) -> CpuEngine {
     if streamed_slabs && !cplx {
         return CpuEngine::GemmCrate;
+    }
+    if streamed_b && !cplx && isa == Isa::Avx512 && m <= DIRECT_B_MAX_ROWS && n >= 64 && k >= 64 {
+        return CpuEngine::Packed;
     }
     let thin = m.min(n) <= SMALL_MAX;
     if cplx {
