@@ -131,6 +131,15 @@ pub fn flops_and_size(ty: char, m: usize, n: usize, k: usize) -> (f64, usize) {
     }
 }
 
+/// Lets the threads of a multithreaded vendor call go to sleep before the next measurement.
+/// OpenBLAS's workers spin for about 2^28 cycles (0.1 s) after a call; the variant timed next
+/// (the next row's `strided:auto`, first in each row) shared the cores with them and measured
+/// 0.5-0.7x its own rate a moment later (AMD EPYC Zen 4, 2 threads: s 4^3 x 4096 auto 32 against
+/// native 48, the same code).
+fn settle() {
+    std::thread::sleep(Duration::from_millis(250));
+}
+
 /// Times `f`: one warm-up call, calibrates repetitions so that a sample lasts `min_sample`, then
 /// `samples` samples. Returns (median, min) nanoseconds per call.
 pub(crate) fn time(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (f64, f64) {
@@ -412,6 +421,7 @@ fn measure_shape<T: Scalar>(
             }
         });
         push("loop", v, r);
+        settle();
         let mut batched_ok = true;
         let r = time(samples, ms, || {
             // SAFETY: packed entries in the buffers; C disjoint from A and B.
@@ -439,6 +449,7 @@ fn measure_shape<T: Scalar>(
             }),
         );
         vendor::set_vendor_threads(1);
+        settle();
     } else if let Some((label, _, h)) = handles
         .iter()
         .find(|(_, b, h)| *b == CpuBackend::Native && h.cpu_engine() == CpuEngine::Auto)
