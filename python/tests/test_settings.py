@@ -40,3 +40,31 @@ def test_unknown_or_missing_backend():
     for b in missing:
         with pytest.raises(tb.NotSupportedError, match="not compiled"):
             tb.set_backend(b)
+
+
+def _forked_product(q, a, b, ref):
+    q.put(bool(np.allclose(tb.matmul(a, b), ref)))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_a_forked_child_still_computes_threaded_calls():
+    # The parent's calls start the worker team; a fork()ed child has none of its threads. Its
+    # threaded calls must still finish, every part on the calling thread (not hang waiting).
+    import multiprocessing as mp
+
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((256, 64, 64)), rng.standard_normal((256, 64, 64))
+    ref = np.matmul(a, b)
+    old = tb.get_num_threads()
+    tb.set_num_threads(2)
+    try:
+        np.testing.assert_allclose(tb.matmul(a, b), ref, rtol=1e-12, atol=1e-12)
+        ctx = mp.get_context("fork")
+        q = ctx.Queue()
+        p = ctx.Process(target=_forked_product, args=(q, a, b, ref))
+        p.start()
+        p.join(60)
+        assert p.exitcode == 0, "the forked child did not finish"
+        assert q.get(timeout=5)
+    finally:
+        tb.set_num_threads(old)

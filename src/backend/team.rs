@@ -15,6 +15,11 @@
 //! vendor BLAS's or OpenMP's), therefore delays a call by at most the parts it has already
 //! started, never by a scheduler time slice.
 //!
+//! The same claiming lets a `fork()`ed child split: it has none of the parent's worker threads,
+//! so its splits run every part on the calling thread (`python/tests/test_settings.py` forks a
+//! child that calls after the parent did). The rayon-pool paths (the `gemm` crate threading a
+//! few large entries) still wait for pool threads a child does not have, as before.
+//!
 //! One team per thread count, shared by all handles and created on first use (as the rayon
 //! pools are). A call that finds its team busy (another thread's call, or a call made from a
 //! part) runs on the rayon pool instead, so correctness never depends on the team.
