@@ -670,25 +670,20 @@ where
     }
 }
 
-/// Hints the cache to fetch the line holding `p` (no effect on correctness; never faults).
+/// Hints the cache to fetch the line holding `p`: into L1, or into L2 only (`L2`; the in-place
+/// depth loop's look-ahead, while the L1 holds the tile's A and B). No effect on correctness;
+/// never faults.
 #[inline(always)]
-fn prefetch<R>(p: *const R) {
+fn prefetch<const L2: bool, R>(p: *const R) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch is a hint; it never faults, whatever the address.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Hints the cache to fetch the line holding `p` into L2 (the L1 holds the tile's A and B).
-#[inline(always)]
-fn prefetch_l2<R>(p: *const R) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(p.cast())
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+        if L2 {
+            _mm_prefetch::<_MM_HINT_T1>(p.cast())
+        } else {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast())
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -740,7 +735,7 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const
         for _ in 0..kr {
             if PF {
                 for line in 0..pf_bytes / 64 {
-                    prefetch_l2(pfp.wrapping_add(line * 64));
+                    prefetch::<true, _>(pfp.wrapping_add(line * 64));
                 }
                 pfp = pfp.wrapping_add(pf_bytes);
             }
@@ -792,7 +787,7 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, con
     unsafe {
         if contiguous {
             for j in 0..t.cols {
-                prefetch(elem(t.row, j));
+                prefetch::<false, _>(elem(t.row, j));
             }
         }
         let regs = kloop::<S, MV, NR, DB, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, t.b_col, t.cols), t.pf);
