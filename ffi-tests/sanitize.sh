@@ -11,7 +11,7 @@
 # valgrind: the plain debug libtensorblas.a, callers compiled normally, each run under
 #           valgrind --leak-check=full --error-exitcode=1 (memcheck; definite and possible leaks
 #           count as errors, valgrind's default), with ffi-tests/valgrind.supp suppressing only
-#           the "possibly lost" process-lifetime state (handle registry, thread pools).
+#           the "possibly lost" process-lifetime state (handle registry, thread pools, worker teams).
 # Each mode first runs a canary with a planted fault (heap overflow, signed overflow, leak) and
 # fails unless the tool reports it, so a silently inactive sanitizer cannot pass.
 set -euo pipefail
