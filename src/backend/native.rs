@@ -273,19 +273,8 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
         return false;
     };
     let rows = if flip { job.n() } else { job.m() };
-    // Entries that own a slabbed operand: one when it is broadcast (batch stride 0).
-    let owners = match job.entries() {
-        Entries::Strided { bs_a, bs_b, count, .. } => {
-            if (if flip { bs_b } else { bs_a }) == 0 {
-                1
-            } else {
-                count
-            }
-        }
-        Entries::Array { c, .. } => c.len(),
-    };
     rows > SMALL_MAX
-        && owners
+        && owners(job, flip)
             .saturating_mul(rows)
             .saturating_mul(job.k())
             .saturating_mul(std::mem::size_of::<T>())
@@ -295,21 +284,26 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
 /// Whether the job's B, over the whole call, is at least `tuning::STREAM_B_BYTES` (a B shared
 /// by the batch, batch stride 0, counts once): it streams from memory.
 fn streamed_b<T: Scalar>(job: &Job<'_, T>) -> bool {
-    let owners = match job.entries() {
-        Entries::Strided { bs_b, count, .. } => {
-            if bs_b == 0 {
+    owners(job, true)
+        .saturating_mul(job.k())
+        .saturating_mul(job.n())
+        .saturating_mul(std::mem::size_of::<T>())
+        >= tuning::STREAM_B_BYTES
+}
+
+/// Entries that own their own B (`of_b`) or A: one when the operand is broadcast (batch
+/// stride 0), else every entry.
+fn owners<T: Scalar>(job: &Job<'_, T>, of_b: bool) -> usize {
+    match job.entries() {
+        Entries::Strided { bs_a, bs_b, count, .. } => {
+            if (if of_b { bs_b } else { bs_a }) == 0 {
                 1
             } else {
                 count
             }
         }
         Entries::Array { c, .. } => c.len(),
-    };
-    owners
-        .saturating_mul(job.k())
-        .saturating_mul(job.n())
-        .saturating_mul(std::mem::size_of::<T>())
-        >= tuning::STREAM_B_BYTES
+    }
 }
 
 /// Whether computing `C^T = opB^T opA^T` suits the small kernels better: C's rows contiguous

@@ -334,6 +334,12 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                 bufs.b_key = if whole_b { b } else { std::ptr::null() };
             }
             let first = pc == 0;
+            // B in place with whole columns back to back (unit row stride, column stride k, all
+            // of k in this block) and streaming: the next micro-panel's `nr` columns are one
+            // range starting `nr` columns on, which the last A micro-panel's depth loop of each
+            // B micro-panel prefetches (the hardware prefetchers do not follow its `nr` short
+            // column streams from DRAM; see `kloop`).
+            let pf_block = direct_b && bufs.stream_b && d.b_rs == 1 && d.b_cs == d.k as isize && kcur == d.k;
             let mut ic = rect.r0;
             while ic < rect.r1 {
                 let mcur = mc.min(rect.r1 - ic);
@@ -385,17 +391,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         } else {
                             (bp.wrapping_add(q * kr * nr) as *const S::R, nr as isize, 1)
                         };
-                        // B in place with whole columns back to back (unit row stride, column
-                        // stride k, all of k in this block): the next micro-panel's `nr`
-                        // columns are one range starting `nr` columns on, which the last A
-                        // micro-panel's depth loop prefetches (the hardware prefetchers do not
-                        // follow its `nr` short column streams from DRAM; see `kloop`).
-                        let pf_on = direct_b
-                            && bufs.stream_b
-                            && r + 1 == mpan
-                            && d.b_rs == 1
-                            && d.b_cs == d.k as isize
-                            && kcur == d.k;
+                        let pf_on = pf_block && r + 1 == mpan;
                         let pf = tb.wrapping_offset(nr as isize * d.b_cs);
                         let (ta, a_step) = if r < full {
                             let at = ((ic + ir) as isize) * d.a_rs + (pc as isize) * d.a_cs;

@@ -189,8 +189,9 @@ pub(crate) const DIRECT_B_MAX_ROWS: usize = 64;
 /// Deepest depth block of the packed engine when it reads B in place (`DIRECT_B_MAX_ROWS`):
 /// the block then bounds only A's packed block (at most 64 x 512 f64, 256 KiB, in L2), and one
 /// block over all of k lets the depth loop prefetch the next micro-panel of B as one range of
-/// whole columns. f64 20x90000x300 (one thread, `engine_probe`, Zen 4): kc 192 (two blocks, no
-/// prefetch) 31.3 GFLOP/s, one block of 300 with the prefetch: see `cpu-zen4.md`.
+/// whole columns. f64 (one thread, `engine_probe MxNxK 1 1 packed d`, Zen 4), kc 192 (two
+/// blocks, no prefetch) against one block of 300 with the prefetch: 20x90000x300 32.7 -> 39.8
+/// GFLOP/s, 8x90000x300 22.8 -> 40.9 (`cpu-zen4.md`, run 2).
 pub(crate) const DIRECT_B_KC: usize = 512;
 
 /// From this many bytes of B (one thread's share of a call, counting a B shared by the batch
