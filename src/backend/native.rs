@@ -281,14 +281,14 @@ fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
             >= tuning::SLAB_STREAM_BYTES
 }
 
-/// Whether the job's B, over the whole call, is at least `tuning::STREAM_B_BYTES` (a B shared
+/// Whether the job's B, over the whole call, is at least `tuning::STREAM_BYTES` (a B shared
 /// by the batch, batch stride 0, counts once): it streams from memory.
 fn streamed_b<T: Scalar>(job: &Job<'_, T>) -> bool {
     owners(job, true)
         .saturating_mul(job.k())
         .saturating_mul(job.n())
         .saturating_mul(std::mem::size_of::<T>())
-        >= tuning::STREAM_B_BYTES
+        >= tuning::STREAM_BYTES
 }
 
 /// Entries that own their own B (`of_b`) or A: one when the operand is broadcast (batch

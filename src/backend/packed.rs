@@ -24,10 +24,12 @@
 //! Small blocks skip packing where it cannot pay (BLIS's "sup" idea, and the `gemm` crate's):
 //! with at most `tuning::DIRECT_B_MAX_ROWS` rows a real B is read in place (the microkernel
 //! broadcasts its elements through B's own strides; a packed B micro-panel would serve at most a
-//! couple of A micro-panels), and with at most `tuning::DIRECT_A_MAX_COLS` columns as well, a
-//! real A with unit row stride and `alpha = 1` is loaded in place too (its partial last
-//! micro-panel still packed). Single thread on the Xeon (`examples/engine_probe`): f32
-//! 64x64x4096 123 -> 164 GFLOP/s, 32x32x2048 98 -> 184, 20x300x90000 67 -> 95.
+//! couple of A micro-panels), and with at most `tuning::DIRECT_A_MAX_COLS` columns a real A with
+//! unit row stride is loaded in place (its partial last micro-panel still packed; `alpha` then
+//! scales the packed B, and must be 1 when B is in place too), its micro-panels prefetched
+//! `tuning::DIRECT_A_AHEAD` depth steps ahead. Single thread on the Xeon
+//! (`examples/engine_probe`), both in place: f32 64x64x4096 123 -> 164 GFLOP/s, 32x32x2048 98
+//! -> 184, 20x300x90000 67 -> 95; A alone in place on the Zen 4: see `DIRECT_A_MAX_COLS`.
 //!
 //! A job restricted to a triangle of C (`syrk`) skips the blocks of A and the micro-tiles of C
 //! that lie outside it (about half of the multiply-adds for a square C); a micro-tile the
@@ -40,8 +42,12 @@
 //!
 //! Each thread owns its packing buffers (thread-local, grown once, never freed), so nothing is
 //! allocated per entry; an operand shared by consecutive entries (batch stride 0) and packed
-//! whole is packed once per call. Every element of C is computed by the same sequence of
-//! operations whatever the thread count, so results are bit-for-bit independent of it.
+//! whole is packed once per call. The threads' rectangles are fixed by the thread count, so
+//! results are bit-for-bit reproducible for a given thread count (the C API's promise). Where
+//! every thread count takes the same paths the bits agree across thread counts too (tested);
+//! but a thread's rectangle decides which operands are read in place, and with them how deep
+//! the depth blocks go (`tuning::DIRECT_B_KC`) and whether alpha scales A or B, so another
+//! thread count can change the last bits.
 
 #[cfg(target_arch = "x86_64")]
 use super::small::simd::{Avx2, Avx512};
@@ -69,8 +75,11 @@ pub(crate) struct Bufs<R> {
     a_key: *const R,
     b_key: *const R,
     /// The current call's B, over this thread's entries, is large enough to stream from memory
-    /// (`tuning::STREAM_B_BYTES`): the in-place microkernel prefetches it.
+    /// (`tuning::STREAM_BYTES`): the in-place microkernel prefetches it.
     stream_b: bool,
+    /// Likewise for A: this thread's A streams from memory (an A in place where the tuning table
+    /// reads it so only then, `Blocking::a_in_place`).
+    stream_a: bool,
 }
 
 impl<R> Bufs<R> {
@@ -81,6 +90,7 @@ impl<R> Bufs<R> {
             a_key: std::ptr::null(),
             b_key: std::ptr::null(),
             stream_b: false,
+            stream_a: false,
         }
     }
 }
@@ -113,12 +123,15 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
         bufs.a_key = std::ptr::null();
         bufs.b_key = std::ptr::null();
         // B's bytes this thread reads: one entry's columns of `rect`, times the entries that
-        // own a B (one when the batch shares it).
+        // own a B (one when the batch shares it); A's likewise.
         let w = if CPLX { 2 } else { 1 };
-        let b_bytes = d.k * w * (rect.c1 - rect.c0) * std::mem::size_of::<R>();
+        let size = d.k * w * std::mem::size_of::<R>();
+        let owners = |shared: bool| if shared { 1 } else { range.len() };
+        let shared_a = range.len() > 1 && ptrs(range.start).0 == ptrs(range.start + 1).0;
         let shared_b = range.len() > 1 && ptrs(range.start).1 == ptrs(range.start + 1).1;
-        let owners = if shared_b { 1 } else { range.len() };
-        bufs.stream_b = b_bytes.saturating_mul(owners) >= super::tuning::STREAM_B_BYTES;
+        let streams = |bytes: usize, shared| bytes.saturating_mul(owners(shared)) >= super::tuning::STREAM_BYTES;
+        bufs.stream_a = streams(size * (rect.r1 - rect.r0), shared_a);
+        bufs.stream_b = streams(size * (rect.c1 - rect.c0), shared_b);
         // SAFETY: forwarded (this function's contract); the ISA is supported.
         unsafe {
             match isa {
@@ -306,14 +319,19 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
     let nc = bl.nc;
     let whole_a = rect.r1 - rect.r0 <= mc && d.k <= kc;
     let whole_b = rect.c1 - rect.c0 <= nc && d.k <= kc;
-    // Few rows and few columns: likewise each A micro-panel serves few B micro-panels, and A's
-    // few columns per depth step span few pages. The microkernel then loads A's columns in
-    // place, when they are contiguous and alpha (applied by packing) is 1; a partial last
-    // micro-panel is still packed (padded with zeros, as the kernel's full vector loads need).
-    let direct_a = direct_b
+    // Few columns: each A micro-panel serves few B micro-panels, too few to repay its copy
+    // (with n <= 64 packing A took as long as the multiply-adds). The microkernel then loads
+    // A's columns in place when they are contiguous (a partial last micro-panel is still packed,
+    // padded with zeros, as the kernel's full vector loads need), prefetching them ahead. alpha,
+    // which packing A applies, goes to the packed B; with B in place too it must be 1.
+    let alpha_one = d.alpha == [S::R::ONE, S::R::ZERO];
+    let direct_a = !CPLX
         && d.a_rs == 1
-        && d.alpha == [S::R::ONE, S::R::ZERO]
+        && (alpha_one || !direct_b)
+        && (direct_b || bl.a_in_place || bufs.stream_a)
         && rect.c1 - rect.c0 <= super::tuning::DIRECT_A_MAX_COLS;
+    // With A in place and B packed, alpha is applied to B's packed block instead.
+    let alpha_on_b = direct_a && !direct_b && !alpha_one;
     let mut jc = rect.c0;
     while jc < rect.c1 {
         let ncur = nc.min(rect.c1 - jc);
@@ -331,6 +349,10 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                 // SAFETY: the block (pc.., jc..) lies in this entry's B; the buffer holds npan
                 // micro-panels of kr x nr.
                 unsafe { pack_b::<S, CPLX>(d, b, pc, kcur, jc, ncur, nr, bp) };
+                if alpha_on_b {
+                    // SAFETY: the buffer holds npan * kr * nr packed elements.
+                    unsafe { scale(bp, npan * kr * nr, d.alpha[0]) };
+                }
                 bufs.b_key = if whole_b { b } else { std::ptr::null() };
             }
             let first = pc == 0;
@@ -360,7 +382,12 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                     if full < mpan {
                         // SAFETY: rows ic + full*mr .. ic + mcur of the block lie in this
                         // entry's A (real: w = 1); the buffer holds one micro-panel.
-                        unsafe { pack_a::<S::R, CPLX>(d, a, ic + full * mr, mcur - full * mr, pc, kcur, mr, ap) };
+                        // alpha is B's (`alpha_on_b`) or 1.
+                        let d1 = Desc {
+                            alpha: [S::R::ONE, S::R::ZERO],
+                            ..*d
+                        };
+                        unsafe { pack_a::<S::R, CPLX>(&d1, a, ic + full * mr, mcur - full * mr, pc, kcur, mr, ap) };
                     }
                     bufs.a_key = std::ptr::null();
                 } else if !(whole_a && bufs.a_key == a) {
@@ -391,8 +418,16 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         } else {
                             (bp.wrapping_add(q * kr * nr) as *const S::R, nr as isize, 1)
                         };
-                        let pf_on = pf_block && r + 1 == mpan;
-                        let pf = tb.wrapping_offset(nr as isize * d.b_cs);
+                        // B in place: the next micro-panel of B when it streams (above). A in
+                        // place, B packed: A's micro-panel, `tuning::DIRECT_A_AHEAD` depth steps
+                        // ahead, on the first pass over it (the later micro-panels of B find it
+                        // in L2): its rows are one short run per depth step, which the hardware
+                        // prefetchers do not follow.
+                        let (pf_on, pf) = if direct_b {
+                            (pf_block && r + 1 == mpan, tb.wrapping_offset(nr as isize * d.b_cs))
+                        } else {
+                            (r < full && q == 0, std::ptr::null())
+                        };
                         let (ta, a_step) = if r < full {
                             let at = ((ic + ir) as isize) * d.a_rs + (pc as isize) * d.a_cs;
                             (a.wrapping_offset(at), d.a_cs)
@@ -529,6 +564,20 @@ unsafe fn pack_a<R: Arith, const CPLX: bool>(
     }
 }
 
+/// Multiplies the `len` elements at `p` by `x`.
+///
+/// # Safety
+/// `p` holds `len` elements.
+#[inline(always)]
+unsafe fn scale<R: Arith>(p: *mut R, len: usize, x: R) {
+    // SAFETY: this function's contract.
+    unsafe {
+        for i in 0..len {
+            *p.add(i) = x * *p.add(i);
+        }
+    }
+}
+
 /// Packs B's block of depth `p0..p0+kc`, columns `j0..j0+nc` (elements) into `nr`-wide
 /// micro-panels: panel `q`, depth step `l` (real), column `j` at `q*kr*nr + l*nr + j`; columns
 /// past the block are zero. Conjugation is applied here; a complex element becomes the real
@@ -607,8 +656,9 @@ struct Tile<R> {
     b: *const R,
     b_step: isize,
     b_col: isize,
-    /// B in place only: where the depth loop prefetches, `pf_bytes` per step, the B elements
-    /// the next tile reads (`pf_on`: when B streams from memory and that range is contiguous).
+    /// B in place: where the depth loop prefetches, `pf_bytes` per step, the B elements the
+    /// next tile reads (`pf_on`: when B streams from memory and that range is contiguous). B
+    /// packed (`pf` unused): `pf_on` when A is in place and the depth loop prefetches it ahead.
     pf: *const R,
     pf_on: bool,
     row: usize,
@@ -640,6 +690,9 @@ where
             // chosen only when t.cols fits them, and nr itself is one of them).
             unsafe {
                 match (t.cols, t.b_col != 1 || t.b_step != bl.nr as isize) {
+                    (1..=4, false) if t.pf_on => micro::<S, CPLX, $mv, 4, false, true>(bl, d, t, c),
+                    (5..=8, false) if t.pf_on => micro::<S, CPLX, $mv, 8, false, true>(bl, d, t, c),
+                    (9..=12, false) if t.pf_on => micro::<S, CPLX, $mv, 12, false, true>(bl, d, t, c),
                     (1, false) => micro::<S, CPLX, $mv, 1, false, false>(bl, d, t, c),
                     (2, false) => micro::<S, CPLX, $mv, 2, false, false>(bl, d, t, c),
                     (3 | 4, false) => micro::<S, CPLX, $mv, 4, false, false>(bl, d, t, c),
@@ -694,7 +747,9 @@ const fn pf_bytes<R>(nr: usize) -> usize {
 /// The microkernel's depth loop: `kr` steps of `MV` vectors of A (`a_step` apart: `mr` packed,
 /// A's column stride in place) times `NR` broadcast elements of B (`b_step` apart; packed:
 /// `nr` apart and column `j` at `j`; in place (`DB`): column `j` at `j * b_col`, columns past
-/// `cols` reading column `cols - 1`), accumulated in registers.
+/// `cols` reading column `cols - 1`), accumulated in registers. `PF`: with B in place, prefetch
+/// the range at `pf` into L2 (the next micro-panel of B); with B packed (A in place), prefetch
+/// A's rows `tuning::DIRECT_A_AHEAD` steps ahead into L1.
 ///
 /// # Safety
 /// Each of the `kr` steps of `a` holds `MV * LANES` readable elements; `b` holds `kr` steps of
@@ -729,7 +784,15 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const
         let pf_bytes = const { pf_bytes::<S::R>(NR) };
         let mut pfp = pf.cast::<u8>();
         for _ in 0..kr {
-            if PF {
+            if PF && !DB {
+                // A in place: its rows `DIRECT_A_AHEAD` steps on (whole lines, which an
+                // unaligned micro-panel column straddles one more of).
+                let p = ap.wrapping_offset(a_step * super::tuning::DIRECT_A_AHEAD).cast::<u8>();
+                for line in 0..const { (MV * S::LANES * std::mem::size_of::<S::R>()).div_ceil(64) + 1 } {
+                    prefetch::<false, _>(p.wrapping_add(line * 64));
+                }
+            }
+            if PF && DB {
                 for line in 0..pf_bytes / 64 {
                     prefetch::<true, _>(pfp.wrapping_add(line * 64));
                 }

@@ -31,6 +31,9 @@ pub(crate) struct Blocking {
     pub mc: usize,
     /// Columns of one packed B panel (a multiple of `nr`).
     pub nc: usize,
+    /// Whether an A of at most [`DIRECT_A_MAX_COLS`] columns is read in place also when it
+    /// stays in the caches (else only when it streams, [`STREAM_BYTES`], or B is in place too).
+    pub a_in_place: bool,
 }
 
 impl Blocking {
@@ -57,6 +60,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             kc: 384,
             mc: 192,
             nc: 3072,
+            a_in_place: true,
         },
         (Isa::Avx512, _) => Blocking {
             lanes: 8,
@@ -65,6 +69,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             kc: 192,
             mc: 144,
             nc: 3072,
+            a_in_place: true,
         },
         (Isa::Avx2, 4) => Blocking {
             lanes: 8,
@@ -73,6 +78,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             kc: 256,
             mc: 144,
             nc: 3072,
+            a_in_place: false,
         },
         (Isa::Avx2, _) => Blocking {
             lanes: 4,
@@ -81,6 +87,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             kc: 256,
             mc: 72,
             nc: 3072,
+            a_in_place: false,
         },
         (_, _) => Blocking {
             lanes: 4,
@@ -89,6 +96,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             kc: 256,
             mc: 64,
             nc: 2048,
+            a_in_place: false,
         },
     }
 }
@@ -194,17 +202,48 @@ pub(crate) const DIRECT_B_MAX_ROWS: usize = 64;
 /// GFLOP/s, 8x90000x300 22.8 -> 40.9 (`cpu-zen4.md`, run 2).
 pub(crate) const DIRECT_B_KC: usize = 512;
 
-/// From this many bytes of B (one thread's share of a call, counting a B shared by the batch
-/// once) the packed engine's in-place microkernel prefetches the next micro-panel of B as it
-/// goes (`packed::kloop`): below, B stays in the caches and the prefetch only takes load slots.
-pub(crate) const STREAM_B_BYTES: usize = 1 << 24;
+/// From this many bytes of an operand (one thread's share of a call, counting an operand shared
+/// by the batch once) the packed engine takes it to stream from memory: the in-place
+/// microkernel then prefetches the next micro-panel of a B in place as it goes
+/// (`packed::kloop`; below, B stays in the caches and the prefetch only takes load slots), and
+/// an A of few columns is read in place also where the tuning table packs a cached one
+/// (`Blocking::a_in_place`).
+pub(crate) const STREAM_BYTES: usize = 1 << 24;
 
-/// The packed engine reads a real A with unit row stride in place (no packed copy) when it
-/// leaves B unpacked (`DIRECT_B_MAX_ROWS`), the columns it computes are at most this many and
-/// alpha is 1: an A micro-panel then serves few B micro-panels. (Taller blocks keep packing A:
-/// their A columns lie a long stride apart, one page each per depth step; single thread on the
-/// Xeon, f64 1024x64x256 packed 70 GFLOP/s against 65 in place.)
+/// The packed engine reads a real A with unit row stride in place (no packed copy) when the
+/// columns it computes are at most this many: an A micro-panel then serves at most a few B
+/// micro-panels, and with `n <= 64` packing A took as long as the multiply-adds (62% of the
+/// samples of `engine_probe 300x20x90000 1 1 packed s` in `pack_a`'s loads). With the look-ahead
+/// of [`DIRECT_A_AHEAD`]; `engine_probe MxNxK BATCH THREADS packed`, AMD EPYC Zen 4, GFLOP/s
+/// packing A / A in place:
+///
+/// | shape x batch, threads | f32 | f64 |
+/// |---|---|---|
+/// | 300x20x90000, 1 | 34.1 / 56.5 | 16.7 / 30.7 |
+/// | 300x20x90000, 2 | 65.7 / 109.3 | 32.5 / 58.1 |
+/// | 2000x8x20000, 2 | 34.7 / 59.8 | |
+/// | 1024x64x1024, 2 | 187 / 209 | |
+/// | 300x20x300 x 16, 2 | 153 / 200 | 70.0 / 99.2 |
+/// | 128x32x128 x 64, 2 | 168 / 195 | 82.3 / 101 |
+/// | 96x16x96 x 256, 2 | 131 / 162 | 30.6 / 84.2 |
+/// | 1024x64x256, 2 | | 90.8 / 97.5 |
+/// | 512x48x512 x 4, 2 | | 86.4 / 105 |
+///
+/// That is on AVX-512 (`Blocking::a_in_place`). The AVX2 kernels (on the same Zen 4,
+/// `engine_probe ... avx2`) lose with a cached A in place, whose micro-panels are half as tall
+/// and serve twice as many B micro-panels (`nr` = 6), each pass a page per depth step: f32
+/// 1024x24x256 142.7 / 105.6, 1024x64x1024 164.5 / 113.3, 2048x16x2048 (16 MiB) 115.8 / 78.9;
+/// and win once A streams from memory: 300x20x90000 f32 50.8 / 83.2, f64 25.6 / 38.1, 2048x16x2048
+/// f64 (32 MiB) 26.2 / 36.0. So on AVX2 A is read in place only from [`STREAM_BYTES`] per thread
+/// (or with B in place too). (Before the look-ahead the Xeon kept A packed for tall blocks: f64
+/// 1024x64x256 one thread packed 70 against 65 in place.)
 pub(crate) const DIRECT_A_MAX_COLS: usize = 64;
+
+/// How many depth steps ahead the packed engine's microkernel prefetches an A read in place
+/// (`DIRECT_A_MAX_COLS`), on its first pass over each micro-panel. `engine_probe 300x20x90000 1
+/// 2 packed s`, Zen 4, GFLOP/s at 0/8/16/32/64 steps: 58.4/106.6/107.6/108.1/103.0 (f64
+/// 30.2/55.1/58.1/57.4/56.1).
+pub(crate) const DIRECT_A_AHEAD: isize = 16;
 
 /// Largest extent for which `auto` gives complex entries to the small kernels. 16 since the
 /// small kernels' epilogue fix (`benches/results/xeon-avx512/run3/`, 2 threads, small against
@@ -251,7 +290,7 @@ pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
 /// batch, is at least [`SLAB_STREAM_BYTES`] goes to the `gemm` crate; see there.
 ///
 /// Exception (`streamed_b`, AVX-512): a real product whose B, over the call, is at least
-/// [`STREAM_B_BYTES`], with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64`, goes to the
+/// [`STREAM_BYTES`], with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64`, goes to the
 /// packed engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
 /// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
 /// 84.6/130.8/57.3, f64 67.2/72.9/61.1; 8x128x128 x 2730 f32 34.7/66.2/39.3, f64
