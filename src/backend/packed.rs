@@ -380,13 +380,13 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                 let ap = room(&mut bufs.a, (mpan - full) * kr * mr);
                 if direct_a {
                     if full < mpan {
-                        // SAFETY: rows ic + full*mr .. ic + mcur of the block lie in this
-                        // entry's A (real: w = 1); the buffer holds one micro-panel.
                         // alpha is B's (`alpha_on_b`) or 1.
                         let d1 = Desc {
                             alpha: [S::R::ONE, S::R::ZERO],
                             ..*d
                         };
+                        // SAFETY: rows ic + full*mr .. ic + mcur of the block lie in this
+                        // entry's A (real: w = 1); the buffer holds one micro-panel.
                         unsafe { pack_a::<S::R, CPLX>(&d1, a, ic + full * mr, mcur - full * mr, pc, kcur, mr, ap) };
                     }
                     bufs.a_key = std::ptr::null();
