@@ -32,13 +32,7 @@ impl Backend for Native {
         let engine = match cfg.engine {
             // Only the packed engine computes a triangle (syrk).
             _ if job.tri().is_some() => CpuEngine::Packed,
-            CpuEngine::Auto => tuning::pick(
-                cfg.isa,
-                cplx,
-                (job.m(), job.n(), job.k()),
-                streamed_slabs(job),
-                streamed_b(job),
-            ),
+            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, (job.m(), job.n(), job.k()), traits(job)),
             e => e,
         };
         match engine {
@@ -265,30 +259,37 @@ fn small_orientation<T: Scalar>(job: &Job<'_, T>) -> Option<bool> {
     (job.k() <= THIN_K_MAX && job.m().min(job.n()) <= SMALL_MAX).then(|| flip_pays(job))
 }
 
-/// Whether the small kernels would run `job` as tall row slabs of an operand that, over the
-/// batch, streams from memory (at least `tuning::SLAB_STREAM_BYTES`): `auto` then prefers the
-/// `gemm` crate (see there).
-fn streamed_slabs<T: Scalar>(job: &Job<'_, T>) -> bool {
-    let Some(flip) = small_orientation(job) else {
-        return false;
+/// What `tuning::pick` weighs of `job` (see `tuning::Traits`).
+fn traits<T: Scalar>(job: &Job<'_, T>) -> tuning::Traits {
+    let size = std::mem::size_of::<T>();
+    // The small kernels' slabs: the kernel's `m x k` operand when its `m` exceeds SMALL_MAX.
+    let slab_bytes = match small_orientation(job) {
+        Some(flip) => {
+            let rows = if flip { job.n() } else { job.m() };
+            if rows > SMALL_MAX {
+                owners(job, flip)
+                    .saturating_mul(rows)
+                    .saturating_mul(job.k())
+                    .saturating_mul(size)
+            } else {
+                0
+            }
+        }
+        None => 0,
     };
-    let rows = if flip { job.n() } else { job.m() };
-    rows > SMALL_MAX
-        && owners(job, flip)
-            .saturating_mul(rows)
-            .saturating_mul(job.k())
-            .saturating_mul(std::mem::size_of::<T>())
-            >= tuning::SLAB_STREAM_BYTES
-}
-
-/// Whether the job's B, over the whole call, is at least `tuning::STREAM_BYTES` (a B shared
-/// by the batch, batch stride 0, counts once): it streams from memory.
-fn streamed_b<T: Scalar>(job: &Job<'_, T>) -> bool {
-    owners(job, true)
-        .saturating_mul(job.k())
-        .saturating_mul(job.n())
-        .saturating_mul(std::mem::size_of::<T>())
-        >= tuning::STREAM_BYTES
+    // The packed engine's orientation (as `run_packed`; a transposed job keeps the entries'
+    // pointers, so its B is the entries' A).
+    let flip = job.c().rs != 1 && job.c().cs == 1;
+    let j = if flip { job.kernel_transposed() } else { *job };
+    tuning::Traits {
+        slab_bytes,
+        packed_mnk: (j.m(), j.n(), j.k()),
+        packed_a_in_place: j.a().rs == 1 && j.n() <= tuning::DIRECT_A_MAX_COLS,
+        packed_b_bytes: owners(job, !flip)
+            .saturating_mul(j.k())
+            .saturating_mul(j.n())
+            .saturating_mul(size),
+    }
 }
 
 /// Entries that own their own B (`of_b`) or A: one when the operand is broadcast (batch

@@ -189,6 +189,12 @@ pub(crate) const THIN_K_MAX: usize = 512;
 /// slab's width (mode 2 above: `R x I^2 x I`, no slabs) stay with the small kernels.
 pub(crate) const SLAB_STREAM_BYTES: usize = 32 << 20;
 
+/// From this many bytes of the slabbed operand (see [`SLAB_STREAM_BYTES`]) `auto` sends a thin
+/// real product the small kernels would run as row slabs to the packed engine on AVX-512, when
+/// that reads A in place: level with the small kernels at `I = 100` of the table in [`pick`]'s
+/// documentation (f64, 8 MB), ahead from 160 (f32, 16 MB).
+pub(crate) const SLAB_PACKED_BYTES: usize = 8 << 20;
+
 /// The packed engine leaves a real B unpacked (its microkernel broadcasts B's elements in place)
 /// when the rows it computes are at most this many: a packed B micro-panel would serve at most a
 /// few A micro-panels, too few to repay the copy.
@@ -251,6 +257,23 @@ pub(crate) const DIRECT_A_AHEAD: isize = 16;
 /// 53.4, dram 50.2 vs 34.1; at 32 the `gemm` crate leads (c cache 180 vs 136, z 68 vs 50).
 pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
 
+/// What [`pick`] weighs of a call besides its type and shape (the native backend computes it).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Traits {
+    /// Bytes, over the batch (an operand shared by it once), of the operand the small kernels
+    /// would run as tall row slabs (`SMALL_MAX`-row slabs of an operand with more rows); 0 when
+    /// they would not.
+    pub slab_bytes: usize,
+    /// `m x n x k` of the product the packed engine computes (C, or C^T when only C's columns
+    /// are contiguous).
+    pub packed_mnk: (usize, usize, usize),
+    /// The packed engine would read A in place on one thread (unit row stride in its
+    /// orientation, at most [`DIRECT_A_MAX_COLS`] columns).
+    pub packed_a_in_place: bool,
+    /// Bytes of B in the packed engine's orientation, over the call (a shared B once).
+    pub packed_b_bytes: usize,
+}
+
 /// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
 /// either precision (complex: `cplx`) on `isa`. Every number below is from one run of
 /// `tensorblas-bench sweep` on 2 threads, each engine forced on the same buffers (rows
@@ -285,28 +308,44 @@ pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
 /// 94/104 against packed 85/96). Complex on AVX2 follows the AVX-512 rule (not measured on an
 /// AVX2-only machine yet).
 ///
-/// Exception (`streamed_slabs`): a thin product the small kernels would run as tall row slabs
-/// (`SMALL_MAX`-row slabs of an operand with more rows) whose slabbed operand, over the whole
-/// batch, is at least [`SLAB_STREAM_BYTES`] goes to the `gemm` crate; see there.
+/// Exception (`Traits::slab_bytes`): a thin product the small kernels would run as tall row
+/// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
+/// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`], to the packed engine
+/// when it reads A in place (`Traits::packed_a_in_place`). The three mode products of a C-order
+/// `I^3` tensor with an `I x R` factor (`ENG=small|packed|gemm ttm_probe I R`, Zen 4, 2 threads,
+/// ms, modes 0/1/2):
 ///
-/// Exception (`streamed_b`, AVX-512): a real product whose B, over the call, is at least
-/// [`STREAM_BYTES`], with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64`, goes to the
-/// packed engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
+/// | I, R, type (operand) | small | packed | `gemm` crate |
+/// |---|---|---|---|
+/// | 100, 10, f64 (8 MB) | 0.21/0.20/0.33 | 0.25/0.27/0.32 | 0.25/0.61/0.34 |
+/// | 160, 16, f32 (16 MB) | 0.76/0.78/0.67 | 0.91/0.62/0.66 | 0.71/0.61/0.69 |
+/// | 160, 16, f64 (33 MB) | 3.65/3.00/1.96 | 1.98/1.59/2.14 | 2.79/2.57/2.47 |
+/// | 200, 16, f32 (32 MB) | 3.68/2.89/2.02 | 1.93/1.53/1.77 | 2.52/2.56/2.19 |
+/// | 200, 16, f64 (64 MB) | 9.70/8.10/4.70 | 4.28/4.42/2.78 | 6.06/5.53/5.41 |
+/// | 300, 20, f32 (108 MB) | 19.0/18.4/12.0 | 9.40/9.61/8.95 | 13.6/11.2/13.7 |
+/// | 300, 20, f64 (216 MB) | 40.1/38.2/16.2 | 19.5/17.7/14.2 | 26.7/22.5/17.3 |
+///
+/// A second run (best of three interleaved runs of each engine, the host slower that hour): 100
+/// f32 small 0.14/0.13/0.17, packed 0.13/0.19/0.15; f64 0.27/0.26/0.33 and 0.26/0.28/0.30; 160
+/// f32 2.15/1.47/1.01 and 0.88/0.62/0.69; f64 6.82/4.46/2.61 and 2.70/2.25/2.47.
+///
+/// Exception (`Traits::packed_b_bytes`, AVX-512): a real product whose B, over the call, is at
+/// least [`STREAM_BYTES`], with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64` (in the
+/// packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the packed engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
 /// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
 /// 84.6/130.8/57.3, f64 67.2/72.9/61.1; 8x128x128 x 2730 f32 34.7/66.2/39.3, f64
 /// 18.0/48.3/28.6; 64^3 x 4096 f32 81.3/101.1/80.3, f64 42.3/44.6/47.1. (Left to the rules
 /// above: 64x64x8 x 9830, k = 8: f32 49.7/73.7/81.3; 128x8x128: m = 128, `gemm` leads.)
-pub(crate) fn pick(
-    isa: Isa,
-    cplx: bool,
-    (m, n, k): (usize, usize, usize),
-    streamed_slabs: bool,
-    streamed_b: bool,
-) -> CpuEngine {
-    if streamed_slabs && !cplx {
+pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Traits) -> CpuEngine {
+    let avx512_real = isa == Isa::Avx512 && !cplx;
+    if avx512_real && t.packed_a_in_place && t.slab_bytes >= SLAB_PACKED_BYTES {
+        return CpuEngine::Packed;
+    }
+    if !cplx && t.slab_bytes >= SLAB_STREAM_BYTES {
         return CpuEngine::GemmCrate;
     }
-    if streamed_b && !cplx && isa == Isa::Avx512 && m <= DIRECT_B_MAX_ROWS && n >= 64 && k >= 64 {
+    let (pm, pn, pk) = t.packed_mnk;
+    if avx512_real && t.packed_b_bytes >= STREAM_BYTES && pm <= DIRECT_B_MAX_ROWS && pn >= 64 && pk >= 64 {
         return CpuEngine::Packed;
     }
     let thin = m.min(n) <= SMALL_MAX;
