@@ -289,6 +289,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>) -> tuning::Traits {
             .saturating_mul(j.k())
             .saturating_mul(j.n())
             .saturating_mul(size),
+        double: tuning::real_of(T::DATATYPE).0 == 8,
     }
 }
 

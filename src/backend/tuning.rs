@@ -195,6 +195,14 @@ pub(crate) const SLAB_STREAM_BYTES: usize = 32 << 20;
 /// documentation (f64, 8 MB), ahead from 160 (f32, 16 MB).
 pub(crate) const SLAB_PACKED_BYTES: usize = 8 << 20;
 
+/// f32 products go to the packed engine by [`SLAB_PACKED_BYTES`] only with more rows than this
+/// (in its orientation): with fewer, the `gemm` crate leads a batch of them. `engine_probe`,
+/// 2 threads, Zen 4, GFLOP/s packed / `gemm` crate: f32 128x8x128 x 2730 59.2/84.0, 128x16x128 x
+/// 2730 108.0/117.1, 96x16x96 x 256 172.4/205.0, against 256x8x256 x 1000 59.2/46.2 and the
+/// Tucker products of `pick`'s table (160 rows and up); f64 the packed engine leads in all of
+/// them (128x8x128 30.2/24.0, 128x16x128 54.4/39.1, 96x16x96 75.3/44.6).
+pub(crate) const SLAB_PACKED_F32_ROWS: usize = 128;
+
 /// The packed engine leaves a real B unpacked (its microkernel broadcasts B's elements in place)
 /// when the rows it computes are at most this many: a packed B micro-panel would serve at most a
 /// few A micro-panels, too few to repay the copy.
@@ -272,6 +280,8 @@ pub(crate) struct Traits {
     pub packed_a_in_place: bool,
     /// Bytes of B in the packed engine's orientation, over the call (a shared B once).
     pub packed_b_bytes: usize,
+    /// The type is double precision (f64 or complex f64).
+    pub double: bool,
 }
 
 /// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
@@ -311,7 +321,8 @@ pub(crate) struct Traits {
 /// Exception (`Traits::slab_bytes`): a thin product the small kernels would run as tall row
 /// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
 /// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`], to the packed engine
-/// when it reads A in place (`Traits::packed_a_in_place`). The three mode products of a C-order
+/// when it reads A in place (`Traits::packed_a_in_place`; f32 only with more than
+/// [`SLAB_PACKED_F32_ROWS`] rows). The three mode products of a C-order
 /// `I^3` tensor with an `I x R` factor (`ENG=small|packed|gemm ttm_probe I R`, Zen 4, 2 threads,
 /// ms, modes 0/1/2):
 ///
@@ -338,13 +349,17 @@ pub(crate) struct Traits {
 /// above: 64x64x8 x 9830, k = 8: f32 49.7/73.7/81.3; 128x8x128: m = 128, `gemm` leads.)
 pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Traits) -> CpuEngine {
     let avx512_real = isa == Isa::Avx512 && !cplx;
-    if avx512_real && t.packed_a_in_place && t.slab_bytes >= SLAB_PACKED_BYTES {
+    let (pm, pn, pk) = t.packed_mnk;
+    if avx512_real
+        && t.packed_a_in_place
+        && t.slab_bytes >= SLAB_PACKED_BYTES
+        && (t.double || pm > SLAB_PACKED_F32_ROWS)
+    {
         return CpuEngine::Packed;
     }
     if !cplx && t.slab_bytes >= SLAB_STREAM_BYTES {
         return CpuEngine::GemmCrate;
     }
-    let (pm, pn, pk) = t.packed_mnk;
     if avx512_real && t.packed_b_bytes >= STREAM_BYTES && pm <= DIRECT_B_MAX_ROWS && pn >= 64 && pk >= 64 {
         return CpuEngine::Packed;
     }
