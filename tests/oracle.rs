@@ -821,9 +821,11 @@ fn packed_engine_block_edges() {
 }
 
 /// The packed engine's in-place paths: with at most 64 rows it broadcasts B's elements where
-/// they are (any strides), and with at most 64 columns as well, alpha = 1 and a unit row
-/// stride it loads A's full micro-panels in place (a partial last one packed). Shapes on both
-/// sides of both limits, across the depth blocks and the micro-tile edges, mostly with alpha 1.
+/// they are (any strides), and with at most 64 columns and a unit row stride it loads A's full
+/// micro-panels in place (a partial last one packed; alpha then scales the packed B, and must
+/// be 1 when B is in place too; complex A by splitting B into real and imaginary columns).
+/// Shapes on both sides of both limits, across the depth blocks and the micro-tile edges,
+/// mostly with alpha 1.
 fn packed_in_place<T: Scalar>(seed: u64) {
     packed_on_shapes::<T>(seed, "in place", true, |bl| {
         let mut shapes = vec![];
@@ -842,6 +844,9 @@ fn packed_engine_in_place_operands() {
     packed_in_place::<f32>(41);
     packed_in_place::<f64>(42);
     packed_in_place::<Complex32>(43);
+    // Complex A in place (B split into real and imaginary columns) blocks the depth at twice
+    // the 1m depth `kc` reported: 2 kc + 3 crosses one of its blocks.
+    packed_in_place::<Complex64>(44);
 }
 
 /// The packed engine's two thread splits (the batch over the threads; each entry's C in one

@@ -30,6 +30,9 @@
 //! `tuning::DIRECT_A_AHEAD` depth steps ahead. Single thread on the Xeon
 //! (`examples/engine_probe`), both in place: f32 64x64x4096 123 -> 164 GFLOP/s, 32x32x2048 98
 //! -> 184, 20x300x90000 67 -> 95; A alone in place on the Zen 4: see `DIRECT_A_MAX_COLS`.
+//! A complex A of few columns with unit row stride is read in place too, not by 1m but by
+//! splitting B (`entry_complex_a_in_place`): A's real view times B's real and imaginary parts
+//! as separate real columns, each column pair combined into complex C in the epilogue.
 //!
 //! A job restricted to a triangle of C (`syrk`) skips the blocks of A and the micro-tiles of C
 //! that lie outside it (about half of the multiply-adds for a square C); a micro-tile the
@@ -297,6 +300,16 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
 ) where
     S::R: Arith,
 {
+    if CPLX
+        && d.a_rs == 1
+        && d.tri.is_none()
+        && rect.c1 - rect.c0 <= super::tuning::DIRECT_A_MAX_COLS
+        && (bl.a_in_place || bufs.stream_a)
+    {
+        // SAFETY: forwarded.
+        unsafe { entry_complex_a_in_place::<S>(bl, d, a, b, c, rect, bufs) };
+        return;
+    }
     let w = if CPLX { 2 } else { 1 };
     let (mr, nr) = (bl.mr(), bl.nr);
     // Few rows: each B micro-panel would serve at most a couple of A micro-panels, so packing
@@ -460,6 +473,240 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
             pc += kc;
         }
         jc += nc;
+    }
+}
+
+/// A complex entry with A in place (few columns, unit row stride; no triangle): instead of the
+/// 1m method, which packs each element of A as a 2x2 real block, A's real view (re and im of an
+/// element in consecutive rows, `2 m x k`) is read where it lies and each element `b` of B is
+/// packed as two real columns, `re(alpha b)` and `im(alpha b)` (conjugated first when B is).
+/// The real microkernel then accumulates, per complex column, `X = A_view re(b)` and
+/// `Y = A_view im(b)`, and the tile's epilogue combines them: `re c = X_re - Y_im`, `im c =
+/// X_im + Y_re` (`X_re + Y_im` and `Y_re - X_im` when A is conjugated). Same flops as 1m, no
+/// copy of A.
+///
+/// # Safety
+/// As `entry`, with `CPLX`, `d.a_rs == 1` and no triangle.
+#[inline(always)]
+unsafe fn entry_complex_a_in_place<S: Simd>(
+    bl: &Blocking,
+    d: &Desc<S::R>,
+    a: *const S::R,
+    b: *const S::R,
+    c: *mut S::R,
+    rect: Rect,
+    bufs: &mut Bufs<S::R>,
+) where
+    S::R: Arith,
+{
+    let (mr, nr) = (bl.mr(), bl.nr);
+    let per_panel = nr / 2; // complex columns of B per micro-panel
+    let (kc, mc) = (bl.kc, bl.mc / 2);
+    let mut jc = rect.c0;
+    while jc < rect.c1 {
+        let ncur = bl.nc.min(rect.c1 - jc);
+        let npan = ncur.div_ceil(per_panel);
+        let mut pc = 0;
+        while pc < d.k {
+            let kcur = kc.min(d.k - pc);
+            let bp = room(&mut bufs.b, npan * kcur * nr);
+            // SAFETY: the block lies in this entry's B; the buffer holds npan panels.
+            unsafe { pack_b_split::<S::R>(d, b, pc, kcur, jc, ncur, nr, bp) };
+            let first = pc == 0;
+            let mut ic = rect.r0;
+            while ic < rect.r1 {
+                let mcur = mc.min(rect.r1 - ic);
+                let rows_real = 2 * mcur;
+                let (mpan, full) = (rows_real.div_ceil(mr), rows_real / mr);
+                let ap = room(&mut bufs.a, kcur * mr);
+                // A's element (i, l) starts at real offset 2 (i + l a_cs).
+                let view = |row_real: usize, l: usize| {
+                    a.wrapping_offset((2 * ic + row_real) as isize + 2 * (pc + l) as isize * d.a_cs)
+                };
+                if full < mpan {
+                    // The partial last micro-panel, zero-padded to mr real rows.
+                    for l in 0..kcur {
+                        let src = view(full * mr, l);
+                        for i in 0..mr {
+                            // SAFETY: rows below rows_real lie in this entry's A; the buffer
+                            // holds one micro-panel of kcur x mr.
+                            unsafe {
+                                *ap.add(l * mr + i) = if full * mr + i < rows_real {
+                                    *src.add(i)
+                                } else {
+                                    S::R::ZERO
+                                }
+                            };
+                        }
+                    }
+                }
+                for q in 0..npan {
+                    let col = jc + q * per_panel;
+                    let cols = per_panel.min(jc + ncur - col);
+                    for r in 0..mpan {
+                        let ir = r * mr;
+                        let (ta, a_step) = if r < full {
+                            (view(ir, 0), 2 * d.a_cs)
+                        } else {
+                            (ap as *const S::R, mr as isize)
+                        };
+                        let t = Tile {
+                            kr: kcur,
+                            a: ta,
+                            a_step,
+                            b: bp.wrapping_add(q * kcur * nr),
+                            b_step: nr as isize,
+                            b_col: 1,
+                            pf: std::ptr::null(),
+                            pf_on: r < full && q == 0,
+                            row: 2 * ic + ir,
+                            col,
+                            rows: mr.min(rows_real - ir),
+                            cols,
+                            first,
+                            diag: None,
+                        };
+                        // SAFETY: the tile lies in A's view, the packed buffers and this
+                        // entry's C (rect is inside m x n).
+                        unsafe { split_tile::<S>(bl, d, &t, c) };
+                    }
+                }
+                ic += mcur;
+            }
+            pc += kcur;
+        }
+        jc += ncur;
+    }
+}
+
+/// Packs B's block of depth `p0..p0+kc`, complex columns `j0..j0+nc` for
+/// `entry_complex_a_in_place`: panel `q` holds complex columns `q*nr/2..`, depth step `l`, the
+/// real columns `re(alpha b)`, `im(alpha b)` of each at `q*kc*nr + l*nr + 2*(j mod nr/2)` (+1);
+/// columns past the block are zero.
+///
+/// # Safety
+/// The block lies in the entry's B (validated); `dst` holds `ceil(2*nc/nr) * kc * nr` elements.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_b_split<R: Arith>(
+    d: &Desc<R>,
+    b: *const R,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    nr: usize,
+    dst: *mut R,
+) {
+    let per_panel = nr / 2;
+    let [ar, ai] = d.alpha;
+    // SAFETY: reads address elements (p0+l, j0+j) of this entry's B; writes stay inside the
+    // panels.
+    unsafe {
+        for j in 0..nc.div_ceil(per_panel) * per_panel {
+            let (q, jj) = (j / per_panel, j % per_panel);
+            let mut o = dst.add(q * kc * nr + 2 * jj);
+            if j >= nc {
+                for _ in 0..kc {
+                    *o = R::ZERO;
+                    *o.add(1) = R::ZERO;
+                    o = o.add(nr);
+                }
+                continue;
+            }
+            let col = b.wrapping_offset(2 * (j0 + j) as isize * d.b_cs);
+            for l in 0..kc {
+                let src = col.wrapping_offset(2 * (p0 + l) as isize * d.b_rs);
+                let (xr, xi) = (*src, *src.add(1));
+                let xi = if d.b_conj { -xi } else { xi };
+                *o = ar * xr - ai * xi;
+                *o.add(1) = ar * xi + ai * xr;
+                o = o.add(nr);
+            }
+        }
+    }
+}
+
+/// One tile of `entry_complex_a_in_place`: the real microkernel over `2 * t.cols` real columns,
+/// then the combination of each column pair into complex C (`beta` on the first depth block).
+///
+/// # Safety
+/// As `tile`; `t.cols <= nr / 2`, `t.rows` even.
+#[inline(always)]
+unsafe fn split_tile<S: Simd>(bl: &Blocking, d: &Desc<S::R>, t: &Tile<S::R>, c: *mut S::R)
+where
+    S::R: Arith,
+{
+    macro_rules! arms {
+        ($mv:literal) => {
+            // SAFETY: forwarded; every width is at most nr (12 or 6, even).
+            unsafe {
+                match (2 * t.cols, t.pf_on) {
+                    (..=4, true) => split_micro::<S, $mv, 4, true>(d, t, c),
+                    (..=8, true) => split_micro::<S, $mv, 8, true>(d, t, c),
+                    (_, true) => split_micro::<S, $mv, 12, true>(d, t, c),
+                    (..=4, false) => split_micro::<S, $mv, 4, false>(d, t, c),
+                    (..=8, false) => split_micro::<S, $mv, 8, false>(d, t, c),
+                    (_, false) => split_micro::<S, $mv, 12, false>(d, t, c),
+                }
+            }
+        };
+    }
+    if t.rows > S::LANES && bl.mv >= 2 {
+        arms!(2)
+    } else {
+        arms!(1)
+    }
+}
+
+/// The microkernel of `split_tile` for `NR` real columns (`NR / 2` complex ones).
+///
+/// # Safety
+/// As `split_tile`; `2 * t.cols <= NR <= nr`, `MV * LANES >= t.rows`.
+#[inline(always)]
+unsafe fn split_micro<S: Simd, const MV: usize, const NR: usize, const PF: bool>(
+    d: &Desc<S::R>,
+    t: &Tile<S::R>,
+    c: *mut S::R,
+) where
+    S::R: Arith,
+{
+    let lanes = S::LANES;
+    // SAFETY: loads stay inside A's view / the packed buffers (as `micro`); C accesses address
+    // this tile's elements of the entry's C.
+    unsafe {
+        let regs = kloop::<S, MV, NR, false, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, 1, NR), t.pf);
+        let mut tile = [[S::R::ZERO; 16]; 24];
+        for (j, row) in regs.iter().enumerate() {
+            for (v, &x) in row.iter().enumerate() {
+                S::to_array(x, &mut tile[j * MV + v]);
+            }
+        }
+        let (br, bi) = if t.first {
+            (d.beta[0], d.beta[1])
+        } else {
+            (S::R::ONE, S::R::ZERO)
+        };
+        let beta_zero = t.first && d.beta_zero;
+        for jj in 0..t.cols {
+            for q in (0..t.rows).step_by(2) {
+                let (v, lane) = (q / lanes, q % lanes);
+                let (x, y) = (&tile[2 * jj * MV + v], &tile[(2 * jj + 1) * MV + v]);
+                let (mut re, mut im) = if d.a_conj {
+                    (x[lane] + y[lane + 1], y[lane] - x[lane + 1])
+                } else {
+                    (x[lane] - y[lane + 1], x[lane + 1] + y[lane])
+                };
+                let p = c.wrapping_offset(2 * (((t.row + q) / 2) as isize * d.c_rs + (t.col + jj) as isize * d.c_cs));
+                if !beta_zero {
+                    let (or, oi) = (*p, *p.add(1));
+                    re = re + br * or - bi * oi;
+                    im = im + br * oi + bi * or;
+                }
+                *p = re;
+                *p.add(1) = im;
+            }
+        }
     }
 }
 

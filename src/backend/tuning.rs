@@ -308,6 +308,13 @@ pub(crate) struct Traits {
 ///   184/235/~238; f64 121/148/163 against 77/109/~124; one GEMM of 1024/2048 (`--sizes
 ///   1024,2048 --regime cache`): f32 317/327 against packed 265/256 and one OpenBLAS call
 ///   306/309.
+/// - Complex, thin and deep on AVX-512 with A in place for the packed engine (more than
+///   `SMALL_MAX` rows and at most `DIRECT_A_MAX_COLS` columns in its orientation, `k >
+///   THIN_K_MAX`): the packed engine, which then reads A in place
+///   (`packed::entry_complex_a_in_place`). `engine_probe ... 2 {packed,gemm-crate}`, Zen 4,
+///   GFLOP/s: 300x20x90000 c 124.1 against 87.4 (1m with A packed: 44.1), z 68.3 against 63.8
+///   (28.7). (Not taken for k <= THIN_K_MAX: 300x20x300 x 16 c 197 against 190 but z 90 against
+///   108; 128x16x128 x 256 c 160 against 134, z 73 against 64.)
 /// - Complex: the small kernels up to 16 in every extent (run 3: c 4/8 cache 18.9/59.3 against
 ///   the `gemm` crate's 1.5/26.8; 16: see `COMPLEX_SMALL_MAX`), the `gemm` crate above (c 32
 ///   cache 180 against small 136; thin 20x90000x300 c 189 against 112 in run 2). Our packed
@@ -364,6 +371,9 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         return CpuEngine::Packed;
     }
     let thin = m.min(n) <= SMALL_MAX;
+    if cplx && isa == Isa::Avx512 && t.packed_a_in_place && pm > SMALL_MAX && pk > THIN_K_MAX {
+        return CpuEngine::Packed;
+    }
     if cplx {
         return if m.max(n).max(k) <= COMPLEX_SMALL_MAX {
             CpuEngine::Small
