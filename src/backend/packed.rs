@@ -147,8 +147,7 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
                 Isa::Avx2 => <Entries<R> as X86<R>>::avx2::<CPLX, F>(&bl, d, range, rect, ptrs, bufs),
                 _ => {
                     for p in range {
-                        let (a, b, c) = ptrs(p);
-                        entry::<Portable<R>, CPLX>(&bl, d, a, b, c, rect, bufs);
+                        entry::<Portable<R>, CPLX>(&bl, d, ptrs(p), rect, bufs);
                     }
                 }
             }
@@ -195,9 +194,8 @@ macro_rules! x86_entries {
             bufs: &mut Bufs<$r>,
         ) {
             for p in range {
-                let (a, b, c) = ptrs(p);
                 // SAFETY: AVX2+FMA enabled here; the rest is `run`'s contract.
-                unsafe { entry::<Avx2<$r>, CPLX>(bl, d, a, b, c, rect, bufs) }
+                unsafe { entry::<Avx2<$r>, CPLX>(bl, d, ptrs(p), rect, bufs) }
             }
         }
 
@@ -213,9 +211,8 @@ macro_rules! x86_entries {
             bufs: &mut Bufs<$r>,
         ) {
             for p in range {
-                let (a, b, c) = ptrs(p);
                 // SAFETY: AVX-512F enabled here; the rest is `run`'s contract.
-                unsafe { entry::<Avx512<$r>, CPLX>(bl, d, a, b, c, rect, bufs) }
+                unsafe { entry::<Avx512<$r>, CPLX>(bl, d, ptrs(p), rect, bufs) }
             }
         }
 
@@ -292,9 +289,7 @@ fn room<R: Real>(v: &mut Vec<R>, len: usize) -> *mut R {
 unsafe fn entry<S: Simd, const CPLX: bool>(
     bl: &Blocking,
     d: &Desc<S::R>,
-    a: *const S::R,
-    b: *const S::R,
-    c: *mut S::R,
+    (a, b, c): Ptrs<S::R>,
     rect: Rect,
     bufs: &mut Bufs<S::R>,
 ) where
@@ -307,7 +302,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
         && (bl.a_in_place || bufs.stream_a)
     {
         // SAFETY: forwarded.
-        unsafe { entry_complex_a_in_place::<S>(bl, d, a, b, c, rect, bufs) };
+        unsafe { entry_complex_a_in_place::<S>(bl, d, (a, b, c), rect, bufs) };
         return;
     }
     let w = if CPLX { 2 } else { 1 };
@@ -491,9 +486,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
 unsafe fn entry_complex_a_in_place<S: Simd>(
     bl: &Blocking,
     d: &Desc<S::R>,
-    a: *const S::R,
-    b: *const S::R,
-    c: *mut S::R,
+    (a, b, c): Ptrs<S::R>,
     rect: Rect,
     bufs: &mut Bufs<S::R>,
 ) where
@@ -676,17 +669,8 @@ unsafe fn split_micro<S: Simd, const MV: usize, const NR: usize, const PF: bool>
     // this tile's elements of the entry's C.
     unsafe {
         let regs = kloop::<S, MV, NR, false, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, 1, NR), t.pf);
-        let mut tile = [[S::R::ZERO; 16]; 24];
-        for (j, row) in regs.iter().enumerate() {
-            for (v, &x) in row.iter().enumerate() {
-                S::to_array(x, &mut tile[j * MV + v]);
-            }
-        }
-        let (br, bi) = if t.first {
-            (d.beta[0], d.beta[1])
-        } else {
-            (S::R::ONE, S::R::ZERO)
-        };
+        let tile = spill::<S, MV, NR>(&regs);
+        let (br, bi) = beta_of(d, t.first);
         let beta_zero = t.first && d.beta_zero;
         for jj in 0..t.cols {
             for q in (0..t.rows).step_by(2) {
@@ -707,6 +691,33 @@ unsafe fn split_micro<S: Simd, const MV: usize, const NR: usize, const PF: bool>
                 *p.add(1) = im;
             }
         }
+    }
+}
+
+/// The accumulators as arrays for the scalar epilogues: column `j`, vector `v` at `j * MV + v`.
+///
+/// # Safety
+/// `S`'s instruction set is enabled; `MV * NR <= 32`.
+#[inline(always)]
+unsafe fn spill<S: Simd, const MV: usize, const NR: usize>(regs: &[[S::V; MV]; NR]) -> [[S::R; 16]; 32] {
+    let mut tile = [[S::R::ZERO; 16]; 32];
+    for (j, row) in regs.iter().enumerate() {
+        for (v, &x) in row.iter().enumerate() {
+            // SAFETY: this function's contract.
+            unsafe { S::to_array(x, &mut tile[j * MV + v]) };
+        }
+    }
+    tile
+}
+
+/// The factor (re, im) of C's old value in a tile's update: beta on the first depth block, 1
+/// after (the later blocks accumulate).
+#[inline(always)]
+fn beta_of<R: Arith>(d: &Desc<R>, first: bool) -> (R, R) {
+    if first {
+        (d.beta[0], d.beta[1])
+    } else {
+        (R::ONE, R::ZERO)
     }
 }
 
@@ -1126,17 +1137,8 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, con
                 }
             }
         } else {
-            let mut tile = [[S::R::ZERO; 16]; 32];
-            for (j, row) in acc.iter().enumerate() {
-                for (v, &x) in row.iter().enumerate() {
-                    S::to_array(x, &mut tile[j * MV + v]);
-                }
-            }
-            let (br, bi) = if t.first {
-                (d.beta[0], d.beta[1])
-            } else {
-                (S::R::ONE, S::R::ZERO)
-            };
+            let tile = spill::<S, MV, NR>(&acc);
+            let (br, bi) = beta_of(d, t.first);
             let step = if CPLX { 2 } else { 1 };
             for j in 0..t.cols {
                 for q in (0..t.rows).step_by(step) {
