@@ -80,8 +80,8 @@ pub(crate) struct Bufs<R> {
     /// The current call's B, over this thread's entries, is large enough to stream from memory
     /// (`tuning::STREAM_BYTES`): the in-place microkernel prefetches it.
     stream_b: bool,
-    /// Likewise for A: this thread's A streams from memory (an A in place where the tuning table
-    /// reads it so only then, `Blocking::a_in_place`).
+    /// Likewise for A: this thread's A streams from memory (where `Blocking::a_in_place` is
+    /// false, an A of few columns is read in place only then).
     stream_a: bool,
 }
 

@@ -318,7 +318,7 @@ pub(crate) struct Traits {
 /// - Complex: the small kernels up to 16 in every extent (run 3: c 4/8 cache 18.9/59.3 against
 ///   the `gemm` crate's 1.5/26.8; 16: see `COMPLEX_SMALL_MAX`), the `gemm` crate above (c 32
 ///   cache 180 against small 136; thin 20x90000x300 c 189 against 112 in run 2). Our packed
-///   engine's 1m path trails it everywhere.
+///   engine's 1m path (A packed) trails it everywhere; its A-in-place path leads in the thin, deep case above.
 ///
 /// AVX2 machines: the small kernels up to 64 (with AVX2 on the Xeon, one thread: f32 16/32/64
 /// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
@@ -349,7 +349,8 @@ pub(crate) struct Traits {
 ///
 /// Exception (`Traits::packed_b_bytes`, AVX-512): a real product whose B, over the call, is at
 /// least [`STREAM_BYTES`], with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64` (in the
-/// packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the packed engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
+/// packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the packed
+/// engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
 /// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
 /// 84.6/130.8/57.3, f64 67.2/72.9/61.1; 8x128x128 x 2730 f32 34.7/66.2/39.3, f64
 /// 18.0/48.3/28.6; 64^3 x 4096 f32 81.3/101.1/80.3, f64 42.3/44.6/47.1. (Left to the rules
