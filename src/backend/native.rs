@@ -46,9 +46,7 @@ impl Backend for Native {
 
 /// The packed engine, threaded as the module documentation says.
 fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
-    // C's columns contiguous but not its rows: compute C^T = opB^T opA^T, whose rows are.
-    let flip = job.c().rs != 1 && job.c().cs == 1;
-    let j = if flip { job.kernel_transposed() } else { *job };
+    let (flip, j) = packed_orientation(job);
     let batch = j.batch();
     let parallel = tuning::split_pays(T::DATATYPE, batch.saturating_mul(j.entry_work()), cfg.team.is_some());
     let full = Rect {
@@ -259,6 +257,13 @@ fn small_orientation<T: Scalar>(job: &Job<'_, T>) -> Option<bool> {
     (job.k() <= THIN_K_MAX && job.m().min(job.n()) <= SMALL_MAX).then(|| flip_pays(job))
 }
 
+/// The product the packed engine computes for `job`: `job` itself, or (`true`) when C's columns
+/// are contiguous but not its rows, C^T = opB^T opA^T, whose rows are.
+fn packed_orientation<'a, T: Scalar>(job: &Job<'a, T>) -> (bool, Job<'a, T>) {
+    let flip = job.c().rs != 1 && job.c().cs == 1;
+    (flip, if flip { job.kernel_transposed() } else { *job })
+}
+
 /// What `tuning::pick` weighs of `job` (see `tuning::Traits`).
 fn traits<T: Scalar>(job: &Job<'_, T>) -> tuning::Traits {
     let size = std::mem::size_of::<T>();
@@ -277,10 +282,9 @@ fn traits<T: Scalar>(job: &Job<'_, T>) -> tuning::Traits {
         }
         None => 0,
     };
-    // The packed engine's orientation (as `run_packed`; a transposed job keeps the entries'
-    // pointers, so its B is the entries' A).
-    let flip = job.c().rs != 1 && job.c().cs == 1;
-    let j = if flip { job.kernel_transposed() } else { *job };
+    // The packed engine's orientation (a transposed job keeps the entries' pointers, so its B
+    // is the entries' A).
+    let (flip, j) = packed_orientation(job);
     tuning::Traits {
         slab_bytes,
         packed_mnk: (j.m(), j.n(), j.k()),

@@ -493,6 +493,13 @@ unsafe fn entry_complex_a_in_place<S: Simd>(
     S::R: Arith,
 {
     let (mr, nr) = (bl.mr(), bl.nr);
+    // A's real view as a real A: element (i, l) of A is real rows 2i, 2i+1 of column l, so
+    // unit row stride and twice A's column stride (alpha goes to B).
+    let view_d = Desc {
+        a_cs: 2 * d.a_cs,
+        alpha: [S::R::ONE, S::R::ZERO],
+        ..*d
+    };
     let per_panel = nr / 2; // complex columns of B per micro-panel
     let (kc, mc) = (bl.kc, bl.mc / 2);
     let mut jc = rect.c0;
@@ -512,26 +519,13 @@ unsafe fn entry_complex_a_in_place<S: Simd>(
                 let rows_real = 2 * mcur;
                 let (mpan, full) = (rows_real.div_ceil(mr), rows_real / mr);
                 let ap = room(&mut bufs.a, kcur * mr);
-                // A's element (i, l) starts at real offset 2 (i + l a_cs).
-                let view = |row_real: usize, l: usize| {
-                    a.wrapping_offset((2 * ic + row_real) as isize + 2 * (pc + l) as isize * d.a_cs)
-                };
                 if full < mpan {
                     // The partial last micro-panel, zero-padded to mr real rows.
-                    for l in 0..kcur {
-                        let src = view(full * mr, l);
-                        for i in 0..mr {
-                            // SAFETY: rows below rows_real lie in this entry's A; the buffer
-                            // holds one micro-panel of kcur x mr.
-                            unsafe {
-                                *ap.add(l * mr + i) = if full * mr + i < rows_real {
-                                    *src.add(i)
-                                } else {
-                                    S::R::ZERO
-                                }
-                            };
-                        }
-                    }
+                    // SAFETY: real rows 2 ic + full mr .. 2 (ic + mcur) of the view lie in this
+                    // entry's A; the buffer holds one micro-panel of kcur x mr.
+                    unsafe {
+                        pack_a::<S::R, false>(&view_d, a, 2 * ic + full * mr, rows_real - full * mr, pc, kcur, mr, ap)
+                    };
                 }
                 for q in 0..npan {
                     let col = jc + q * per_panel;
@@ -539,7 +533,8 @@ unsafe fn entry_complex_a_in_place<S: Simd>(
                     for r in 0..mpan {
                         let ir = r * mr;
                         let (ta, a_step) = if r < full {
-                            (view(ir, 0), 2 * d.a_cs)
+                            let at = (2 * ic + ir) as isize + pc as isize * view_d.a_cs;
+                            (a.wrapping_offset(at), view_d.a_cs)
                         } else {
                             (ap as *const S::R, mr as isize)
                         };
