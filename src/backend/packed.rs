@@ -395,13 +395,13 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         };
                         // SAFETY: rows ic + full*mr .. ic + mcur of the block lie in this
                         // entry's A (real: w = 1); the buffer holds one micro-panel.
-                        unsafe { pack_a::<S::R, CPLX>(&d1, a, ic + full * mr, mcur - full * mr, pc, kcur, mr, ap) };
+                        unsafe { pack_a::<S, CPLX>(&d1, a, ic + full * mr, mcur - full * mr, pc, kcur, mr, ap) };
                     }
                     bufs.a_key = std::ptr::null();
                 } else if !(whole_a && bufs.a_key == a) {
                     // SAFETY: the block (ic.., pc..) lies in this entry's A; the buffer holds
                     // mpan micro-panels of kr x mr.
-                    unsafe { pack_a::<S::R, CPLX>(d, a, ic, mcur, pc, kcur, mr, ap) };
+                    unsafe { pack_a::<S, CPLX>(d, a, ic, mcur, pc, kcur, mr, ap) };
                     bufs.a_key = if whole_a { a } else { std::ptr::null() };
                 }
                 for q in 0..npan {
@@ -524,7 +524,7 @@ unsafe fn entry_complex_a_in_place<S: Simd>(
                     // SAFETY: real rows 2 ic + full mr .. 2 (ic + mcur) of the view lie in this
                     // entry's A; the buffer holds one micro-panel of kcur x mr.
                     unsafe {
-                        pack_a::<S::R, false>(&view_d, a, 2 * ic + full * mr, rows_real - full * mr, pc, kcur, mr, ap)
+                        pack_a::<S, false>(&view_d, a, 2 * ic + full * mr, rows_real - full * mr, pc, kcur, mr, ap)
                     };
                 }
                 for q in 0..npan {
@@ -752,16 +752,18 @@ fn place(tri: crate::job::Uplo, (r0, r1): (usize, usize), (c0, c1): (usize, usiz
 /// The block lies in the entry's A (validated); `dst` holds `ceil(mc*w/mr) * kc*w * mr` elements.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn pack_a<R: Arith, const CPLX: bool>(
-    d: &Desc<R>,
-    a: *const R,
+unsafe fn pack_a<S: Simd, const CPLX: bool>(
+    d: &Desc<S::R>,
+    a: *const S::R,
     i0: usize,
     mc: usize,
     p0: usize,
     kc: usize,
     mr: usize,
-    dst: *mut R,
-) {
+    dst: *mut S::R,
+) where
+    S::R: Arith,
+{
     let w = if CPLX { 2 } else { 1 };
     let wi = w as isize;
     let kr = kc * w;
@@ -777,7 +779,7 @@ unsafe fn pack_a<R: Arith, const CPLX: bool>(
             let ihi = mr.min(rows_real - ir0); // real rows present
             let e0 = ir0 / w; // first element row
             let ecount = ihi / w;
-            for l in 0..kc {
+            for l in 0..if CPLX || d.a_rs == 1 { kc } else { 0 } {
                 let col = a.wrapping_offset((p0 + l) as isize * d.a_cs * wi);
                 if CPLX {
                     let (o0, o1) = (base.add(2 * l * mr), base.add((2 * l + 1) * mr));
@@ -793,24 +795,50 @@ unsafe fn pack_a<R: Arith, const CPLX: bool>(
                         *o1.add(2 * e + 1) = yr;
                     }
                     for i in ihi..mr {
-                        *o0.add(i) = R::ZERO;
-                        *o1.add(i) = R::ZERO;
+                        *o0.add(i) = <S::R as Real>::ZERO;
+                        *o1.add(i) = <S::R as Real>::ZERO;
                     }
-                } else {
-                    let o = base.add(l * mr);
-                    if d.a_rs == 1 {
-                        let src = col.add(i0 + e0);
-                        for i in 0..ihi {
-                            *o.add(i) = ar * *src.add(i);
-                        }
-                    } else {
-                        for i in 0..ihi {
-                            *o.add(i) = ar * *col.wrapping_offset((i0 + e0 + i) as isize * d.a_rs);
-                        }
+                } else if d.a_rs == 1 {
+                    // A's columns are contiguous: each depth step of the panel is one run of
+                    // `ihi` elements, copied (and scaled) a vector at a time.
+                    let (src, o) = (col.add(i0 + e0), base.add(l * mr));
+                    let al = S::splat(ar);
+                    let mut i = 0;
+                    while i < ihi {
+                        let n = S::LANES.min(ihi - i);
+                        let v = S::load(src.add(i), n);
+                        S::store(o.add(i), if ar == <S::R as Real>::ONE { v } else { S::mul(al, v) }, n);
+                        i += S::LANES;
                     }
                     for i in ihi..mr {
-                        *o.add(i) = R::ZERO;
+                        *o.add(i) = <S::R as Real>::ZERO;
                     }
+                }
+            }
+            if !CPLX && d.a_rs != 1 {
+                // A by rows (the rows of a row-major A, the tensor unfoldings of a Gram): four
+                // rows at a time transposed in registers when they are contiguous, else one
+                // element at a time; alpha applied to the packed panel.
+                let mut i = 0;
+                if d.a_cs == 1 {
+                    while i + 4 <= ihi {
+                        let rows = [0, 1, 2, 3].map(|q| a.wrapping_offset((i0 + e0 + i + q) as isize * d.a_rs).add(p0));
+                        S::pack_cols4(rows, kc, base.add(i), mr);
+                        i += 4;
+                    }
+                }
+                for l in 0..kc {
+                    let col = a.wrapping_offset((p0 + l) as isize * d.a_cs);
+                    let o = base.add(l * mr);
+                    for q in i..ihi {
+                        *o.add(q) = *col.wrapping_offset((i0 + e0 + q) as isize * d.a_rs);
+                    }
+                    for q in ihi..mr {
+                        *o.add(q) = <S::R as Real>::ZERO;
+                    }
+                }
+                if ar != <S::R as Real>::ONE {
+                    scale(base, kc * mr, ar);
                 }
             }
         }
@@ -856,9 +884,26 @@ unsafe fn pack_b<S: Simd, const CPLX: bool>(
     let wi = w as isize;
     let kr = kc * w;
     let panels = nc.div_ceil(nr);
+    // A real B stored by rows: each depth step of the block is one run of `nc` elements, read
+    // in address order (a vector at a time) and spread over the panels.
+    let by_rows = !CPLX && d.b_rs != 1 && d.b_cs == 1;
     // SAFETY: reads address elements (p0+l, j0+j) of this entry's B; writes stay inside
     // panels * kr * nr elements of dst.
     unsafe {
+        if by_rows {
+            for l in 0..kc {
+                let src = b.wrapping_offset((p0 + l) as isize * d.b_rs).wrapping_add(j0);
+                for q in 0..panels {
+                    let (cols, o) = (nr.min(nc - q * nr), dst.add(q * kr * nr + l * nr));
+                    let mut j = 0;
+                    while j < cols {
+                        let n = S::LANES.min(cols - j);
+                        S::store(o.add(j), S::load(src.add(q * nr + j), n), n);
+                        j += S::LANES;
+                    }
+                }
+            }
+        }
         for q in 0..panels {
             let base = dst.add(q * kr * nr);
             let cols = nr.min(nc - q * nr);
@@ -869,9 +914,24 @@ unsafe fn pack_b<S: Simd, const CPLX: bool>(
             if !CPLX && d.b_rs == 1 {
                 while j4 + 4 <= cols {
                     let src = [0, 1, 2, 3].map(|i| col_ptr(j4 + i).add(p0));
+                    // The next four columns' runs into L2 while these are transposed: a run of
+                    // a few hundred elements is too short for the hardware prefetchers to
+                    // follow from memory (a Gram of a tensor unfolding: every column is a
+                    // separate run of the tensor).
+                    let ahead = q * nr + j4 + 4;
+                    if ahead < nc {
+                        for i in ahead..(ahead + 4).min(nc) {
+                            let run = b.wrapping_offset((j0 + i) as isize * d.b_cs).wrapping_add(p0);
+                            for e in (0..kc).step_by(64 / std::mem::size_of::<S::R>()) {
+                                prefetch::<true, _>(run.wrapping_add(e));
+                            }
+                        }
+                    }
                     S::pack_cols4(src, kc, base.add(j4), nr);
                     j4 += 4;
                 }
+            } else if by_rows {
+                j4 = cols; // copied above
             }
             for j in j4..cols {
                 let col = col_ptr(j);
