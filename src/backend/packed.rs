@@ -436,6 +436,14 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         } else {
                             (r < full && q == 0, std::ptr::null())
                         };
+                        // The first micro-panel's pass brings the rows of all the block's full
+                        // micro-panels into L2, one run per depth step: the later ones then read
+                        // L2, not a short run of each of their columns from memory apiece.
+                        let pf_block_lines = if !direct_b && r == 0 && q == 0 && full > 1 {
+                            (full * mr * std::mem::size_of::<S::R>()).div_ceil(64) + 1
+                        } else {
+                            0
+                        };
                         let (ta, a_step) = if r < full {
                             let at = ((ic + ir) as isize) * d.a_rs + (pc as isize) * d.a_cs;
                             (a.wrapping_offset(at), d.a_cs)
@@ -451,6 +459,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                             b_col,
                             pf,
                             pf_on,
+                            pf_block_lines,
                             row,
                             col: jc + jr,
                             rows,
@@ -547,6 +556,11 @@ unsafe fn entry_complex_a_in_place<S: Simd>(
                             b_col: 1,
                             pf: std::ptr::null(),
                             pf_on: r < full && q == 0,
+                            pf_block_lines: if r == 0 && q == 0 && full > 1 {
+                                (full * mr * std::mem::size_of::<S::R>()).div_ceil(64) + 1
+                            } else {
+                                0
+                            },
                             row: 2 * ic + ir,
                             col,
                             rows: mr.min(rows_real - ir),
@@ -663,7 +677,8 @@ unsafe fn split_micro<S: Simd, const MV: usize, const NR: usize, const PF: bool>
     // SAFETY: loads stay inside A's view / the packed buffers (as `micro`); C accesses address
     // this tile's elements of the entry's C.
     unsafe {
-        let regs = kloop::<S, MV, NR, false, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, 1, NR), t.pf);
+        let regs =
+            kloop::<S, MV, NR, false, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, 1, NR), (t.pf, t.pf_block_lines));
         let tile = spill::<S, MV, NR>(&regs);
         let (br, bi) = beta_of(d, t.first);
         let beta_zero = t.first && d.beta_zero;
@@ -974,6 +989,10 @@ struct Tile<R> {
     /// packed (`pf` unused): `pf_on` when A is in place and the depth loop prefetches it ahead.
     pf: *const R,
     pf_on: bool,
+    /// A in place (`pf_on`, B packed): 64-byte lines of A's block, from this micro-panel's
+    /// first row, the depth loop also prefetches into L2 per step (the first micro-panel of a
+    /// block brings in the whole block's rows; 0 for the others).
+    pf_block_lines: usize,
     row: usize,
     col: usize,
     rows: usize,
@@ -1075,7 +1094,7 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const
     (a, a_step): (*const S::R, isize),
     b: *const S::R,
     (b_step, b_col, cols): (isize, isize, usize),
-    pf: *const S::R,
+    (pf, pf_block_lines): (*const S::R, usize),
 ) -> [[S::V; MV]; NR] {
     let lanes = S::LANES;
     // SAFETY: this function's contract.
@@ -1103,6 +1122,9 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const
                 let p = ap.wrapping_offset(a_step * super::tuning::DIRECT_A_AHEAD).cast::<u8>();
                 for line in 0..const { (MV * S::LANES * std::mem::size_of::<S::R>()).div_ceil(64) + 1 } {
                     prefetch::<false, _>(p.wrapping_add(line * 64));
+                }
+                for line in const { (MV * S::LANES * std::mem::size_of::<S::R>()).div_ceil(64) + 1 }..pf_block_lines {
+                    prefetch::<true, _>(p.wrapping_add(line * 64));
                 }
             }
             if PF && DB {
@@ -1162,7 +1184,13 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, con
                 prefetch::<false, _>(elem(t.row, j));
             }
         }
-        let regs = kloop::<S, MV, NR, DB, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, t.b_col, t.cols), t.pf);
+        let regs = kloop::<S, MV, NR, DB, PF>(
+            t.kr,
+            (t.a, t.a_step),
+            t.b,
+            (t.b_step, t.b_col, t.cols),
+            (t.pf, t.pf_block_lines),
+        );
         // The accumulators leave the registers here, once: the stores below index them with
         // values the compiler does not unroll, and when those indexed the depth loop's own array
         // it kept that array in memory and stored every accumulator on every depth step (half
