@@ -32,7 +32,7 @@ impl Backend for Native {
         let engine = match cfg.engine {
             // Only the packed engine computes a triangle (syrk).
             _ if job.tri().is_some() => CpuEngine::Packed,
-            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, (job.m(), job.n(), job.k()), traits(job)),
+            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, (job.m(), job.n(), job.k()), traits(job, cfg.threads)),
             e => e,
         };
         match engine {
@@ -265,7 +265,7 @@ fn packed_orientation<'a, T: Scalar>(job: &Job<'a, T>) -> (bool, Job<'a, T>) {
 }
 
 /// What `tuning::pick` weighs of `job` (see `tuning::Traits`).
-fn traits<T: Scalar>(job: &Job<'_, T>) -> tuning::Traits {
+fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
     let size = std::mem::size_of::<T>();
     // The small kernels' slabs: the kernel's `m x k` operand when its `m` exceeds SMALL_MAX.
     let slab_bytes = match small_orientation(job) {
@@ -294,6 +294,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>) -> tuning::Traits {
             .saturating_mul(j.n())
             .saturating_mul(size),
         double: tuning::real_of(T::DATATYPE).0 == 8,
+        few_entries: job.batch() < threads,
     }
 }
 

@@ -259,6 +259,21 @@ pub(crate) const DIRECT_A_MAX_COLS: usize = 64;
 /// 30.2/55.1/58.1/57.4/56.1).
 pub(crate) const DIRECT_A_AHEAD: isize = 16;
 
+/// The multiply-adds (`m*n*k`) of a complex entry from which, up to [`COMPLEX_SPLIT_MAX`], a
+/// call of fewer entries than threads goes to the small kernels when the product is thin
+/// (`min(m, n) <= SMALL_MAX`, `k <= THIN_K_MAX`): they split one entry's columns over the
+/// threads, where the `gemm` crate runs a single entry below `INNER_THREADING_WORK` on one
+/// thread. `engine_probe MxNxK 1 2 {small,gemm-crate} {z,c}`, AMD EPYC Zen 4, GFLOP/s, three runs
+/// each: z/c 64x8x64 (2^15) 44.9/51.3 and 84/91 (below: the split does not pay); 64x16x64
+/// (2^16) 83.5/54.2 and 150/101; 48^3 87.6/55.1 and 165/106; 128x8x128 90/55 and 132-170/108;
+/// 8x128x128 82-92/52-54 and 128-154/107; 64^3 87-93/67-82 and 179/127; 128x32x128 (2^19)
+/// 89-95/81-88 and 153-180/135-163; 256x8x256 (2^19) 89/78-85 and 186/125; above, 20x300x300
+/// (1.8 * 2^20) 94/106 and 150/160.
+pub(crate) const COMPLEX_SPLIT_MIN: usize = 1 << 16;
+
+/// See [`COMPLEX_SPLIT_MIN`].
+pub(crate) const COMPLEX_SPLIT_MAX: usize = 1 << 19;
+
 /// Largest extent for which `auto` gives complex entries to the small kernels. 16 since the
 /// small kernels' epilogue fix (`benches/results/xeon-avx512/run3/`, 2 threads, small against
 /// the `gemm` crate, GFLOP/s): c 16 cache 90.4 vs 89.3, dram 97.8 vs 69.0; z 16 cache 44.8 vs
@@ -282,6 +297,8 @@ pub(crate) struct Traits {
     pub packed_b_bytes: usize,
     /// The type is double precision (f64 or complex f64).
     pub double: bool,
+    /// The call has fewer entries than threads (one thread per entry leaves some idle).
+    pub few_entries: bool,
 }
 
 /// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
@@ -315,6 +332,10 @@ pub(crate) struct Traits {
 ///   GFLOP/s: 300x20x90000 c 124.1 against 87.4 (1m with A packed: 44.1), z 68.3 against 63.8
 ///   (28.7). (Not taken for k <= THIN_K_MAX: 300x20x300 x 16 c 197 against 190 but z 90 against
 ///   108; 128x16x128 x 256 c 160 against 134, z 73 against 64.)
+/// - Complex, thin, a call of fewer entries than threads, `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX`
+///   multiply-adds per entry: the small kernels, which split the entry over the threads (see
+///   there; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry each, had `auto` at
+///   0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
 /// - Complex: the small kernels up to 16 in every extent (run 3: c 4/8 cache 18.9/59.3 against
 ///   the `gemm` crate's 1.5/26.8; 16: see `COMPLEX_SMALL_MAX`), the `gemm` crate above (c 32
 ///   cache 180 against small 136; thin 20x90000x300 c 189 against 112 in run 2). Our packed
@@ -374,6 +395,10 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     let thin = m.min(n) <= SMALL_MAX;
     if cplx && isa == Isa::Avx512 && t.packed_a_in_place && pm > SMALL_MAX && pk > THIN_K_MAX {
         return CpuEngine::Packed;
+    }
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if cplx && t.few_entries && thin && k <= THIN_K_MAX && (COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX).contains(&work) {
+        return CpuEngine::Small;
     }
     if cplx {
         return if m.max(n).max(k) <= COMPLEX_SMALL_MAX {
