@@ -259,6 +259,31 @@ pub(crate) const DIRECT_A_MAX_COLS: usize = 64;
 /// 30.2/55.1/58.1/57.4/56.1).
 pub(crate) const DIRECT_A_AHEAD: isize = 16;
 
+/// On AVX-512, a real product this shallow (`k <=`) whose C has at least
+/// [`SHALLOW_MIN_F32`] (f32) or [`SHALLOW_MIN_F64`] (f64) rows and columns goes to the `gemm`
+/// crate: with a few depth steps per block, the small kernels' fixed cost per `mr x nr` block
+/// (pointer setup, the epilogue) is most of their time. `tensorblas-bench sweep` run 3
+/// (`cpu-zen4.md`, Zen 4, 2 threads, GFLOP/s small / `gemm` crate): 64x64x8 s cache 109.0 / 132.3,
+/// dram 82.3 / 105.4; d cache 47.6 / 55.5, dram 21.2 / 28.1. `engine_probe MxNxK BATCH 2`: s
+/// 64x64x8 x 16 114.5 / 128.6, 64x64x16 156.6 / 165.2, 48x48x8 111.7 / 127.9, but 32x32x8 x 64
+/// 110.3 / 96.1 and 32x64x8 112.2 / 106.3; d 32x32x8 x 64 53.4 / 63.1, 64x32x8 56.4 / 70.0,
+/// 48x48x8 61.6 / 71.2, 64x64x4 40.8 / 56.2.
+pub(crate) const SHALLOW_K: usize = 16;
+
+/// See [`SHALLOW_K`].
+pub(crate) const SHALLOW_MIN_F32: usize = 48;
+
+/// See [`SHALLOW_K`].
+pub(crate) const SHALLOW_MIN_F64: usize = 32;
+
+/// On AVX-512, f64 products with every extent in this range go to the `gemm` crate. Sweep runs
+/// 2 and 3 (`cpu-zen4.md`, 2 threads), d 32^3 x 32 cache small / `gemm` crate 89.4 / 95.3 and
+/// 89.2 / 95.5, dram (x 8192) 58.2 / 69.9; `engine_probe SIZE BATCH 2`, two runs: d 32 x 32
+/// 81.7 / 88.8 and 87.3 / 94.2, 48 x 16 94.8 / 100.2 and 98.7 / 104.7, 24 x 64 78.4 / 81.3 and
+/// 83.1 / 85.2; outside it the small kernels lead or are level (16 x 128 sweep 71.8 / 61.0, 64 x
+/// 8 101.1 / 100.7).
+pub(crate) const MID_F64: std::ops::RangeInclusive<usize> = 24..=48;
+
 /// The multiply-adds (`m*n*k`) of a complex entry from which, up to [`COMPLEX_SPLIT_MAX`], a
 /// call of fewer entries than threads goes to the small kernels when the product is thin
 /// (`min(m, n) <= SMALL_MAX`, `k <= THIN_K_MAX`): they split one entry's columns over the
@@ -332,6 +357,9 @@ pub(crate) struct Traits {
 ///   GFLOP/s: 300x20x90000 c 124.1 against 87.4 (1m with A packed: 44.1), z 68.3 against 63.8
 ///   (28.7). (Not taken for k <= THIN_K_MAX: 300x20x300 x 16 c 197 against 190 but z 90 against
 ///   108; 128x16x128 x 256 c 160 against 134, z 73 against 64.)
+/// - Real on AVX-512, shallow (`k <= SHALLOW_K`) with a C of at least `SHALLOW_MIN_F32` /
+///   `SHALLOW_MIN_F64` on each side, and f64 with every extent in `MID_F64`: the `gemm` crate
+///   (see there).
 /// - Complex, thin, a call of fewer entries than threads, `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX`
 ///   multiply-adds per entry: the small kernels, which split the entry over the threads (see
 ///   there; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry each, had `auto` at
@@ -406,6 +434,12 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         } else {
             CpuEngine::GemmCrate
         };
+    }
+    if avx512_real && k <= SHALLOW_K && m.min(n) >= if t.double { SHALLOW_MIN_F64 } else { SHALLOW_MIN_F32 } {
+        return CpuEngine::GemmCrate;
+    }
+    if avx512_real && t.double && [m, n, k].iter().all(|x| MID_F64.contains(x)) {
+        return CpuEngine::GemmCrate;
     }
     match (thin, k <= THIN_K_MAX, isa) {
         (true, true, _) => CpuEngine::Small,
