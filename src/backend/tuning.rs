@@ -360,9 +360,11 @@ pub(crate) struct Traits {
 /// - Real on AVX-512, shallow (`k <= SHALLOW_K`) with a C of at least `SHALLOW_MIN_F32` /
 ///   `SHALLOW_MIN_F64` on each side, and f64 with every extent in `MID_F64`: the `gemm` crate
 ///   (see there).
-/// - Complex, thin, a call of fewer entries than threads, `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX`
-///   multiply-adds per entry: the small kernels, which split the entry over the threads (see
-///   there; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry each, had `auto` at
+/// - Complex on AVX-512, thin, a call of fewer entries than threads,
+///   `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX` multiply-adds per entry: the small kernels, which
+///   split the entry over the threads (not on AVX2: its complex kernels, run on the Zen 4 as
+///   `engine_probe ... avx2`, are slower than the `gemm` crate there, c 128x8x128 64 against 109;
+///   see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry each, had `auto` at
 ///   0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
 /// - Complex: the small kernels up to 16 in every extent (run 3: c 4/8 cache 18.9/59.3 against
 ///   the `gemm` crate's 1.5/26.8; 16: see `COMPLEX_SMALL_MAX`), the `gemm` crate above (c 32
@@ -425,7 +427,13 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         return CpuEngine::Packed;
     }
     let work = m.saturating_mul(n).saturating_mul(k);
-    if cplx && t.few_entries && thin && k <= THIN_K_MAX && (COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX).contains(&work) {
+    if cplx
+        && isa == Isa::Avx512
+        && t.few_entries
+        && thin
+        && k <= THIN_K_MAX
+        && (COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX).contains(&work)
+    {
         return CpuEngine::Small;
     }
     if cplx {
