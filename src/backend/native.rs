@@ -293,6 +293,10 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
             .saturating_mul(j.k())
             .saturating_mul(j.n())
             .saturating_mul(size),
+        packed_a_bytes: owners(job, flip)
+            .saturating_mul(j.m())
+            .saturating_mul(j.k())
+            .saturating_mul(size),
         double: tuning::real_of(T::DATATYPE).0 == 8,
         few_entries: job.batch() < threads,
     }

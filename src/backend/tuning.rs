@@ -284,6 +284,17 @@ pub(crate) const SHALLOW_MIN_F64: usize = 32;
 /// 8 101.1 / 100.7).
 pub(crate) const MID_F64: std::ops::RangeInclusive<usize> = 24..=48;
 
+/// From this many bytes of a complex A that the packed engine would read in place (over the
+/// call, in its orientation; more than `SMALL_MAX` rows, at most `DIRECT_A_MAX_COLS` columns),
+/// `auto` gives the product to the packed engine on AVX-512 also when it is not deep: A streams
+/// from memory, and reading it in place with the block prefetch beats the `gemm` crate's packing.
+/// `engine_probe MxNxK BATCH 2 {packed,gemm-crate} {c,z}`, Zen 4, GFLOP/s: c 128x8x128 x 1365
+/// (179 MB) 114 / 70, z 59 / 44; c 128x16x128 x 512 (67 MB) 147 / 105, z 74 / 60; c 256x8x256 x
+/// 256 126 / 67; c 200x20x200 x 256 153 / 109; z 96x16x96 x 512 (75 MB) 70.5 / 61.6; below it,
+/// c 96x16x96 x 512 (38 MB) 134 / 129, c 128x8x128 x 128 (17 MB) 167 / 183, z (34 MB) 79 / 84
+/// (sweep run 4: c/z 128x8x128 dram packed 111.6 / 57.0 against `auto`'s 68.5 / 43.8).
+pub(crate) const COMPLEX_STREAM_A_BYTES: usize = 64 << 20;
+
 /// The multiply-adds (`m*n*k`) of a complex entry from which, up to [`COMPLEX_SPLIT_MAX`], a
 /// call of fewer entries than threads goes to the small kernels when the product is thin
 /// (`min(m, n) <= SMALL_MAX`, `k <= THIN_K_MAX`): they split one entry's columns over the
@@ -320,6 +331,8 @@ pub(crate) struct Traits {
     pub packed_a_in_place: bool,
     /// Bytes of B in the packed engine's orientation, over the call (a shared B once).
     pub packed_b_bytes: usize,
+    /// Bytes of A in the packed engine's orientation, over the call (a shared A once).
+    pub packed_a_bytes: usize,
     /// The type is double precision (f64 or complex f64).
     pub double: bool,
     /// The call has fewer entries than threads (one thread per entry leaves some idle).
@@ -360,6 +373,8 @@ pub(crate) struct Traits {
 /// - Real on AVX-512, shallow (`k <= SHALLOW_K`) with a C of at least `SHALLOW_MIN_F32` /
 ///   `SHALLOW_MIN_F64` on each side, and f64 with every extent in `MID_F64`: the `gemm` crate
 ///   (see there).
+/// - Complex on AVX-512 with A in place for the packed engine and at least
+///   `COMPLEX_STREAM_A_BYTES` of it: the packed engine (see there).
 /// - Complex on AVX-512, thin, a call of fewer entries than threads,
 ///   `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX` multiply-adds per entry: the small kernels, which
 ///   split the entry over the threads (not on AVX2: its complex kernels, run on the Zen 4 as
@@ -423,7 +438,12 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         return CpuEngine::Packed;
     }
     let thin = m.min(n) <= SMALL_MAX;
-    if cplx && isa == Isa::Avx512 && t.packed_a_in_place && pm > SMALL_MAX && pk > THIN_K_MAX {
+    if cplx
+        && isa == Isa::Avx512
+        && t.packed_a_in_place
+        && pm > SMALL_MAX
+        && (pk > THIN_K_MAX || t.packed_a_bytes >= COMPLEX_STREAM_A_BYTES)
+    {
         return CpuEngine::Packed;
     }
     let work = m.saturating_mul(n).saturating_mul(k);
