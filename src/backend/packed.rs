@@ -439,10 +439,10 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         // The first micro-panel's pass brings the rows of all the block's full
                         // micro-panels into L2, one run per depth step: the later ones then read
                         // L2, not a short run of each of their columns from memory apiece.
-                        let pf_block_lines = if !direct_b && r == 0 && q == 0 && full > 1 {
-                            (full * mr * std::mem::size_of::<S::R>()).div_ceil(64) + 1
-                        } else {
+                        let pf_block_lines = if direct_b {
                             0
+                        } else {
+                            block_lines::<S::R>(r, q, full, mr)
                         };
                         let (ta, a_step) = if r < full {
                             let at = ((ic + ir) as isize) * d.a_rs + (pc as isize) * d.a_cs;
@@ -556,11 +556,7 @@ unsafe fn entry_complex_a_in_place<S: Simd>(
                             b_col: 1,
                             pf: std::ptr::null(),
                             pf_on: r < full && q == 0,
-                            pf_block_lines: if r == 0 && q == 0 && full > 1 {
-                                (full * mr * std::mem::size_of::<S::R>()).div_ceil(64) + 1
-                            } else {
-                                0
-                            },
+                            pf_block_lines: block_lines::<S::R>(r, q, full, mr),
                             row: 2 * ic + ir,
                             col,
                             rows: mr.min(rows_real - ir),
@@ -731,6 +727,18 @@ fn beta_of<R: Arith>(d: &Desc<R>, first: bool) -> (R, R) {
     }
 }
 
+/// `Tile::pf_block_lines` for the tile of A micro-panel `r` and B micro-panel `q` of a block
+/// whose first `full` micro-panels of `mr` rows are read in place: on the first tile, the 64-byte
+/// lines that cover all of them (one more for an unaligned start), else none.
+#[inline(always)]
+fn block_lines<R>(r: usize, q: usize, full: usize, mr: usize) -> usize {
+    if r == 0 && q == 0 && full > 1 {
+        (full * mr * std::mem::size_of::<R>()).div_ceil(64) + 1
+    } else {
+        0
+    }
+}
+
 /// Where a block of C lies with respect to a triangle.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -794,12 +802,12 @@ unsafe fn pack_a<S: Simd, const CPLX: bool>(
             let ihi = mr.min(rows_real - ir0); // real rows present
             let e0 = ir0 / w; // first element row
             let ecount = ihi / w;
-            for l in 0..if CPLX || d.a_rs == 1 { kc } else { 0 } {
-                let col = a.wrapping_offset((p0 + l) as isize * d.a_cs * wi);
-                if CPLX {
+            let col = |l: usize| a.wrapping_offset((p0 + l) as isize * d.a_cs * wi);
+            if CPLX {
+                for l in 0..kc {
                     let (o0, o1) = (base.add(2 * l * mr), base.add((2 * l + 1) * mr));
                     for e in 0..ecount {
-                        let src = col.wrapping_offset((i0 + e0 + e) as isize * d.a_rs * wi);
+                        let src = col(l).wrapping_offset((i0 + e0 + e) as isize * d.a_rs * wi);
                         let (xr, xi) = (*src, *src.add(1));
                         let xi = if d.a_conj { -xi } else { xi };
                         // alpha * x
@@ -813,11 +821,13 @@ unsafe fn pack_a<S: Simd, const CPLX: bool>(
                         *o0.add(i) = <S::R as Real>::ZERO;
                         *o1.add(i) = <S::R as Real>::ZERO;
                     }
-                } else if d.a_rs == 1 {
-                    // A's columns are contiguous: each depth step of the panel is one run of
-                    // `ihi` elements, copied (and scaled) a vector at a time.
-                    let (src, o) = (col.add(i0 + e0), base.add(l * mr));
-                    let al = S::splat(ar);
+                }
+            } else if d.a_rs == 1 {
+                // A's columns are contiguous: each depth step of the panel is one run of `ihi`
+                // elements, copied (and scaled) a vector at a time.
+                let al = S::splat(ar);
+                for l in 0..kc {
+                    let (src, o) = (col(l).add(i0 + e0), base.add(l * mr));
                     let mut i = 0;
                     while i < ihi {
                         let n = S::LANES.min(ihi - i);
@@ -829,8 +839,7 @@ unsafe fn pack_a<S: Simd, const CPLX: bool>(
                         *o.add(i) = <S::R as Real>::ZERO;
                     }
                 }
-            }
-            if !CPLX && d.a_rs != 1 {
+            } else {
                 // A by rows (the rows of a row-major A, the tensor unfoldings of a Gram): four
                 // rows at a time transposed in registers when they are contiguous, else one
                 // element at a time; alpha applied to the packed panel.
@@ -843,10 +852,9 @@ unsafe fn pack_a<S: Simd, const CPLX: bool>(
                     }
                 }
                 for l in 0..kc {
-                    let col = a.wrapping_offset((p0 + l) as isize * d.a_cs);
                     let o = base.add(l * mr);
                     for q in i..ihi {
-                        *o.add(q) = *col.wrapping_offset((i0 + e0 + q) as isize * d.a_rs);
+                        *o.add(q) = *col(l).wrapping_offset((i0 + e0 + q) as isize * d.a_rs);
                     }
                     for q in ihi..mr {
                         *o.add(q) = <S::R as Real>::ZERO;
@@ -933,13 +941,10 @@ unsafe fn pack_b<S: Simd, const CPLX: bool>(
                     // a few hundred elements is too short for the hardware prefetchers to
                     // follow from memory (a Gram of a tensor unfolding: every column is a
                     // separate run of the tensor).
-                    let ahead = q * nr + j4 + 4;
-                    if ahead < nc {
-                        for i in ahead..(ahead + 4).min(nc) {
-                            let run = b.wrapping_offset((j0 + i) as isize * d.b_cs).wrapping_add(p0);
-                            for e in (0..kc).step_by(64 / std::mem::size_of::<S::R>()) {
-                                prefetch::<true, _>(run.wrapping_add(e));
-                            }
+                    for j in j4 + 4..(j4 + 8).min(nc - q * nr) {
+                        let run = col_ptr(j).wrapping_add(p0);
+                        for e in (0..kc).step_by(64 / std::mem::size_of::<S::R>()) {
+                            prefetch::<true, _>(run.wrapping_add(e));
                         }
                     }
                     S::pack_cols4(src, kc, base.add(j4), nr);

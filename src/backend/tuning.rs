@@ -378,9 +378,9 @@ pub(crate) struct Traits {
 /// - Complex on AVX-512, thin, a call of fewer entries than threads,
 ///   `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX` multiply-adds per entry: the small kernels, which
 ///   split the entry over the threads (not on AVX2: its complex kernels, run on the Zen 4 as
-///   `engine_probe ... avx2`, are slower than the `gemm` crate there, c 128x8x128 64 against 109;
-///   see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry each, had `auto` at
-///   0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
+///   `engine_probe ... avx2`, are slower than the `gemm` crate there, c 128x8x128 64 against
+///   109; see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry
+///   each, had `auto` at 0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
 /// - Complex: the small kernels up to 16 in every extent (run 3: c 4/8 cache 18.9/59.3 against
 ///   the `gemm` crate's 1.5/26.8; 16: see `COMPLEX_SMALL_MAX`), the `gemm` crate above (c 32
 ///   cache 180 against small 136; thin 20x90000x300 c 189 against 112 in run 2). Our packed
