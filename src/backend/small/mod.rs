@@ -539,11 +539,17 @@ unsafe fn kloop<S: Simd, const CPLX: bool, const NR: usize, const MV: usize, con
             ap = ap.wrapping_offset(blk.a_cs);
             // wrapping: after the last l the step may leave the address space (k = 1, huge stride); never dereferenced.
             for q in bq.iter_mut().take(NR.div_ceil(4)) {
-                *q = q.wrapping_offset(step);
+                *q = opaque_ptr(q.wrapping_offset(step));
             }
         }
         (acc1, acc2)
     }
+}
+
+/// `p`, through an empty `asm!` block (as `opaque`).
+#[inline(always)]
+fn opaque_ptr<R>(p: *const R) -> *const R {
+    opaque(p as isize) as *const R
 }
 
 /// `x`, through an empty `asm!` block: the optimiser cannot see how the value was computed.
