@@ -299,6 +299,12 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
             .saturating_mul(size),
         double: tuning::real_of(T::DATATYPE).0 == 8,
         few_entries: job.batch() < threads,
+        call_bytes: owners(job, false)
+            .saturating_mul(job.m())
+            .saturating_mul(job.k())
+            .saturating_add(owners(job, true).saturating_mul(job.k()).saturating_mul(job.n()))
+            .saturating_add(job.batch().saturating_mul(job.m()).saturating_mul(job.n()))
+            .saturating_mul(size),
     }
 }
 

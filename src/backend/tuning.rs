@@ -259,30 +259,39 @@ pub(crate) const DIRECT_A_MAX_COLS: usize = 64;
 /// 30.2/55.1/58.1/57.4/56.1).
 pub(crate) const DIRECT_A_AHEAD: isize = 16;
 
-/// On AVX-512, a real product this shallow (`k <=`) whose C has at least
-/// [`SHALLOW_MIN_F32`] (f32) or [`SHALLOW_MIN_F64`] (f64) rows and columns goes to the `gemm`
-/// crate: with a few depth steps per block, the small kernels' fixed cost per `mr x nr` block
-/// (pointer setup, the epilogue) is most of their time. `tensorblas-bench sweep` run 3
-/// (`cpu-zen4.md`, Zen 4, 2 threads, GFLOP/s small / `gemm` crate): 64x64x8 s cache 109.0 / 132.3,
-/// dram 82.3 / 105.4; d cache 47.6 / 55.5, dram 21.2 / 28.1. `engine_probe MxNxK BATCH 2`: s
-/// 64x64x8 x 16 114.5 / 128.6, 64x64x16 156.6 / 165.2, 48x48x8 111.7 / 127.9, but 32x32x8 x 64
-/// 110.3 / 96.1 and 32x64x8 112.2 / 106.3; d 32x32x8 x 64 53.4 / 63.1, 64x32x8 56.4 / 70.0,
-/// 48x48x8 61.6 / 71.2, 64x64x4 40.8 / 56.2.
+/// On AVX-512, a call of real products whose operands stream from memory (at least
+/// [`STREAM_CALL_BYTES`] of A, B and C) and this shallow (`k <=`), with a C of at least
+/// [`SHALLOW_MIN`] rows and columns, one side of at least [`SHALLOW_SIDE_BYTES`], goes to the
+/// `gemm` crate: the small kernels' C traffic (a 4 KiB page per few depth steps, write-allocated
+/// block by block) is what they wait for there, where the `gemm` crate streams. In the caches the
+/// small kernels lead. `engine_probe MxNxK BATCH 2 {small,gemm-crate} {s,d}` (AMD EPYC Zen 4,
+/// since the small kernels' blocks are called functions), GFLOP/s small / `gemm` crate, cache
+/// (256 KiB largest operand) and dram (192 MiB) batches: s 64x64x8 122.6/112.9 and 65.1/109.1,
+/// 48x48x8 123.2/110.6 and 78.6/108.3, 64x64x16 161.4/148.7 and 110.8/146.8, 64x32x8
+/// 118.4/106.3 and 66.7/113.8, but 32x32x8 122.0/93.5 and 140.4/79.3 (one register block of
+/// rows: left to the small kernels); d 32x32x8 74.2/61.0 and 32.2/46.0, 48x48x8 73.5/67.4 and
+/// 29.2/36.1, 64x32x8 72.4/68.4 and 27.0/31.4, 64x64x16 88.0/86.8 and 45.3/49.1.
 pub(crate) const SHALLOW_K: usize = 16;
 
 /// See [`SHALLOW_K`].
-pub(crate) const SHALLOW_MIN_F32: usize = 48;
+pub(crate) const SHALLOW_MIN: usize = 32;
 
-/// See [`SHALLOW_K`].
-pub(crate) const SHALLOW_MIN_F64: usize = 32;
+/// See [`SHALLOW_K`]: 48 f32 or 24 f64 elements.
+pub(crate) const SHALLOW_SIDE_BYTES: usize = 192;
 
-/// On AVX-512, f64 products with every extent in this range go to the `gemm` crate. Sweep runs
-/// 2 and 3 (`cpu-zen4.md`, 2 threads), d 32^3 x 32 cache small / `gemm` crate 89.4 / 95.3 and
-/// 89.2 / 95.5, dram (x 8192) 58.2 / 69.9; `engine_probe SIZE BATCH 2`, two runs: d 32 x 32
-/// 81.7 / 88.8 and 87.3 / 94.2, 48 x 16 94.8 / 100.2 and 98.7 / 104.7, 24 x 64 78.4 / 81.3 and
-/// 83.1 / 85.2; outside it the small kernels lead or are level (16 x 128 sweep 71.8 / 61.0, 64 x
-/// 8 101.1 / 100.7).
+/// On AVX-512, a call of f64 products whose operands stream from memory (at least
+/// [`STREAM_CALL_BYTES`]) with every extent in this range goes to the `gemm` crate. `engine_probe
+/// SIZE BATCH 2 {small,gemm-crate} d` (Zen 4, GFLOP/s): 24^3 dram 56.2/71.0, 32^3 43.2/61.4,
+/// 48^3 48.7/47.4; in the caches the small kernels lead (24^3 87.9/81.3, 32^3 102.6/94.3, 48^3
+/// 106.3/104.4). Before the small kernels' blocks became called functions the `gemm` crate led
+/// also in the caches (sweep runs 2 and 3, `cpu-zen4.md`: d 32^3 cache 89.4/95.3).
 pub(crate) const MID_F64: std::ops::RangeInclusive<usize> = 24..=48;
+
+/// Bytes of A, B and C over a call (a shared operand once) from which the shallow and mid-size
+/// rules above send real products to the `gemm` crate: the L3 of the Zen 4 (32 MiB). d 32^3,
+/// `engine_probe 32 BATCH 2 {small,gemm-crate} d`: 768 KiB 95.4/89.8, 3 MiB 101.7/92.8, 12 MiB
+/// 103.4/94.2, 48 MiB 76.5/77.0, 192 MiB 44.9/59.7.
+pub(crate) const STREAM_CALL_BYTES: usize = 32 << 20;
 
 /// From this many bytes of a complex A that the packed engine would read in place (over the
 /// call, in its orientation; more than `SMALL_MAX` rows, at most `DIRECT_A_MAX_COLS` columns),
@@ -337,6 +346,8 @@ pub(crate) struct Traits {
     pub double: bool,
     /// The call has fewer entries than threads (one thread per entry leaves some idle).
     pub few_entries: bool,
+    /// Bytes of A, B and C over the call (an operand shared by the batch once).
+    pub call_bytes: usize,
 }
 
 /// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
@@ -370,9 +381,9 @@ pub(crate) struct Traits {
 ///   GFLOP/s: 300x20x90000 c 124.1 against 87.4 (1m with A packed: 44.1), z 68.3 against 63.8
 ///   (28.7). (Not taken for k <= THIN_K_MAX: 300x20x300 x 16 c 197 against 190 but z 90 against
 ///   108; 128x16x128 x 256 c 160 against 134, z 73 against 64.)
-/// - Real on AVX-512, shallow (`k <= SHALLOW_K`) with a C of at least `SHALLOW_MIN_F32` /
-///   `SHALLOW_MIN_F64` on each side, and f64 with every extent in `MID_F64`: the `gemm` crate
-///   (see there).
+/// - Real on AVX-512, a call of at least `STREAM_CALL_BYTES`, shallow (`k <= SHALLOW_K`) with
+///   a C of at least `SHALLOW_MIN` on each side (and `SHALLOW_SIDE_BYTES` on one), or f64 with
+///   every extent in `MID_F64`: the `gemm` crate (see there).
 /// - Complex on AVX-512 with A in place for the packed engine and at least
 ///   `COMPLEX_STREAM_A_BYTES` of it: the packed engine (see there).
 /// - Complex on AVX-512, thin, a call of fewer entries than threads,
@@ -463,10 +474,12 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
             CpuEngine::GemmCrate
         };
     }
-    if avx512_real && k <= SHALLOW_K && m.min(n) >= if t.double { SHALLOW_MIN_F64 } else { SHALLOW_MIN_F32 } {
+    let streams = avx512_real && t.call_bytes >= STREAM_CALL_BYTES;
+    let elem = if t.double { 8 } else { 4 };
+    if streams && k <= SHALLOW_K && m.min(n) >= SHALLOW_MIN && m.max(n) * elem >= SHALLOW_SIDE_BYTES {
         return CpuEngine::GemmCrate;
     }
-    if avx512_real && t.double && [m, n, k].iter().all(|x| MID_F64.contains(x)) {
+    if streams && t.double && [m, n, k].iter().all(|x| MID_F64.contains(x)) {
         return CpuEngine::GemmCrate;
     }
     match (thin, k <= THIN_K_MAX, isa) {
