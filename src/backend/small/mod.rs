@@ -212,7 +212,7 @@ macro_rules! x86_entries {
                         if one_vector {
                             entry::<Avx2<$r>, CPLX, 4, 1>(d, a, b, c, buf)
                         } else {
-                            entry::<Avx2<$r>, CPLX, 2, 2>(d, a, b, c, buf)
+                            entry::<Avx2<$r>, CPLX, 3, 2>(d, a, b, c, buf)
                         }
                     } else if one_vector {
                         entry::<Avx2<$r>, CPLX, 8, 1>(d, a, b, c, buf)
