@@ -319,11 +319,14 @@ pub(crate) const COMPLEX_SPLIT_MIN: usize = 1 << 16;
 /// See [`COMPLEX_SPLIT_MIN`].
 pub(crate) const COMPLEX_SPLIT_MAX: usize = 1 << 19;
 
-/// Largest extent for which `auto` gives complex entries to the small kernels. 16 since the
-/// small kernels' epilogue fix (`benches/results/xeon-avx512/run3/`, 2 threads, small against
-/// the `gemm` crate, GFLOP/s): c 16 cache 90.4 vs 89.3, dram 97.8 vs 69.0; z 16 cache 44.8 vs
-/// 53.4, dram 50.2 vs 34.1; at 32 the `gemm` crate leads (c cache 180 vs 136, z 68 vs 50).
-pub(crate) const COMPLEX_SMALL_MAX: usize = 16;
+/// Largest extent for which `auto` gives complex entries to the small kernels. 32 since B's
+/// conjugation left their k loop and the AVX-512 blocks grew to 6 columns (`engine_probe SIZE
+/// BATCH 2 {small,gemm-crate} {c,z}`, AMD EPYC Zen 4, GFLOP/s small / `gemm` crate, cache and dram
+/// batches): c 24^3 198/191 and 196/174, 32^3 213/207 and 174/170; z 24^3 96/92 and 56/53, 32^3
+/// 101/98 and 60/49. Above it the two are level or the `gemm` crate leads (c 48^3 220/219 and
+/// 143/147, 64^3 216/210 and 150/161; z 48^3 92.5/94; z 64x64x8 cache 69/78). It was 16 since
+/// the Xeon's run 3 (`benches/results/xeon-avx512/run3/`: c 32 cache 180 vs 136 then).
+pub(crate) const COMPLEX_SMALL_MAX: usize = 32;
 
 /// What [`pick`] weighs of a call besides its type and shape (the native backend computes it).
 #[derive(Clone, Copy, Debug, Default)]
@@ -392,9 +395,9 @@ pub(crate) struct Traits {
 ///   `engine_probe ... avx2`, are slower than the `gemm` crate there, c 128x8x128 64 against
 ///   109; see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry
 ///   each, had `auto` at 0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
-/// - Complex: the small kernels up to 16 in every extent (run 3: c 4/8 cache 18.9/59.3 against
-///   the `gemm` crate's 1.5/26.8; 16: see `COMPLEX_SMALL_MAX`), the `gemm` crate above (c 32
-///   cache 180 against small 136; thin 20x90000x300 c 189 against 112 in run 2). Our packed
+/// - Complex: the small kernels up to `COMPLEX_SMALL_MAX` (32) in every extent (run 3: c 4/8
+///   cache 18.9/59.3 against the `gemm` crate's 1.5/26.8; 16 and 32: see `COMPLEX_SMALL_MAX`),
+///   the `gemm` crate above (thin 20x90000x300 c 189 against 112 in run 2). Our packed
 ///   engine's 1m path (A packed) trails it everywhere; its A-in-place path leads in the thin, deep case above.
 ///
 /// AVX2 machines: the small kernels up to 64 (with AVX2 on the Xeon, one thread: f32 16/32/64
