@@ -276,6 +276,13 @@ pub(crate) const SHALLOW_K: usize = 16;
 /// See [`SHALLOW_K`].
 pub(crate) const SHALLOW_MIN: usize = 32;
 
+// Complex double entries this shallow with at most `SMALL_MAX` rows and columns go to the small
+// kernels in every regime (`pick`): `engine_probe MxNxK BATCH 2 {small,gemm-crate} z`, cache and
+// dram batches as above: 64x64x8 88.9/85.3 and 47.3/37.0, 64x64x16 100.3/96.9 and 56.8/51.8,
+// 48x48x8 79.5/74.4 and 42.5/39.8, 64x32x8 86.8/83.9 and 42.7/35.0 (sweep run 5: z 64x64x8 dram
+// small 47.8, `gemm` crate 39.0, (b) 46.5). Not complex float: c 64x64x8 179.2/173.3 and
+// 101.4/135.4.
+
 /// See [`SHALLOW_K`]: 48 f32 or 24 f64 elements.
 pub(crate) const SHALLOW_SIDE_BYTES: usize = 192;
 
@@ -395,7 +402,8 @@ pub(crate) struct Traits {
 ///   `engine_probe ... avx2`, are slower than the `gemm` crate there, c 128x8x128 64 against
 ///   109; see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry
 ///   each, had `auto` at 0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
-/// - Complex: the small kernels up to `COMPLEX_SMALL_MAX` (32) in every extent (run 3: c 4/8
+/// - Complex: the small kernels up to `COMPLEX_SMALL_MAX` (32) in every extent, and complex
+///   double with `k <= SHALLOW_K` up to `SMALL_MAX` rows and columns (run 3: c 4/8
 ///   cache 18.9/59.3 against the `gemm` crate's 1.5/26.8; 16 and 32: see `COMPLEX_SMALL_MAX`),
 ///   the `gemm` crate above (thin 20x90000x300 c 189 against 112 in run 2). Our packed
 ///   engine's 1m path (A packed) trails it everywhere; its A-in-place path leads in the thin, deep case above.
@@ -471,7 +479,7 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         return CpuEngine::Small;
     }
     if cplx {
-        return if m.max(n).max(k) <= COMPLEX_SMALL_MAX {
+        return if m.max(n).max(k) <= COMPLEX_SMALL_MAX || (t.double && k <= SHALLOW_K && m.max(n) <= SMALL_MAX) {
             CpuEngine::Small
         } else {
             CpuEngine::GemmCrate
