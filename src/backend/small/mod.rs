@@ -2,7 +2,9 @@
 //!
 //! One register-blocked microkernel, written once over the [`Simd`] vocabulary and compiled per
 //! instruction set behind `#[target_feature]` entry points chosen at run time (AVX-512F,
-//! AVX2+FMA, or a portable fallback; never a compile-time target-cpu requirement).
+//! AVX2+FMA, or a portable fallback; never a compile-time target-cpu requirement). Each block of
+//! C is computed by a called function of its own per instruction set ([`Block`]), not inlined
+//! into the loop over entries (see there for why).
 //!
 //! Per entry: `C = alpha * opA * opB + beta * C` on strided operands. The microkernel keeps an
 //! `MV*LANES x NR` block of C in registers (MV = 1 or 2 vectors of rows), streams the columns of
