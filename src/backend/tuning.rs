@@ -276,13 +276,6 @@ pub(crate) const SHALLOW_K: usize = 16;
 /// See [`SHALLOW_K`].
 pub(crate) const SHALLOW_MIN: usize = 32;
 
-// Complex double entries this shallow with at most `SMALL_MAX` rows and columns go to the small
-// kernels in every regime (`pick`): `engine_probe MxNxK BATCH 2 {small,gemm-crate} z`, cache and
-// dram batches as above: 64x64x8 88.9/85.3 and 47.3/37.0, 64x64x16 100.3/96.9 and 56.8/51.8,
-// 48x48x8 79.5/74.4 and 42.5/39.8, 64x32x8 86.8/83.9 and 42.7/35.0 (sweep run 5: z 64x64x8 dram
-// small 47.8, `gemm` crate 39.0, (b) 46.5). Not complex float: c 64x64x8 179.2/173.3 and
-// 101.4/135.4.
-
 /// See [`SHALLOW_K`]: 48 f32 or 24 f64 elements.
 pub(crate) const SHALLOW_SIDE_BYTES: usize = 192;
 
@@ -479,6 +472,12 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         return CpuEngine::Small;
     }
     if cplx {
+        // Complex double entries with k <= SHALLOW_K and at most SMALL_MAX rows and columns go
+        // to the small kernels in every regime: `engine_probe MxNxK BATCH 2
+        // {small,gemm-crate} z`, cache and dram batches as for SHALLOW_K: 64x64x8 88.9/85.3
+        // and 47.3/37.0, 64x64x16 100.3/96.9 and 56.8/51.8, 48x48x8 79.5/74.4 and 42.5/39.8,
+        // 64x32x8 86.8/83.9 and 42.7/35.0 (sweep run 5: z 64x64x8 dram small 47.8, `gemm`
+        // crate 39.0, (b) 46.5). Not complex float: c 64x64x8 179.2/173.3 and 101.4/135.4.
         return if m.max(n).max(k) <= COMPLEX_SMALL_MAX || (t.double && k <= SHALLOW_K && m.max(n) <= SMALL_MAX) {
             CpuEngine::Small
         } else {
