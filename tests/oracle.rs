@@ -875,3 +875,53 @@ fn packed_engine_streams_a_large_b_in_place() {
     // And what `auto` picks for such a product.
     split_is_reproducible::<f32>(&mut r, CpuEngine::Auto, (20, 65_541, 64, 1));
 }
+
+/// Entries whose rows fill exactly one vector (f32 m = 8 or 16, f64 m = 4 or 8) with A and C
+/// column-contiguous take the small kernels' one-vector-column path (`small/column.rs`): every
+/// width up to 16 and past it, B in every op (any strides), alpha 1 and not, beta 0 and not,
+/// on every instruction set, against the oracle.
+fn column_path<T: Scalar>(seed: u64) {
+    let mut r = rng(seed);
+    let h = Handle::new().unwrap();
+    h.set_cpu_engine(CpuEngine::Small);
+    let mut i = 0usize;
+    for isa in Isa::all_supported() {
+        h.set_isa(isa).unwrap();
+        for m in [4usize, 8, 16] {
+            for n in [1usize, 3, 4, 5, 8, 9, 12, 16, 17] {
+                for k in [1usize, 3, 8] {
+                    for tb in OPS {
+                        i += 1;
+                        h.set_num_threads(1 + i % 2);
+                        let case = Case::<T> {
+                            style: if i.is_multiple_of(3) {
+                                Style::Gemm
+                            } else {
+                                Style::Strided
+                            },
+                            ta: Op::N,
+                            tb,
+                            m,
+                            n,
+                            k,
+                            batch: if i.is_multiple_of(3) { 1 } else { 1 + i % 4 },
+                            alpha: if i.is_multiple_of(2) {
+                                T::one()
+                            } else {
+                                rand_val(&mut r)
+                            },
+                            beta: if i % 4 < 2 { T::zero() } else { rand_val(&mut r) },
+                        };
+                        run_case(&h, &case, &mut r, &format!("column path {isa:?} #{i}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn small_kernels_column_path() {
+    column_path::<f32>(31);
+    column_path::<f64>(32);
+}

@@ -4,7 +4,11 @@
 //! instruction set behind `#[target_feature]` entry points chosen at run time (AVX-512F,
 //! AVX2+FMA, or a portable fallback; never a compile-time target-cpu requirement). Each block of
 //! C is computed by a called function of its own per instruction set ([`Block`]), not inlined
-//! into the loop over entries (see there for why).
+//! into the loop over entries (see there for why). Two special paths come first: real entries
+//! whose rows fill exactly one 256- or 512-bit vector (f32 m = 8/16, f64 m = 4/8) with A and C
+//! column-contiguous run one register per column of C with nothing else per entry
+//! (`column.rs`); on AVX-512, smaller ones with packed B and C hold several columns of C per
+//! register (`tiny.rs`).
 //!
 //! Per entry: `C = alpha * opA * opB + beta * C` on strided operands. The microkernel keeps an
 //! `MV*LANES x NR` block of C in registers (MV = 1 or 2 vectors of rows), streams the columns of
@@ -201,6 +205,11 @@ macro_rules! x86_entries {
             ptrs: &F,
             buf: &mut Pack<$r>,
         ) {
+            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES) {
+                // SAFETY: AVX2+FMA enabled here; the entries are validated (run_entries' contract).
+                unsafe { column::run::<Avx2<$r>, F>(d, range, ptrs) };
+                return;
+            }
             // Entries whose rows fit one vector use one vector of rows and twice the columns.
             let one_vector = d.m * if CPLX { 2 } else { 1 } <= <Avx2<$r> as Simd>::LANES;
             for p in range {
@@ -234,7 +243,19 @@ macro_rules! x86_entries {
             ptrs: &F,
             buf: &mut Pack<$r>,
         ) {
-            // SAFETY: AVX-512F enabled here; the entries are validated (run_entries' contract).
+            // Real entries of one 256-bit or one 512-bit vector of rows: the column path.
+            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES) {
+                // SAFETY: AVX-512F (which implies AVX2 and FMA) enabled here; the entries are
+                // validated (run_entries' contract).
+                unsafe { column::run::<Avx2<$r>, F>(d, range, ptrs) };
+                return;
+            }
+            if !CPLX && column::applies(d, <Avx512<$r> as Simd>::LANES) {
+                // SAFETY: as above.
+                unsafe { column::run::<Avx512<$r>, F>(d, range, ptrs) };
+                return;
+            }
+            // SAFETY: as above.
             if !CPLX && unsafe { tiny::$tiny_run(d, range.clone(), ptrs) } {
                 return;
             }
@@ -758,6 +779,9 @@ unsafe fn scatter<R: Arith, const CPLX: bool>(
         }
     }
 }
+
+// The one-vector-column path (one register per column of C): column.rs.
+mod column;
 
 // The tiny-matrix path (AVX-512F, whole columns of C per register): tiny.rs.
 #[cfg(target_arch = "x86_64")]
