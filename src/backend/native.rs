@@ -285,26 +285,30 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
     // The packed engine's orientation (a transposed job keeps the entries' pointers, so its B
     // is the entries' A).
     let (flip, j) = packed_orientation(job);
+    // A and B in that orientation are the entries' B and A (or A and B): together, the bytes of
+    // the call's inputs.
+    let packed_b_bytes = owners(job, !flip)
+        .saturating_mul(j.k())
+        .saturating_mul(j.n())
+        .saturating_mul(size);
+    let packed_a_bytes = owners(job, flip)
+        .saturating_mul(j.m())
+        .saturating_mul(j.k())
+        .saturating_mul(size);
+    let c_bytes = job
+        .batch()
+        .saturating_mul(job.m())
+        .saturating_mul(job.n())
+        .saturating_mul(size);
     tuning::Traits {
         slab_bytes,
         packed_mnk: (j.m(), j.n(), j.k()),
         packed_a_in_place: j.a().rs == 1 && j.n() <= tuning::DIRECT_A_MAX_COLS,
-        packed_b_bytes: owners(job, !flip)
-            .saturating_mul(j.k())
-            .saturating_mul(j.n())
-            .saturating_mul(size),
-        packed_a_bytes: owners(job, flip)
-            .saturating_mul(j.m())
-            .saturating_mul(j.k())
-            .saturating_mul(size),
+        packed_b_bytes,
+        packed_a_bytes,
         double: tuning::real_of(T::DATATYPE).0 == 8,
         few_entries: job.batch() < threads,
-        call_bytes: owners(job, false)
-            .saturating_mul(job.m())
-            .saturating_mul(job.k())
-            .saturating_add(owners(job, true).saturating_mul(job.k()).saturating_mul(job.n()))
-            .saturating_add(job.batch().saturating_mul(job.m()).saturating_mul(job.n()))
-            .saturating_mul(size),
+        call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
     }
 }
 

@@ -460,7 +460,10 @@ pub(crate) struct Blk<R> {
 /// One-vector blocks (entries whose rows fit one register) with fewer vector FMAs than this per
 /// block (`k * nr`) are inlined into the entry loop, where the call's cost would show: 8^3 f64
 /// ran at 38 GFLOP/s inlined and 33 called, 16^3 f32 (k * nr = 256) at 87 inlined and 92 called
-/// (engine_probe 8 256 1 small d, 16 64 1 small s; one Zen 4 thread).
+/// (engine_probe 8 256 1 small d, 16 64 1 small s; one Zen 4 thread). Measured before the
+/// column path (`column.rs`) took entries of exactly one vector of rows with A and C
+/// column-contiguous; the one-vector entries that reach the blocks now are those of fewer rows
+/// (or with a packed A or a C of strided rows), not re-measured since.
 const INLINE_BLOCK_WORK: usize = 128;
 
 /// Dispatches a runtime column count `nr <= NR` to the const-generic block kernel.
