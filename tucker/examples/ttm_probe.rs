@@ -6,7 +6,8 @@
 //! cargo run --release -p tensorblas-tucker --example ttm_probe -- I R
 //! ENG=small cargo run --release -p tensorblas-tucker --example ttm_probe -- 300 20  # small|packed|gemm
 //! ```
-//! Prints the best of 10 calls per mode, in ms and GFLOP/s.
+//! Prints the best of 10 calls (`REPS`) per mode, in ms and GFLOP/s; `MODES=02` and `TY=s|d`
+//! restrict the modes and types (for `perf record` on one product).
 use std::time::Instant;
 use tensorblas::{Complex64, CpuEngine, Handle, Scalar, Shape, TensorMut, TensorRef};
 
@@ -16,14 +17,16 @@ fn run<T: Scalar>(h: &Handle, i: usize, r: usize) -> Result<(), String> {
         .map(|o| val(((o * 7919) % 1000) as f64 * 1e-3 - 0.5))
         .collect();
     let u: Vec<T> = (0..i * r).map(|o| val(((o * 31) % 97) as f64 * 1e-2)).collect();
-    for mode in 0..3 {
+    let modes = std::env::var("MODES").unwrap_or_else(|_| "012".into());
+    let reps: usize = std::env::var("REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    for mode in (0..3).filter(|m| modes.contains(&m.to_string())) {
         let mut ys = [i, i, i];
         ys[mode] = r;
         let mut y = vec![T::zero(); i * i * r];
         let mut ym = [0i32, 1, 2];
         ym[mode] = 3;
         let mut best = f64::MAX;
-        for _ in 0..10 {
+        for _ in 0..reps {
             let t = Instant::now();
             h.contract(
                 T::one(),
@@ -61,7 +64,15 @@ fn main() {
         "gemm" => CpuEngine::GemmCrate,
         _ => CpuEngine::Auto,
     });
-    if let Err(e) = run::<f32>(&h, i, r).and_then(|_| run::<f64>(&h, i, r)) {
+    let ty = std::env::var("TY").unwrap_or_else(|_| "sd".into());
+    let res = (if ty.contains('s') { run::<f32>(&h, i, r) } else { Ok(()) }).and_then(|_| {
+        if ty.contains('d') {
+            run::<f64>(&h, i, r)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = res {
         eprintln!("ttm_probe: {e}");
         std::process::exit(1);
     }

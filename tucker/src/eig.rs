@@ -1,7 +1,9 @@
 //! The small dense eigenproblems and SVDs, through faer (no hand-written LAPACK).
 
 use crate::TuckerError;
-use faer::{Mat, Side};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::{Mat, MatMut, MatRef, Par, Side};
+use tensorblas::{Handle, Op};
 
 /// Sign convention of TensorLy's `svd_flip` (and Tensor Toolbox's `nvecs`): the entry of
 /// largest magnitude of each column is made positive.
@@ -91,6 +93,18 @@ pub(crate) enum Warm {
     Dense,
 }
 
+/// What the warm subspace iteration of one mode keeps from one HOOI sweep to the next.
+#[derive(Debug, Default)]
+pub(crate) struct WarmState {
+    /// The dense solver took over (the iteration did not converge fast enough once): it keeps
+    /// the mode from then on.
+    pub dense: bool,
+    /// The last converged block (`n x b` orthonormal Ritz vectors, column-major, largest Ritz
+    /// value first): the next sweep starts from all of it, its extra vectors already close to
+    /// the eigenvectors below the leading `r`, instead of the factor and fresh random vectors.
+    block: Vec<f64>,
+}
+
 /// Subspace iterations before giving up on [`leading_eigenvectors_warm`].
 const WARM_MAX_IT: usize = 40;
 
@@ -98,61 +112,138 @@ const WARM_MAX_IT: usize = 40;
 /// hundred times the rounding of one product with the matrix.
 const WARM_TOL: f64 = 1e-12;
 
+/// `C = op(A) B` for column-major f64 matrices (`C` is `m x n`, `B` is `k x n`; `A` is `m x k`,
+/// or `k x m` with `at`), on the tensorblas engine.
+#[allow(clippy::too_many_arguments)]
+fn mul(h: &Handle, at: bool, (m, n, k): (usize, usize, usize), a: &[f64], b: &[f64], c: &mut [f64]) {
+    let (op, lda) = if at { (Op::T, k) } else { (Op::N, m) };
+    h.gemm(op, Op::N, m, n, k, 1.0, a, lda.max(1), b, k.max(1), 0.0, c, m.max(1))
+        .expect("in-bounds f64 GEMM of the eigensolver's own buffers");
+}
+
+/// Orthonormalizes the `n x b` column-major block `z` in place (its columns scaled near unit
+/// length by the caller): CholeskyQR twice (`G = ZᵀZ = LLᵀ`, `Z ← Z L⁻ᵀ`, repeated once for
+/// orthogonality to rounding), four small products instead of a Householder QR; a Householder
+/// QR where the Cholesky factorization fails (`z` numerically rank-deficient).
+fn orthonormalize(h: &Handle, z: &mut [f64], n: usize, b: usize) {
+    let mut g = vec![0.0; b * b];
+    for _ in 0..2 {
+        mul(h, true, (b, b, n), z, z, &mut g);
+        let gm = MatRef::from_column_major_slice(&g, b, b);
+        let Ok(llt) = gm.llt(Side::Lower) else {
+            let q = MatRef::from_column_major_slice(z, n, b).qr().compute_thin_Q();
+            for j in 0..b {
+                for i in 0..n {
+                    z[i + j * n] = q[(i, j)];
+                }
+            }
+            return;
+        };
+        // Z L⁻ᵀ: (Z L⁻ᵀ)ᵀ = L⁻¹ Zᵀ, solved in place on the transposed view of z.
+        let zt = MatMut::from_column_major_slice_mut(z, n, b).transpose_mut();
+        solve_lower_triangular_in_place(llt.L(), zt, Par::Seq);
+    }
+}
+
 /// The eigenvectors of the `r` largest eigenvalues of the symmetric `n x n` matrix `s`
 /// (column-major, lower triangle read) by subspace iteration with Rayleigh–Ritz, started from
-/// `start` (`n x r`, e.g. the factor of the previous HOOI sweep; need not be orthonormal).
+/// `state`'s block of the previous call when it has one, else from `start` (`n x r`, e.g. the
+/// factor of the previous HOOI sweep; need not be orthonormal) and seeded extra vectors.
 ///
-/// The block holds `r + max(r, 8)` vectors (the extra ones seeded deterministically), so the
-/// rate per iteration is `λ_{b+1} / λ_r` rather than `λ_{r+1} / λ_r`. Each iteration costs one
-/// `n x n x b` product and a `b x b` eigenproblem against the dense solver's `O(n³)` with all
-/// `n` vectors. Converged when every one of the `r` leading Ritz pairs has a residual
-/// `‖S x − θ x‖ <= 1e-12 · |θ_1|` (then the vectors agree with the dense solver's to about
-/// `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the residuals shrink by less than a factor 0.6
-/// per iteration after the fourth (a gap too small to pay) or after 40 iterations.
-pub(crate) fn leading_eigenvectors_warm(s: &[f64], n: usize, r: usize, start: &[f64]) -> Warm {
+/// The block holds `b = r + max(r, 8)` vectors, so the rate per iteration is `λ_{b+1} / λ_r`
+/// rather than `λ_{r+1} / λ_r`. Each iteration costs one `n x n x b` product and a few
+/// `n x b x b` ones (on the tensorblas engine) and a `b x b` eigenproblem, against the dense
+/// solver's `O(n³)` with all `n` vectors. Converged when every one of the `r` leading Ritz pairs
+/// has a residual `‖S x − θ x‖ <= 1e-12 · |θ_1|` (then the vectors agree with the dense solver's
+/// to about `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the residuals shrink by less than a factor
+/// 0.6 per iteration after the fourth (a gap too small to pay) or after 40 iterations. The next
+/// block is `S X` with each Ritz vector's image divided by its Ritz value (close to `X`, whose
+/// columns are orthonormal), orthonormalized by CholeskyQR2.
+pub(crate) fn leading_eigenvectors_warm(
+    h: &Handle,
+    s: &[f64],
+    n: usize,
+    r: usize,
+    start: &[f64],
+    state: &mut WarmState,
+) -> Warm {
     let b = r + r.max(8);
     if b * 2 > n || start.len() != n * r {
         return Warm::Dense;
     }
-    let sm = Mat::from_fn(n, n, |i, j| s[i.max(j) + i.min(j) * n]);
-    let extra = crate::uniform(0x9E37_79B9_7F4A_7C15, (b - r) * n);
-    let mut v = Mat::from_fn(n, b, |i, j| {
-        if j < r {
-            start[i + j * n]
-        } else {
-            extra[i + (j - r) * n] - 0.5
+    // The whole symmetric matrix from its lower triangle.
+    let mut sm = s[..n * n].to_vec();
+    for j in 0..n {
+        for i in j + 1..n {
+            sm[j + i * n] = sm[i + j * n];
         }
-    });
-    v = v.qr().compute_thin_Q();
+    }
+    let mut v = if state.block.len() == n * b {
+        std::mem::take(&mut state.block)
+    } else {
+        let extra = crate::uniform(0x9E37_79B9_7F4A_7C15, (b - r) * n);
+        let v0 = Mat::from_fn(n, b, |i, j| {
+            if j < r {
+                start[i + j * n]
+            } else {
+                extra[i + (j - r) * n] - 0.5
+            }
+        });
+        let q = v0.qr().compute_thin_Q();
+        (0..n * b).map(|o| q[(o % n, o / n)]).collect()
+    };
+    let (mut y, mut x, mut sx) = (vec![0.0; n * b], vec![0.0; n * b], vec![0.0; n * b]);
+    let (mut hm, mut wd) = (vec![0.0; b * b], vec![0.0; b * b]);
     let mut last = f64::INFINITY;
     for it in 0..WARM_MAX_IT {
-        let y = &sm * &v;
-        let h = v.transpose() * &y;
-        let hs = Mat::from_fn(b, b, |i, j| 0.5 * (h[(i, j)] + h[(j, i)]));
+        mul(h, false, (n, b, n), &sm, &v, &mut y);
+        mul(h, true, (b, b, n), &v, &y, &mut hm);
+        let hs = Mat::from_fn(b, b, |i, j| 0.5 * (hm[i + j * b] + hm[j + i * b]));
         let Ok(e) = hs.self_adjoint_eigen(Side::Lower) else {
             return Warm::Dense;
         };
         let (w, theta) = (e.U(), e.S());
         // Ritz vectors and their images, largest Ritz value first.
         let order = |k: usize| b - 1 - k;
-        let wd = Mat::from_fn(b, b, |i, k| w[(i, order(k))]);
-        let x = &v * &wd;
-        let sx = &y * &wd;
+        for k in 0..b {
+            for i in 0..b {
+                wd[i + k * b] = w[(i, order(k))];
+            }
+        }
+        mul(h, false, (n, b, b), &v, &wd, &mut x);
+        mul(h, false, (n, b, b), &y, &wd, &mut sx);
         let top = theta[order(0)].abs().max(f64::MIN_POSITIVE);
         let mut worst = 0.0f64;
         for k in 0..r {
             let t = theta[order(k)];
-            let res: f64 = (0..n).map(|i| (sx[(i, k)] - t * x[(i, k)]).powi(2)).sum::<f64>().sqrt();
+            let (xk, sk) = (&x[k * n..(k + 1) * n], &sx[k * n..(k + 1) * n]);
+            let res: f64 = xk
+                .iter()
+                .zip(sk)
+                .map(|(&xi, &si)| (si - t * xi).powi(2))
+                .sum::<f64>()
+                .sqrt();
             worst = worst.max(res / top);
         }
         if worst <= WARM_TOL {
-            return Warm::Vectors(flipped_columns(n, r, |i, k| x[(i, k)]));
+            let out = flipped_columns(n, r, |i, k| x[i + k * n]);
+            state.block = x;
+            return Warm::Vectors(out);
         }
         if it >= 4 && worst > 0.6 * last {
             return Warm::Dense;
         }
         last = worst;
-        v = sx.qr().compute_thin_Q();
+        // S X with each column divided by its Ritz value: nearly X, so nearly orthonormal, which
+        // CholeskyQR keeps accurate (a Ritz value near zero leaves its column as it is).
+        for k in 0..b {
+            let t = theta[order(k)];
+            if t.abs() > 1e-8 * top {
+                sx[k * n..(k + 1) * n].iter_mut().for_each(|c| *c /= t);
+            }
+        }
+        orthonormalize(h, &mut sx, n, b);
+        std::mem::swap(&mut v, &mut sx);
     }
     Warm::Dense
 }
@@ -198,7 +289,8 @@ mod tests {
             })
             .collect();
         let dense = leading_eigenvectors(&s, n, r).unwrap();
-        match leading_eigenvectors_warm(&s, n, r, &start) {
+        let h = Handle::new().unwrap();
+        match leading_eigenvectors_warm(&h, &s, n, r, &start, &mut WarmState::default()) {
             Warm::Vectors(v) => {
                 let d = v.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 assert!(d <= 1e-10, "vectors differ by {d}");
@@ -214,10 +306,14 @@ mod tests {
         let values: Vec<f64> = (0..n).map(|i| 1.0 - i as f64 / 1000.0).collect();
         let (s, _) = with_spectrum(&values, 9);
         let start: Vec<f64> = (0..n * r).map(|o| ((o * 13 % 7) as f64 - 3.0) / 3.0).collect();
-        assert!(matches!(leading_eigenvectors_warm(&s, n, r, &start), Warm::Dense));
+        let h = Handle::new().unwrap();
+        assert!(matches!(
+            leading_eigenvectors_warm(&h, &s, n, r, &start, &mut WarmState::default()),
+            Warm::Dense
+        ));
         // A block as large as half the matrix: the dense solver directly.
         assert!(matches!(
-            leading_eigenvectors_warm(&s, 20, 8, &start[..160]),
+            leading_eigenvectors_warm(&h, &s, 20, 8, &start[..160], &mut WarmState::default()),
             Warm::Dense
         ));
     }

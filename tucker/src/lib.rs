@@ -400,15 +400,15 @@ fn error_ratio([num, den]: [f64; 2]) -> f64 {
 /// largest-magnitude entry is positive (TensorLy's `svd_flip`).
 ///
 /// `warm`: with [`Solver::GramSubspace`], the mode's current factor to start the subspace
-/// iteration from, and whether the mode may still try it (cleared when it falls back to the
-/// dense solver); `None` runs the dense solver.
+/// iteration from and the iteration's state kept across sweeps (its last block, and whether the
+/// mode fell back to the dense solver, which it then keeps); `None` runs the dense solver.
 fn factor<T: Real>(
     h: &Handle,
     w: &TensorView<'_, T>,
     mode: usize,
     r: usize,
     solver: Solver,
-    warm: Option<(&Matrix<T>, &mut bool)>,
+    warm: Option<(&Matrix<T>, &mut eig::WarmState)>,
 ) -> Result<Matrix<T>, TuckerError> {
     let i = w.shape[mode];
     let cols = match solver {
@@ -419,12 +419,12 @@ fn factor<T: Real>(
         Solver::GramSubspace => {
             let s = gram(h, w, mode)?;
             match warm {
-                Some((start, live)) if *live => {
+                Some((start, state)) if !state.dense => {
                     let v: Vec<f64> = start.data.iter().map(|v| v.to_f64()).collect();
-                    match eig::leading_eigenvectors_warm(&s, i, r, &v) {
+                    match eig::leading_eigenvectors_warm(h, &s, i, r, &v, state) {
                         eig::Warm::Vectors(u) => u,
                         eig::Warm::Dense => {
-                            *live = false;
+                            state.dense = true;
                             eig::leading_eigenvectors(&s, i, r)?
                         }
                     }
@@ -729,8 +729,8 @@ pub(crate) fn hooi_in<T: Real>(
     let mut rec_errors = Vec::new();
     let mut converged = false;
     let mut core: Option<Dense<T>> = None;
-    // Per mode: whether the subspace solver may still be tried (Solver::GramSubspace).
-    let mut warm = vec![true; n];
+    // Per mode: the warm subspace iteration's state across sweeps (Solver::GramSubspace).
+    let mut warm: Vec<eig::WarmState> = (0..n).map(|_| eig::WarmState::default()).collect();
     for it in 0..opts.n_iter_max {
         // Half A from X contracted with the (old) factors of half B and the fixed modes; then
         // half B from X contracted with the new factors of half A and the fixed modes.
