@@ -27,9 +27,13 @@
 //! couple of A micro-panels), and with at most `tuning::DIRECT_A_MAX_COLS` columns a real A with
 //! unit row stride is loaded in place (its partial last micro-panel still packed; `alpha` then
 //! scales the packed B, and must be 1 when B is in place too), its micro-panels prefetched
-//! `tuning::DIRECT_A_AHEAD` depth steps ahead. Single thread on the Xeon
-//! (`examples/engine_probe`), both in place: f32 64x64x4096 123 -> 164 GFLOP/s, 32x32x2048 98
-//! -> 184, 20x300x90000 67 -> 95; A alone in place on the Zen 4: see `DIRECT_A_MAX_COLS`.
+//! `tuning::DIRECT_A_AHEAD` depth steps ahead into L1 and, one block ahead, into L2 (`Ahead`:
+//! while a block's tiles run, each prefetches a band of the next block's rows, about a line per
+//! depth step, the next entry's first block after an entry's last; depth and row blocks are cut
+//! into equal parts, `balanced`, so that no short block has too little work to hide it). Single
+//! thread on the Xeon (`examples/engine_probe`), both in place: f32 64x64x4096 123 -> 164
+//! GFLOP/s, 32x32x2048 98 -> 184, 20x300x90000 67 -> 95; A alone in place on the Zen 4: see
+//! `DIRECT_A_MAX_COLS`.
 //! A complex A of few columns with unit row stride is read in place too, not by 1m but by
 //! splitting B (`entry_complex_a_in_place`): A's real view times B's real and imaginary parts
 //! as separate real columns, each column pair combined into complex C in the epilogue.
@@ -83,6 +87,9 @@ pub(crate) struct Bufs<R> {
     /// Likewise for A: this thread's A streams from memory (where `Blocking::a_in_place` is
     /// false, an A of few columns is read in place only then).
     stream_a: bool,
+    /// The entry pointer whose A's first block an A read in place had prefetched into L2 during
+    /// the previous entry's last block (null: none; see `Ahead`).
+    a_ahead: *const R,
 }
 
 impl<R> Bufs<R> {
@@ -94,6 +101,7 @@ impl<R> Bufs<R> {
             b_key: std::ptr::null(),
             stream_b: false,
             stream_a: false,
+            a_ahead: std::ptr::null(),
         }
     }
 }
@@ -125,6 +133,7 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
     <Entries<R> as X86<R>>::with_bufs(|bufs| {
         bufs.a_key = std::ptr::null();
         bufs.b_key = std::ptr::null();
+        bufs.a_ahead = std::ptr::null();
         // B's bytes this thread reads: one entry's columns of `rect`, times the entries that
         // own a B (one when the batch shares it); A's likewise.
         let w = if CPLX { 2 } else { 1 };
@@ -146,8 +155,13 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
                 #[cfg(all(target_arch = "x86_64", not(test)))]
                 Isa::Avx2 => <Entries<R> as X86<R>>::avx2::<CPLX, F>(&bl, d, range, rect, ptrs, bufs),
                 _ => {
-                    for p in range {
-                        entry::<Portable<R>, CPLX>(&bl, d, ptrs(p), rect, bufs);
+                    for p in range.clone() {
+                        let next_a = if p + 1 < range.end {
+                            ptrs(p + 1).0
+                        } else {
+                            std::ptr::null()
+                        };
+                        entry::<Portable<R>, CPLX>(&bl, d, ptrs(p), next_a, rect, bufs);
                     }
                 }
             }
@@ -193,9 +207,14 @@ macro_rules! x86_entries {
             ptrs: &F,
             bufs: &mut Bufs<$r>,
         ) {
-            for p in range {
+            for p in range.clone() {
+                let next_a = if p + 1 < range.end {
+                    ptrs(p + 1).0
+                } else {
+                    std::ptr::null()
+                };
                 // SAFETY: AVX2+FMA enabled here; the rest is `run`'s contract.
-                unsafe { entry::<Avx2<$r>, CPLX>(bl, d, ptrs(p), rect, bufs) }
+                unsafe { entry::<Avx2<$r>, CPLX>(bl, d, ptrs(p), next_a, rect, bufs) }
             }
         }
 
@@ -210,9 +229,14 @@ macro_rules! x86_entries {
             ptrs: &F,
             bufs: &mut Bufs<$r>,
         ) {
-            for p in range {
+            for p in range.clone() {
+                let next_a = if p + 1 < range.end {
+                    ptrs(p + 1).0
+                } else {
+                    std::ptr::null()
+                };
                 // SAFETY: AVX-512F enabled here; the rest is `run`'s contract.
-                unsafe { entry::<Avx512<$r>, CPLX>(bl, d, ptrs(p), rect, bufs) }
+                unsafe { entry::<Avx512<$r>, CPLX>(bl, d, ptrs(p), next_a, rect, bufs) }
             }
         }
 
@@ -283,6 +307,9 @@ fn room<R: Real>(v: &mut Vec<R>, len: usize) -> *mut R {
 
 /// The rectangle `rect` of one entry through the five loops.
 ///
+/// `next_a`: the next entry's A (null: none), whose first block an A read in place prefetches
+/// during this entry's last block (`Ahead`).
+///
 /// # Safety
 /// As `run`, for one entry; `S`'s instruction set is enabled.
 #[inline(always)]
@@ -290,6 +317,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
     bl: &Blocking,
     d: &Desc<S::R>,
     (a, b, c): Ptrs<S::R>,
+    next_a: *const S::R,
     rect: Rect,
     bufs: &mut Bufs<S::R>,
 ) where
@@ -318,12 +346,14 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
     // B in place the depth block only bounds A's packed block (at most DIRECT_B_MAX_ROWS rows),
     // so it may be deeper: one block for k up to `DIRECT_B_KC`, whose micro-panels of B are
     // then whole columns (prefetched as one range, `kloop`), and C is read and written once.
+    // Depth and row blocks of about equal size (rows in whole micro-panels): no short last
+    // block, whose multiply-adds could not cover the look-ahead for the next one (`Ahead`).
     let kc = if direct_b {
         (bl.kc / w).max(d.k.min(super::tuning::DIRECT_B_KC))
     } else {
-        bl.kc / w
+        balanced(d.k, bl.kc / w, 1)
     };
-    let mc = bl.mc / w;
+    let mc = balanced(rect.r1 - rect.r0, bl.mc / w, mr / w);
     let nc = bl.nc;
     let whole_a = rect.r1 - rect.r0 <= mc && d.k <= kc;
     let whole_b = rect.c1 - rect.c0 <= nc && d.k <= kc;
@@ -340,6 +370,12 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
         && rect.c1 - rect.c0 <= super::tuning::DIRECT_A_MAX_COLS;
     // With A in place and B packed, alpha is applied to B's packed block instead.
     let alpha_on_b = direct_a && !direct_b && !alpha_one;
+    // A in place, B packed: whether the previous block (of this entry or the previous one)
+    // prefetched the current one into L2 (`Ahead`).
+    let a_ahead = direct_a && !direct_b;
+    let mut prefetched = a_ahead && bufs.a_ahead == a;
+    bufs.a_ahead = std::ptr::null();
+    let esize = std::mem::size_of::<S::R>();
     let mut jc = rect.c0;
     while jc < rect.c1 {
         let ncur = nc.min(rect.c1 - jc);
@@ -378,6 +414,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                 {
                     // A block of C outside the triangle: not even packed.
                     ic += mc;
+                    prefetched = false;
                     continue;
                 }
                 let rows_real = mcur * w;
@@ -385,6 +422,29 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                 // Direct A: the full micro-panels stay in A; only a partial last one is packed,
                 // into the buffer's first panel.
                 let full = if direct_a { rows_real / mr } else { 0 };
+                // A in place: the block computed next (the next rows, else the next depth, else
+                // the next entry's first block), spread over this block's tiles.
+                let ahead = if a_ahead {
+                    let next = if ic + mc < rect.r1 {
+                        Some((a, pc, ic + mc))
+                    } else if pc + kc < d.k {
+                        Some((a, pc + kc, rect.r0))
+                    } else if !next_a.is_null() && next_a != a {
+                        bufs.a_ahead = next_a;
+                        Some((next_a, 0, rect.r0))
+                    } else {
+                        None
+                    };
+                    next.map(|(na, npc, nic)| Ahead {
+                        base: na.wrapping_offset(nic as isize * d.a_rs + npc as isize * d.a_cs).cast(),
+                        lines: (mc.min(rect.r1 - nic) * esize).div_ceil(64) + 1,
+                        tiles: npan * mpan,
+                        step: d.a_cs * esize as isize,
+                    })
+                } else {
+                    None
+                };
+                let was_prefetched = std::mem::replace(&mut prefetched, ahead.is_some());
                 let ap = room(&mut bufs.a, (mpan - full) * kr * mr);
                 if direct_a {
                     if full < mpan {
@@ -426,30 +486,32 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         } else {
                             (bp.wrapping_add(q * kr * nr) as *const S::R, nr as isize, 1)
                         };
-                        // B in place: the next micro-panel of B when it streams (above). A in
-                        // place, B packed: A's micro-panel, `tuning::DIRECT_A_AHEAD` depth steps
-                        // ahead, on the first pass over it (the later micro-panels of B find it
-                        // in L2): its rows are one short run per depth step, which the hardware
-                        // prefetchers do not follow.
-                        let (pf_on, pf) = if direct_b {
-                            (pf_block && r + 1 == mpan, tb.wrapping_offset(nr as isize * d.b_cs))
-                        } else {
-                            (r < full && q == 0, std::ptr::null())
-                        };
-                        // The first micro-panel's pass brings the rows of all the block's full
-                        // micro-panels into L2, one run per depth step: the later ones then read
-                        // L2, not a short run of each of their columns from memory apiece.
-                        let pf_block_lines = if direct_b {
-                            0
-                        } else {
-                            block_lines::<S::R>(r, q, full, mr)
-                        };
                         let (ta, a_step) = if r < full {
                             let at = ((ic + ir) as isize) * d.a_rs + (pc as isize) * d.a_cs;
                             (a.wrapping_offset(at), d.a_cs)
                         } else {
                             (ap.wrapping_add((r - full) * kr * mr) as *const S::R, mr as isize)
                         };
+                        // B in place: the next micro-panel of B when it streams (above). A in
+                        // place, B packed: A's micro-panel, `tuning::DIRECT_A_AHEAD` depth steps
+                        // ahead, into L1 on the first pass over it (the later micro-panels of B
+                        // find it in L1 or L2), and into L2 the tile's band of the next block's
+                        // rows (`Ahead`); where no block prefetched this one, the first tile
+                        // brings in all its rows instead (`first_tile_lines`).
+                        let (pf_on, pf, pf_l2) = if direct_b {
+                            (
+                                pf_block && r + 1 == mpan,
+                                tb.wrapping_offset(nr as isize * d.b_cs),
+                                L2Ahead::NONE,
+                            )
+                        } else if !was_prefetched && r == 0 && q == 0 {
+                            let l2 = first_tile_lines::<S::R>((ta, a_step), full, mr);
+                            (r < full, std::ptr::null(), l2)
+                        } else {
+                            let l2 = ahead.map_or(L2Ahead::NONE, |ah| ah.band(q * mpan + r));
+                            (r < full && q == 0 || l2.lines > 0, std::ptr::null(), l2)
+                        };
+                        let pf_l1 = !direct_b && r < full && q == 0;
                         let t = Tile {
                             kr,
                             a: ta,
@@ -459,7 +521,8 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                             b_col,
                             pf,
                             pf_on,
-                            pf_block_lines,
+                            pf_l1,
+                            pf_l2,
                             row,
                             col: jc + jr,
                             rows,
@@ -556,7 +619,12 @@ unsafe fn entry_complex_a_in_place<S: Simd>(
                             b_col: 1,
                             pf: std::ptr::null(),
                             pf_on: r < full && q == 0,
-                            pf_block_lines: block_lines::<S::R>(r, q, full, mr),
+                            pf_l1: r < full && q == 0,
+                            pf_l2: if r == 0 && q == 0 {
+                                first_tile_lines::<S::R>((ta, a_step), full, mr)
+                            } else {
+                                L2Ahead::NONE
+                            },
                             row: 2 * ic + ir,
                             col,
                             rows: mr.min(rows_real - ir),
@@ -674,7 +742,7 @@ unsafe fn split_micro<S: Simd, const MV: usize, const NR: usize, const PF: bool>
     // this tile's elements of the entry's C.
     unsafe {
         let regs =
-            kloop::<S, MV, NR, false, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, 1, NR), (t.pf, t.pf_block_lines));
+            kloop::<S, MV, NR, false, PF>(t.kr, (t.a, t.a_step), t.b, (t.b_step, 1, NR), (t.pf, t.pf_l1, t.pf_l2));
         let tile = spill::<S, MV, NR>(&regs);
         let (br, bi) = beta_of(d, t.first);
         let beta_zero = t.first && d.beta_zero;
@@ -727,16 +795,80 @@ fn beta_of<R: Arith>(d: &Desc<R>, first: bool) -> (R, R) {
     }
 }
 
-/// `Tile::pf_block_lines` for the tile of A micro-panel `r` and B micro-panel `q` of a block
-/// whose first `full` micro-panels of `mr` rows are read in place: on the first tile, the 64-byte
-/// lines that cover all of them (one more for an unaligned start), else none.
-#[inline(always)]
-fn block_lines<R>(r: usize, q: usize, full: usize, mr: usize) -> usize {
-    if r == 0 && q == 0 && full > 1 {
-        (full * mr * std::mem::size_of::<R>()).div_ceil(64) + 1
-    } else {
-        0
+/// Lines of A the in-place depth loop prefetches into L2 per depth step: `lines` 64-byte lines
+/// from `at` (bytes), `at` advancing `step` bytes per step.
+#[derive(Clone, Copy)]
+struct L2Ahead {
+    at: *const u8,
+    lines: usize,
+    step: isize,
+}
+
+impl L2Ahead {
+    const NONE: L2Ahead = L2Ahead {
+        at: std::ptr::null(),
+        lines: 0,
+        step: 0,
+    };
+}
+
+/// The block of an A read in place that the packed engine computes after the current one,
+/// prefetched into L2 while the current block's tiles run, so that its first pass (B's first
+/// micro-panel) reads L2 and not, one short run per column, memory: its rows (`lines` per
+/// column from `base`, columns `step` bytes apart) are cut into one band per tile of the current
+/// block, each tile's depth loop prefetching its band of one column per step (about a line per
+/// step). The next block has as many columns as the current one has depth steps (`balanced`
+/// blocks) and the same column stride (the same A, or the next entry's).
+#[derive(Clone, Copy)]
+struct Ahead {
+    base: *const u8,
+    lines: usize,
+    tiles: usize,
+    step: isize,
+}
+
+impl Ahead {
+    /// The band of tile `t` of the current block.
+    #[inline(always)]
+    fn band(&self, t: usize) -> L2Ahead {
+        let (lo, hi) = (t * self.lines / self.tiles, (t + 1) * self.lines / self.tiles);
+        L2Ahead {
+            at: self.base.wrapping_add(lo * 64),
+            lines: hi - lo,
+            step: self.step,
+        }
     }
+}
+
+/// The L2 prefetch of the first tile of a block of A read in place that no earlier block
+/// prefetched (A's micro-panel at `a`, `a_step` elements per depth step; the block's first `full`
+/// micro-panels of `mr` rows in place): the 64-byte lines that cover all of them (one more for an
+/// unaligned start), `tuning::DIRECT_A_AHEAD` steps ahead, past the lines the tile prefetches
+/// into L1.
+#[inline(always)]
+fn first_tile_lines<R>((a, a_step): (*const R, isize), full: usize, mr: usize) -> L2Ahead {
+    let size = std::mem::size_of::<R>();
+    let l1 = (mr * size).div_ceil(64) + 1;
+    let lines = (full * mr * size).div_ceil(64) + 1;
+    if full <= 1 {
+        return L2Ahead::NONE;
+    }
+    L2Ahead {
+        at: a
+            .wrapping_offset(a_step * super::tuning::DIRECT_A_AHEAD)
+            .cast::<u8>()
+            .wrapping_add(l1 * 64),
+        lines: lines - l1,
+        step: a_step * size as isize,
+    }
+}
+
+/// `total` cut into blocks of at most `max` (a multiple of `unit`) of about equal size: the
+/// block size, a multiple of `unit`.
+#[inline(always)]
+fn balanced(total: usize, max: usize, unit: usize) -> usize {
+    let blocks = total.div_ceil(max).max(1);
+    total.div_ceil(blocks).div_ceil(unit) * unit
 }
 
 /// Where a block of C lies with respect to a triangle.
@@ -991,13 +1123,14 @@ struct Tile<R> {
     b_col: isize,
     /// B in place: where the depth loop prefetches, `pf_bytes` per step, the B elements the
     /// next tile reads (`pf_on`: when B streams from memory and that range is contiguous). B
-    /// packed (`pf` unused): `pf_on` when A is in place and the depth loop prefetches it ahead.
+    /// packed (`pf` unused): `pf_on` when A is in place and the depth loop prefetches it.
     pf: *const R,
     pf_on: bool,
-    /// A in place (`pf_on`, B packed): 64-byte lines of A's block, from this micro-panel's
-    /// first row, the depth loop also prefetches into L2 per step (the first micro-panel of a
-    /// block brings in the whole block's rows; 0 for the others).
-    pf_block_lines: usize,
+    /// A in place (`pf_on`, B packed): whether the depth loop prefetches the tile's own A rows
+    /// `tuning::DIRECT_A_AHEAD` steps ahead into L1 (on the first pass over them) ...
+    pf_l1: bool,
+    /// ... and which lines of A it prefetches into L2 per step (`Ahead`, `first_tile_lines`).
+    pf_l2: L2Ahead,
     row: usize,
     col: usize,
     rows: usize,
@@ -1028,7 +1161,8 @@ where
             unsafe {
                 match (t.cols, t.b_col != 1 || t.b_step != bl.nr as isize) {
                     (1..=4, false) if t.pf_on => micro::<S, CPLX, $mv, 4, false, true>(bl, d, t, c),
-                    (5..=8, false) if t.pf_on => micro::<S, CPLX, $mv, 8, false, true>(bl, d, t, c),
+                    (5 | 6, false) if t.pf_on => micro::<S, CPLX, $mv, 6, false, true>(bl, d, t, c),
+                    (7 | 8, false) if t.pf_on => micro::<S, CPLX, $mv, 8, false, true>(bl, d, t, c),
                     (9..=12, false) if t.pf_on => micro::<S, CPLX, $mv, 12, false, true>(bl, d, t, c),
                     (1, false) => micro::<S, CPLX, $mv, 1, false, false>(bl, d, t, c),
                     (2, false) => micro::<S, CPLX, $mv, 2, false, false>(bl, d, t, c),
@@ -1086,7 +1220,7 @@ const fn pf_bytes<R>(nr: usize) -> usize {
 /// `nr` apart and column `j` at `j`; in place (`DB`): column `j` at `j * b_col`, columns past
 /// `cols` reading column `cols - 1`), accumulated in registers. `PF`: with B in place, prefetch
 /// the range at `pf` into L2 (the next micro-panel of B); with B packed (A in place), prefetch
-/// A's rows `tuning::DIRECT_A_AHEAD` steps ahead into L1.
+/// A's rows `tuning::DIRECT_A_AHEAD` steps ahead into L1 (`pf_l1`) and the lines `pf_l2` into L2.
 ///
 /// # Safety
 /// Each of the `kr` steps of `a` holds `MV * LANES` readable elements; `b` holds `kr` steps of
@@ -1099,7 +1233,7 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const
     (a, a_step): (*const S::R, isize),
     b: *const S::R,
     (b_step, b_col, cols): (isize, isize, usize),
-    (pf, pf_block_lines): (*const S::R, usize),
+    (pf, pf_l1, pf_l2): (*const S::R, bool, L2Ahead),
 ) -> [[S::V; MV]; NR] {
     let lanes = S::LANES;
     // SAFETY: this function's contract.
@@ -1120,17 +1254,21 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const
         // per depth step (at least the NR elements of B one step reads).
         let pf_bytes = const { pf_bytes::<S::R>(NR) };
         let mut pfp = pf.cast::<u8>();
+        let mut l2p = pf_l2.at;
         for _ in 0..kr {
             if PF && !DB {
                 // A in place: its rows `DIRECT_A_AHEAD` steps on (whole lines, which an
-                // unaligned micro-panel column straddles one more of).
-                let p = ap.wrapping_offset(a_step * super::tuning::DIRECT_A_AHEAD).cast::<u8>();
-                for line in 0..const { (MV * S::LANES * std::mem::size_of::<S::R>()).div_ceil(64) + 1 } {
-                    prefetch::<false, _>(p.wrapping_add(line * 64));
+                // unaligned micro-panel column straddles one more of), and the L2 lines.
+                if pf_l1 {
+                    let p = ap.wrapping_offset(a_step * super::tuning::DIRECT_A_AHEAD).cast::<u8>();
+                    for line in 0..const { (MV * S::LANES * std::mem::size_of::<S::R>()).div_ceil(64) + 1 } {
+                        prefetch::<false, _>(p.wrapping_add(line * 64));
+                    }
                 }
-                for line in const { (MV * S::LANES * std::mem::size_of::<S::R>()).div_ceil(64) + 1 }..pf_block_lines {
-                    prefetch::<true, _>(p.wrapping_add(line * 64));
+                for line in 0..pf_l2.lines {
+                    prefetch::<true, _>(l2p.wrapping_add(line * 64));
                 }
+                l2p = l2p.wrapping_offset(pf_l2.step);
             }
             if PF && DB {
                 for line in 0..pf_bytes / 64 {
@@ -1194,7 +1332,7 @@ unsafe fn micro<S: Simd, const CPLX: bool, const MV: usize, const NR: usize, con
             (t.a, t.a_step),
             t.b,
             (t.b_step, t.b_col, t.cols),
-            (t.pf, t.pf_block_lines),
+            (t.pf, t.pf_l1, t.pf_l2),
         );
         // The accumulators leave the registers here, once: the stores below index them with
         // values the compiler does not unroll, and when those indexed the depth loop's own array

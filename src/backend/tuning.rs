@@ -251,6 +251,14 @@ pub(crate) const STREAM_BYTES: usize = 1 << 24;
 /// f64 (32 MiB) 26.2 / 36.0. So on AVX2 A is read in place only from [`STREAM_BYTES`] per thread
 /// (or with B in place too). (Before the look-ahead the Xeon kept A packed for tall blocks: f64
 /// 1024x64x256 one thread packed 70 against 65 in place.)
+///
+/// Since each block of A in place is prefetched into L2 during the block before it
+/// (`packed::Ahead`; the table above was measured with the first tile of each block bringing it
+/// in), A in place streams faster still: `engine_probe ... packed`, 2 threads, Zen 4, GFLOP/s
+/// before / after, AVX-512 and the AVX2 kernels: f64 300x20x300 x 300 72 / 87 and 48 / 67, f32
+/// 138 / 177 and 104 / 142; f64 90000x20x300 65 / 85 and 46 / 62, f32 163 / 187 and 96 / 137;
+/// f64 300x20x90000 61-68 / 85-86; f64 1024x64x1024 x 8 81 / 95; in the caches level (f64
+/// 300x20x300 x 8 98.5 / 99; 96x16x96 x 256 85 / 83, f32 173 / 168).
 pub(crate) const DIRECT_A_MAX_COLS: usize = 64;
 
 /// How many depth steps ahead the packed engine's microkernel prefetches an A read in place
