@@ -49,6 +49,8 @@ mod scalar;
 mod views;
 
 pub use backend::small::Isa;
+#[doc(hidden)]
+pub use backend::tuning::set_half_tail;
 pub use backend::tuning::PackedBlocking;
 pub use backend::{CpuBackend, CpuEngine};
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};

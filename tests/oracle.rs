@@ -849,6 +849,42 @@ fn packed_engine_in_place_operands() {
     packed_in_place::<Complex64>(44);
 }
 
+/// The packed engine's half-width tails (`tuning::half_tail`, forced on here: by default only
+/// CPUs that run AVX-512 on 256-bit units take them): a tile whose last vector of rows is at most
+/// half full computes those rows with the 256-bit kernels. Rows at every such tail (one row, half
+/// a vector, a head of one and of two vectors, a tile of the tail alone), with A and B packed or
+/// in place, across depth blocks.
+fn packed_half_tails<T: Scalar>(seed: u64) {
+    packed_on_shapes::<T>(seed, "half tail", true, |bl| {
+        let lanes = bl.mr / 2;
+        let mut shapes = vec![];
+        for m in [
+            1,
+            lanes / 2,
+            lanes + 1,
+            lanes + lanes / 2,
+            2 * lanes + 1,
+            3 * lanes + lanes / 2 - 1,
+        ] {
+            for (n, k) in [(1, 7), (20, 2 * bl.kc + 3), (bl.nr + 1, 5), (70, 33)] {
+                shapes.push((m.max(1), n, k, 1 + shapes.len() % 3));
+            }
+        }
+        shapes.push((100, 70, 40, 2));
+        shapes
+    });
+}
+
+#[test]
+fn packed_engine_half_width_tails() {
+    tensorblas::set_half_tail(Some(true));
+    packed_half_tails::<f32>(51);
+    packed_half_tails::<f64>(52);
+    packed_half_tails::<Complex32>(53);
+    packed_half_tails::<Complex64>(54);
+    tensorblas::set_half_tail(None);
+}
+
 /// The packed engine's two thread splits (the batch over the threads; each entry's C in one
 /// rectangle per thread, by columns or by rows) give the oracle's answer and the same bits for
 /// every thread count.

@@ -42,6 +42,10 @@
 //! that lie outside it (about half of the multiply-adds for a square C); a micro-tile the
 //! diagonal crosses is computed whole and stores only its elements in the triangle.
 //!
+//! On a CPU that runs AVX-512 on 256-bit units (Zen 4, `tuning::half_tail`), a tile whose last
+//! vector of rows is at most half full computes those rows with the 256-bit kernels
+//! (`Simd::Half`), at half the cost of a 512-bit vector: a 20-row f32 tile is 16 + 4 rows.
+//!
 //! C is never packed: a tile whose rows are contiguous (the real view's rows, for complex types
 //! when `beta` is real) is written with vector (masked at the edge) stores, any other through a
 //! small array and scalar stores. `beta` applies on the first depth block only; `beta == 0`
@@ -129,7 +133,10 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
     Portable<R>: Simd<R = R>,
     Entries<R>: X86<R>,
 {
-    let bl = super::tuning::blocking(isa, std::mem::size_of::<R>());
+    let bl = Blocking {
+        half_tail: super::tuning::half_tail(isa),
+        ..super::tuning::blocking(isa, std::mem::size_of::<R>())
+    };
     <Entries<R> as X86<R>>::with_bufs(|bufs| {
         bufs.a_key = std::ptr::null();
         bufs.b_key = std::ptr::null();
@@ -500,7 +507,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                         // brings in all its rows instead (`first_tile_lines`).
                         let (pf_on, pf, pf_l2) = if direct_b {
                             (
-                                pf_block && r + 1 == mpan,
+                                pf_block && r == 0,
                                 tb.wrapping_offset(nr as isize * d.b_cs),
                                 L2Ahead::NONE,
                             )
@@ -1110,6 +1117,7 @@ unsafe fn pack_b<S: Simd, const CPLX: bool>(
 
 /// One microkernel call: packed A micro-panel (`kr x mr`), packed B micro-panel (`kr x nr`),
 /// and where its `rows x cols` result goes in C (real row index of C's real view, column).
+#[derive(Clone, Copy)]
 struct Tile<R> {
     kr: usize,
     /// A's micro-panel: packed (`a_step = mr`) or A's own full-height columns (`a_step` = its
@@ -1154,6 +1162,48 @@ unsafe fn tile<S: Simd, const CPLX: bool>(bl: &Blocking, d: &Desc<S::R>, t: &Til
 where
     S::R: Arith,
 {
+    let rem = t.rows % S::LANES;
+    if bl.half_tail && <S::Half as Simd>::LANES < S::LANES && rem != 0 && rem <= <S::Half as Simd>::LANES {
+        let head = t.rows - rem;
+        // SAFETY: forwarded; the head's rows are whole vectors of the tile's, the tail's the
+        // rest, in the same micro-panel (each of its depth steps holds mr >= rows elements).
+        unsafe {
+            if head == 0 {
+                tile_k::<S::Half, CPLX, true>(bl, d, t, c);
+            } else {
+                tile_k::<S, CPLX, false>(bl, d, &Tile { rows: head, ..*t }, c);
+                let tail = Tile {
+                    a: t.a.wrapping_add(head),
+                    row: t.row + head,
+                    rows: rem,
+                    pf_on: false,
+                    pf_l1: false,
+                    pf_l2: L2Ahead::NONE,
+                    ..*t
+                };
+                tile_k::<S::Half, CPLX, true>(bl, d, &tail, c);
+            }
+        }
+    } else {
+        // SAFETY: forwarded.
+        unsafe { tile_k::<S, CPLX, false>(bl, d, t, c) }
+    }
+}
+
+/// `tile` on the kernels of `S` (`S::LANES` rows per vector; `TAIL`: at most one vector of
+/// rows, the half-width tail of a split tile, whose kernels are compiled for one vector only).
+///
+/// # Safety
+/// As `tile`; with `TAIL`, `t.rows <= S::LANES`.
+#[inline(always)]
+unsafe fn tile_k<S: Simd, const CPLX: bool, const TAIL: bool>(
+    bl: &Blocking,
+    d: &Desc<S::R>,
+    t: &Tile<S::R>,
+    c: *mut S::R,
+) where
+    S::R: Arith,
+{
     macro_rules! arms {
         ($mv:literal) => {
             // SAFETY: forwarded contract; every width is at most nr (the widths below nr are
@@ -1183,7 +1233,7 @@ where
             }
         };
     }
-    if t.rows > S::LANES && bl.mv >= 2 {
+    if !TAIL && t.rows > S::LANES && bl.mv >= 2 {
         arms!(2)
     } else {
         arms!(1)

@@ -34,6 +34,10 @@ pub(crate) struct Blocking {
     /// Whether an A of at most [`DIRECT_A_MAX_COLS`] columns is read in place also when it
     /// stays in the caches (else only when it streams, [`STREAM_BYTES`], or B is in place too).
     pub a_in_place: bool,
+    /// Whether a tile whose last vector of rows is at most half full computes that part with
+    /// the half-width kernels (`Simd::Half`): a property of the CPU, not of the instruction set,
+    /// so the table says false and the packed engine sets it from [`half_tail`].
+    pub half_tail: bool,
 }
 
 impl Blocking {
@@ -61,6 +65,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             mc: 192,
             nc: 3072,
             a_in_place: true,
+            half_tail: false,
         },
         (Isa::Avx512, _) => Blocking {
             lanes: 8,
@@ -70,6 +75,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             mc: 144,
             nc: 3072,
             a_in_place: true,
+            half_tail: false,
         },
         (Isa::Avx2, 4) => Blocking {
             lanes: 8,
@@ -79,6 +85,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             mc: 144,
             nc: 3072,
             a_in_place: false,
+            half_tail: false,
         },
         (Isa::Avx2, _) => Blocking {
             lanes: 4,
@@ -88,6 +95,7 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             mc: 72,
             nc: 3072,
             a_in_place: false,
+            half_tail: false,
         },
         (_, _) => Blocking {
             lanes: 4,
@@ -97,8 +105,45 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
             mc: 64,
             nc: 2048,
             a_in_place: false,
+            half_tail: false,
         },
     }
+}
+
+/// Whether the packed engine computes the last rows of a tile with the half-width kernels when
+/// they fill at most half a vector (`Blocking::half_tail`): on AVX-512 on a CPU that runs it on
+/// 256-bit units (`small::avx512_on_256_bit_units`, AMD Zen 4), where a 256-bit FMA costs half a
+/// 512-bit one, e.g. a 20-row tile in f32 is 16 rows of 512-bit FMAs plus 4 of 256-bit ones (1.5
+/// instead of 2 vectors' time per column), in f64 a 4-row tile half the time. On CPUs with
+/// full-width 512-bit units both cost the same and the split would only add B's broadcasts.
+/// `engine_probe MxNxK BATCH 2 packed {s,d}` and `ttm_probe 300 20` (Tucker's mode-2 product, B
+/// in place), AMD EPYC Zen 4, GFLOP/s without / with: f32 20x90000x300 129-133 / 158-165,
+/// 20x300x300 x 300 121-124 / 148-153, 36^3 x 4096 96-109 / 115-117, 100^3 x 64 168 / 175-176, f64
+/// 100^3 x 64 90 / 92; the mode-2 product f32 8.3 / 6.8-7.0 ms, f64 12.1-13.7 / 11.2-12.1 ms
+/// (with B's next micro-panel prefetched during the first A micro-panel of each B micro-panel
+/// rather than the last, which the cheaper tail left too little time for).
+pub(crate) fn half_tail(isa: Isa) -> bool {
+    match HALF_TAIL.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => false,
+        2 => isa == Isa::Avx512,
+        _ => isa == Isa::Avx512 && super::small::avx512_on_256_bit_units(),
+    }
+}
+
+/// [`half_tail`]'s override: 0 none, 1 off, 2 on (AVX-512).
+static HALF_TAIL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Forces the packed engine's half-width tail tiles on (`Some(true)`, AVX-512 only) or off
+/// (`Some(false)`) for the whole process, or back to the CPU's choice (`None`): for tests and
+/// measurements on CPUs of either kind. Results are correct either way.
+#[doc(hidden)]
+pub fn set_half_tail(v: Option<bool>) {
+    let code = match v {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    };
+    HALF_TAIL.store(code, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Below this many multiply-adds in a whole call (batch * m * n * k, about 5-15 us on one

@@ -74,3 +74,31 @@ impl Isa {
         }
     }
 }
+
+/// Whether this CPU runs AVX-512 on 256-bit units (each 512-bit FMA takes both of its two 256-bit
+/// FMA pipes, so a 256-bit FMA costs half a 512-bit one): AMD's Zen 4 (family 19h with AVX-512F;
+/// Zen 3, the other family 19h cores, has no AVX-512). Intel's AVX-512 cores and Zen 5 execute
+/// 512-bit FMAs at full width.
+pub(crate) fn avx512_on_256_bit_units() -> bool {
+    static HALF: OnceLock<bool> = OnceLock::new();
+    *HALF.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !Isa::Avx512.is_supported() {
+                return false;
+            }
+            // CPUID leaves 0 (vendor) and 1 (family) exist on every x86_64 CPU.
+            let (v, f) = (std::arch::x86_64::__cpuid(0), std::arch::x86_64::__cpuid(1));
+            let amd = [v.ebx, v.edx, v.ecx] == [0x6874_7541, 0x6974_6e65, 0x444d_4163]; // "AuthenticAMD"
+            let base = (f.eax >> 8) & 0xf;
+            let family = if base == 0xf {
+                base + ((f.eax >> 20) & 0xff)
+            } else {
+                base
+            };
+            amd && family == 0x19
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}

@@ -24,6 +24,7 @@
 mod isa;
 pub(crate) mod simd;
 
+pub(crate) use isa::avx512_on_256_bit_units;
 pub use isa::Isa;
 
 use crate::job::{EntryPtrs, Job};

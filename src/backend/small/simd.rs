@@ -37,6 +37,9 @@ impl Real for f64 {
 pub(crate) trait Simd: Copy {
     type R: Real;
     type V: Copy;
+    /// The instruction set's kernels at half the vector width where that halves their cost
+    /// (AVX-512: the AVX2 ones), else the same kernels (see `tuning::half_tail`).
+    type Half: Simd<R = Self::R>;
     const LANES: usize;
     unsafe fn zero() -> Self::V;
     unsafe fn splat(x: Self::R) -> Self::V;
@@ -89,6 +92,7 @@ macro_rules! portable {
         impl Simd for Portable<$r> {
             type R = $r;
             type V = [$r; 4];
+            type Half = Self;
             const LANES: usize = 4;
             #[inline(always)]
             unsafe fn zero() -> Self::V {
@@ -238,6 +242,7 @@ mod x86 {
     impl Simd for Avx2<f32> {
         type R = f32;
         type V = __m256;
+        type Half = Self;
         const LANES: usize = 8;
         #[inline(always)]
         unsafe fn zero() -> __m256 {
@@ -300,6 +305,7 @@ mod x86 {
     impl Simd for Avx2<f64> {
         type R = f64;
         type V = __m256d;
+        type Half = Self;
         const LANES: usize = 4;
         #[inline(always)]
         unsafe fn zero() -> __m256d {
@@ -371,6 +377,7 @@ mod x86 {
     impl Simd for Avx512<f32> {
         type R = f32;
         type V = __m512;
+        type Half = Avx2<f32>;
         const LANES: usize = 16;
         #[inline(always)]
         unsafe fn zero() -> __m512 {
@@ -439,6 +446,7 @@ mod x86 {
     impl Simd for Avx512<f64> {
         type R = f64;
         type V = __m512d;
+        type Half = Avx2<f64>;
         const LANES: usize = 8;
         #[inline(always)]
         unsafe fn zero() -> __m512d {
