@@ -112,6 +112,16 @@ const WARM_MAX_IT: usize = 40;
 /// hundred times the rounding of one product with the matrix.
 const WARM_TOL: f64 = 1e-12;
 
+/// The convergence threshold of [`leading_eigenvectors_warm`] for a Gram matrix computed in a
+/// type of machine epsilon `eps`: [`WARM_TOL`], or four ulps of that type where they are larger
+/// (f32: 4.8e-7). A Gram computed in f32 carries rounding of about its epsilon times the top
+/// eigenvalue (the previous sweep's converged block starts each sweep at a residual of 4-5e-8
+/// at 300³ R20, against 1e-14-5e-13 in f64), so vectors converged past it are not more accurate,
+/// only one more product slower; the errors stay within 1e-10 of f64's.
+pub(crate) fn warm_tol(eps: f64) -> f64 {
+    WARM_TOL.max(4.0 * eps)
+}
+
 /// `C = op(A) B` for column-major f64 matrices (`C` is `m x n`, `B` is `k x n`; `A` is `m x k`,
 /// or `k x m` with `at`), on the tensorblas engine.
 #[allow(clippy::too_many_arguments)]
@@ -154,8 +164,8 @@ fn orthonormalize(h: &Handle, z: &mut [f64], n: usize, b: usize) {
 /// rather than `λ_{r+1} / λ_r`. Each iteration costs one `n x n x b` product and a few
 /// `n x b x b` ones (on the tensorblas engine) and a `b x b` eigenproblem, against the dense
 /// solver's `O(n³)` with all `n` vectors. Converged when every one of the `r` leading Ritz pairs
-/// has a residual `‖S x − θ x‖ <= 1e-12 · |θ_1|` (then the vectors agree with the dense solver's
-/// to about `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the residuals shrink by less than a factor
+/// has a residual `‖S x − θ x‖ <= tol · |θ_1|` ([`warm_tol`]: 1e-12 for f64 data; then the vectors
+/// agree with the dense solver's to about `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the residuals shrink by less than a factor
 /// 0.6 per iteration after the fourth (a gap too small to pay) or after 40 iterations. The next
 /// block is `S X` with each Ritz vector's image divided by its Ritz value (close to `X`, whose
 /// columns are orthonormal), orthonormalized by CholeskyQR2.
@@ -165,6 +175,7 @@ pub(crate) fn leading_eigenvectors_warm(
     n: usize,
     r: usize,
     start: &[f64],
+    tol: f64,
     state: &mut WarmState,
 ) -> Warm {
     let b = r + r.max(8);
@@ -225,7 +236,7 @@ pub(crate) fn leading_eigenvectors_warm(
                 .sqrt();
             worst = worst.max(res / top);
         }
-        if worst <= WARM_TOL {
+        if worst <= tol {
             let out = flipped_columns(n, r, |i, k| x[i + k * n]);
             state.block = x;
             return Warm::Vectors(out);
@@ -290,7 +301,7 @@ mod tests {
             .collect();
         let dense = leading_eigenvectors(&s, n, r).unwrap();
         let h = Handle::new().unwrap();
-        match leading_eigenvectors_warm(&h, &s, n, r, &start, &mut WarmState::default()) {
+        match leading_eigenvectors_warm(&h, &s, n, r, &start, WARM_TOL, &mut WarmState::default()) {
             Warm::Vectors(v) => {
                 let d = v.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 assert!(d <= 1e-10, "vectors differ by {d}");
@@ -308,12 +319,12 @@ mod tests {
         let start: Vec<f64> = (0..n * r).map(|o| ((o * 13 % 7) as f64 - 3.0) / 3.0).collect();
         let h = Handle::new().unwrap();
         assert!(matches!(
-            leading_eigenvectors_warm(&h, &s, n, r, &start, &mut WarmState::default()),
+            leading_eigenvectors_warm(&h, &s, n, r, &start, WARM_TOL, &mut WarmState::default()),
             Warm::Dense
         ));
         // A block as large as half the matrix: the dense solver directly.
         assert!(matches!(
-            leading_eigenvectors_warm(&h, &s, 20, 8, &start[..160], &mut WarmState::default()),
+            leading_eigenvectors_warm(&h, &s, 20, 8, &start[..160], WARM_TOL, &mut WarmState::default()),
             Warm::Dense
         ));
     }

@@ -51,9 +51,12 @@ pub trait Real: tensorblas::Scalar + PartialOrd {
     fn to_f64(self) -> f64;
     /// From f64 (rounded).
     fn from_f64(v: f64) -> Self;
+    /// Machine epsilon of the type, as f64.
+    const EPSILON: f64;
 }
 
 impl Real for f32 {
+    const EPSILON: f64 = f32::EPSILON as f64;
     fn to_f64(self) -> f64 {
         self as f64
     }
@@ -63,6 +66,7 @@ impl Real for f32 {
 }
 
 impl Real for f64 {
+    const EPSILON: f64 = f64::EPSILON;
     fn to_f64(self) -> f64 {
         self
     }
@@ -421,7 +425,7 @@ fn factor<T: Real>(
             match warm {
                 Some((start, state)) if !state.dense => {
                     let v: Vec<f64> = start.data.iter().map(|v| v.to_f64()).collect();
-                    match eig::leading_eigenvectors_warm(h, &s, i, r, &v, state) {
+                    match eig::leading_eigenvectors_warm(h, &s, i, r, &v, eig::warm_tol(<T as Real>::EPSILON), state) {
                         eig::Warm::Vectors(u) => u,
                         eig::Warm::Dense => {
                             state.dense = true;
