@@ -404,15 +404,16 @@ fn error_ratio([num, den]: [f64; 2]) -> f64 {
 /// largest-magnitude entry is positive (TensorLy's `svd_flip`).
 ///
 /// `warm`: with [`Solver::GramSubspace`], the mode's current factor to start the subspace
-/// iteration from and the iteration's state kept across sweeps (its last block, and whether the
-/// mode fell back to the dense solver, which it then keeps); `None` runs the dense solver.
+/// iteration from (`None`: seeded random vectors, the HOSVD init) and the iteration's state kept
+/// across sweeps (its last block, and whether the mode fell back to the dense solver, which it
+/// then keeps); `None` runs the dense solver.
 fn factor<T: Real>(
     h: &Handle,
     w: &TensorView<'_, T>,
     mode: usize,
     r: usize,
     solver: Solver,
-    warm: Option<(&Matrix<T>, &mut eig::WarmState)>,
+    warm: Option<(Option<&Matrix<T>>, &mut eig::WarmState)>,
 ) -> Result<Matrix<T>, TuckerError> {
     let i = w.shape[mode];
     let cols = match solver {
@@ -424,7 +425,12 @@ fn factor<T: Real>(
             let s = gram(h, w, mode)?;
             match warm {
                 Some((start, state)) if !state.dense => {
-                    let v: Vec<f64> = start.data.iter().map(|v| v.to_f64()).collect();
+                    // No factor yet (the HOSVD init): seeded random vectors, the block then kept
+                    // for the first sweep.
+                    let v: Vec<f64> = match start {
+                        Some(f) => f.data.iter().map(|v| v.to_f64()).collect(),
+                        None => uniform(0x005E_ED0F_1A17, i * r).into_iter().map(|v| v - 0.5).collect(),
+                    };
                     match eig::leading_eigenvectors_warm(h, &s, i, r, &v, eig::warm_tol(<T as Real>::EPSILON), state) {
                         eig::Warm::Vectors(u) => u,
                         eig::Warm::Dense => {
@@ -598,6 +604,9 @@ pub(crate) fn hooi_in<T: Real>(
     }
     let norm2 = nv[0];
 
+    // Per mode: the warm subspace iteration's state across sweeps (Solver::GramSubspace), seeded
+    // by the HOSVD init's solve.
+    let mut warm: Vec<eig::WarmState> = (0..n).map(|_| eig::WarmState::default()).collect();
     // Initial factors (None = mode not decomposed).
     let mut factors: Vec<Option<Matrix<T>>> = vec![None; n];
     let given = |fs: &[Matrix<T>], factors: &mut Vec<Option<Matrix<T>>>| -> Result<(), TuckerError> {
@@ -650,7 +659,7 @@ pub(crate) fn hooi_in<T: Real>(
         }
         Init::Svd => {
             for &m in modes {
-                factors[m] = Some(factor(h, x, m, ranks[m], opts.solver, None)?);
+                factors[m] = Some(factor(h, x, m, ranks[m], opts.solver, Some((None, &mut warm[m])))?);
             }
         }
         Init::StHosvd if g.distributed() => {
@@ -733,8 +742,6 @@ pub(crate) fn hooi_in<T: Real>(
     let mut rec_errors = Vec::new();
     let mut converged = false;
     let mut core: Option<Dense<T>> = None;
-    // Per mode: the warm subspace iteration's state across sweeps (Solver::GramSubspace).
-    let mut warm: Vec<eig::WarmState> = (0..n).map(|_| eig::WarmState::default()).collect();
     for it in 0..opts.n_iter_max {
         // Half A from X contracted with the (old) factors of half B and the fixed modes; then
         // half B from X contracted with the new factors of half A and the fixed modes.
@@ -769,7 +776,7 @@ pub(crate) fn hooi_in<T: Real>(
                     (None, None) => x.clone(),
                 };
                 let start = factors[m].as_ref().expect("factor of a decomposed mode");
-                let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((start, &mut warm[m])))?;
+                let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((Some(start), &mut warm[m])))?;
                 g.share(&mut f.data);
                 // The core from the last update of the sweep: W ×_m U_mᵀ (no extra pass).
                 if last_half && k + 1 == upd.len() {
