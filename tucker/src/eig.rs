@@ -156,9 +156,10 @@ fn orthonormalize(h: &Handle, z: &mut [f64], n: usize, b: usize) {
 }
 
 /// The eigenvectors of the `r` largest eigenvalues of the symmetric `n x n` matrix `s`
-/// (column-major, lower triangle read) by subspace iteration with Rayleigh–Ritz, started from
-/// `state`'s block of the previous call when it has one, else from `start` (`n x r`, e.g. the
-/// factor of the previous HOOI sweep; need not be orthonormal) and seeded extra vectors.
+/// (column-major, both triangles: `tensor::gram` mirrors its SYRK's) by subspace iteration with
+/// Rayleigh–Ritz, started from `state`'s block of the previous call when it has one, else from
+/// `start` (`n x r`, e.g. the factor of the previous HOOI sweep; need not be orthonormal) and
+/// seeded extra vectors.
 ///
 /// The block holds `b = r + max(r, 8)` vectors, so the rate per iteration is `λ_{b+1} / λ_r`
 /// rather than `λ_{r+1} / λ_r`. Each iteration costs one `n x n x b` product and a few
@@ -182,13 +183,7 @@ pub(crate) fn leading_eigenvectors_warm(
     if b * 2 > n || start.len() != n * r {
         return Warm::Dense;
     }
-    // The whole symmetric matrix from its lower triangle.
-    let mut sm = s[..n * n].to_vec();
-    for j in 0..n {
-        for i in j + 1..n {
-            sm[j + i * n] = sm[i + j * n];
-        }
-    }
+    let sm = &s[..n * n];
     let mut v = if state.block.len() == n * b {
         std::mem::take(&mut state.block)
     } else {
@@ -207,7 +202,7 @@ pub(crate) fn leading_eigenvectors_warm(
     let (mut hm, mut wd) = (vec![0.0; b * b], vec![0.0; b * b]);
     let mut last = f64::INFINITY;
     for it in 0..WARM_MAX_IT {
-        mul(h, false, (n, b, n), &sm, &v, &mut y);
+        mul(h, false, (n, b, n), sm, &v, &mut y);
         mul(h, true, (b, b, n), &v, &y, &mut hm);
         let hs = Mat::from_fn(b, b, |i, j| 0.5 * (hm[i + j * b] + hm[j + i * b]));
         let Ok(e) = hs.self_adjoint_eigen(Side::Lower) else {
