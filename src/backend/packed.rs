@@ -409,9 +409,10 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
             let first = pc == 0;
             // B in place with whole columns back to back (unit row stride, column stride k, all
             // of k in this block) and streaming: the next micro-panel's `nr` columns are one
-            // range starting `nr` columns on, which the last A micro-panel's depth loop of each
+            // range starting `nr` columns on, which the first A micro-panel's depth loop of each
             // B micro-panel prefetches (the hardware prefetchers do not follow its `nr` short
-            // column streams from DRAM; see `kloop`).
+            // column streams from DRAM; see `kloop`; the last one, with a half-width tail, had
+            // too little time left to cover it).
             let pf_block = direct_b && bufs.stream_b && d.b_rs == 1 && d.b_cs == d.k as isize && kcur == d.k;
             let mut ic = rect.r0;
             while ic < rect.r1 {

@@ -405,8 +405,8 @@ fn error_ratio([num, den]: [f64; 2]) -> f64 {
 ///
 /// `warm`: with [`Solver::GramSubspace`], the mode's current factor to start the subspace
 /// iteration from (`None`: seeded random vectors, the HOSVD init) and the iteration's state kept
-/// across sweeps (its last block, and whether the mode fell back to the dense solver, which it
-/// then keeps); `None` runs the dense solver.
+/// across sweeps (its last block, and whether a sweep's update fell back to the dense solver,
+/// which the mode then keeps); `None` runs the dense solver.
 fn factor<T: Real>(
     h: &Handle,
     w: &TensorView<'_, T>,
@@ -434,7 +434,10 @@ fn factor<T: Real>(
                     match eig::leading_eigenvectors_warm(h, &s, i, r, &v, eig::warm_tol(<T as Real>::EPSILON), state) {
                         eig::Warm::Vectors(u) => u,
                         eig::Warm::Dense => {
-                            state.dense = true;
+                            // A sweep's update that does not converge keeps its mode on the
+                            // dense solver; the init's (the whole tensor's Gram, whose gap may
+                            // be smaller than its projections') leaves the sweeps to try.
+                            state.dense = start.is_some();
                             eig::leading_eigenvectors(&s, i, r)?
                         }
                     }
