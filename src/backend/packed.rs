@@ -163,17 +163,23 @@ pub(crate) unsafe fn run<R: Arith, const CPLX: bool, F: Fn(usize) -> Ptrs<R>>(
                 Isa::Avx2 => <Entries<R> as X86<R>>::avx2::<CPLX, F>(&bl, d, range, rect, ptrs, bufs),
                 _ => {
                     for p in range.clone() {
-                        let next_a = if p + 1 < range.end {
-                            ptrs(p + 1).0
-                        } else {
-                            std::ptr::null()
-                        };
-                        entry::<Portable<R>, CPLX>(&bl, d, ptrs(p), next_a, rect, bufs);
+                        entry::<Portable<R>, CPLX>(&bl, d, ptrs(p), next_a(ptrs, p, range.end), rect, bufs);
                     }
                 }
             }
         }
     })
+}
+
+/// The A of entry `p + 1` when it is still before `end` (null otherwise): what `entry` prefetches
+/// after entry `p`'s last block (`Ahead`).
+#[inline(always)]
+fn next_a<R, F: Fn(usize) -> Ptrs<R>>(ptrs: &F, p: usize, end: usize) -> *const R {
+    if p + 1 < end {
+        ptrs(p + 1).0
+    } else {
+        std::ptr::null()
+    }
 }
 
 /// Per real type: its thread-local buffers and its `#[target_feature]` entry points (a trait so
@@ -215,13 +221,8 @@ macro_rules! x86_entries {
             bufs: &mut Bufs<$r>,
         ) {
             for p in range.clone() {
-                let next_a = if p + 1 < range.end {
-                    ptrs(p + 1).0
-                } else {
-                    std::ptr::null()
-                };
                 // SAFETY: AVX2+FMA enabled here; the rest is `run`'s contract.
-                unsafe { entry::<Avx2<$r>, CPLX>(bl, d, ptrs(p), next_a, rect, bufs) }
+                unsafe { entry::<Avx2<$r>, CPLX>(bl, d, ptrs(p), next_a(ptrs, p, range.end), rect, bufs) }
             }
         }
 
@@ -237,13 +238,8 @@ macro_rules! x86_entries {
             bufs: &mut Bufs<$r>,
         ) {
             for p in range.clone() {
-                let next_a = if p + 1 < range.end {
-                    ptrs(p + 1).0
-                } else {
-                    std::ptr::null()
-                };
                 // SAFETY: AVX-512F enabled here; the rest is `run`'s contract.
-                unsafe { entry::<Avx512<$r>, CPLX>(bl, d, ptrs(p), next_a, rect, bufs) }
+                unsafe { entry::<Avx512<$r>, CPLX>(bl, d, ptrs(p), next_a(ptrs, p, range.end), rect, bufs) }
             }
         }
 
@@ -445,7 +441,7 @@ unsafe fn entry<S: Simd, const CPLX: bool>(
                     };
                     next.map(|(na, npc, nic)| Ahead {
                         base: na.wrapping_offset(nic as isize * d.a_rs + npc as isize * d.a_cs).cast(),
-                        lines: (mc.min(rect.r1 - nic) * esize).div_ceil(64) + 1,
+                        lines: span_lines(mc.min(rect.r1 - nic) * esize),
                         tiles: npan * mpan,
                         step: d.a_cs * esize as isize,
                     })
@@ -855,12 +851,11 @@ impl Ahead {
 /// into L1.
 #[inline(always)]
 fn first_tile_lines<R>((a, a_step): (*const R, isize), full: usize, mr: usize) -> L2Ahead {
-    let size = std::mem::size_of::<R>();
-    let l1 = (mr * size).div_ceil(64) + 1;
-    let lines = (full * mr * size).div_ceil(64) + 1;
     if full <= 1 {
         return L2Ahead::NONE;
     }
+    let size = std::mem::size_of::<R>();
+    let (l1, lines) = (span_lines(mr * size), span_lines(full * mr * size));
     L2Ahead {
         at: a
             .wrapping_offset(a_step * super::tuning::DIRECT_A_AHEAD)
@@ -869,6 +864,13 @@ fn first_tile_lines<R>((a, a_step): (*const R, isize), full: usize, mr: usize) -
         lines: lines - l1,
         step: a_step * size as isize,
     }
+}
+
+/// The 64-byte lines that `bytes` contiguous bytes from any start touch at most (one more than
+/// from an aligned one).
+#[inline(always)]
+const fn span_lines(bytes: usize) -> usize {
+    bytes.div_ceil(64) + 1
 }
 
 /// `total` cut into blocks of at most `max` (a multiple of `unit`) of about equal size: the
@@ -1312,7 +1314,7 @@ unsafe fn kloop<S: Simd, const MV: usize, const NR: usize, const DB: bool, const
                 // unaligned micro-panel column straddles one more of), and the L2 lines.
                 if pf_l1 {
                     let p = ap.wrapping_offset(a_step * super::tuning::DIRECT_A_AHEAD).cast::<u8>();
-                    for line in 0..const { (MV * S::LANES * std::mem::size_of::<S::R>()).div_ceil(64) + 1 } {
+                    for line in 0..const { span_lines(MV * S::LANES * std::mem::size_of::<S::R>()) } {
                         prefetch::<false, _>(p.wrapping_add(line * 64));
                     }
                 }
