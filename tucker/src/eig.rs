@@ -124,7 +124,6 @@ pub(crate) fn warm_tol(eps: f64) -> f64 {
 
 /// `C = op(A) B` for column-major f64 matrices (`C` is `m x n`, `B` is `k x n`; `A` is `m x k`,
 /// or `k x m` with `at`), on the tensorblas engine.
-#[allow(clippy::too_many_arguments)]
 fn mul(h: &Handle, at: bool, (m, n, k): (usize, usize, usize), a: &[f64], b: &[f64], c: &mut [f64]) {
     let (op, lda) = if at { (Op::T, k) } else { (Op::N, m) };
     h.gemm(op, Op::N, m, n, k, 1.0, a, lda.max(1), b, k.max(1), 0.0, c, m.max(1))
@@ -165,9 +164,10 @@ fn orthonormalize(h: &Handle, z: &mut [f64], n: usize, b: usize) {
 /// rather than `λ_{r+1} / λ_r`. Each iteration costs one `n x n x b` product and a few
 /// `n x b x b` ones (on the tensorblas engine) and a `b x b` eigenproblem, against the dense
 /// solver's `O(n³)` with all `n` vectors. Converged when every one of the `r` leading Ritz pairs
-/// has a residual `‖S x − θ x‖ <= tol · |θ_1|` ([`warm_tol`]: 1e-12 for f64 data; then the vectors
-/// agree with the dense solver's to about `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the residuals shrink by less than a factor
-/// 0.6 per iteration after the fourth (a gap too small to pay) or after 40 iterations. The next
+/// has a residual `‖S x − θ x‖ <= tol · |θ_1|` ([`warm_tol`]: 1e-12 for f64 data; then the
+/// vectors agree with the dense solver's to about `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the
+/// residuals shrink by less than a factor 0.6 per iteration after the fourth (a gap too small to
+/// pay) or after 40 iterations. The next
 /// block is `S X` with each Ritz vector's image divided by its Ritz value (close to `X`, whose
 /// columns are orthonormal), orthonormalized by CholeskyQR2.
 pub(crate) fn leading_eigenvectors_warm(
