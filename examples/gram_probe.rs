@@ -1,7 +1,8 @@
 //! Times the three mode Grams of a C-order `I x I x I` tensor (f64, or f32 with `s`) the ways
 //! tensorblas can form them: the GEMM `X_(m) X_(m)^T` (`auto` engine and the packed engine
 //! forced) and the SYRK (`Handle::syrk_strided_batched_ex`, lower triangle). Mode 1 is `I`
-//! accumulated updates of depth `I`. Best of 5 per row.
+//! accumulated updates of depth `I`. Best of 5 per row; `MODES=02` and `WAYS=syrk` (or `gemm`)
+//! restrict the rows.
 //!
 //! `cargo run --release --example gram_probe [-- I [s|d]]` (default 300 d).
 use std::time::Instant;
@@ -21,12 +22,21 @@ fn run<T: Scalar>(i: usize) -> Result<(), tensorblas::Error> {
         (1, ii, 1, i, i, i * i),
         (2, 1, ii, i * i, 1, 0),
     ];
+    // MODES=02 and WAYS=syrk (or "gemm") restrict the rows (for `perf record` on one of them).
+    let want_modes = std::env::var("MODES").unwrap_or_else(|_| "012".into());
+    let ways = std::env::var("WAYS").unwrap_or_default();
     for (mode, rs, ks, k, loops, lstride) in modes {
+        if !want_modes.contains(&mode.to_string()) {
+            continue;
+        }
         for (name, engine, syrk) in [
             ("gemm auto", CpuEngine::Auto, false),
             ("gemm packed", CpuEngine::Packed, false),
             ("syrk", CpuEngine::Auto, true),
         ] {
+            if !name.contains(ways.as_str()) {
+                continue;
+            }
             h.set_cpu_engine(engine);
             let mut best = f64::MAX;
             for _ in 0..5 {

@@ -292,3 +292,39 @@ fn syrk_is_the_lower_half_of_the_gemm_bit_for_bit_on_one_thread() {
         }
     }
 }
+
+#[test]
+fn syrk_split_over_its_depth_matches_the_oracle() {
+    // A triangle much deeper than wide, on two threads, is cut over its depth (each thread's
+    // range into its own scratch, summed into C's triangle): every uplo, trans, instruction set,
+    // beta (zero, one, other; C's other triangle and its gaps must stay untouched), odd depths
+    // that do not split evenly, and a depth just under and at the split's threshold.
+    let mut r = rng(6);
+    let shapes = [
+        (33usize, 1001usize),
+        (64, 255),
+        (64, 256),
+        (100, 4003),
+        (7, 150_001),
+        (300, 1201),
+    ];
+    for (case, &(n, k)) in shapes.iter().enumerate() {
+        for uplo in [Uplo::Lower, Uplo::Upper] {
+            for trans in [Op::N, Op::T] {
+                for isa in [Isa::Avx512, Isa::Avx2, Isa::Portable] {
+                    let h = Handle::with_backend(CpuBackend::Native).unwrap();
+                    h.set_num_threads(2);
+                    if h.set_isa(isa).is_err() {
+                        continue;
+                    }
+                    let what = format!("depth split {case}: syrk {uplo:?} {trans:?} n {n} k {k} on {isa:?} x2");
+                    if case % 2 == 0 {
+                        one::<f64>(&mut r, &h, &format!("f64 {what}"), uplo, trans, n, k, 1);
+                    } else {
+                        one::<f32>(&mut r, &h, &format!("f32 {what}"), uplo, trans, n, k, 1);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -11,9 +11,12 @@
 //! Threading: the calling thread alone below `tuning::split_pays`' threshold; else a static
 //! split of the batch over the threads when it is large (or divides evenly), otherwise (packed
 //! and small) every entry's C split into one rectangle per thread (columns, or rows when C is
-//! taller than wide), or (`gemm` crate, large entries) each entry threaded inside `gemm`. The
-//! parts run on the spinning team ([`super::team`]; the rayon pool when it is busy). Each
-//! element of C is computed identically whatever the split.
+//! taller than wide), or (`gemm` crate, large entries) each entry threaded inside `gemm`; a
+//! single real triangle (`syrk`) much deeper than wide is split over its depth instead
+//! (`packed_depth_split`: the threads' partial triangles summed into C in thread order, so its
+//! last bits depend on the thread count, as they are fixed for a given one). The parts run on
+//! the spinning team ([`super::team`]; the rayon pool when it is busy). Otherwise each element
+//! of C is computed identically whatever the split.
 
 use super::packed::{self, Rect};
 use super::small::{real_ptrs, run_entries, Desc};
@@ -63,6 +66,7 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
             let part = |t: usize| t * batch / threads..(t + 1) * batch / threads;
             split(cfg, pool, threads, |t| go(part(t), full));
         }
+        Some(pool) if parallel && batch == 1 && depth_split(&j) => packed_depth_split(cfg, pool, &j, flip, threads),
         Some(pool) if parallel => {
             // Few entries: each entry's C in one rectangle per thread, along its longer side, in
             // whole micro-tiles.
@@ -93,6 +97,83 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         }
         _ => go(0..batch, full),
     }
+}
+
+/// Whether a single triangle (`syrk`) is split over its depth rather than its columns: a real
+/// one at least `tuning::SYRK_SPLIT_DEPTH` times deeper than it is wide (see there).
+fn depth_split<T: Scalar>(j: &Job<'_, T>) -> bool {
+    j.tri().is_some() && !tuning::real_of(T::DATATYPE).1 && j.k() >= tuning::SYRK_SPLIT_DEPTH * j.m().max(j.n())
+}
+
+/// One real triangle (`depth_split`), its depth cut into `parts` equal ranges, one per thread:
+/// each thread computes the whole triangle of its range, thread 0 into C (with beta), the
+/// others into their own `m x n` scratch (beta 0, so nothing there is read), then the scratches
+/// are added to C's triangle in thread order (bit-for-bit reproducible per thread count). Every
+/// thread packs its own rows of A and columns of B once, and none packs what another does.
+fn packed_depth_split<T: Scalar>(cfg: &Config, pool: &rayon::ThreadPool, j: &Job<'_, T>, flip: bool, parts: usize) {
+    macro_rules! go {
+        ($r:ty) => {{
+            let d = Desc::<$r>::of(j);
+            let (m, n, k) = (d.m, d.n, d.k);
+            let tri = d.tri.expect("depth_split: a triangle");
+            let mut scratch: Vec<$r> = vec![0.0; (parts - 1) * m * n];
+            // The scratch's address (a raw pointer is not Sync); each thread writes its own part.
+            let sp = scratch.as_mut_ptr() as usize;
+            let full = Rect {
+                r0: 0,
+                r1: m,
+                c0: 0,
+                c1: n,
+            };
+            split(cfg, pool, parts, |t| {
+                let (k0, k1) = (t * k / parts, (t + 1) * k / parts);
+                let (a, b, c) = real_ptrs::<T, $r>(j, flip, 0);
+                let (a, b) = (
+                    a.wrapping_offset(k0 as isize * d.a_cs),
+                    b.wrapping_offset(k0 as isize * d.b_rs),
+                );
+                let (dt, c) = if t == 0 {
+                    (Desc { k: k1 - k0, ..d }, c)
+                } else {
+                    let own = (sp as *mut $r).wrapping_add((t - 1) * m * n);
+                    let dt = Desc {
+                        k: k1 - k0,
+                        beta: [0.0, 0.0],
+                        beta_zero: true,
+                        c_rs: 1,
+                        c_cs: m as isize,
+                        ..d
+                    };
+                    (dt, own)
+                };
+                // SAFETY: `j` is a validated job (as `packed_entries`); the depth range k0..k1 is
+                // a non-empty part of its depth (k >= parts), so A's columns and B's rows there
+                // are in bounds; thread 0 writes the entry's C, the others disjoint `m x n`
+                // column-major parts of the scratch, which is disjoint from A and B.
+                unsafe { packed::run::<$r, false, _>(cfg.isa, &dt, 0..1, full, &|_| (a, b, c)) };
+            });
+            let (_, _, c) = real_ptrs::<T, $r>(j, flip, 0);
+            for t in 1..parts {
+                let own = &scratch[(t - 1) * m * n..t * m * n];
+                for col in 0..n {
+                    for row in (0..m).filter(|&row| tri.keeps(row, col)) {
+                        // SAFETY: (row, col) is an element of the validated C.
+                        unsafe {
+                            let p = c.offset(row as isize * d.c_rs + col as isize * d.c_cs);
+                            *p += own[row + col * m];
+                        }
+                    }
+                }
+            }
+        }};
+    }
+    per_type!(
+        T,
+        go!(f32),
+        go!(f64),
+        unreachable!("depth_split: real types only"),
+        unreachable!("depth_split: real types only")
+    )
 }
 
 /// Cuts of `j`'s columns (`by_cols`) or rows into `parts` ranges of whole `unit`s that hold

@@ -209,6 +209,16 @@ pub(crate) const SMALL_MAX: usize = 64;
 /// in L2 (256 KiB in f64).
 pub(crate) const THIN_K_MAX: usize = 512;
 
+/// A single real triangle (`syrk`) at least this many times deeper than wide is split over its
+/// depth, one range per thread (`native::packed_depth_split`), instead of over its columns:
+/// each thread then packs only its own depth range of the operand, where the column split had
+/// every thread pack most of A's rows again and the thread with the diagonal's short columns
+/// pack more. `WAYS=syrk MODES=02 cargo run --release --example gram_probe -- 300` (the SYRKs
+/// of a 300³ f64 tensor's mode-0 and mode-2 unfoldings, 300 x 90000, 2 threads, AMD EPYC
+/// Zen 4, four alternated runs, ms): column split 106.8-110.9 / 107.8-118.6, depth split
+/// 103.3-105.9 / 99.9-107.5.
+pub(crate) const SYRK_SPLIT_DEPTH: usize = 4;
+
 /// From this many bytes of the slabbed operand (the small kernels' resident `m x k` operand
 /// with `m > SMALL_MAX`, times the entries that own one), `auto` sends a thin real product to the
 /// `gemm` crate instead of the small kernels' row slabs. A slab reads `k` runs of `SMALL_MAX`
