@@ -66,7 +66,10 @@ fn run_packed<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
             let part = |t: usize| t * batch / threads..(t + 1) * batch / threads;
             split(cfg, pool, threads, |t| go(part(t), full));
         }
-        Some(pool) if parallel && batch == 1 && depth_split(&j) => packed_depth_split(cfg, pool, &j, flip, threads),
+        Some(pool) if parallel && batch == 1 && depth_split(&j) => {
+            // Every thread a non-empty range of the depth.
+            packed_depth_split(cfg, pool, &j, flip, threads.min(j.k()))
+        }
         Some(pool) if parallel => {
             // Few entries: each entry's C in one rectangle per thread, along its longer side, in
             // whole micro-tiles.
