@@ -673,6 +673,18 @@ per_type!(packed_tiny_shapes_all_isas, packed_tiny,);
 fn split_is_reproducible<T: Scalar>(
     r: &mut rand::rngs::SmallRng,
     engine: CpuEngine,
+    shape: (usize, usize, usize, usize),
+) {
+    split_is_reproducible_on::<T>(r, engine, None, &[1, 2, 3], shape);
+}
+
+/// `split_is_reproducible` with the own kernels' instruction set forced (`Some`) or detected, on
+/// these thread counts.
+fn split_is_reproducible_on<T: Scalar>(
+    r: &mut rand::rngs::SmallRng,
+    engine: CpuEngine,
+    isa: Option<Isa>,
+    thread_counts: &[usize],
     (m, n, k, batch): (usize, usize, usize, usize),
 ) {
     let a: Vec<T> = rand_vec(r, m * k * batch);
@@ -702,10 +714,13 @@ fn split_is_reproducible<T: Scalar>(
         batch,
     );
     let mut first: Option<Vec<T>> = None;
-    for threads in [1, 2, 3] {
+    for &threads in thread_counts {
         let h = Handle::with_backend(CpuBackend::Native).unwrap();
         h.set_cpu_engine(engine);
         h.set_num_threads(threads);
+        if let Some(isa) = isa {
+            h.set_isa(isa).unwrap();
+        }
         let mut c = c0.clone();
         h.gemm_strided_batched(
             Op::N,
@@ -727,7 +742,7 @@ fn split_is_reproducible<T: Scalar>(
             batch,
         )
         .unwrap();
-        let what = format!("{} {m}x{n}x{k}x{batch} threads={threads}", engine.name());
+        let what = format!("{} {isa:?} {m}x{n}x{k}x{batch} threads={threads}", engine.name());
         check(&what, &c, &c0, &expect, &gauge, &vec![true; c.len()], k);
         match &first {
             None => first = Some(c),
@@ -910,6 +925,29 @@ fn packed_engine_streams_a_large_b_in_place() {
     split_is_reproducible::<f64>(&mut r, CpuEngine::Packed, (8, 7_003, 300, 1));
     // And what `auto` picks for such a product.
     split_is_reproducible::<f32>(&mut r, CpuEngine::Auto, (20, 65_541, 64, 1));
+}
+
+/// The packed engine's streaming A read in place (`tuning::STREAM_BYTES` per thread), which
+/// `auto` picks for thin, deep products on AVX-512 and, when A streams, on AVX2
+/// (`tuning::pick`), on every vector instruction set this CPU has: the packed engine forced, with
+/// A of 16.8 MB (streams on one thread, not on two or three, whose row ranges are below the
+/// threshold), on 1-3 threads; and `auto` with A of 33.6 MB, which streams on one and two
+/// threads (on three the AVX2 rule gives the product to the `gemm` crate: results are
+/// reproducible per thread count, not across counts). Against the oracle, the same bits on every
+/// thread count tried. Ragged rows (300, not a multiple of any `mr`), a depth over several `kc`
+/// blocks.
+#[test]
+fn packed_streaming_a_in_place_every_isa() {
+    let mut r = rng(81);
+    for isa in Isa::all_supported().into_iter().filter(|&i| i != Isa::Portable) {
+        let isa = Some(isa);
+        // f64: 300 x 7_000 x 8 bytes = 16.8 MB of A; f32 300 x 14_000 x 4 the same.
+        split_is_reproducible_on::<f64>(&mut r, CpuEngine::Packed, isa, &[1, 2, 3], (300, 20, 7_000, 1));
+        split_is_reproducible_on::<f32>(&mut r, CpuEngine::Packed, isa, &[1, 2, 3], (300, 13, 14_000, 1));
+        // Twice that: `auto` takes the packed engine on one and two threads.
+        split_is_reproducible_on::<f64>(&mut r, CpuEngine::Auto, isa, &[1, 2], (300, 20, 14_000, 1));
+        split_is_reproducible_on::<f32>(&mut r, CpuEngine::Auto, isa, &[1, 2], (300, 20, 28_000, 1));
+    }
 }
 
 /// Entries whose rows fill exactly one vector (f32 m = 8 or 16, f64 m = 4 or 8) with A and C

@@ -178,9 +178,9 @@ impl Target for cuda::Gpu {
 #[non_exhaustive]
 pub enum CpuBackend {
     /// tensorblas' dispatch (the default), from the tuning table (`src/backend/tuning.rs`):
-    /// `Native` while every extent is at most the vendor limit (with OpenBLAS compiled in: 8 for
-    /// f32/f64, 32 for c32 and 16 for c64, where OpenBLAS wins above), then the vendor BLAS when
-    /// compiled in, else `Native`.
+    /// `Native`, or the vendor BLAS when one is compiled in and the table gives it the shape
+    /// (never on AVX-512; on AVX2 with OpenBLAS products whose three extents all exceed 128;
+    /// otherwise products with an extent over the old per-type limits, see `tuning::vendor_runs`).
     Auto,
     /// The naive strided triple loop accumulating in `f64`/`Complex64`: the oracle. Slow; always
     /// compiled.
@@ -317,18 +317,17 @@ pub(crate) fn run<T: Scalar>(
     }
 }
 
-/// The backend `Auto` picks for a job: `Native` (whose own engine choice is the tuning table's)
-/// while every extent is at most the table's vendor limit, above it the vendor BLAS when one is
-/// compiled in (`tuning::vendor_limit`).
+/// The backend `Auto` picks for a job: the vendor BLAS when one is compiled in and the tuning
+/// table gives it the job's shape (`tuning::vendor_runs`), else `Native` (whose own engine choice
+/// is the tuning table's too).
 fn auto<T: Scalar>(job: &Job<'_, T>, isa: small::Isa) -> CpuBackend {
     let Some(vendor) = CpuBackend::vendor() else {
         return CpuBackend::Native;
     };
-    let largest = job.m().max(job.n()).max(job.k());
-    if largest <= tuning::vendor_limit(vendor, T::DATATYPE, isa) {
-        CpuBackend::Native
-    } else {
+    if tuning::vendor_runs(vendor, T::DATATYPE, isa, (job.m(), job.n(), job.k())) {
         vendor
+    } else {
+        CpuBackend::Native
     }
 }
 

@@ -350,6 +350,15 @@ pub(crate) const SHALLOW_SIDE_BYTES: usize = 192;
 /// also in the caches (sweep runs 2 and 3, `cpu-zen4.md`: d 32^3 cache 89.4/95.3).
 pub(crate) const MID_F64: std::ops::RangeInclusive<usize> = 24..=48;
 
+/// On AVX2, a call of f64 products that streams from memory (at least [`STREAM_CALL_BYTES`])
+/// with every extent above this goes to the `gemm` crate (from 65 it would anyway, unless a
+/// rule above takes it). `sweep --types d --sizes 32,48,64 --regime both`, Zen 4 running the
+/// AVX2 kernels and the `gemm` crate's AVX2 kernels (`cpu-zen4.md` run 7), two runs, GFLOP/s
+/// small / `gemm` crate: 64^3 dram 42-43 / 52-54 (rayon + 1-thread OpenBLAS 55-56); 48^3 dram
+/// 42-43 / 39-40 and 32^3 35-37 / 34-35 stay with the small kernels, as every cache row (64^3
+/// 93-100 / 70-95).
+pub(crate) const AVX2_STREAM_F64_MIN: usize = 48;
+
 /// Bytes of A, B and C over a call (a shared operand once) from which the shallow and mid-size
 /// rules above send real products to the `gemm` crate: the L3 of the Zen 4 (32 MiB). d 32^3,
 /// `engine_probe 32 BATCH 2 {small,gemm-crate} d`: 768 KiB 95.4/89.8, 3 MiB 101.7/92.8, 12 MiB
@@ -408,6 +417,9 @@ pub(crate) struct Traits {
     pub packed_b_bytes: usize,
     /// Bytes of A in the packed engine's orientation, over the call (a shared A once).
     pub packed_a_bytes: usize,
+    /// A in the packed engine's orientation, over the call, is at least [`STREAM_BYTES`] per
+    /// thread (the AVX2 kernels read an A in place only then; see [`DIRECT_A_MAX_COLS`]).
+    pub packed_a_streams: bool,
     /// The type is double precision (f64 or complex f64).
     pub double: bool,
     /// The call has fewer entries than threads (one thread per entry leaves some idle).
@@ -466,14 +478,28 @@ pub(crate) struct Traits {
 ///
 /// AVX2 machines: the small kernels up to 64 (with AVX2 on the Xeon, one thread: f32 16/32/64
 /// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
-/// 94/104 against packed 85/96). Complex on AVX2 follows the AVX-512 rule (not measured on an
-/// AVX2-only machine yet).
+/// 94/104 against packed 85/96), f64 calls that stream from memory from 49 in every extent too
+/// ([`AVX2_STREAM_F64_MIN`]); the packed engine for the slabs below and for thin, deep products
+/// (as on AVX-512) when it reads A in place and A streams (`Traits::packed_a_streams`):
+/// `engine_probe 300x20x90000 1 2 {auto,packed} {s,d} avx2` before this rule, Zen 4, GFLOP/s,
+/// the `gemm` crate / packed: s 42.6-42.7 / 85.9-93.8, d 21.5-25.6 / 40.8-60.0 (20x300x90000,
+/// A not in place: the `gemm` crate 66.8-68.3 against packed 20.9-41.9, left to it). Complex on AVX2 follows the AVX-512 rule (not measured on an
+/// AVX2-only machine yet; the Zen 4 running the AVX2 kernels, `cpu-zen4.md` run 7, had no
+/// complex row where another engine led by more than the noise of that run).
 ///
 /// Exception (`Traits::slab_bytes`): a thin product the small kernels would run as tall row
 /// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
 /// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`], to the packed engine
 /// when it reads A in place (`Traits::packed_a_in_place`; f32 only with more than
-/// [`SLAB_PACKED_F32_ROWS`] rows). The three mode products of a C-order
+/// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise when A is also at least [`STREAM_BYTES`] per
+/// thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and trail the `gemm`
+/// crate). Zen 4 running the AVX2 kernels (`TBLAS_ISA=avx2 ENG=auto|packed MODES=01 ttm_probe`,
+/// 2 threads, two runs, ms, modes 0/1, `auto` being the `gemm` crate there): 300, 20, f32
+/// 11.4/10.4 against 7.6-9.8/7.4; f64 23.1-23.2/20.8-21.0 against 16.8-17.0/15.4-15.8; 200, 16,
+/// f64 (64 MB) 7.5-7.7/6.8-6.9 against 5.6/5.1; but 200, 16, f32 (32 MB, 16 MB per thread: A
+/// packed) 3.6-4.3/3.0-5.1 against 5.7-5.9/7.2-7.4, and 160, 16, f64 (33 MB) level (4.5-5.1/3.6-4.4
+/// against 4.2-5.4/3.5-3.8). Sweep row 300x20x90000 (one slab of 108 MB): s 125 against 62, d 56
+/// against 22-24. The three mode products of a C-order
 /// `I^3` tensor with an `I x R` factor (`ENG=small|packed|gemm ttm_probe I R`, Zen 4, 2 threads,
 /// ms, modes 0/1/2):
 ///
@@ -501,8 +527,9 @@ pub(crate) struct Traits {
 /// above: 64x64x8 x 9830, k = 8: f32 49.7/73.7/81.3; 128x8x128: m = 128, `gemm` leads.)
 pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Traits) -> CpuEngine {
     let avx512_real = isa == Isa::Avx512 && !cplx;
+    let avx2_real = isa == Isa::Avx2 && !cplx;
     let (pm, pn, pk) = t.packed_mnk;
-    if avx512_real
+    if (avx512_real || (avx2_real && t.packed_a_streams))
         && t.packed_a_in_place
         && t.slab_bytes >= SLAB_PACKED_BYTES
         && (t.double || pm > SLAB_PACKED_F32_ROWS)
@@ -555,15 +582,21 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     if streams && t.double && [m, n, k].iter().all(|x| MID_F64.contains(x)) {
         return CpuEngine::GemmCrate;
     }
+    if avx2_real && t.double && t.call_bytes >= STREAM_CALL_BYTES && m.min(n).min(k) > AVX2_STREAM_F64_MIN {
+        return CpuEngine::GemmCrate;
+    }
     match (thin, k <= THIN_K_MAX, isa) {
         (true, true, _) => CpuEngine::Small,
         (true, false, Isa::Avx512) if m.max(n) > SMALL_MAX => CpuEngine::Packed,
+        (true, false, Isa::Avx2) if m.max(n) > SMALL_MAX && t.packed_a_in_place && t.packed_a_streams => {
+            CpuEngine::Packed
+        }
         _ => CpuEngine::GemmCrate,
     }
 }
 
-/// With a vendor BLAS compiled in, `auto` runs the native backend while every extent is at most
-/// this, the vendor above.
+/// With a vendor BLAS compiled in, whether `auto` gives an entry of `m x n x k` to the vendor
+/// (else to the native backend).
 ///
 /// AVX-512: the native backend at every size. With the spinning team (`super::team`) it leads
 /// rayon + single-threaded OpenBLAS per entry (what the vendor backend runs) in every cache row
@@ -575,19 +608,43 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
 /// (The vendor leads some DRAM rows at 32-64, e.g. d 32^3 81 against 52: memory-bound rows
 /// where the engines' difference is their prefetching, not tuned here.)
 ///
-/// AVX2 and portable: not re-measured since the packed engine and the team; the limits measured
-/// on the Zen 5 with the small kernels alone stay (own kernels 2-5x OpenBLAS at 4-8 for f32/f64
-/// and level at 16, c32 ahead up to 32, c64 up to 16; MKL slower than the own kernels up to 64
-/// for every type there).
-pub(crate) fn vendor_limit(vendor: CpuBackend, dt: DataType, isa: Isa) -> usize {
-    match (isa, vendor, dt) {
+/// AVX2 with OpenBLAS: the native backend while some extent is at most
+/// [`AVX2_VENDOR_MIN_EXTENT`] (every square size up to 128 and every thin product), OpenBLAS
+/// when all three are larger. Measured on the Zen 4 running the AVX2 kernels (`TBLAS_ISA=avx2`),
+/// OpenBLAS on its Haswell kernels (`OPENBLAS_CORETYPE=Haswell`, which its Zen 2 target runs)
+/// and the `gemm` crate built without `x86-v4` (its AVX2 kernels, as on an AVX2 machine): `sweep`
+/// of `cpu-zen4.md`'s run 7, 2 threads, GFLOP/s native / the OpenBLAS backend: cache s 16/32/64
+/// 109/26, 148/71, 152/125, d 76/24, 73/49, 71/63, c 64 162/137, z 32 67/61; 300x20x90000 s
+/// 125/62 (with the slab rule of [`pick`]), 20x90000x300 d 55/28; at 128 level (s cache 150/155,
+/// d dram 75/77), from 256 the vendor (d 256^3 cache 56-65/77, 2048^3 56-72/94-99, s 256^3
+/// 149-173/176-199). Complex thin, deep products (a side over `SMALL_MAX`, the other at most,
+/// `k > THIN_K_MAX`) go to OpenBLAS too: 300x20x90000 c 101-115 against the native 59-61 (the
+/// packed engine's complex A in place is an AVX-512 path; with A packed it ran 65-80), z 58-63
+/// against 50-52. (The limit before, 8 for f32/f64 from the first Zen 2 measurement with the
+/// small kernels alone, sent these products to OpenBLAS at 0.2-0.6x the native backend.)
+///
+/// MKL on AVX2, and any vendor with the portable kernels: not re-measured since the packed
+/// engine and the team; the limits measured on the Zen 5 with the small kernels alone stay (own
+/// kernels 2-5x OpenBLAS at 4-8 for f32/f64 and level at 16, c32 ahead up to 32, c64 up to 16;
+/// MKL slower than the own kernels up to 64 for every type there): the native backend while
+/// every extent is at most 8 (f32, f64), 32 (c32), 16 (c64) with OpenBLAS, 64 with MKL.
+pub(crate) fn vendor_runs(vendor: CpuBackend, dt: DataType, isa: Isa, (m, n, k): (usize, usize, usize)) -> bool {
+    if isa == Isa::Avx2 && vendor == CpuBackend::OpenBlas {
+        let thin_deep_complex = real_of(dt).1 && k > THIN_K_MAX && m.min(n) <= SMALL_MAX && m.max(n) > SMALL_MAX;
+        return m.min(n).min(k) > AVX2_VENDOR_MIN_EXTENT || thin_deep_complex;
+    }
+    let limit = match (isa, vendor, dt) {
         (Isa::Avx512, _, _) => usize::MAX,
         (_, CpuBackend::OpenBlas, DataType::R32F | DataType::R64F) => 8,
         (_, CpuBackend::OpenBlas, DataType::C32F) => 32,
         (_, CpuBackend::OpenBlas, DataType::C64F) => 16,
         _ => SMALL_MAX,
-    }
+    };
+    m.max(n).max(k) > limit
 }
+
+/// See [`vendor_runs`]: on AVX2 with OpenBLAS, products with an extent at most this stay native.
+pub(crate) const AVX2_VENDOR_MIN_EXTENT: usize = 128;
 
 /// The real type's size in bytes and whether the type is complex.
 pub(crate) const fn real_of(dt: DataType) -> (usize, bool) {
