@@ -934,8 +934,9 @@ fn packed_engine_streams_a_large_b_in_place() {
 /// threshold), on 1-3 threads; and `auto` with A of 33.6 MB, which streams on one and two
 /// threads (on three the AVX2 rule gives the product to the `gemm` crate: results are
 /// reproducible per thread count, not across counts). Against the oracle, the same bits on every
-/// thread count tried. Ragged rows (300, not a multiple of any `mr`), a depth over several `kc`
-/// blocks.
+/// thread count tried (real types; complex ones per thread count, where the threads' row ranges
+/// decide between A in place and the 1m method). Ragged rows (300, not a multiple of any
+/// `mr`), a depth over several `kc` blocks.
 #[test]
 fn packed_streaming_a_in_place_every_isa() {
     let mut r = rng(81);
@@ -947,6 +948,30 @@ fn packed_streaming_a_in_place_every_isa() {
         // Twice that: `auto` takes the packed engine on one and two threads.
         split_is_reproducible_on::<f64>(&mut r, CpuEngine::Auto, isa, &[1, 2], (300, 20, 14_000, 1));
         split_is_reproducible_on::<f32>(&mut r, CpuEngine::Auto, isa, &[1, 2], (300, 20, 28_000, 1));
+        // Complex A in place (B split into real and imaginary columns): c32 300 x 7_000 x 8 bytes.
+        // On AVX2 only one thread streams it; two and three pack A (the 1m method, other bits).
+        split_is_reproducible_on::<Complex32>(&mut r, CpuEngine::Packed, isa, &[1], (300, 13, 7_000, 1));
+        split_is_reproducible_on::<Complex32>(&mut r, CpuEngine::Packed, isa, &[2, 3], (300, 13, 7_000, 1));
+        for threads in [1, 2] {
+            split_is_reproducible_on::<Complex32>(&mut r, CpuEngine::Auto, isa, &[threads], (300, 20, 14_000, 1));
+        }
+    }
+}
+
+/// A call of fewer complex entries than threads on the small kernels, which split the entry's
+/// columns (or rows) over the threads, and what `auto` picks for it on two threads (the small
+/// kernels for complex on AVX-512 and for complex double on AVX2, `tuning::pick`), on every
+/// vector instruction set: against the oracle, the same bits on every thread count tried.
+#[test]
+fn small_kernels_split_one_complex_entry_every_isa() {
+    let mut r = rng(83);
+    for isa in Isa::all_supported().into_iter().filter(|&i| i != Isa::Portable) {
+        let isa = Some(isa);
+        for shape in [(8usize, 128, 128, 1), (128, 8, 128, 1), (64, 16, 64, 1)] {
+            split_is_reproducible_on::<Complex64>(&mut r, CpuEngine::Small, isa, &[1, 2, 3], shape);
+            split_is_reproducible_on::<Complex32>(&mut r, CpuEngine::Small, isa, &[1, 2, 3], shape);
+            split_is_reproducible_on::<Complex64>(&mut r, CpuEngine::Auto, isa, &[2], shape);
+        }
     }
 }
 

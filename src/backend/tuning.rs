@@ -385,7 +385,11 @@ pub(crate) const COMPLEX_STREAM_A_BYTES: usize = 64 << 20;
 /// (2^16) 83.5/54.2 and 150/101; 48^3 87.6/55.1 and 165/106; 128x8x128 90/55 and 132-170/108;
 /// 8x128x128 82-92/52-54 and 128-154/107; 64^3 87-93/67-82 and 179/127; 128x32x128 (2^19)
 /// 89-95/81-88 and 153-180/135-163; 256x8x256 (2^19) 89/78-85 and 186/125; above, 20x300x300
-/// (1.8 * 2^20) 94/106 and 150/160.
+/// (1.8 * 2^20) 94/106 and 150/160. On AVX2 for complex double only (the Zen 4 running the
+/// AVX2 kernels, `... avx2`, two runs, small / the `gemm` crate, which ran its AVX-512 kernels
+/// there): z 8x128x128 x 1 90.8-91.6 / 51.8-53.8, 128x8x128 x 1 63.1-64.8 / 55.4-55.5, but c
+/// 128x8x128 x 2 155.8-181.3 / 173.0-206.6 (and the sweeps of run 7, z 8x128x128 cache, small
+/// 75-104 against `auto`'s 43-52).
 pub(crate) const COMPLEX_SPLIT_MIN: usize = 1 << 16;
 
 /// See [`COMPLEX_SPLIT_MIN`].
@@ -464,11 +468,11 @@ pub(crate) struct Traits {
 ///   every extent in `MID_F64`: the `gemm` crate (see there).
 /// - Complex on AVX-512 with A in place for the packed engine and at least
 ///   `COMPLEX_STREAM_A_BYTES` of it: the packed engine (see there).
-/// - Complex on AVX-512, thin, a call of fewer entries than threads,
+/// - Complex on AVX-512 (on AVX2 complex double only), thin, a call of fewer entries than threads,
 ///   `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX` multiply-adds per entry: the small kernels, which
-///   split the entry over the threads (not on AVX2: its complex kernels, run on the Zen 4 as
-///   `engine_probe ... avx2`, are slower than the `gemm` crate there, c 128x8x128 64 against
-///   109; see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry
+///   split the entry over the threads (not c32 on AVX2: its complex kernels, run on the Zen 4 as
+///   `engine_probe ... avx2`, were slower than the `gemm` crate there, c 128x8x128 64 against
+///   109 before run 5's complex k loop, 156-181 against 173-207 in run 7; see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry
 ///   each, had `auto` at 0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
 /// - Complex: the small kernels up to `COMPLEX_SMALL_MAX` (32) in every extent, and complex
 ///   double with `k <= SHALLOW_K` up to `SMALL_MAX` rows and columns (run 3: c 4/8
@@ -483,9 +487,10 @@ pub(crate) struct Traits {
 /// (as on AVX-512) when it reads A in place and A streams (`Traits::packed_a_streams`):
 /// `engine_probe 300x20x90000 1 2 {auto,packed} {s,d} avx2` before this rule, Zen 4, GFLOP/s,
 /// the `gemm` crate / packed: s 42.6-42.7 / 85.9-93.8, d 21.5-25.6 / 40.8-60.0 (20x300x90000,
-/// A not in place: the `gemm` crate 66.8-68.3 against packed 20.9-41.9, left to it). Complex on AVX2 follows the AVX-512 rule (not measured on an
-/// AVX2-only machine yet; the Zen 4 running the AVX2 kernels, `cpu-zen4.md` run 7, had no
-/// complex row where another engine led by more than the noise of that run).
+/// A not in place: the `gemm` crate 66.8-68.3 against packed 20.9-41.9, left to it). Complex on
+/// AVX2 follows the rules above that are not AVX-512's alone, and c32 thin, deep products whose
+/// A streams go to the packed engine (see the code); measured on the Zen 4 running the AVX2
+/// kernels (`cpu-zen4.md` run 7), not yet on an AVX2-only machine.
 ///
 /// Exception (`Traits::slab_bytes`): a thin product the small kernels would run as tall row
 /// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
@@ -551,9 +556,22 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     {
         return CpuEngine::Packed;
     }
+    // The same for c32 on AVX2 when A streams (the AVX2 kernels read A in place only then):
+    // 300x20x90000 c, Zen 4 running the AVX2 kernels, three sweeps (`cpu-zen4.md` run 7), packed
+    // 65-81 against the `gemm` crate's 56-60 GFLOP/s; not c64 (packed 31-40 against 42-53).
+    if cplx
+        && !t.double
+        && isa == Isa::Avx2
+        && t.packed_a_in_place
+        && t.packed_a_streams
+        && pm > SMALL_MAX
+        && pk > THIN_K_MAX
+    {
+        return CpuEngine::Packed;
+    }
     let work = m.saturating_mul(n).saturating_mul(k);
     if cplx
-        && isa == Isa::Avx512
+        && (isa == Isa::Avx512 || (isa == Isa::Avx2 && t.double))
         && t.few_entries
         && thin
         && k <= THIN_K_MAX
