@@ -67,7 +67,9 @@ Options:
   -h, --help          this text
 
 Writes DIR/sweep.csv (op,type,backend,m,n,k,batch,layout,threads,median_ns,min_ns,samples,gflops;
-gflops from the best sample) and DIR/sweep-<type>.svg, and prints the table.
+gflops from the best sample), DIR/sweep-<type>.svg and DIR/machine.txt (CPU model, the ISA of
+tensorblas' kernels, threads, measured FMA peak and copy bandwidth, TBLAS_ISA/OPENBLAS_CORETYPE
+when set), and prints the table.
 
 Variants (op:backend): strided:<b> and batched:<b> are tensorblas' strided-batched and
 pointer-array calls on backend <b>; rayon_loop:<lib> is rayon over the batch with one

@@ -548,7 +548,47 @@ pub fn run(opts: &Opts) -> (Vec<Row>, Machine) {
     let path = opts.out.join("sweep.csv");
     std::fs::write(&path, csv).expect("write sweep.csv");
     eprintln!("wrote {}", path.display());
+    let path = opts.out.join("machine.txt");
+    std::fs::write(&path, machine_record(&machine, opts.threads)).expect("write machine.txt");
+    eprintln!("wrote {}", path.display());
     (rows, machine)
+}
+
+/// What the sweep ran on, for `machine.txt` next to `sweep.csv`: the CPU model (`/proc/cpuinfo`
+/// where there is one), the instruction set of tensorblas' own kernels (`TBLAS_ISA` or the
+/// widest the CPU has), the threads, the FMA peak and copy bandwidth measured, and the
+/// environment variables that change a library's kernels.
+fn machine_record(machine: &Machine, threads: usize) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let mut out = format!(
+        "cpu: {} (family {}, model {})\nisa: {}\nthreads: {threads}\npeak: {:.1} GFLOP/s f32, {:.1} f64\ncopy bandwidth: {:.1} GB/s\n",
+        field("model name"),
+        field("cpu family"),
+        field("model"),
+        tensorblas::Isa::detect().name(),
+        machine.peak_f32,
+        machine.peak_f32 / 2.0,
+        machine.bandwidth,
+    );
+    for var in [
+        "TBLAS_ISA",
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_ENABLE_INSTRUCTIONS",
+    ] {
+        if let Ok(v) = std::env::var(var) {
+            out.push_str(&format!("{var}={v}\n"));
+        }
+    }
+    out
 }
 
 /// Reads a `sweep.csv` written by [`run`].

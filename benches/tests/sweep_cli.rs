@@ -1,5 +1,6 @@
-//! The sweep tool runs end to end on a tiny configuration and writes the documented CSV (no
-//! timing is asserted: only that every variant produced a row with sane fields).
+//! The sweep tool runs end to end on a tiny configuration and writes the documented CSV and its
+//! `machine.txt` (no timing is asserted: only that every variant produced a row with sane
+//! fields).
 
 use std::process::Command;
 
@@ -24,9 +25,25 @@ fn tiny_sweep_writes_the_documented_csv() {
         ])
         .arg("--out")
         .arg(&out)
+        .env("TBLAS_ISA", "portable")
         .status()
         .expect("run tensorblas-bench");
     assert!(status.success());
+    // What it ran on: the instruction set it was told (portable runs on every CPU), the threads,
+    // the measured limits.
+    let machine = std::fs::read_to_string(out.join("machine.txt")).expect("machine.txt");
+    for line in ["isa: portable", "threads: 2", "TBLAS_ISA=portable"] {
+        assert!(
+            machine.lines().any(|l| l == line),
+            "no '{line}' in machine.txt:\n{machine}"
+        );
+    }
+    for prefix in ["cpu: ", "peak: ", "copy bandwidth: "] {
+        assert!(
+            machine.lines().any(|l| l.starts_with(prefix)),
+            "no '{prefix}' in machine.txt:\n{machine}"
+        );
+    }
     let csv = std::fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
     let mut lines = csv.lines();
     assert_eq!(
