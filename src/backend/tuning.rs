@@ -472,8 +472,9 @@ pub(crate) struct Traits {
 ///   `COMPLEX_SPLIT_MIN..=COMPLEX_SPLIT_MAX` multiply-adds per entry: the small kernels, which
 ///   split the entry over the threads (not c32 on AVX2: its complex kernels, run on the Zen 4 as
 ///   `engine_probe ... avx2`, were slower than the `gemm` crate there, c 128x8x128 64 against
-///   109 before run 5's complex k loop, 156-181 against 173-207 in run 7; see `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry
-///   each, had `auto` at 0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
+///   109 before run 5's complex k loop, 156-181 against 173-207 in run 7; see
+///   `COMPLEX_SPLIT_MIN`; the sweep's z 128x8x128 and 8x128x128 cache rows, one entry each, had
+///   `auto` at 0.64 and 0.59 of the small kernels in `cpu-zen4.md` run 3).
 /// - Complex: the small kernels up to `COMPLEX_SMALL_MAX` (32) in every extent, and complex
 ///   double with `k <= SHALLOW_K` up to `SMALL_MAX` rows and columns (run 3: c 4/8
 ///   cache 18.9/59.3 against the `gemm` crate's 1.5/26.8; 16 and 32: see `COMPLEX_SMALL_MAX`),
@@ -637,8 +638,7 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
 /// d dram 75/77), from 256 the vendor (d 256^3 cache 56-65/77, 2048^3 56-72/94-99, s 256^3
 /// 149-173/176-199). Complex thin, deep products (a side over `SMALL_MAX`, the other at most,
 /// `k > THIN_K_MAX`) go to OpenBLAS too: 300x20x90000 c 101-115 against the native 59-61 (the
-/// packed engine's complex A in place is an AVX-512 path; with A packed it ran 65-80), z 58-63
-/// against 50-52. (The limit before, 8 for f32/f64 from the first Zen 2 measurement with the
+/// packed engine, which the default build takes there for c32, 65-81), z 58-63 against 50-52. (The limit before, 8 for f32/f64 from the first Zen 2 measurement with the
 /// small kernels alone, sent these products to OpenBLAS at 0.2-0.6x the native backend.)
 ///
 /// MKL on AVX2, and any vendor with the portable kernels: not re-measured since the packed
