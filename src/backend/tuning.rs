@@ -549,25 +549,15 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         return CpuEngine::Packed;
     }
     let thin = m.min(n) <= SMALL_MAX;
-    if cplx
-        && isa == Isa::Avx512
-        && t.packed_a_in_place
-        && pm > SMALL_MAX
-        && (pk > THIN_K_MAX || t.packed_a_bytes >= COMPLEX_STREAM_A_BYTES)
-    {
-        return CpuEngine::Packed;
-    }
-    // The same for c32 on AVX2 when A streams (the AVX2 kernels read A in place only then):
+    // On AVX2 only c32 and only when A streams (the AVX2 kernels read A in place only then):
     // 300x20x90000 c, Zen 4 running the AVX2 kernels, three sweeps (`cpu-zen4.md` run 7), packed
     // 65-81 against the `gemm` crate's 56-60 GFLOP/s; not c64 (packed 31-40 against 42-53).
-    if cplx
-        && !t.double
-        && isa == Isa::Avx2
-        && t.packed_a_in_place
-        && t.packed_a_streams
-        && pm > SMALL_MAX
-        && pk > THIN_K_MAX
-    {
+    let complex_a_in_place = match isa {
+        Isa::Avx512 => pk > THIN_K_MAX || t.packed_a_bytes >= COMPLEX_STREAM_A_BYTES,
+        Isa::Avx2 => !t.double && t.packed_a_streams && pk > THIN_K_MAX,
+        _ => false,
+    };
+    if cplx && complex_a_in_place && t.packed_a_in_place && pm > SMALL_MAX {
         return CpuEngine::Packed;
     }
     let work = m.saturating_mul(n).saturating_mul(k);
