@@ -958,6 +958,25 @@ fn packed_streaming_a_in_place_every_isa() {
     }
 }
 
+/// The products `auto` gives the packed engine on AVX2 since run 8 (`tuning::AVX2_NARROW_ROWS`,
+/// `AVX2_COMPLEX_STREAM_COLS`, the AVX2 slab rule): f32 entries of 8 rows whose B streams (39 MB),
+/// f32 slabs of 128 rows whose A streams, complex entries of 8 columns whose A streams (144 MB), on
+/// every vector instruction set (on AVX-512 other rules pick other engines for some of them),
+/// through `auto` on one and two threads: against the oracle, the same bits per thread count.
+#[test]
+fn avx2_streaming_rules_through_auto_every_isa() {
+    let mut r = rng(84);
+    for isa in Isa::all_supported().into_iter().filter(|&i| i != Isa::Portable) {
+        let isa = Some(isa);
+        for threads in [1, 2] {
+            split_is_reproducible_on::<f32>(&mut r, CpuEngine::Auto, isa, &[threads], (8, 128, 128, 600));
+            split_is_reproducible_on::<f32>(&mut r, CpuEngine::Auto, isa, &[threads], (128, 8, 128, 600));
+            split_is_reproducible_on::<Complex32>(&mut r, CpuEngine::Auto, isa, &[threads], (128, 8, 128, 1100));
+            split_is_reproducible_on::<Complex64>(&mut r, CpuEngine::Auto, isa, &[threads], (128, 7, 128, 560));
+        }
+    }
+}
+
 /// A call of fewer complex entries than threads on the small kernels, which split the entry's
 /// columns (or rows) over the threads, and what `auto` picks for it on two threads (the small
 /// kernels for complex on AVX-512 and for complex double on AVX2, `tuning::pick`), on every

@@ -391,6 +391,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         packed_b_bytes,
         packed_a_bytes,
         packed_a_streams: packed_a_bytes / threads.max(1) >= tuning::STREAM_BYTES,
+        packed_b_streams: packed_b_bytes / threads.max(1) >= tuning::STREAM_BYTES,
         double: tuning::real_of(T::DATATYPE).0 == 8,
         few_entries: job.batch() < threads,
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),

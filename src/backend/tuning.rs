@@ -255,7 +255,13 @@ pub(crate) const SLAB_PACKED_BYTES: usize = 8 << 20;
 /// 2 threads, Zen 4, GFLOP/s packed / `gemm` crate: f32 128x8x128 x 2730 59.2/84.0, 128x16x128 x
 /// 2730 108.0/117.1, 96x16x96 x 256 172.4/205.0, against 256x8x256 x 1000 59.2/46.2 and the
 /// Tucker products of `pick`'s table (160 rows and up); f64 the packed engine leads in all of
-/// them (128x8x128 30.2/24.0, 128x16x128 54.4/39.1, 96x16x96 75.3/44.6).
+/// them (128x8x128 30.2/24.0, 128x16x128 54.4/39.1, 96x16x96 75.3/44.6). AVX-512 only: on AVX2
+/// (where the slab rule also needs A to stream, `Traits::packed_a_streams`) the packed engine
+/// leads the `gemm` crate's AVX2 build at every row count from 65 (the Zen 4 running the AVX2
+/// kernels, `cpu-zen4.md` run 8, two runs, GFLOP/s packed / `gemm` crate / small): f32 128x8x128
+/// x 2730 72.2-73.0/45.6/43.7-44.1, 96x8x96 x 4000 78.3-78.6/49.9-51.1/51.5-53.0, 128x12x128 x
+/// 2000 94.6/51.3/55.2, 128x16x128 x 1365 86.3/69.2/58.1; level at 32 columns (128x32x128 x 500
+/// 90.8-91.8/91.3-92.7/89.2-90.3).
 pub(crate) const SLAB_PACKED_F32_ROWS: usize = 128;
 
 /// The packed engine leaves a real B unpacked (its microkernel broadcasts B's elements in place)
@@ -359,6 +365,36 @@ pub(crate) const MID_F64: std::ops::RangeInclusive<usize> = 24..=48;
 /// 93-100 / 70-95).
 pub(crate) const AVX2_STREAM_F64_MIN: usize = 48;
 
+/// On AVX2, a call of f32 products of at most this many rows (in the packed engine's
+/// orientation) over a depth in [`AVX2_NARROW_K`] and at least 64 columns, whose B streams from
+/// memory (`Traits::packed_b_streams`), goes to the packed engine, which reads B in place and
+/// prefetches it. The small kernels' one-vector blocks read eight columns of B side by side, a
+/// line of each per 16 depth steps, and from a depth of about 128 the hardware prefetchers no
+/// longer keep those eight streams ahead of them in DRAM (`perf record`: the FMAs wait on the
+/// broadcasts of B). `engine_probe MxNxK BATCH 2 {small,packed,gemm-crate} s` on the Zen 4
+/// running the AVX2 kernels and the `gemm` crate's AVX2 build (`cpu-zen4.md` run 8), GFLOP/s,
+/// two runs: 8x128x128 x 2730 41.7/66.7-68.0/41.0-42.9, 8x64x128 x 5000 40.6/63.5/39.3, 8x256x256
+/// x 700 51.6/67.8/48.2, 4x128x128 x 4000 19.6-19.7/29.1-30.1/20.9-21.4, 8x4096x300 x 50
+/// 64.3-65.4/72.9-73.0/56.3-57.6, 8x90000x300 63.4-68.6/70.6-74.2/54.5-57.7; not at a depth of 64
+/// (8x128x64 x 5000 105.2/64.8/72.8, 8x64x64 x 10000 94.3/64.6/62.7) or 512 (8x128x512 x 700
+/// 71.5-73.8/65.6-71.6/67.2-68.2), nor with more rows (12x128x128 x 2000 49.8/39.7/52.0, 16x128x128
+/// x 1500 70.9/52.5/69.9), nor for f64 (8x128x128 x 1365 29.7/23.2/28.1), nor while B stays in the
+/// L3 (8x128x128 x 300, 460: 45.7/32.7, 44.9/35.1; from 600, 39 MB: 42.3/68.0).
+pub(crate) const AVX2_NARROW_ROWS: usize = 8;
+
+/// See [`AVX2_NARROW_ROWS`].
+pub(crate) const AVX2_NARROW_K: std::ops::RangeInclusive<usize> = 128..=384;
+
+/// On AVX2, complex products whose A the packed engine reads in place, streaming (at least
+/// [`COMPLEX_STREAM_A_BYTES`] over the call and [`STREAM_BYTES`] per thread), with at most this
+/// many columns go to the packed engine also when they are not deep (as on AVX-512 at any width).
+/// `engine_probe MxNxK BATCH 2 {small,packed,gemm-crate} {c,z}`, the Zen 4 running the AVX2
+/// kernels (`cpu-zen4.md` run 8), GFLOP/s, two runs: c 128x8x128 x 1365 64.7-65.6/70.3-72.6/
+/// 58.9-60.4, z x 682 28.8-28.9/35.0-36.0/29.0-29.9, c 256x8x256 x 256 52.7-60.1/76.5-77.6/
+/// 58.2-59.5; with 16 columns the packed engine trails (c 128x16x128 x 512 95-96/75/93-94, z
+/// 42.5/35.6/40.6-46.6, z 96x16x96 x 512 46/34/57).
+pub(crate) const AVX2_COMPLEX_STREAM_COLS: usize = 8;
+
 /// Bytes of A, B and C over a call (a shared operand once) from which the shallow and mid-size
 /// rules above send real products to the `gemm` crate: the L3 of the Zen 4 (32 MiB). d 32^3,
 /// `engine_probe 32 BATCH 2 {small,gemm-crate} d`: 768 KiB 95.4/89.8, 3 MiB 101.7/92.8, 12 MiB
@@ -424,6 +460,9 @@ pub(crate) struct Traits {
     /// A in the packed engine's orientation, over the call, is at least [`STREAM_BYTES`] per
     /// thread (the AVX2 kernels read an A in place only then; see [`DIRECT_A_MAX_COLS`]).
     pub packed_a_streams: bool,
+    /// B in the packed engine's orientation, over the call, is at least [`STREAM_BYTES`] per
+    /// thread (the packed engine then prefetches a B read in place as it streams).
+    pub packed_b_streams: bool,
     /// The type is double precision (f64 or complex f64).
     pub double: bool,
     /// The call has fewer entries than threads (one thread per entry leaves some idle).
@@ -491,13 +530,15 @@ pub(crate) struct Traits {
 /// A not in place: the `gemm` crate 66.8-68.3 against packed 20.9-41.9, left to it). Complex on
 /// AVX2 follows the rules above that are not AVX-512's alone, and c32 thin, deep products whose
 /// A streams go to the packed engine (see the code); measured on the Zen 4 running the AVX2
-/// kernels (`cpu-zen4.md` run 7), not yet on an AVX2-only machine.
+/// kernels (`cpu-zen4.md` run 7), not yet on an AVX2-only machine. Since run 8, on AVX2 also:
+/// f32 products of at most [`AVX2_NARROW_ROWS`] rows whose B streams, and complex products of at
+/// most [`AVX2_COMPLEX_STREAM_COLS`] columns whose A streams, to the packed engine (see there).
 ///
 /// Exception (`Traits::slab_bytes`): a thin product the small kernels would run as tall row
 /// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
 /// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`], to the packed engine
 /// when it reads A in place (`Traits::packed_a_in_place`; f32 only with more than
-/// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise when A is also at least [`STREAM_BYTES`] per
+/// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise (any f32 rows) when A is also at least [`STREAM_BYTES`] per
 /// thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and trail the `gemm`
 /// crate). Zen 4 running the AVX2 kernels (`TBLAS_ISA=avx2 ENG=auto|packed MODES=01 ttm_probe`,
 /// 2 threads, two runs, ms, modes 0/1, `auto` being the `gemm` crate there): 300, 20, f32
@@ -538,7 +579,7 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     if (avx512_real || (avx2_real && t.packed_a_streams))
         && t.packed_a_in_place
         && t.slab_bytes >= SLAB_PACKED_BYTES
-        && (t.double || pm > SLAB_PACKED_F32_ROWS)
+        && (t.double || avx2_real || pm > SLAB_PACKED_F32_ROWS)
     {
         return CpuEngine::Packed;
     }
@@ -548,13 +589,21 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     if avx512_real && t.packed_b_bytes >= STREAM_BYTES && pm <= DIRECT_B_MAX_ROWS && pn >= 64 && pk >= 64 {
         return CpuEngine::Packed;
     }
+    if avx2_real && !t.double && t.packed_b_streams && pm <= AVX2_NARROW_ROWS && pn >= 64 && AVX2_NARROW_K.contains(&pk)
+    {
+        return CpuEngine::Packed;
+    }
     let thin = m.min(n) <= SMALL_MAX;
     // On AVX2 only c32 and only when A streams (the AVX2 kernels read A in place only then):
     // 300x20x90000 c, Zen 4 running the AVX2 kernels, three sweeps (`cpu-zen4.md` run 7), packed
     // 65-81 against the `gemm` crate's 56-60 GFLOP/s; not c64 (packed 31-40 against 42-53).
     let complex_a_in_place = match isa {
         Isa::Avx512 => pk > THIN_K_MAX || t.packed_a_bytes >= COMPLEX_STREAM_A_BYTES,
-        Isa::Avx2 => !t.double && t.packed_a_streams && pk > THIN_K_MAX,
+        Isa::Avx2 => {
+            t.packed_a_streams
+                && ((!t.double && pk > THIN_K_MAX)
+                    || (pn <= AVX2_COMPLEX_STREAM_COLS && t.packed_a_bytes >= COMPLEX_STREAM_A_BYTES))
+        }
         _ => false,
     };
     if cplx && complex_a_in_place && t.packed_a_in_place && pm > SMALL_MAX {
@@ -695,5 +744,79 @@ impl Isa {
             mc: bl.mc / w,
             nc: bl.nc,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The traits `native::traits` computes for a strided batch of packed column-major NN
+    /// entries (no flip in either orientation) of real elements of `elem` bytes, on `threads`.
+    fn col_major(elem: usize, cplx: bool, (m, n, k, batch): (usize, usize, usize, usize), threads: usize) -> Traits {
+        let size = elem * if cplx { 2 } else { 1 };
+        let (a, b, c) = (batch * m * k * size, batch * k * n * size, batch * m * n * size);
+        let small = k <= THIN_K_MAX && m.min(n) <= SMALL_MAX;
+        Traits {
+            slab_bytes: if small && m > SMALL_MAX { a } else { 0 },
+            packed_mnk: (m, n, k),
+            packed_a_in_place: n <= DIRECT_A_MAX_COLS,
+            packed_b_bytes: b,
+            packed_a_bytes: a,
+            packed_a_streams: a / threads >= STREAM_BYTES,
+            packed_b_streams: b / threads >= STREAM_BYTES,
+            double: elem == 8,
+            few_entries: batch < threads,
+            call_bytes: a + b + c,
+        }
+    }
+
+    fn pick_for(isa: Isa, elem: usize, cplx: bool, shape: (usize, usize, usize, usize)) -> CpuEngine {
+        pick(isa, cplx, (shape.0, shape.1, shape.2), col_major(elem, cplx, shape, 2))
+    }
+
+    /// AVX2, f32, at most `AVX2_NARROW_ROWS` rows over a depth in `AVX2_NARROW_K`, B streaming:
+    /// the packed engine; not in the L3, not at depth 64 or 512, not with 12 rows, not for f64.
+    #[test]
+    fn avx2_narrow_f32_products_with_b_streaming_go_packed() {
+        let p = |elem, shape| pick_for(Isa::Avx2, elem, false, shape);
+        assert_eq!(p(4, (8, 128, 128, 600)), CpuEngine::Packed);
+        assert_eq!(p(4, (4, 128, 128, 4000)), CpuEngine::Packed);
+        assert_eq!(p(4, (8, 128, 128, 300)), CpuEngine::Small, "B in the L3");
+        assert_eq!(p(4, (8, 128, 64, 5000)), CpuEngine::Small, "depth 64");
+        assert_eq!(p(4, (8, 128, 512, 700)), CpuEngine::Small, "depth 512");
+        assert_eq!(p(4, (12, 128, 128, 2000)), CpuEngine::Small, "12 rows");
+        assert_eq!(p(8, (8, 128, 128, 1365)), CpuEngine::Small, "f64");
+        // Tucker's mode-2 product keeps the small kernels on AVX2 (20 rows).
+        assert_eq!(p(4, (20, 90_000, 300, 1)), CpuEngine::Small);
+    }
+
+    /// AVX2, f32 slabs whose A streams: the packed engine at any row count above `SMALL_MAX`
+    /// (on AVX-512 only above `SLAB_PACKED_F32_ROWS`); not while A stays in the L3.
+    #[test]
+    fn avx2_f32_slabs_with_a_streaming_go_packed() {
+        assert_eq!(pick_for(Isa::Avx2, 4, false, (128, 8, 128, 2730)), CpuEngine::Packed);
+        assert_eq!(pick_for(Isa::Avx2, 4, false, (96, 8, 96, 4000)), CpuEngine::Packed);
+        assert_eq!(
+            pick_for(Isa::Avx2, 4, false, (128, 8, 128, 200)),
+            CpuEngine::Small,
+            "A in the L3"
+        );
+        assert_eq!(
+            pick_for(Isa::Avx512, 4, false, (128, 8, 128, 2730)),
+            CpuEngine::GemmCrate
+        );
+    }
+
+    /// AVX2, complex, A read in place and streaming, at most `AVX2_COMPLEX_STREAM_COLS` columns:
+    /// the packed engine (c32 and c64); 16 columns stay with the `gemm` crate.
+    #[test]
+    fn avx2_narrow_complex_products_with_a_streaming_go_packed() {
+        let p = |elem, shape| pick_for(Isa::Avx2, elem, true, shape);
+        assert_eq!(p(4, (128, 8, 128, 1365)), CpuEngine::Packed);
+        assert_eq!(p(8, (128, 8, 128, 682)), CpuEngine::Packed);
+        assert_eq!(p(4, (256, 8, 256, 256)), CpuEngine::Packed);
+        assert_eq!(p(4, (128, 16, 128, 512)), CpuEngine::GemmCrate, "16 columns");
+        assert_eq!(p(4, (128, 8, 128, 128)), CpuEngine::GemmCrate, "A in the L3");
     }
 }
