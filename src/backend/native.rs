@@ -388,7 +388,6 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         slab_bytes,
         packed_mnk: (j.m(), j.n(), j.k()),
         packed_a_in_place: j.a().rs == 1 && j.n() <= tuning::DIRECT_A_MAX_COLS,
-        packed_b_bytes,
         packed_a_bytes,
         packed_a_streams: packed_a_bytes / threads.max(1) >= tuning::STREAM_BYTES,
         packed_b_streams: packed_b_bytes / threads.max(1) >= tuning::STREAM_BYTES,

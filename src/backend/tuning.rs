@@ -453,8 +453,6 @@ pub(crate) struct Traits {
     /// The packed engine would read A in place on one thread (unit row stride in its
     /// orientation, at most [`DIRECT_A_MAX_COLS`] columns).
     pub packed_a_in_place: bool,
-    /// Bytes of B in the packed engine's orientation, over the call (a shared B once).
-    pub packed_b_bytes: usize,
     /// Bytes of A in the packed engine's orientation, over the call (a shared A once).
     pub packed_a_bytes: usize,
     /// A in the packed engine's orientation, over the call, is at least [`STREAM_BYTES`] per
@@ -564,8 +562,11 @@ pub(crate) struct Traits {
 /// f32 small 0.14/0.13/0.17, packed 0.13/0.19/0.15; f64 0.27/0.26/0.33 and 0.26/0.28/0.30; 160
 /// f32 2.15/1.47/1.01 and 0.88/0.62/0.69; f64 6.82/4.46/2.61 and 2.70/2.25/2.47.
 ///
-/// Exception (`Traits::packed_b_bytes`, AVX-512): a real product whose B, over the call, is at
-/// least [`STREAM_BYTES`], with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64` (in the
+/// Exception (`Traits::packed_b_streams`, AVX-512): a real product whose B is at least
+/// [`STREAM_BYTES`] per thread (the packed engine's own test for prefetching a B in place; until
+/// run 8 over the call, which sent B of 16-32 MiB on two threads to the packed engine without its
+/// prefetch: f32 8x128x128 x 450, 29.5 MB, packed 34-37 against the small kernels' 49-51
+/// GFLOP/s, f64 x 200 38-52 against 44-61), with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64` (in the
 /// packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the packed
 /// engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
 /// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
@@ -586,7 +587,7 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     if !cplx && t.slab_bytes >= SLAB_STREAM_BYTES {
         return CpuEngine::GemmCrate;
     }
-    if avx512_real && t.packed_b_bytes >= STREAM_BYTES && pm <= DIRECT_B_MAX_ROWS && pn >= 64 && pk >= 64 {
+    if avx512_real && t.packed_b_streams && pm <= DIRECT_B_MAX_ROWS && pn >= 64 && pk >= 64 {
         return CpuEngine::Packed;
     }
     if avx2_real && !t.double && t.packed_b_streams && pm <= AVX2_NARROW_ROWS && pn >= 64 && AVX2_NARROW_K.contains(&pk)
@@ -761,7 +762,6 @@ mod tests {
             slab_bytes: if small && m > SMALL_MAX { a } else { 0 },
             packed_mnk: (m, n, k),
             packed_a_in_place: n <= DIRECT_A_MAX_COLS,
-            packed_b_bytes: b,
             packed_a_bytes: a,
             packed_a_streams: a / threads >= STREAM_BYTES,
             packed_b_streams: b / threads >= STREAM_BYTES,
@@ -789,6 +789,16 @@ mod tests {
         assert_eq!(p(8, (8, 128, 128, 1365)), CpuEngine::Small, "f64");
         // Tucker's mode-2 product keeps the small kernels on AVX2 (20 rows).
         assert_eq!(p(4, (20, 90_000, 300, 1)), CpuEngine::Small);
+    }
+
+    /// AVX-512: few rows with B streaming per thread (`Traits::packed_b_streams`) go to the
+    /// packed engine; a B of 16-32 MiB on two threads (not streaming per thread) does not.
+    #[test]
+    fn avx512_b_streaming_counts_per_thread() {
+        assert_eq!(pick_for(Isa::Avx512, 4, false, (8, 128, 128, 700)), CpuEngine::Packed);
+        assert_eq!(pick_for(Isa::Avx512, 4, false, (8, 128, 128, 450)), CpuEngine::Small);
+        assert_eq!(pick_for(Isa::Avx512, 8, false, (8, 128, 128, 200)), CpuEngine::Small);
+        assert_eq!(pick_for(Isa::Avx512, 4, false, (20, 90_000, 300, 1)), CpuEngine::Packed);
     }
 
     /// AVX2, f32 slabs whose A streams: the packed engine at any row count above `SMALL_MAX`
