@@ -536,8 +536,8 @@ pub(crate) struct Traits {
 /// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
 /// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`], to the packed engine
 /// when it reads A in place (`Traits::packed_a_in_place`; f32 only with more than
-/// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise (any f32 rows) when A is also at least [`STREAM_BYTES`] per
-/// thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and trail the `gemm`
+/// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise (any f32 rows) when A is also at least
+/// [`STREAM_BYTES`] per thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and trail the `gemm`
 /// crate). Zen 4 running the AVX2 kernels (`TBLAS_ISA=avx2 ENG=auto|packed MODES=01 ttm_probe`,
 /// 2 threads, two runs, ms, modes 0/1, `auto` being the `gemm` crate there): 300, 20, f32
 /// 11.4/10.4 against 7.6-9.8/7.4; f64 23.1-23.2/20.8-21.0 against 16.8-17.0/15.4-15.8; 200, 16,
@@ -566,8 +566,8 @@ pub(crate) struct Traits {
 /// [`STREAM_BYTES`] per thread (the packed engine's own test for prefetching a B in place; until
 /// run 8 over the call, which sent B of 16-32 MiB on two threads to the packed engine without its
 /// prefetch: f32 8x128x128 x 450, 29.5 MB, packed 34-37 against the small kernels' 49-51
-/// GFLOP/s, f64 x 200 38-52 against 44-61), with at most `DIRECT_B_MAX_ROWS` rows and `n, k >= 64` (in the
-/// packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the packed
+/// GFLOP/s, f64 x 200 38-52 against 44-61), with at most `DIRECT_B_MAX_ROWS` rows and `n, k >=
+/// 64` (in the packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the packed
 /// engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
 /// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
 /// 84.6/130.8/57.3, f64 67.2/72.9/61.1; 8x128x128 x 2730 f32 34.7/66.2/39.3, f64
@@ -595,9 +595,10 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         return CpuEngine::Packed;
     }
     let thin = m.min(n) <= SMALL_MAX;
-    // On AVX2 only c32 and only when A streams (the AVX2 kernels read A in place only then):
-    // 300x20x90000 c, Zen 4 running the AVX2 kernels, three sweeps (`cpu-zen4.md` run 7), packed
-    // 65-81 against the `gemm` crate's 56-60 GFLOP/s; not c64 (packed 31-40 against 42-53).
+    // On AVX2 only when A streams (the AVX2 kernels read A in place only then), and either c32
+    // thin and deep (300x20x90000 c, Zen 4 running the AVX2 kernels, three sweeps, `cpu-zen4.md`
+    // run 7: packed 65-81 against the `gemm` crate's 56-60 GFLOP/s; not c64, packed 31-40 against
+    // 42-53) or at most AVX2_COMPLEX_STREAM_COLS columns of a large A (c and z, run 8).
     let complex_a_in_place = match isa {
         Isa::Avx512 => pk > THIN_K_MAX || t.packed_a_bytes >= COMPLEX_STREAM_A_BYTES,
         Isa::Avx2 => {
