@@ -19,7 +19,7 @@
 //! of C is computed identically whatever the split.
 
 use super::packed::{self, Rect};
-use super::small::{real_ptrs, run_entries, Desc};
+use super::small::{real_ptrs, run_entries, Desc, Isa};
 use super::tuning::{self, ENTRIES_PER_THREAD, INNER_THREADING_WORK, SMALL_MAX, THIN_K_MAX};
 use super::{Backend, Config, CpuEngine};
 use crate::error::Result;
@@ -31,11 +31,10 @@ pub(crate) struct Native;
 
 impl Backend for Native {
     fn execute<T: Scalar>(&self, job: &Job<'_, T>, cfg: &Config) -> Result<()> {
-        let cplx = tuning::real_of(T::DATATYPE).1;
         let engine = match cfg.engine {
             // Only the packed engine computes a triangle (syrk).
             _ if job.tri().is_some() => CpuEngine::Packed,
-            CpuEngine::Auto => tuning::pick(cfg.isa, cplx, (job.m(), job.n(), job.k()), traits(job, cfg.threads)),
+            CpuEngine::Auto => auto_engine(job, cfg.isa, cfg.threads),
             e => e,
         };
         match engine {
@@ -348,6 +347,13 @@ fn packed_orientation<'a, T: Scalar>(job: &Job<'a, T>) -> (bool, Job<'a, T>) {
     (flip, if flip { job.kernel_transposed() } else { *job })
 }
 
+/// The engine `auto` gives `job` on `isa` with `threads` threads: the tuning table's pick for
+/// its shape and [`traits`].
+fn auto_engine<T: Scalar>(job: &Job<'_, T>, isa: Isa, threads: usize) -> CpuEngine {
+    let cplx = tuning::real_of(T::DATATYPE).1;
+    tuning::pick(isa, cplx, (job.m(), job.n(), job.k()), traits(job, threads))
+}
+
 /// What `tuning::pick` weighs of `job` (see `tuning::Traits`).
 fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
     let size = std::mem::size_of::<T>();
@@ -379,6 +385,8 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         .saturating_mul(j.m())
         .saturating_mul(j.k())
         .saturating_mul(size);
+    // An operand of this many bytes over the call streams from memory on `threads` threads.
+    let streams = |bytes: usize| bytes / threads.max(1) >= tuning::STREAM_BYTES;
     let c_bytes = job
         .batch()
         .saturating_mul(job.m())
@@ -389,8 +397,8 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         packed_mnk: (j.m(), j.n(), j.k()),
         packed_a_in_place: j.a().rs == 1 && j.n() <= tuning::DIRECT_A_MAX_COLS,
         packed_a_bytes,
-        packed_a_streams: packed_a_bytes / threads.max(1) >= tuning::STREAM_BYTES,
-        packed_b_streams: packed_b_bytes / threads.max(1) >= tuning::STREAM_BYTES,
+        packed_a_streams: streams(packed_a_bytes),
+        packed_b_streams: streams(packed_b_bytes),
         double: tuning::real_of(T::DATATYPE).0 == 8,
         few_entries: job.batch() < threads,
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
@@ -447,5 +455,121 @@ fn entry<T: Scalar>(job: &Job<'_, T>, e: EntryPtrs<T>, par: Parallelism) {
             job.b().conj,
             par,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{Parts, Strides};
+    use num_complex::{Complex32, Complex64};
+
+    /// The engine `auto` picks ([`auto_engine`], on two threads) for a strided batch of packed
+    /// column-major NN entries of `T`, `(m, n, k, batch)`. The job is only inspected, never
+    /// executed: its pointers are null.
+    fn pick_for<T: Scalar>(isa: Isa, (m, n, k, batch): (usize, usize, usize, usize)) -> CpuEngine {
+        let col = |rows: usize| Strides {
+            rs: 1,
+            cs: rows as isize,
+            conj: false,
+        };
+        // SAFETY: the job is never executed, so no element is ever addressed.
+        let job = unsafe {
+            Job::<T>::assume_valid(Parts {
+                m,
+                n,
+                k,
+                alpha: T::one(),
+                beta: T::zero(),
+                a: col(m),
+                b: col(k),
+                c: col(m),
+                entries: Entries::Strided {
+                    a: std::ptr::null(),
+                    b: std::ptr::null(),
+                    c: std::ptr::null_mut(),
+                    bs_a: (m * k) as isize,
+                    bs_b: (k * n) as isize,
+                    bs_c: (m * n) as isize,
+                    count: batch,
+                },
+                tri: None,
+            })
+        };
+        auto_engine(&job, isa, 2)
+    }
+
+    /// AVX2, f32, at most `AVX2_NARROW_ROWS` rows over a depth in `AVX2_NARROW_K`, B streaming:
+    /// the packed engine; not in the L3, not at depth 64 or 512, not with 12 rows, not for f64.
+    #[test]
+    fn avx2_narrow_f32_products_with_b_streaming_go_packed() {
+        assert_eq!(pick_for::<f32>(Isa::Avx2, (8, 128, 128, 600)), CpuEngine::Packed);
+        assert_eq!(pick_for::<f32>(Isa::Avx2, (4, 128, 128, 4000)), CpuEngine::Packed);
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx2, (8, 128, 128, 300)),
+            CpuEngine::Small,
+            "B in the L3"
+        );
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx2, (8, 128, 64, 5000)),
+            CpuEngine::Small,
+            "depth 64"
+        );
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx2, (8, 128, 512, 700)),
+            CpuEngine::Small,
+            "depth 512"
+        );
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx2, (12, 128, 128, 2000)),
+            CpuEngine::Small,
+            "12 rows"
+        );
+        assert_eq!(pick_for::<f64>(Isa::Avx2, (8, 128, 128, 1365)), CpuEngine::Small, "f64");
+        // Tucker's mode-2 product keeps the small kernels on AVX2 (20 rows).
+        assert_eq!(pick_for::<f32>(Isa::Avx2, (20, 90_000, 300, 1)), CpuEngine::Small);
+    }
+
+    /// AVX-512: few rows with B streaming per thread (`Traits::packed_b_streams`) go to the
+    /// packed engine; a B of 16-32 MiB on two threads (not streaming per thread) does not.
+    #[test]
+    fn avx512_b_streaming_counts_per_thread() {
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (8, 128, 128, 700)), CpuEngine::Packed);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (8, 128, 128, 450)), CpuEngine::Small);
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (8, 128, 128, 200)), CpuEngine::Small);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (20, 90_000, 300, 1)), CpuEngine::Packed);
+    }
+
+    /// AVX2, f32 slabs whose A streams: the packed engine at any row count above `SMALL_MAX`
+    /// (on AVX-512 only above `SLAB_PACKED_F32_ROWS`); not while A stays in the L3.
+    #[test]
+    fn avx2_f32_slabs_with_a_streaming_go_packed() {
+        assert_eq!(pick_for::<f32>(Isa::Avx2, (128, 8, 128, 2730)), CpuEngine::Packed);
+        assert_eq!(pick_for::<f32>(Isa::Avx2, (96, 8, 96, 4000)), CpuEngine::Packed);
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx2, (128, 8, 128, 200)),
+            CpuEngine::Small,
+            "A in the L3"
+        );
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (128, 8, 128, 2730)), CpuEngine::GemmCrate);
+    }
+
+    /// AVX2, complex, A read in place and streaming, at most `AVX2_COMPLEX_STREAM_COLS` columns:
+    /// the packed engine (c32 and c64); 16 columns stay with the `gemm` crate.
+    #[test]
+    fn avx2_narrow_complex_products_with_a_streaming_go_packed() {
+        assert_eq!(pick_for::<Complex32>(Isa::Avx2, (128, 8, 128, 1365)), CpuEngine::Packed);
+        assert_eq!(pick_for::<Complex64>(Isa::Avx2, (128, 8, 128, 682)), CpuEngine::Packed);
+        assert_eq!(pick_for::<Complex32>(Isa::Avx2, (256, 8, 256, 256)), CpuEngine::Packed);
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx2, (128, 16, 128, 512)),
+            CpuEngine::GemmCrate,
+            "16 columns"
+        );
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx2, (128, 8, 128, 128)),
+            CpuEngine::GemmCrate,
+            "A in the L3"
+        );
     }
 }
