@@ -574,8 +574,8 @@ fn machine_record(machine: &Machine, threads: usize) -> String {
         field("cpu family"),
         field("model"),
         tensorblas::Isa::detect().name(),
-        machine.peak_f32,
-        machine.peak_f32 / 2.0,
+        machine.peak('s'),
+        machine.peak('d'),
         machine.bandwidth,
     );
     for var in [

@@ -537,9 +537,9 @@ pub(crate) struct Traits {
 /// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`], to the packed engine
 /// when it reads A in place (`Traits::packed_a_in_place`; f32 only with more than
 /// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise (any f32 rows) when A is also at least
-/// [`STREAM_BYTES`] per thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and trail the `gemm`
-/// crate). Zen 4 running the AVX2 kernels (`TBLAS_ISA=avx2 ENG=auto|packed MODES=01 ttm_probe`,
-/// 2 threads, two runs, ms, modes 0/1, `auto` being the `gemm` crate there): 300, 20, f32
+/// [`STREAM_BYTES`] per thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and
+/// trail the `gemm` crate). Zen 4 running the AVX2 kernels (`TBLAS_ISA=avx2 ENG=auto|packed
+/// MODES=01 ttm_probe`, 2 threads, two runs, ms, modes 0/1, `auto` being the `gemm` crate there): 300, 20, f32
 /// 11.4/10.4 against 7.6-9.8/7.4; f64 23.1-23.2/20.8-21.0 against 16.8-17.0/15.4-15.8; 200, 16,
 /// f64 (64 MB) 7.5-7.7/6.8-6.9 against 5.6/5.1; but 200, 16, f32 (32 MB, 16 MB per thread: A
 /// packed) 3.6-4.3/3.0-5.1 against 5.7-5.9/7.2-7.4, and 160, 16, f64 (33 MB) level (4.5-5.1/3.6-4.4
@@ -567,8 +567,8 @@ pub(crate) struct Traits {
 /// run 8 over the call, which sent B of 16-32 MiB on two threads to the packed engine without its
 /// prefetch: f32 8x128x128 x 450, 29.5 MB, packed 34-37 against the small kernels' 49-51
 /// GFLOP/s, f64 x 200 38-52 against 44-61), with at most `DIRECT_B_MAX_ROWS` rows and `n, k >=
-/// 64` (in the packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the packed
-/// engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
+/// 64` (in the packed engine's orientation: mode 2 above, `R x I^2 x I` as C^T), goes to the
+/// packed engine, whose in-place microkernel prefetches B as it streams. `engine_probe`,
 /// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
 /// 84.6/130.8/57.3, f64 67.2/72.9/61.1; 8x128x128 x 2730 f32 34.7/66.2/39.3, f64
 /// 18.0/48.3/28.6; 64^3 x 4096 f32 81.3/101.1/80.3, f64 42.3/44.6/47.1. (Left to the rules
@@ -679,8 +679,9 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
 /// d dram 75/77), from 256 the vendor (d 256^3 cache 56-65/77, 2048^3 56-72/94-99, s 256^3
 /// 149-173/176-199). Complex thin, deep products (a side over `SMALL_MAX`, the other at most,
 /// `k > THIN_K_MAX`) go to OpenBLAS too: 300x20x90000 c 101-115 against the native 59-61 (the
-/// packed engine, which the default build takes there for c32, 65-81), z 58-63 against 50-52. (The limit before, 8 for f32/f64 from the first Zen 2 measurement with the
-/// small kernels alone, sent these products to OpenBLAS at 0.2-0.6x the native backend.)
+/// packed engine, which the default build takes there for c32, 65-81), z 58-63 against 50-52.
+/// (The limit before, 8 for f32/f64 from the first Zen 2 measurement with the small kernels
+/// alone, sent these products to OpenBLAS at 0.2-0.6x the native backend.)
 ///
 /// MKL on AVX2, and any vendor with the portable kernels: not re-measured since the packed
 /// engine and the team; the limits measured on the Zen 5 with the small kernels alone stay (own
