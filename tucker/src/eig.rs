@@ -154,15 +154,59 @@ fn orthonormalize(h: &Handle, z: &mut [f64], n: usize, b: usize) {
     }
 }
 
+/// The symmetric positive semidefinite `n x n` matrix whose leading eigenvectors
+/// [`leading_eigenvectors_warm`] finds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sym<'a> {
+    /// `S` itself, column-major, both triangles (`tensor::gram` mirrors its SYRK's).
+    Gram(&'a [f64]),
+    /// `S = M Mᵀ` for an `n x c` matrix `M`, `m` column-major `n x c` or, with `transposed`,
+    /// `Mᵀ` column-major `c x n`: each product `S V` is `Mᵀ V` then `M (Mᵀ V)`, `4 n c b` flops
+    /// for `b` vectors, and `S` is never formed (its `n² c` flops saved where an update takes an
+    /// iteration or two and `c` is not much larger than `n`; see [`factor_pays`]).
+    Factor { m: &'a [f64], c: usize, transposed: bool },
+}
+
+impl Sym<'_> {
+    /// `y = S v` for the `n x b` column-major block `v` (`tmp`: scratch of `c * b` for
+    /// [`Sym::Factor`]).
+    fn apply(&self, h: &Handle, n: usize, b: usize, v: &[f64], y: &mut [f64], tmp: &mut Vec<f64>) {
+        match *self {
+            Sym::Gram(s) => mul(h, false, (n, b, n), &s[..n * n], v, y),
+            Sym::Factor { m, c, transposed } => {
+                tmp.resize(c * b, 0.0);
+                let m = &m[..n * c];
+                mul(h, !transposed, (c, b, n), m, v, tmp);
+                mul(h, transposed, (n, b, c), m, tmp, y);
+            }
+        }
+    }
+}
+
+/// Whether a subspace iteration on `S = M Mᵀ` (`M` is `n x c`) costs less through `M`
+/// ([`Sym::Factor`], `4 n c b` flops per iteration) than by forming `S` first (`n² c` for the
+/// SYRK, then `2 n² b` per iteration), counting two iterations (a warm HOOI update takes one or
+/// two): `8 c b <= n c + 4 n b`. HOOI's updates at 300³ R20 (`n = 300`, `c = 400`, `b = 40`):
+/// yes; the HOSVD init on the whole tensor (`c = 90000`): no.
+pub(crate) fn factor_pays(n: usize, c: usize, b: usize) -> bool {
+    8 * c * b <= n * c + 4 * n * b
+}
+
+/// The block size of [`leading_eigenvectors_warm`] for `r` wanted vectors.
+pub(crate) fn warm_block(r: usize) -> usize {
+    r + r.max(8)
+}
+
 /// The eigenvectors of the `r` largest eigenvalues of the symmetric `n x n` matrix `s`
-/// (column-major, both triangles: `tensor::gram` mirrors its SYRK's) by subspace iteration with
+/// ([`Sym`]: given whole or as `M Mᵀ`) by subspace iteration with
 /// Rayleigh–Ritz, started from `state`'s block of the previous call when it has one, else from
 /// `start` (`n x r`, e.g. the factor of the previous HOOI sweep; need not be orthonormal) and
 /// seeded extra vectors.
 ///
 /// The block holds `b = r + max(r, 8)` vectors, so the rate per iteration is `λ_{b+1} / λ_r`
-/// rather than `λ_{r+1} / λ_r`. Each iteration costs one `n x n x b` product and a few
-/// `n x b x b` ones (on the tensorblas engine) and a `b x b` eigenproblem, against the dense
+/// rather than `λ_{r+1} / λ_r`. Each iteration costs one `n x n x b` product (two `n x c x b`
+/// ones through [`Sym::Factor`]) and a few `n x b x b` ones (on the tensorblas engine) and a
+/// `b x b` eigenproblem, against the dense
 /// solver's `O(n³)` with all `n` vectors. Converged when every one of the `r` leading Ritz pairs
 /// has a residual `‖S x − θ x‖ <= tol · |θ_1|` ([`warm_tol`]: 1e-12 for f64 data; then the
 /// vectors agree with the dense solver's to about `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the
@@ -172,18 +216,18 @@ fn orthonormalize(h: &Handle, z: &mut [f64], n: usize, b: usize) {
 /// columns are orthonormal), orthonormalized by CholeskyQR2.
 pub(crate) fn leading_eigenvectors_warm(
     h: &Handle,
-    s: &[f64],
+    s: Sym<'_>,
     n: usize,
     r: usize,
     start: &[f64],
     tol: f64,
     state: &mut WarmState,
 ) -> Warm {
-    let b = r + r.max(8);
+    let b = warm_block(r);
     if b * 2 > n || start.len() != n * r {
         return Warm::Dense;
     }
-    let sm = &s[..n * n];
+    let mut tmp = Vec::new();
     let mut v = if state.block.len() == n * b {
         std::mem::take(&mut state.block)
     } else {
@@ -202,7 +246,7 @@ pub(crate) fn leading_eigenvectors_warm(
     let (mut hm, mut wd) = (vec![0.0; b * b], vec![0.0; b * b]);
     let mut last = f64::INFINITY;
     for it in 0..WARM_MAX_IT {
-        mul(h, false, (n, b, n), sm, &v, &mut y);
+        s.apply(h, n, b, &v, &mut y, &mut tmp);
         mul(h, true, (b, b, n), &v, &y, &mut hm);
         let hs = Mat::from_fn(b, b, |i, j| 0.5 * (hm[i + j * b] + hm[j + i * b]));
         let Ok(e) = hs.self_adjoint_eigen(Side::Lower) else {
@@ -296,13 +340,67 @@ mod tests {
             .collect();
         let dense = leading_eigenvectors(&s, n, r).unwrap();
         let h = Handle::new().unwrap();
-        match leading_eigenvectors_warm(&h, &s, n, r, &start, WARM_TOL, &mut WarmState::default()) {
+        match leading_eigenvectors_warm(&h, Sym::Gram(&s), n, r, &start, WARM_TOL, &mut WarmState::default()) {
             Warm::Vectors(v) => {
                 let d = v.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 assert!(d <= 1e-10, "vectors differ by {d}");
             }
             Warm::Dense => panic!("a clear gap must converge"),
         }
+    }
+
+    #[test]
+    fn warm_iteration_on_the_unfolding_matches_the_gram_and_the_dense_solver() {
+        // S = M Mᵀ with M = Q diag(sqrt(values)) Pᵀ (n x c): the iteration through M, given as M
+        // or as Mᵀ, gives the dense solver's vectors of the explicit S (same order and signs),
+        // as the iteration on S does; from a start 1e-2 off the true subspace.
+        let (n, c, r) = (60, 40, 10);
+        let values: Vec<f64> = (0..n)
+            .map(|i| match i {
+                _ if i < r => 100.0 - i as f64,
+                _ if i < c => 5.0 * (c - i) as f64 / c as f64,
+                _ => 0.0,
+            })
+            .collect();
+        let (_, q) = with_spectrum(&values, 11);
+        let (_, p) = with_spectrum(&vec![1.0; c], 13);
+        let m = Mat::from_fn(n, c, |i, j| {
+            (0..c).map(|k| q[(i, k)] * values[k].sqrt() * p[(j, k)]).sum::<f64>()
+        });
+        let s: Vec<f64> = (0..n * n)
+            .map(|o| (0..c).map(|k| m[(o % n, k)] * m[(o / n, k)]).sum())
+            .collect();
+        let m_cm: Vec<f64> = (0..n * c).map(|o| m[(o % n, o / n)]).collect();
+        let mt_cm: Vec<f64> = (0..n * c).map(|o| m[(o / c, o % c)]).collect();
+        let start: Vec<f64> = (0..n * r)
+            .map(|o| q[(o % n, o / n)] + 1e-2 * ((o * 37 % 11) as f64 - 5.0) / 5.0)
+            .collect();
+        let dense = leading_eigenvectors(&s, n, r).unwrap();
+        let h = Handle::new().unwrap();
+        for sym in [
+            Sym::Gram(&s),
+            Sym::Factor {
+                m: &m_cm,
+                c,
+                transposed: false,
+            },
+            Sym::Factor {
+                m: &mt_cm,
+                c,
+                transposed: true,
+            },
+        ] {
+            match leading_eigenvectors_warm(&h, sym, n, r, &start, WARM_TOL, &mut WarmState::default()) {
+                Warm::Vectors(v) => {
+                    let d = v.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                    assert!(d <= 1e-10, "{sym:?}: vectors differ by {d}");
+                }
+                Warm::Dense => panic!("{sym:?}: a clear gap must converge"),
+            }
+        }
+        // The cost rule: HOOI's updates at 300³ R20 through the unfolding, the init's Gram not.
+        assert!(factor_pays(300, 400, warm_block(20)));
+        assert!(!factor_pays(300, 90_000, warm_block(20)));
     }
 
     #[test]
@@ -314,12 +412,20 @@ mod tests {
         let start: Vec<f64> = (0..n * r).map(|o| ((o * 13 % 7) as f64 - 3.0) / 3.0).collect();
         let h = Handle::new().unwrap();
         assert!(matches!(
-            leading_eigenvectors_warm(&h, &s, n, r, &start, WARM_TOL, &mut WarmState::default()),
+            leading_eigenvectors_warm(&h, Sym::Gram(&s), n, r, &start, WARM_TOL, &mut WarmState::default()),
             Warm::Dense
         ));
         // A block as large as half the matrix: the dense solver directly.
         assert!(matches!(
-            leading_eigenvectors_warm(&h, &s, 20, 8, &start[..160], WARM_TOL, &mut WarmState::default()),
+            leading_eigenvectors_warm(
+                &h,
+                Sym::Gram(&s),
+                20,
+                8,
+                &start[..160],
+                WARM_TOL,
+                &mut WarmState::default()
+            ),
             Warm::Dense
         ));
     }

@@ -304,6 +304,37 @@ pub(crate) fn ttm<T: Real>(
 /// allow, give the depth of the update: the one with the smallest stride (after fusing, the
 /// longest contiguous run) is the SYRK's `k`, any others are looped over with accumulation (one
 /// loop for a 3-way tensor's middle mode).
+/// The unfolding `W_(mode)` (`n x c`, `n = shape[mode]`, `c` the product of the other extents)
+/// of a C-order view, in f64, as [`crate::eig::Sym::Factor`] takes it: column-major `n x c` when
+/// `mode` is the last mode (then a plain copy), else transposed (`c x n` column-major: runs of
+/// the trailing modes' extent copied whole). `None` for a view that is not C-order (its Gram is
+/// then formed instead).
+pub(crate) fn unfolding_f64<T: Real>(w: &TensorView<'_, T>, mode: usize) -> Option<(Vec<f64>, usize, bool)> {
+    if w.strides != c_strides(&w.shape) {
+        return None;
+    }
+    let n = w.shape[mode];
+    let outer: usize = w.shape[..mode].iter().product();
+    let inner: usize = w.shape[mode + 1..].iter().product();
+    let c = outer * inner;
+    let len = n * c;
+    let src = &w.data[..len];
+    if inner == 1 {
+        return Some((src.iter().map(|v| v.to_f64()).collect(), c, false));
+    }
+    let mut mt = vec![0.0f64; len];
+    for o in 0..outer {
+        for i in 0..n {
+            let from = &src[(o * n + i) * inner..][..inner];
+            let to = &mut mt[i * c + o * inner..][..inner];
+            for (t, f) in to.iter_mut().zip(from) {
+                *t = f.to_f64();
+            }
+        }
+    }
+    Some((mt, c, true))
+}
+
 pub(crate) fn gram<T: Real>(h: &Handle, x: &TensorView<'_, T>, mode: usize) -> Result<Vec<f64>, TuckerError> {
     let i = x.shape[mode];
     let mut s = vec![T::zero(); i * i];
