@@ -298,12 +298,6 @@ pub(crate) fn ttm<T: Real>(
     Ok(Dense { shape, strides, data })
 }
 
-/// The Gram matrix `X_(mode) X_(mode)ᵀ` (`I_mode x I_mode`, column-major, f64), read in place
-/// through tensorblas' SYRK (`Handle::syrk_strided_batched_ex`: the lower triangle only, half
-/// the multiply-adds of the GEMM), then mirrored. The other modes, fused where their strides
-/// allow, give the depth of the update: the one with the smallest stride (after fusing, the
-/// longest contiguous run) is the SYRK's `k`, any others are looped over with accumulation (one
-/// loop for a 3-way tensor's middle mode).
 /// The unfolding `W_(mode)` (`n x c`, `n = shape[mode]`, `c` the product of the other extents)
 /// of a C-order view, in f64, as [`crate::eig::Sym::Factor`] takes it: column-major `n x c` when
 /// `mode` is the last mode (then a plain copy), else transposed (`c x n` column-major: runs of
@@ -335,6 +329,12 @@ pub(crate) fn unfolding_f64<T: Real>(w: &TensorView<'_, T>, mode: usize) -> Opti
     Some((mt, c, true))
 }
 
+/// The Gram matrix `X_(mode) X_(mode)ᵀ` (`I_mode x I_mode`, column-major, f64), read in place
+/// through tensorblas' SYRK (`Handle::syrk_strided_batched_ex`: the lower triangle only, half
+/// the multiply-adds of the GEMM), then mirrored. The other modes, fused where their strides
+/// allow, give the depth of the update: the one with the smallest stride (after fusing, the
+/// longest contiguous run) is the SYRK's `k`, any others are looped over with accumulation (one
+/// loop for a 3-way tensor's middle mode).
 pub(crate) fn gram<T: Real>(h: &Handle, x: &TensorView<'_, T>, mode: usize) -> Result<Vec<f64>, TuckerError> {
     let i = x.shape[mode];
     let mut s = vec![T::zero(); i * i];
