@@ -417,7 +417,7 @@ fn factor<T: Real>(
     mode: usize,
     r: usize,
     solver: Solver,
-    mut warm: Option<(Option<&Matrix<T>>, &mut eig::WarmState)>,
+    warm: Option<(Option<&Matrix<T>>, &mut eig::WarmState)>,
 ) -> Result<Matrix<T>, TuckerError> {
     let i = w.shape[mode];
     let cols = match solver {
@@ -425,62 +425,48 @@ fn factor<T: Real>(
             let s = gram(h, w, mode)?;
             eig::leading_eigenvectors(&s, i, r)?
         }
-        Solver::GramSubspace => {
-            // A sweep's update (a warm start) on a W of few columns: the iteration runs on the
-            // unfolding itself (`S = W_(m) W_(m)ᵀ` never formed); the Gram only if it falls back.
-            if let Some((Some(start), state)) = warm.as_mut().map(|(s, st)| (*s, &mut **st)) {
-                let c: usize = w.shape.iter().product::<usize>() / i.max(1);
-                if !state.dense && i > 0 && eig::factor_pays(i, c, eig::warm_block(r)) {
-                    if let Some((m, c, transposed)) = tensor::unfolding_f64(w, mode) {
-                        let v: Vec<f64> = start.data.iter().map(|v| v.to_f64()).collect();
-                        let sym = eig::Sym::Factor { m: &m, c, transposed };
-                        let tol = eig::warm_tol(<T as Real>::EPSILON);
-                        let cols = match eig::leading_eigenvectors_warm(h, sym, i, r, &v, tol, state) {
-                            eig::Warm::Vectors(u) => u,
-                            eig::Warm::Dense => {
-                                state.dense = true;
-                                eig::leading_eigenvectors(&gram(h, w, mode)?, i, r)?
-                            }
-                        };
-                        return Ok(Matrix {
-                            rows: i,
-                            cols: r,
-                            data: cols.into_iter().map(T::from_f64).collect(),
-                        });
+        Solver::GramSubspace => match warm {
+            Some((start, state)) if !state.dense => {
+                // No factor yet (the HOSVD init): seeded random vectors, the block then kept
+                // for the first sweep.
+                let v: Vec<f64> = match start {
+                    Some(f) => f.data.iter().map(|v| v.to_f64()).collect(),
+                    None => uniform(0x005E_ED0F_1A17, i * r).into_iter().map(|v| v - 0.5).collect(),
+                };
+                // A sweep's update on a W of few columns: the iteration runs on the unfolding
+                // itself (`S = W_(m) W_(m)ᵀ` not formed; the Gram only if it falls back).
+                let c = w.shape.iter().product::<usize>() / i.max(1);
+                let unfolding = match start {
+                    Some(_) if i > 0 && eig::factor_pays(i, c, eig::warm_block(r)) => tensor::unfolding_f64(w, mode),
+                    _ => None,
+                };
+                let s = if unfolding.is_none() {
+                    gram(h, w, mode)?
+                } else {
+                    Vec::new()
+                };
+                let sym = match &unfolding {
+                    Some((m, c, transposed)) => eig::Sym::Factor {
+                        m,
+                        c: *c,
+                        transposed: *transposed,
+                    },
+                    None => eig::Sym::Gram(&s),
+                };
+                match eig::leading_eigenvectors_warm(h, sym, i, r, &v, eig::warm_tol(<T as Real>::EPSILON), state) {
+                    eig::Warm::Vectors(u) => u,
+                    eig::Warm::Dense => {
+                        // A sweep's update that does not converge keeps its mode on the dense
+                        // solver; the init's (the whole tensor's Gram, whose gap may be smaller
+                        // than its projections') leaves the sweeps to try.
+                        state.dense = start.is_some();
+                        let s = if unfolding.is_some() { gram(h, w, mode)? } else { s };
+                        eig::leading_eigenvectors(&s, i, r)?
                     }
                 }
             }
-            let s = gram(h, w, mode)?;
-            match warm {
-                Some((start, state)) if !state.dense => {
-                    // No factor yet (the HOSVD init): seeded random vectors, the block then kept
-                    // for the first sweep.
-                    let v: Vec<f64> = match start {
-                        Some(f) => f.data.iter().map(|v| v.to_f64()).collect(),
-                        None => uniform(0x005E_ED0F_1A17, i * r).into_iter().map(|v| v - 0.5).collect(),
-                    };
-                    match eig::leading_eigenvectors_warm(
-                        h,
-                        eig::Sym::Gram(&s),
-                        i,
-                        r,
-                        &v,
-                        eig::warm_tol(<T as Real>::EPSILON),
-                        state,
-                    ) {
-                        eig::Warm::Vectors(u) => u,
-                        eig::Warm::Dense => {
-                            // A sweep's update that does not converge keeps its mode on the
-                            // dense solver; the init's (the whole tensor's Gram, whose gap may
-                            // be smaller than its projections') leaves the sweeps to try.
-                            state.dense = start.is_some();
-                            eig::leading_eigenvectors(&s, i, r)?
-                        }
-                    }
-                }
-                _ => eig::leading_eigenvectors(&s, i, r)?,
-            }
-        }
+            _ => eig::leading_eigenvectors(&gram(h, w, mode)?, i, r)?,
+        },
         Solver::Svd => {
             // The unfolding W_(mode), column-major I x (rest).
             let rest: usize = w
