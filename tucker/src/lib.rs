@@ -43,7 +43,7 @@ pub use eig::singular_values;
 pub use tensor::{c_strides, f_strides, Matrix, Tensor, TensorView};
 
 use std::time::Instant;
-use tensor::{gram, ttm, Dense};
+use tensor::{gram, ttm, ttm_in, Dense, Pool};
 use tensorblas::Handle;
 
 /// The real types Tucker runs on: `f32` and `f64`.
@@ -509,6 +509,18 @@ fn multi_ttm<T: Real>(
     factors: &[Option<Matrix<T>>],
     ms: &[usize],
 ) -> Result<Option<Dense<T>>, TuckerError> {
+    multi_ttm_in(h, x, factors, ms, &mut Pool::default())
+}
+
+/// `multi_ttm` with its intermediates and result in buffers from `pool` (the intermediates go
+/// back to it).
+fn multi_ttm_in<T: Real>(
+    h: &Handle,
+    x: &TensorView<'_, T>,
+    factors: &[Option<Matrix<T>>],
+    ms: &[usize],
+    pool: &mut Pool<T>,
+) -> Result<Option<Dense<T>>, TuckerError> {
     let mut order: Vec<usize> = ms.to_vec();
     order.sort_by(|&a, &b| {
         let ra = factors[a].as_ref().map_or(1.0, |f| f.cols as f64 / f.rows as f64);
@@ -519,10 +531,12 @@ fn multi_ttm<T: Real>(
     for m in order {
         let f = factors[m].as_ref().expect("factor of an applied mode");
         let next = match &cur {
-            None => ttm(h, x, f, m, true)?,
-            Some(d) => ttm(h, &d.view(), f, m, true)?,
+            None => ttm_in(h, x, f, m, true, pool)?,
+            Some(d) => ttm_in(h, &d.view(), f, m, true, pool)?,
         };
-        cur = Some(next);
+        if let Some(d) = cur.replace(next) {
+            pool.put(d.data);
+        }
     }
     Ok(cur)
 }
@@ -769,6 +783,8 @@ pub(crate) fn hooi_in<T: Real>(
     let h_pass = free.len() / 2;
     let mut recent: Vec<usize> = free[free.len() - h_pass..].to_vec();
     let mut pass: Option<(Option<Dense<T>>, Vec<usize>)> = None;
+    // The buffers of the sweeps' intermediates, reused from sweep to sweep.
+    let mut pool = Pool::default();
 
     let t1 = Instant::now();
     let mut rec_errors = Vec::new();
@@ -777,16 +793,19 @@ pub(crate) fn hooi_in<T: Real>(
     for it in 0..opts.n_iter_max {
         for (k, &m) in free.iter().enumerate() {
             if pass.as_ref().is_none_or(|(_, cm)| cm.contains(&m)) {
-                drop(pass.take()); // one P at a time
+                // One P at a time: the old one's buffer takes the new one.
+                if let Some((Some(old), _)) = pass.take() {
+                    pool.put(old.data);
+                }
                 let mut outer = recent.clone();
                 outer.extend(&fixed);
-                pass = Some((multi_ttm(h, x, &lf, &outer)?, recent.clone()));
+                pass = Some((multi_ttm_in(h, x, &lf, &outer, &mut pool)?, recent.clone()));
             }
             let (z, cm) = pass.as_ref().expect("the pass over X");
             let rest: Vec<usize> = free.iter().copied().filter(|&q| q != m && !cm.contains(&q)).collect();
             let w = match z {
-                None => multi_ttm(h, x, &lf, &rest)?,
-                Some(zd) => multi_ttm(h, &zd.view(), &lf, &rest)?,
+                None => multi_ttm_in(h, x, &lf, &rest, &mut pool)?,
+                Some(zd) => multi_ttm_in(h, &zd.view(), &lf, &rest, &mut pool)?,
             };
             // Distributed: W made whole (the same on every member).
             let w = if g.distributed() {
@@ -813,6 +832,9 @@ pub(crate) fn hooi_in<T: Real>(
             }
             lf[m] = Some(local(m, &f));
             factors[m] = Some(f);
+            if let Some(wd) = w {
+                pool.put(wd.data);
+            }
             if h_pass > 0 {
                 recent.remove(0);
                 recent.push(m);
