@@ -65,14 +65,21 @@ pub(crate) fn combine<T: Real>(g: &dyn Group<T>, d: Dense<T>, partial: bool) -> 
     if !g.distributed() {
         return d;
     }
-    let mut shape = d.shape.clone();
-    let mut data = d.view().to_c_order();
     if partial {
-        g.sum(&mut data);
-    } else {
-        data = g.gather_rows(data);
-        shape[0] = g.rows().2;
+        // Every member holds its part in the same layout (the same code made it): summed as
+        // it lies.
+        let mut d = d;
+        g.sum(&mut d.data);
+        return d;
     }
+    let mut shape = d.shape.clone();
+    let data = if d.strides == c_strides(&d.shape) {
+        d.data
+    } else {
+        d.view().to_c_order()
+    };
+    let data = g.gather_rows(data);
+    shape[0] = g.rows().2;
     let strides = c_strides(&shape);
     Dense { shape, strides, data }
 }

@@ -7,9 +7,10 @@
 //! [`crate::tucker`] on the whole tensor (equal up to rounding: the sums over members run in
 //! another order). It is the same HOOI code (`crate::hooi_in`); what crosses the network:
 //!
-//! - HOSVD init: the Gram matrix of mode 0 (each member's block broadcast once, `MPI_Bcast`,
-//!   each member computing its rows of the Gram; then `MPI_Allreduce`), the Grams of the other
-//!   modes summed (`MPI_Allreduce` of `I_n x I_n`);
+//! - HOSVD init: the Gram matrix of mode 0 split over its depth (each member sends each other
+//!   member that member's share of the other modes' indices of its block, `(members - 1) /
+//!   members` of the block in all, in chunks; each forms the whole Gram of its share by SYRK;
+//!   then `MPI_Allreduce`), the Grams of the other modes summed (`MPI_Allreduce` of `I_n x I_n`);
 //! - per sweep and mode `n`: the tensor `W = X ×_{m≠n} U_mᵀ` the factor comes from — summed
 //!   over members (`MPI_Allreduce` of `I_n ∏_{m≠n} R_m` elements) for `n ≠ 0`, gathered
 //!   (`MPI_Allgatherv`, `len_p ∏_{m≠0} R_m` elements from each member) for `n = 0` — and the new
@@ -24,6 +25,7 @@
 //! failure inside MPI ends the job (MPI's default error handler).
 
 use crate::group::Group;
+use crate::tensor::gram;
 use crate::{hooi_in, Options, Real, TensorView, TuckerError, TuckerResult};
 use ::mpi::collective::SystemOperation;
 use ::mpi::datatype::{Equivalence, PartitionMut};
@@ -31,7 +33,7 @@ use ::mpi::topology::SimpleCommunicator;
 use ::mpi::traits::*;
 use ::mpi::Count;
 use std::cell::Cell;
-use tensorblas::{Handle, Shape, TensorMut, TensorRef};
+use tensorblas::Handle;
 
 /// The result of [`tucker_mpi`] on one member.
 #[derive(Clone, Debug)]
@@ -69,6 +71,13 @@ pub fn sweep_payload(shape: &[usize], ranks: &[usize], len: usize, rank: usize, 
     }
     (e * elem) as u64
 }
+
+/// Bytes of the assembled `I_0 x w` matrix per chunk of the distributed init's Gram of mode 0
+/// (its columns exchanged and multiplied chunk by chunk through reused buffers).
+pub const GRAM_CHUNK_BYTES: usize = 8 << 20;
+/// Environment variable that overrides [`GRAM_CHUNK_BYTES`] (a positive byte count; the tests
+/// use a small one to run many chunks of uneven widths).
+pub const GRAM_CHUNK_ENV: &str = "TBLAS_TUCKER_GRAM_CHUNK_BYTES";
 
 /// A communicator and this member's block of rows.
 struct MpiGroup<'c> {
@@ -139,45 +148,72 @@ impl<T: Real + Equivalence> Group<T> for MpiGroup<'_> {
     }
 
     fn gram_rows(&self, h: &Handle, x: &TensorView<'_, T>) -> Result<Vec<f64>, TuckerError> {
-        let (me, n) = (self.me(), x.shape.len());
+        // The Gram split over its depth (the other modes, flattened: the `per_row` columns of
+        // the `I_0 x per_row` unfolding), as the engine splits one deep SYRK over threads:
+        // member p forms the whole `I_0 x I_0` SYRK of its own range `D_p` of columns, from its
+        // rows of them and every other member's (each member sends each other member that
+        // member's columns of its block), and the members' Grams are summed (`MPI_Allreduce`).
+        // Each member does `1/members` of the single-process SYRK's multiply-adds, on a triangle
+        // as wide as the whole Gram. The columns go in chunks of about `GRAM_CHUNK_BYTES` (or
+        // `GRAM_CHUNK_ENV`'s) of the assembled `I_0 x w` matrix, through buffers reused from
+        // chunk to chunk: no copy of the block, and no fresh memory as large as it (whose first
+        // touch alone, 4 KiB page faults, took longer than the exchange on a KVM guest: a
+        // version receiving whole blocks spent 0.13 s of its init in them at 300³, 2 ranks).
+        let chunk_bytes = std::env::var(GRAM_CHUNK_ENV)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&b| b > 0)
+            .unwrap_or(GRAM_CHUNK_BYTES);
+        let (me, members) = (self.me(), self.counts.len());
         let i0: usize = self.counts.iter().sum();
         let per_row: usize = self.rest.iter().product();
-        let mut mine = x.to_c_order();
-        let a: Vec<i32> = (0..n as i32).collect();
-        let mut b = a.clone();
-        b[0] = n as i32;
-        let mut s = vec![0.0f64; i0 * i0];
         let (r0, len) = (self.start(me), self.counts[me]);
-        for q in 0..self.counts.len() {
-            // Member q's block to every member; each computes its rows against it.
-            let mut other = Vec::new();
-            let buf: &[T] = if q == me {
-                self.comm.process_at_rank(q as i32).broadcast_into(&mut mine[..]);
-                self.add::<T>(mine.len());
-                &mine
-            } else {
-                other.resize(self.counts[q] * per_row, T::zero());
-                self.comm.process_at_rank(q as i32).broadcast_into(&mut other[..]);
-                &other
-            };
-            let mut qshape = vec![self.counts[q]];
-            qshape.extend(&self.rest);
-            let mut block = vec![T::zero(); len * self.counts[q]];
-            h.contract(
-                T::from_f64(1.0),
-                &TensorRef::new(&mine, Shape::row_major(&x.shape)),
-                &a,
-                &TensorRef::new(buf, Shape::row_major(&qshape)),
-                &b,
-                T::zero(),
-                &mut TensorMut::new(&mut block, Shape::col_major(&[len, self.counts[q]])),
-                &[0, n as i32],
-            )?;
-            let c0 = self.start(q);
-            for j in 0..self.counts[q] {
+        // This member's block as `len x per_row` row-major: its own memory when in C order.
+        let copy;
+        let mine: &[T] = if x.strides == crate::tensor::c_strides(&x.shape) {
+            &x.data[..len * per_row]
+        } else {
+            copy = x.to_c_order();
+            &copy
+        };
+        let cut = |p: usize| p * per_row / members;
+        let widest = (0..members).map(|p| cut(p + 1) - cut(p)).max().unwrap_or(0);
+        let cw = (chunk_bytes / (i0 * std::mem::size_of::<T>()).max(1)).clamp(1, widest.max(1));
+        // Chunk c of member p's columns: `cut(p) + c * cw ..`, at most `cw` wide, within D_p.
+        let chunk = |p: usize, c: usize| {
+            let a = (cut(p) + c * cw).min(cut(p + 1));
+            (a, (a + cw).min(cut(p + 1)))
+        };
+        let mut s = vec![0.0f64; i0 * i0];
+        let (mut asm, mut send) = (Vec::<T>::new(), Vec::<T>::new());
+        for c in 0..widest.div_ceil(cw) {
+            let (a, b) = chunk(me, c);
+            let w = b - a;
+            // Every member's rows (in global order) of this chunk of D_me, row-major `I_0 x w`.
+            asm.resize(i0 * w, T::zero());
+            for i in 0..len {
+                asm[(r0 + i) * w..(r0 + i + 1) * w].copy_from_slice(&mine[i * per_row + a..i * per_row + b]);
+            }
+            // Step k: member me + k gets its chunk of this block, member me - k's rows arrive.
+            for step in 1..members {
+                let (to, from) = ((me + step) % members, (me + members - step) % members);
+                let (ta, tb) = chunk(to, c);
+                send.clear();
                 for i in 0..len {
-                    s[(r0 + i) + (c0 + j) * i0] = block[i + j * len].to_f64();
+                    send.extend_from_slice(&mine[i * per_row + ta..i * per_row + tb]);
                 }
+                let (f0, flen) = (self.start(from), self.counts[from]);
+                ::mpi::point_to_point::send_receive_into(
+                    &send[..],
+                    &self.comm.process_at_rank(to as i32),
+                    &mut asm[f0 * w..(f0 + flen) * w],
+                    &self.comm.process_at_rank(from as i32),
+                );
+                self.add::<T>(send.len());
+            }
+            if w > 0 {
+                let g = gram(h, &TensorView::c_order(&asm, &[i0, w])?, 0)?;
+                s.iter_mut().zip(&g).for_each(|(s, g)| *s += g);
             }
         }
         <Self as Group<T>>::sum_f64(self, &mut s);

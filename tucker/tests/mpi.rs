@@ -92,12 +92,30 @@ fn projector_diff(n: usize, r: usize, u: &[f64], v: &[f64]) -> f64 {
 
 /// Runs the CLI on `np` ranks over `inputs` (one file, or `{rank}` with `--slab`) and checks it
 /// against the single-process decomposition of `x` (C order, `shape`).
+/// `gram_chunk`: `TBLAS_TUCKER_GRAM_CHUNK_BYTES` for the ranks (the distributed init's Gram of
+/// mode 0 in many chunks of uneven widths, where the default takes these small tensors in one);
+/// `sweeps`: 0 compares the HOSVD init itself (which the sweeps would mostly correct).
 #[allow(clippy::too_many_arguments)]
-fn check(test: &str, np: usize, x: &[f64], shape: &[usize; 3], ranks: &[usize; 3], input: &str, slab: bool, tol: f64) {
-    let Some(c) = mpirun(test) else { return };
+fn check(
+    test: &str,
+    np: usize,
+    x: &[f64],
+    shape: &[usize; 3],
+    ranks: &[usize; 3],
+    input: &str,
+    slab: bool,
+    tol: f64,
+    gram_chunk: Option<&str>,
+    sweeps: usize,
+) {
+    let Some(mut c) = mpirun(test) else { return };
+    if let Some(b) = gram_chunk {
+        c.env("TBLAS_TUCKER_GRAM_CHUNK_BYTES", b);
+    }
     let d = dir(test);
     let out = d.join("out");
     let rs = format!("{},{},{}", ranks[0], ranks[1], ranks[2]);
+    let its = sweeps.to_string();
     let mut args = vec![
         input,
         "--ranks",
@@ -105,7 +123,7 @@ fn check(test: &str, np: usize, x: &[f64], shape: &[usize; 3], ranks: &[usize; 3
         "--out",
         p(&out),
         "--n-iter-max",
-        "6",
+        &its,
         "--tol",
         "0",
     ];
@@ -127,7 +145,7 @@ fn check(test: &str, np: usize, x: &[f64], shape: &[usize; 3], ranks: &[usize; 3
         &TensorView::c_order(x, shape).unwrap(),
         ranks,
         &Options {
-            n_iter_max: 6,
+            n_iter_max: sweeps,
             tol: 0.0,
             ..Options::default()
         },
@@ -177,11 +195,30 @@ fn check(test: &str, np: usize, x: &[f64], shape: &[usize; 3], ranks: &[usize; 3
         if q == 0 {
             e += i[0] * r[0] + i[1] * r[1] + i[2] * r[2];
         }
-        assert_eq!(m["bytes_per_sweep"][q].as_u64(), Some(e * elem), "{test}: rank {q}");
+        if sweeps > 0 {
+            assert_eq!(m["bytes_per_sweep"][q].as_u64(), Some(e * elem), "{test}: rank {q}");
+        }
         assert_eq!(
             m["bytes_per_sweep_closed_form"][q].as_u64(),
             Some(e * elem),
             "{test}: rank {q}"
+        );
+    }
+    // Bytes of the init: the norm and finiteness (2 f64), each mode's Gram summed (I_n² f64),
+    // for mode 0's Gram each rank's block but for its own share of the depth (the other modes'
+    // indices split evenly over the ranks), and rank 0's factors.
+    let per_row = i[1] * i[2];
+    let cut = |p: u64| p * per_row / np as u64;
+    for (q, &len) in rows.iter().enumerate() {
+        let q = q as u64;
+        let mut b = 16 + i.iter().map(|e| e * e * 8).sum::<u64>() + len * (per_row - (cut(q + 1) - cut(q))) * elem;
+        if q == 0 {
+            b += (0..3).map(|n| i[n] * r[n]).sum::<u64>() * elem;
+        }
+        assert_eq!(
+            m["bytes_init"][q as usize].as_u64(),
+            Some(b),
+            "{test}: init bytes of rank {q}"
         );
     }
 }
@@ -204,9 +241,32 @@ fn distributed_hooi_equals_the_single_process_one() {
         }
     }
     std::fs::write(&f, npy::to_bytes(Dtype::F64, &shape, true, &xf)).unwrap();
-    check("np2_c", 2, &x, &shape, &ranks, p(&c), false, 1e-10);
-    check("np4_c", 4, &x, &shape, &ranks, p(&c), false, 1e-10);
-    check("np4_fortran", 4, &x, &shape, &ranks, p(&f), false, 1e-10);
+    check("np2_c", 2, &x, &shape, &ranks, p(&c), false, 1e-10, None, 6);
+    check(
+        "np3_c_chunks_init",
+        3,
+        &x,
+        &shape,
+        &ranks,
+        p(&c),
+        false,
+        1e-10,
+        Some("1000"),
+        0,
+    );
+    check("np4_c", 4, &x, &shape, &ranks, p(&c), false, 1e-10, None, 6);
+    check(
+        "np4_fortran",
+        4,
+        &x,
+        &shape,
+        &ranks,
+        p(&f),
+        false,
+        1e-10,
+        Some("4096"),
+        6,
+    );
     // Uneven per-rank slabs (17 + 13 rows), read by each rank.
     let rows = shape[1] * shape[2];
     npy::write(
@@ -232,6 +292,8 @@ fn distributed_hooi_equals_the_single_process_one() {
         p(&d.join("slab{rank}.npy")),
         true,
         1e-10,
+        None,
+        6,
     );
 }
 
@@ -244,7 +306,7 @@ fn distributed_hooi_in_f32() {
     npy::write(&c, Dtype::F32, &shape, &x).unwrap();
     // The single-process reference runs in f64 on the f32-rounded tensor: f32 agrees to ~1e-5.
     let x32: Vec<f64> = x.iter().map(|&v| v as f32 as f64).collect();
-    check("np2_f32", 2, &x32, &shape, &ranks, p(&c), false, 1e-4);
+    check("np2_f32", 2, &x32, &shape, &ranks, p(&c), false, 1e-4, Some("2000"), 6);
 }
 
 #[test]
