@@ -195,6 +195,29 @@ pub fn run(o: &Opts) -> String {
         let rel = relative_error(&h, &xv, &res.tucker, &[0, 1, 2]).unwrap();
         let per_sweep = res.timings.sweeps / res.n_iter.max(1) as f64;
         let floor = two_passes(&h, &x, shape, ranks);
+        // The same tensor in f32, end to end (TensorLy runs f64 only): time against the f64 run
+        // above, error against its error. Measured before TensorLy runs: a TensorLy run between
+        // the two left the f32 run 20-30% slower on the Zen 4 guest (`tucker-cpu-zen4.md` run
+        // 10), which would measure the host, not the f32 path.
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let xv32 = TensorView::c_order(&x32, &shape).unwrap();
+        let opts32 = Options::<f32> {
+            n_iter_max: o.n_iter,
+            tol: 0.0,
+            ..Options::default()
+        };
+        let warm32 = Options {
+            n_iter_max: 1,
+            ..opts32.clone()
+        };
+        let _ = tucker(&h, &xv32, &ranks, &warm32).unwrap();
+        let t = Instant::now();
+        let r32 = tucker(&h, &xv32, &ranks, &opts32).unwrap();
+        let total32 = t.elapsed().as_secs_f64();
+        let rel32 = relative_error(&h, &xv32, &r32.tucker, &[0, 1, 2]).unwrap();
+        let per_sweep32 = r32.timings.sweeps / r32.n_iter.max(1) as f64;
+        drop(xv32);
+        drop(x32);
         let _ = writeln!(
             csv,
             "{name},tensorblas,{total:.4},{:.4},{per_sweep:.5},{floor:.5},{peak_extra},{bytes},{rel:.9e},{}",
@@ -254,30 +277,11 @@ pub fn run(o: &Opts) -> String {
             per_sweep / floor,
             peak_extra as f64 / bytes as f64,
         );
-        // The same tensor in f32, end to end (TensorLy runs f64 only): time against the f64 run
-        // above, error against its error.
-        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let xv32 = TensorView::c_order(&x32, &shape).unwrap();
-        let opts32 = Options::<f32> {
-            n_iter_max: o.n_iter,
-            tol: 0.0,
-            ..Options::default()
-        };
-        let warm32 = Options {
-            n_iter_max: 1,
-            ..opts32.clone()
-        };
-        let _ = tucker(&h, &xv32, &ranks, &warm32).unwrap();
-        let t = Instant::now();
-        let r32 = tucker(&h, &xv32, &ranks, &opts32).unwrap();
-        let total32 = t.elapsed().as_secs_f64();
-        let rel32 = relative_error(&h, &xv32, &r32.tucker, &[0, 1, 2]).unwrap();
-        let per_sweep32 = r32.timings.sweeps / r32.n_iter.max(1) as f64;
         let _ = writeln!(
             csv,
             "{name},tensorblas-f32,{total32:.4},{:.4},{per_sweep32:.5},,,{},{rel32:.9e},{}",
             r32.timings.init,
-            x32.len() * 4,
+            x.len() * 4,
             r32.n_iter
         );
         let _ = writeln!(
