@@ -404,6 +404,29 @@ fn error_ratio([num, den]: [f64; 2]) -> f64 {
     }
 }
 
+/// The leading `r` eigenvectors of the `i x i` Gram `s` (column-major, both triangles) for the
+/// HOSVD init: with [`Solver::GramSubspace`] by the subspace iteration from seeded random vectors
+/// (its converged block kept in `state` for the mode's first sweep; the dense solver where it
+/// does not converge, and the init's Gram — the whole tensor's, whose gap may be smaller than
+/// its projections' — leaves the sweeps to try it), else by the dense solver.
+fn gram_vectors<T: Real>(
+    h: &Handle,
+    s: &[f64],
+    i: usize,
+    r: usize,
+    solver: Solver,
+    state: &mut eig::WarmState,
+) -> Result<Vec<f64>, TuckerError> {
+    if solver == Solver::GramSubspace && !state.dense {
+        let v: Vec<f64> = uniform(0x005E_ED0F_1A17, i * r).into_iter().map(|v| v - 0.5).collect();
+        let tol = eig::warm_tol(<T as Real>::EPSILON);
+        if let eig::Warm::Vectors(u) = eig::leading_eigenvectors_warm(h, eig::Sym::Gram(s), i, r, &v, tol, state) {
+            return Ok(u);
+        }
+    }
+    eig::leading_eigenvectors(s, i, r)
+}
+
 /// Factor from `W`: leading `r` left singular vectors of `W_(mode)`, signs so that each column's
 /// largest-magnitude entry is positive (TensorLy's `svd_flip`).
 ///
@@ -426,19 +449,21 @@ fn factor<T: Real>(
             eig::leading_eigenvectors(&s, i, r)?
         }
         Solver::GramSubspace => match warm {
-            Some((start, state)) if !state.dense => {
-                // No factor yet (the HOSVD init): seeded random vectors, the block then kept
-                // for the first sweep.
-                let v: Vec<f64> = match start {
-                    Some(f) => f.data.iter().map(|v| v.to_f64()).collect(),
-                    None => uniform(0x005E_ED0F_1A17, i * r).into_iter().map(|v| v - 0.5).collect(),
-                };
+            Some((None, state)) if !state.dense => {
+                // No factor yet (the HOSVD init): the Gram's vectors from seeded random ones,
+                // the block then kept for the first sweep.
+                gram_vectors::<T>(h, &gram(h, w, mode)?, i, r, solver, state)?
+            }
+            Some((Some(f), state)) if !state.dense => {
+                // A sweep's update: from the mode's current factor (and the block kept).
+                let v: Vec<f64> = f.data.iter().map(|v| v.to_f64()).collect();
                 // A sweep's update on a W of few columns: the iteration runs on the unfolding
                 // itself (`S = W_(m) W_(m)ᵀ` not formed; the Gram only if it falls back).
                 let c = w.shape.iter().product::<usize>() / i.max(1);
-                let unfolding = match start {
-                    Some(_) if i > 0 && eig::factor_pays(i, c, eig::warm_block(r)) => tensor::unfolding_f64(w, mode),
-                    _ => None,
+                let unfolding = if i > 0 && eig::factor_pays(i, c, eig::warm_block(r)) {
+                    tensor::unfolding_f64(w, mode)
+                } else {
+                    None
                 };
                 let s = if unfolding.is_none() {
                     gram(h, w, mode)?
@@ -457,9 +482,8 @@ fn factor<T: Real>(
                     eig::Warm::Vectors(u) => u,
                     eig::Warm::Dense => {
                         // A sweep's update that does not converge keeps its mode on the dense
-                        // solver; the init's (the whole tensor's Gram, whose gap may be smaller
-                        // than its projections') leaves the sweeps to try.
-                        state.dense = start.is_some();
+                        // solver.
+                        state.dense = true;
                         let s = if unfolding.is_some() { gram(h, w, mode)? } else { s };
                         eig::leading_eigenvectors(&s, i, r)?
                     }
@@ -686,7 +710,7 @@ pub(crate) fn hooi_in<T: Real>(
                     g.sum_f64(&mut s);
                     s
                 };
-                let v = eig::leading_eigenvectors(&s, gshape[m], ranks[m])?;
+                let v = gram_vectors::<T>(h, &s, gshape[m], ranks[m], opts.solver, &mut warm[m])?;
                 let mut f = Matrix {
                     rows: gshape[m],
                     cols: ranks[m],
