@@ -205,13 +205,13 @@ pub(crate) fn warm_block(r: usize) -> usize {
 /// The block holds `b = r + max(r, 8)` vectors, so the rate per iteration is `λ_{b+1} / λ_r`
 /// rather than `λ_{r+1} / λ_r`. Each iteration costs one `n x n x b` product (two `n x c x b`
 /// ones through [`Sym::Factor`]) and a few `n x b x b` ones (on the tensorblas engine) and a
-/// `b x b` eigenproblem, against the dense solver's `O(n³)` with all `n` vectors. Converged when every one of the `r` leading Ritz pairs
-/// has a residual `‖S x − θ x‖ <= tol · |θ_1|` ([`warm_tol`]: 1e-12 for f64 data; then the
-/// vectors agree with the dense solver's to about `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the
-/// residuals shrink by less than a factor 0.6 per iteration after the fourth (a gap too small to
-/// pay) or after 40 iterations. The next
-/// block is `S X` with each Ritz vector's image divided by its Ritz value (close to `X`, whose
-/// columns are orthonormal), orthonormalized by CholeskyQR2.
+/// `b x b` eigenproblem, against the dense solver's `O(n³)` with all `n` vectors. Converged when
+/// every one of the `r` leading Ritz pairs has a residual `‖S x − θ x‖ <= tol · |θ_1|`
+/// ([`warm_tol`]: 1e-12 for f64 data; then the vectors agree with the dense solver's to about
+/// `1e-12 · θ_1 / gap`); [`Warm::Dense`] when the residuals shrink by less than a factor 0.6 per
+/// iteration after the fourth (a gap too small to pay) or after 40 iterations. The next block is
+/// `S X` with each Ritz vector's image divided by its Ritz value (close to `X`, whose columns are
+/// orthonormal), orthonormalized by CholeskyQR2.
 pub(crate) fn leading_eigenvectors_warm(
     h: &Handle,
     s: Sym<'_>,

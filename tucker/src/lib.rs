@@ -449,11 +449,8 @@ fn factor<T: Real>(
             eig::leading_eigenvectors(&s, i, r)?
         }
         Solver::GramSubspace => match warm {
-            Some((None, state)) if !state.dense => {
-                // No factor yet (the HOSVD init): the Gram's vectors from seeded random ones,
-                // the block then kept for the first sweep.
-                gram_vectors::<T>(h, &gram(h, w, mode)?, i, r, solver, state)?
-            }
+            // No factor yet (the HOSVD init).
+            Some((None, state)) => gram_vectors::<T>(h, &gram(h, w, mode)?, i, r, solver, state)?,
             Some((Some(f), state)) if !state.dense => {
                 // A sweep's update: from the mode's current factor (and the block kept).
                 let v: Vec<f64> = f.data.iter().map(|v| v.to_f64()).collect();
@@ -804,8 +801,7 @@ pub(crate) fn hooi_in<T: Real>(
     // `N - h` updates after a pass share it, across sweep boundaries: with 3 free modes the
     // passes contract mode 2, then 1, then 0, ..., 1.5 per sweep (two per sweep if each sweep
     // started its own: `X ×_2 U_2` for modes 0 and 1, `X ×_0 U_0 ×_1 U_1` for mode 2).
-    let h_pass = free.len() / 2;
-    let mut recent: Vec<usize> = free[free.len() - h_pass..].to_vec();
+    let (nf, h_pass) = (free.len(), free.len() / 2);
     let mut pass: Option<(Option<Dense<T>>, Vec<usize>)> = None;
     // The buffers of the sweeps' intermediates, reused from sweep to sweep.
     let mut pool = Pool::default();
@@ -821,9 +817,11 @@ pub(crate) fn hooi_in<T: Real>(
                 if let Some((Some(old), _)) = pass.take() {
                     pool.put(old.data);
                 }
+                // The `h` free modes updated last (in the cyclic order, oldest first).
+                let recent: Vec<usize> = (1..=h_pass).rev().map(|j| free[(k + nf - j) % nf]).collect();
                 let mut outer = recent.clone();
                 outer.extend(&fixed);
-                pass = Some((multi_ttm_in(h, x, &lf, &outer, &mut pool)?, recent.clone()));
+                pass = Some((multi_ttm_in(h, x, &lf, &outer, &mut pool)?, recent));
             }
             let (z, cm) = pass.as_ref().expect("the pass over X");
             let rest: Vec<usize> = free.iter().copied().filter(|&q| q != m && !cm.contains(&q)).collect();
@@ -858,10 +856,6 @@ pub(crate) fn hooi_in<T: Real>(
             factors[m] = Some(f);
             if let Some(wd) = w {
                 pool.put(wd.data);
-            }
-            if h_pass > 0 {
-                recent.remove(0);
-                recent.push(m);
             }
         }
         if free.is_empty() {
