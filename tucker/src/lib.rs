@@ -104,7 +104,9 @@ pub enum TuckerError {
 #[derive(Clone, Debug)]
 pub enum Init<T> {
     /// HOSVD: the leading `R_n` left singular vectors of each unfolding `X_(n)`, computed as
-    /// eigenvectors of its Gram matrix (TensorLy `'svd'`, Tensor Toolbox `'nvecs'`).
+    /// eigenvectors of its Gram matrix (TensorLy `'svd'`, Tensor Toolbox `'nvecs'`). When sweeps
+    /// follow, the first mode to be updated is left out: HOOI never reads its initial factor
+    /// (the result is the same), and its Gram over the whole tensor is not formed.
     Svd,
     /// Sequentially truncated HOSVD (Vannieuwenhoven et al. 2012): each Gram of the already
     /// truncated tensor; cheaper than `Svd`.
@@ -664,6 +666,44 @@ pub(crate) fn hooi_in<T: Real>(
     }
     let norm2 = nv[0];
 
+    // Update order of the free modes: ascending (TensorLy's), unless given.
+    let free: Vec<usize> = match &opts.mode_order {
+        Some(o) => {
+            let mut want: Vec<usize> = modes
+                .iter()
+                .copied()
+                .filter(|m| !opts.fixed_factors.contains(m))
+                .collect();
+            let mut got = o.clone();
+            want.sort_unstable();
+            got.sort_unstable();
+            if want != got {
+                return Err(TuckerError::Options(format!(
+                    "mode_order {o:?} must list each free mode {want:?} once"
+                )));
+            }
+            o.clone()
+        }
+        None => {
+            let mut f: Vec<usize> = modes
+                .iter()
+                .copied()
+                .filter(|m| !opts.fixed_factors.contains(m))
+                .collect();
+            f.sort_unstable();
+            f
+        }
+    };
+    // The HOSVD init skips the first free mode when a sweep follows: exact HOOI never reads
+    // that mode's initial factor (its first update contracts X with the other modes' factors,
+    // and the passes before it contract only modes updated after it), so its Gram — a third of
+    // the init for three modes, and the distributed one's only exchange of X's columns when it
+    // is mode 0 — is not formed; the update starts its eigensolver cold instead of warm.
+    let unread = if opts.n_iter_max > 0 {
+        free.first().copied()
+    } else {
+        None
+    };
     // Per mode: the warm subspace iteration's state across sweeps (Solver::GramSubspace), seeded
     // by the HOSVD init's solve.
     let mut warm: Vec<eig::WarmState> = (0..n).map(|_| eig::WarmState::default()).collect();
@@ -697,7 +737,7 @@ pub(crate) fn hooi_in<T: Real>(
                     "Solver::Svd with Init::Svd needs the whole tensor in one process: use a Gram solver".into(),
                 ));
             }
-            for &m in modes {
+            for &m in modes.iter().filter(|&&m| Some(m) != unread) {
                 // The Gram of the whole tensor: across the members' rows for mode 0, else the
                 // sum of the members' Grams.
                 let s = if m == 0 {
@@ -718,7 +758,7 @@ pub(crate) fn hooi_in<T: Real>(
             }
         }
         Init::Svd => {
-            for &m in modes {
+            for &m in modes.iter().filter(|&&m| Some(m) != unread) {
                 factors[m] = Some(factor(h, x, m, ranks[m], opts.solver, Some((None, &mut warm[m])))?);
             }
         }
@@ -766,34 +806,6 @@ pub(crate) fn hooi_in<T: Real>(
     // Whether mode 0 is contracted in the W of a mode m (then W is a partial sum over members).
     let sums_rows = |m: usize| m != 0 && modes.contains(&0);
 
-    // Update order of the free modes: ascending (TensorLy's), unless given.
-    let free: Vec<usize> = match &opts.mode_order {
-        Some(o) => {
-            let mut want: Vec<usize> = modes
-                .iter()
-                .copied()
-                .filter(|m| !opts.fixed_factors.contains(m))
-                .collect();
-            let mut got = o.clone();
-            want.sort_unstable();
-            got.sort_unstable();
-            if want != got {
-                return Err(TuckerError::Options(format!(
-                    "mode_order {o:?} must list each free mode {want:?} once"
-                )));
-            }
-            o.clone()
-        }
-        None => {
-            let mut f: Vec<usize> = modes
-                .iter()
-                .copied()
-                .filter(|m| !opts.fixed_factors.contains(m))
-                .collect();
-            f.sort_unstable();
-            f
-        }
-    };
     let fixed: Vec<usize> = opts.fixed_factors.clone();
     // The pass over X: `P = X` contracted with the fixed factors and those of the `h = ⌊N/2⌋`
     // free modes updated last, kept while none of those modes is updated. Each update `W`
@@ -845,8 +857,9 @@ pub(crate) fn hooi_in<T: Real>(
                 (None, Some(zd)) => zd.view(),
                 (None, None) => x.clone(),
             };
-            let start = factors[m].as_ref().expect("factor of a decomposed mode");
-            let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((Some(start), &mut warm[m])))?;
+            // No factor yet: the mode whose init was skipped (`unread`), solved cold.
+            let start = factors[m].as_ref();
+            let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((start, &mut warm[m])))?;
             g.share(&mut f.data);
             // The core from the last update of the sweep: W ×_m U_mᵀ (no extra pass).
             if k + 1 == free.len() {
@@ -1017,6 +1030,60 @@ mod tests {
                     .map(|(p, q)| (p - q).abs())
                     .fold(0.0, f64::max);
                 assert!(d <= 1e-9, "{shape:?} fixed {fixed:?} mode {m}: {d:e}");
+            }
+        }
+    }
+
+    /// The HOSVD init skips the first updated mode's Gram when sweeps follow: the result equals
+    /// the sweeps from the whole HOSVD init (`n_iter_max = 0` returns it), in the natural order
+    /// and in others, for 3 and 4 modes, with the dense and the subspace solver.
+    #[test]
+    fn svd_init_without_the_first_updated_mode_equals_the_whole_init() {
+        let h = Handle::new().unwrap();
+        for (shape, ranks, order) in [
+            (vec![9usize, 8, 7], vec![3usize, 2, 4], None),
+            (vec![9, 8, 7], vec![3, 2, 4], Some(vec![2usize, 0, 1])),
+            (vec![7, 6, 5, 4], vec![3, 2, 2, 3], None),
+            (vec![7, 6, 5, 4], vec![3, 2, 2, 3], Some(vec![1, 3, 0, 2])),
+        ] {
+            let len: usize = shape.iter().product();
+            let x: Vec<f64> = uniform(23, len).into_iter().map(|v| v - 0.5).collect();
+            let xv = TensorView::c_order(&x, &shape).unwrap();
+            for solver in [Solver::GramEigh, Solver::GramSubspace] {
+                let opts = |n_iter_max, init| Options {
+                    n_iter_max,
+                    tol: 0.0,
+                    init,
+                    solver,
+                    mode_order: order.clone(),
+                    ..Options::default()
+                };
+                let whole = tucker(&h, &xv, &ranks, &opts(0, Init::Svd)).unwrap();
+                assert_eq!(whole.tucker.factors.len(), shape.len());
+                let sweeps = 5;
+                let want = tucker(&h, &xv, &ranks, &opts(sweeps, Init::Factors(whole.tucker.factors))).unwrap();
+                let got = tucker(&h, &xv, &ranks, &opts(sweeps, Init::Svd)).unwrap();
+                let tol = if solver == Solver::GramEigh { 1e-12 } else { 1e-10 };
+                for (s, (a, b)) in got.rec_errors.iter().zip(&want.rec_errors).enumerate() {
+                    assert!(
+                        (a - b).abs() <= tol,
+                        "{shape:?} {order:?} {solver:?} sweep {s}: {a} vs {b}"
+                    );
+                }
+                assert!(
+                    want.rec_errors[0] - want.rec_errors[sweeps - 1] > 1e-6,
+                    "{:?}",
+                    want.rec_errors
+                );
+                for (m, (a, b)) in got.tucker.factors.iter().zip(&want.tucker.factors).enumerate() {
+                    let d = a
+                        .data
+                        .iter()
+                        .zip(&b.data)
+                        .map(|(p, q)| (p - q).abs())
+                        .fold(0.0, f64::max);
+                    assert!(d <= 1e3 * tol, "{shape:?} {order:?} {solver:?} mode {m}: {d:e}");
+                }
             }
         }
     }

@@ -11,6 +11,8 @@
 //!   member that member's share of the other modes' indices of its block, `(members - 1) /
 //!   members` of the block in all, in chunks; each forms the whole Gram of its share by SYRK;
 //!   then `MPI_Allreduce`), the Grams of the other modes summed (`MPI_Allreduce` of `I_n x I_n`);
+//!   none of this for the first mode to be updated when sweeps follow (its initial factor is
+//!   never read: in the natural order mode 0's Gram runs only with `n_iter_max = 0`);
 //! - per sweep and mode `n`: the tensor `W = X ×_{m≠n} U_mᵀ` the factor comes from — summed
 //!   over members (`MPI_Allreduce` of `I_n ∏_{m≠n} R_m` elements) for `n ≠ 0`, gathered
 //!   (`MPI_Allgatherv`, `len_p ∏_{m≠0} R_m` elements from each member) for `n = 0` — and the new
