@@ -318,7 +318,7 @@ pub fn st_hosvd_for_error<T: Real>(
             "target error must be a finite number >= 0, got {eps}"
         )));
     }
-    let budget = eps * eps * x.finite_norm2()? / n as f64;
+    let budget = eps * eps * x.finite_norm2(h.num_threads())? / n as f64;
     let mut ranks = Vec::with_capacity(n);
     let mut factors = Vec::with_capacity(n);
     let mut cur: Option<Dense<T>> = None;
@@ -656,7 +656,7 @@ pub(crate) fn hooi_in<T: Real>(
         }
     }
     // The norm and the finiteness of the whole tensor (one pass over each block).
-    let mut nv = match x.finite_norm2() {
+    let mut nv = match x.finite_norm2(h.num_threads()) {
         Ok(s) => [s, 0.0],
         Err(_) => [0.0, 1.0],
     };
