@@ -394,6 +394,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         .saturating_mul(size);
     tuning::Traits {
         slab_bytes,
+        slab_thread_bytes: slab_bytes / threads.max(1),
         packed_mnk: (j.m(), j.n(), j.k()),
         packed_a_in_place: j.a().rs == 1 && j.n() <= tuning::DIRECT_A_MAX_COLS,
         packed_a_bytes,

@@ -264,6 +264,36 @@ pub(crate) const SLAB_PACKED_BYTES: usize = 8 << 20;
 /// 90.8-91.8/91.3-92.7/89.2-90.3).
 pub(crate) const SLAB_PACKED_F32_ROWS: usize = 128;
 
+/// From this many bytes of the slabbed operand per thread (see [`SLAB_STREAM_BYTES`]) `auto`
+/// sends a thin f64 product the small kernels would run as row slabs to the packed engine on
+/// AVX-512 when that reads A in place, below [`SLAB_PACKED_BYTES`] over the call: a slab of
+/// `SMALL_MAX` f64 rows reads its `k` runs of 512 B far apart (the operand's leading dimension),
+/// which the small kernels' blocks wait for once the operand has left L2, where the packed
+/// engine prefetches A's runs ahead ([`DIRECT_A_AHEAD`]). HOOI's mode-0 products on one rank's
+/// half of a 300³ tensor under MPI (one thread) ran at 10-20 GFLOP/s there. `REPS=40 SHAPE=I,J,K
+/// MODES=0 TY=d ENG=small|packed|gemm TBLAS_NUM_THREADS=T ttm_probe 300 20` (`I x 20` factor,
+/// `6000 x I` slabbed operand), AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate, two to
+/// three alternated runs:
+///
+/// | shape, threads (per-thread slab bytes) | small | packed | `gemm` crate |
+/// |---|---|---|---|
+/// | 30,300,20, 1 (1.4 MB) | 39.5-47.5 | 34.3-45.7 | 43.4-49.4 |
+/// | 50,300,20, 1 (2.4 MB) | 39.8-50.9 | 40.1-49.7 | 44.8-45.1 |
+/// | 100,300,20, 1 (4.8 MB) | 9.9-11.9 (41 once) | 42.3-48.3 | 30.0-46.5 |
+/// | 150,300,20, 1 (7.2 MB) | 10.4-20.7 | 37.1-53.7 | 22.7-40.2 |
+/// | 150,20,300, 1 (7.2 MB) | 10.2-15.8 | 39.2-41.3 | 23.3-33.0 |
+/// | 100,20,300, 1 (4.8 MB) | 9.9-10.0 | 52.1-52.5 | 33.2-44.6 |
+/// | 100,300,20, 2 (2.4 MB) | 83.0-83.1 | 81.8-83.5 | 84.0-87.9 |
+/// | 100,20,300, 2 (2.4 MB) | 15.2-63.2 | 53.2-61.3 | 42.9-61.7 |
+/// | 150,300,20, 2 (3.6 MB) | 20.8-23.5 | 84.6-88.4 | 52.7-80.6 |
+///
+/// And the `100³ R10` mode products (`REPS=40 MODES=01 TY=d ttm_probe 100 10`, 8 MB, ms, modes
+/// 0/1, three runs): one thread small 1.77-2.15/0.43-1.94 against packed 0.46/0.53-0.55; two
+/// threads 0.26-0.91/0.20-0.26 against 0.23-0.28/0.28-0.34. f32 keeps the rule above (the
+/// same 100³ R10 in f32, 4 MB: small 0.19-0.20/0.21 against packed 0.23-0.27/0.32-0.41 on one
+/// thread).
+pub(crate) const SLAB_PACKED_F64_THREAD_BYTES: usize = 2 << 20;
+
 /// The packed engine leaves a real B unpacked (its microkernel broadcasts B's elements in place)
 /// when the rows it computes are at most this many: a packed B micro-panel would serve at most a
 /// few A micro-panels, too few to repay the copy.
@@ -447,6 +477,8 @@ pub(crate) struct Traits {
     /// would run as tall row slabs (`SMALL_MAX`-row slabs of an operand with more rows); 0 when
     /// they would not.
     pub slab_bytes: usize,
+    /// `slab_bytes` per thread of the call.
+    pub slab_thread_bytes: usize,
     /// `m x n x k` of the product the packed engine computes (C, or C^T when only C's columns
     /// are contiguous).
     pub packed_mnk: (usize, usize, usize),
@@ -534,7 +566,8 @@ pub(crate) struct Traits {
 ///
 /// Exception (`Traits::slab_bytes`): a thin product the small kernels would run as tall row
 /// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
-/// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`], to the packed engine
+/// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`] (f64: from
+/// [`SLAB_PACKED_F64_THREAD_BYTES`] per thread), to the packed engine
 /// when it reads A in place (`Traits::packed_a_in_place`; f32 only with more than
 /// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise (any f32 rows) when A is also at least
 /// [`STREAM_BYTES`] per thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and
@@ -582,6 +615,9 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         && t.slab_bytes >= SLAB_PACKED_BYTES
         && (t.double || avx2_real || pm > SLAB_PACKED_F32_ROWS)
     {
+        return CpuEngine::Packed;
+    }
+    if avx512_real && t.double && t.packed_a_in_place && t.slab_thread_bytes >= SLAB_PACKED_F64_THREAD_BYTES {
         return CpuEngine::Packed;
     }
     if !cplx && t.slab_bytes >= SLAB_STREAM_BYTES {
