@@ -540,7 +540,7 @@ mod tests {
         // Larger than the threaded cutoff and not a multiple of the block or the lanes.
         let shape = [131usize, 127, 129];
         let len: usize = shape.iter().product();
-        assert!(len > NORM_THREADED && len % NORM_BLOCK != 0);
+        assert!(len > NORM_THREADED && !len.is_multiple_of(NORM_BLOCK));
         let data: Vec<f64> = (0..len).map(|k| ((k * 7919 % 10007) as f64 - 5003.0) * 1e-3).collect();
         // Kahan-Babuska sum of the squares.
         let exact_sq = |vs: &mut dyn Iterator<Item = f64>| {
