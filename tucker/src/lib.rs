@@ -963,6 +963,15 @@ mod tests {
         (errs, lf.into_iter().map(Option::unwrap).collect())
     }
 
+    /// The largest entry-wise difference of two factors (both signed by `svd_flip`).
+    fn max_abs_diff(a: &Matrix<f64>, b: &Matrix<f64>) -> f64 {
+        a.data
+            .iter()
+            .zip(&b.data)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f64::max)
+    }
+
     /// The pass over X shared by the updates after it (across sweeps: with 3 free modes a pass
     /// serves the next two updates, whichever sweep they belong to) gives the textbook HOOI's
     /// per-sweep errors and factors, for 1 to 5 free modes, with and without fixed modes.
@@ -1021,14 +1030,9 @@ mod tests {
                 want_e[0] - want_e[sweeps - 1] > 1e-6 || fixed.len() + 1 >= shape.len(),
                 "{want_e:?}"
             );
-            // Entry by entry: both signed by `svd_flip`.
+            // Entry by entry.
             for (m, (a, b)) in res.tucker.factors.iter().zip(&want_f).enumerate() {
-                let d = a
-                    .data
-                    .iter()
-                    .zip(&b.data)
-                    .map(|(p, q)| (p - q).abs())
-                    .fold(0.0, f64::max);
+                let d = max_abs_diff(a, b);
                 assert!(d <= 1e-9, "{shape:?} fixed {fixed:?} mode {m}: {d:e}");
             }
         }
@@ -1076,12 +1080,7 @@ mod tests {
                     want.rec_errors
                 );
                 for (m, (a, b)) in got.tucker.factors.iter().zip(&want.tucker.factors).enumerate() {
-                    let d = a
-                        .data
-                        .iter()
-                        .zip(&b.data)
-                        .map(|(p, q)| (p - q).abs())
-                        .fold(0.0, f64::max);
+                    let d = max_abs_diff(a, b);
                     assert!(d <= 1e3 * tol, "{shape:?} {order:?} {solver:?} mode {m}: {d:e}");
                 }
             }
