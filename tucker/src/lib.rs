@@ -667,32 +667,24 @@ pub(crate) fn hooi_in<T: Real>(
     let norm2 = nv[0];
 
     // Update order of the free modes: ascending (TensorLy's), unless given.
+    let mut ascending: Vec<usize> = modes
+        .iter()
+        .copied()
+        .filter(|m| !opts.fixed_factors.contains(m))
+        .collect();
+    ascending.sort_unstable();
     let free: Vec<usize> = match &opts.mode_order {
         Some(o) => {
-            let mut want: Vec<usize> = modes
-                .iter()
-                .copied()
-                .filter(|m| !opts.fixed_factors.contains(m))
-                .collect();
             let mut got = o.clone();
-            want.sort_unstable();
             got.sort_unstable();
-            if want != got {
+            if ascending != got {
                 return Err(TuckerError::Options(format!(
-                    "mode_order {o:?} must list each free mode {want:?} once"
+                    "mode_order {o:?} must list each free mode {ascending:?} once"
                 )));
             }
             o.clone()
         }
-        None => {
-            let mut f: Vec<usize> = modes
-                .iter()
-                .copied()
-                .filter(|m| !opts.fixed_factors.contains(m))
-                .collect();
-            f.sort_unstable();
-            f
-        }
+        None => ascending,
     };
     // The HOSVD init skips the first free mode when a sweep follows: exact HOOI never reads
     // that mode's initial factor (its first update contracts X with the other modes' factors,

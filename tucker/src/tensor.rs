@@ -107,22 +107,11 @@ impl<'a, T: Real> TensorView<'a, T> {
         if self.shape.contains(&0) {
             return Some(0);
         }
-        let mut dims: Vec<(usize, usize)> = self
-            .strides
-            .iter()
-            .zip(&self.shape)
-            .filter(|(_, &e)| e > 1)
-            .map(|(&s, &e)| (s, e))
-            .collect();
-        dims.sort_unstable();
-        let mut len = 1usize;
-        for (s, e) in dims {
-            if s != len {
-                return None;
-            }
-            len *= e;
+        match fused_modes(&self.shape, &self.strides, None)[..] {
+            [] => Some(1),
+            [(e, 1)] => Some(e),
+            _ => None,
         }
-        Some(len)
     }
 
     /// The sum of squares, or [`TuckerError::NonFinite`] when an element is NaN or infinite —
@@ -183,6 +172,25 @@ fn sum_squares<T: Real>(v: &[T]) -> f64 {
         }
     }
     acc[0]
+}
+
+/// The modes of a view but `skip` and those of extent 1, as (extent, stride) in ascending
+/// stride, each run of modes whose strides chain (a stride equal to the previous mode's stride
+/// times its extent) fused into one.
+fn fused_modes(shape: &[usize], strides: &[usize], skip: Option<usize>) -> Vec<(usize, usize)> {
+    let mut modes: Vec<(usize, usize)> = (0..shape.len())
+        .filter(|&d| Some(d) != skip && shape[d] != 1)
+        .map(|d| (shape[d], strides[d]))
+        .collect();
+    modes.sort_by_key(|&(_, st)| st);
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for (e, st) in modes {
+        match groups.last_mut() {
+            Some((ge, gs)) if *gs * *ge == st => *ge *= e,
+            _ => groups.push((e, st)),
+        }
+    }
+    groups
 }
 
 /// Calls `f` with the offset of every element, in C order of the indices.
@@ -481,18 +489,7 @@ pub(crate) fn gram<T: Real>(h: &Handle, x: &TensorView<'_, T>, mode: usize) -> R
         return Ok(Vec::new());
     }
     // The other modes as (extent, stride), ascending strides, fused where contiguous.
-    let mut others: Vec<(usize, usize)> = (0..x.shape.len())
-        .filter(|&d| d != mode && x.shape[d] != 1)
-        .map(|d| (x.shape[d], x.strides[d]))
-        .collect();
-    others.sort_by_key(|&(_, st)| st);
-    let mut groups: Vec<(usize, usize)> = Vec::new();
-    for (e, st) in others {
-        match groups.last_mut() {
-            Some((ge, gs)) if *gs * *ge == st => *ge *= e,
-            _ => groups.push((e, st)),
-        }
-    }
+    let mut groups = fused_modes(&x.shape, &x.strides, Some(mode));
     let (k, ks) = if groups.is_empty() { (1, 1) } else { groups.remove(0) };
     let (oshape, ostr): (Vec<usize>, Vec<usize>) = groups.into_iter().unzip();
     let mut first = true;
