@@ -358,10 +358,14 @@ fn auto_engine<T: Scalar>(job: &Job<'_, T>, isa: Isa, threads: usize) -> CpuEngi
 fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
     let size = std::mem::size_of::<T>();
     // The small kernels' slabs: the kernel's `m x k` operand when its `m` exceeds SMALL_MAX.
+    // The slabbed operand's larger stride, in bytes: how far apart its runs lie.
+    let mut slab_run_stride_bytes = 0;
     let slab_bytes = match small_orientation(job) {
         Some(flip) => {
             let rows = if flip { job.n() } else { job.m() };
             if rows > SMALL_MAX {
+                let op = if flip { job.b() } else { job.a() };
+                slab_run_stride_bytes = op.rs.unsigned_abs().max(op.cs.unsigned_abs()).saturating_mul(size);
                 owners(job, flip)
                     .saturating_mul(rows)
                     .saturating_mul(job.k())
@@ -395,6 +399,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
     tuning::Traits {
         slab_bytes,
         slab_thread_bytes: slab_bytes / threads.max(1),
+        slab_run_stride_bytes,
         packed_mnk: (j.m(), j.n(), j.k()),
         packed_a_in_place: j.a().rs == 1 && j.n() <= tuning::DIRECT_A_MAX_COLS,
         packed_a_bytes,

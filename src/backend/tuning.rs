@@ -294,6 +294,16 @@ pub(crate) const SLAB_PACKED_F32_ROWS: usize = 128;
 /// thread).
 pub(crate) const SLAB_PACKED_F64_THREAD_BYTES: usize = 2 << 20;
 
+/// [`SLAB_PACKED_F64_THREAD_BYTES`] applies only to slabs whose runs lie at least this far
+/// apart (the slabbed operand's larger stride, in bytes: one 4 KiB page per run), as in the
+/// Tucker products above (48-80 KB apart). Slabs of entries stored whole, runs 1-2 KiB apart,
+/// stay with the small kernels, which lead there: `tensorblas-bench sweep --types d --sizes 64
+/// --shapes 128:8:128,256:16:256 --regime cache --cache-kb 4096` (4 MB per call, 2 threads,
+/// Zen 4): with the rule on bytes alone (`benches/results/zen4/slab-f64-bytes-rule/`) `auto`
+/// 93.6 / 81.0 GFLOP/s (packed) against the small kernels' 108.6 / 109.7; with this bound
+/// (`zen4/slab-f64/`) `auto` 108.7 / 110.2, auto/best 1.00 / 0.99.
+pub(crate) const SLAB_FAR_RUN_BYTES: usize = 4096;
+
 /// The packed engine leaves a real B unpacked (its microkernel broadcasts B's elements in place)
 /// when the rows it computes are at most this many: a packed B micro-panel would serve at most a
 /// few A micro-panels, too few to repay the copy.
@@ -479,6 +489,9 @@ pub(crate) struct Traits {
     pub slab_bytes: usize,
     /// `slab_bytes` per thread of the call.
     pub slab_thread_bytes: usize,
+    /// The larger stride of the slabbed operand, in bytes (0 without slabs): how far apart the
+    /// runs a slab reads lie.
+    pub slab_run_stride_bytes: usize,
     /// `m x n x k` of the product the packed engine computes (C, or C^T when only C's columns
     /// are contiguous).
     pub packed_mnk: (usize, usize, usize),
@@ -617,7 +630,12 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     {
         return CpuEngine::Packed;
     }
-    if avx512_real && t.double && t.packed_a_in_place && t.slab_thread_bytes >= SLAB_PACKED_F64_THREAD_BYTES {
+    if avx512_real
+        && t.double
+        && t.packed_a_in_place
+        && t.slab_thread_bytes >= SLAB_PACKED_F64_THREAD_BYTES
+        && t.slab_run_stride_bytes >= SLAB_FAR_RUN_BYTES
+    {
         return CpuEngine::Packed;
     }
     if !cplx && t.slab_bytes >= SLAB_STREAM_BYTES {
