@@ -125,9 +125,47 @@ pub(crate) fn warm_tol(eps: f64) -> f64 {
 /// `C = op(A) B` for column-major f64 matrices (`C` is `m x n`, `B` is `k x n`; `A` is `m x k`,
 /// or `k x m` with `at`), on the tensorblas engine.
 fn mul(h: &Handle, at: bool, (m, n, k): (usize, usize, usize), a: &[f64], b: &[f64], c: &mut [f64]) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // An empty sum (a member without columns of a split `Sym::Factor`).
+        c[..m * n].iter_mut().for_each(|v| *v = 0.0);
+        return;
+    }
     let (op, lda) = if at { (Op::T, k) } else { (Op::N, m) };
-    h.gemm(op, Op::N, m, n, k, 1.0, a, lda.max(1), b, k.max(1), 0.0, c, m.max(1))
+    h.gemm(op, Op::N, m, n, k, 1.0, a, lda, b, k, 0.0, c, m)
         .expect("in-bounds f64 GEMM of the eigensolver's own buffers");
+}
+
+/// The members one subspace iteration through [`Sym::Factor`] is split over: each holds the
+/// whole `W` but multiplies only its share of the unfolding's columns ([`Members::member`] and
+/// `crate::tensor::unfolding_f64`'s range), and the products `M_p (M_pᵀ V)` are summed. Alone
+/// ([`One`]) nothing is split.
+pub(crate) trait Members {
+    /// This member's index and the number of members.
+    fn member(&self) -> (usize, usize);
+    /// Element-wise sum over the members, in place (`MPI_Allreduce`).
+    fn sum_parts(&self, v: &mut [f64]);
+    /// Element-wise maximum over the members, in place: every member gets the same values
+    /// (the iteration's decisions, which must agree for the members to make the same calls).
+    fn agree_max(&self, v: &mut [f64]);
+}
+
+/// A single process: the unfolding's columns are all its own.
+pub(crate) struct One;
+
+impl Members for One {
+    fn member(&self) -> (usize, usize) {
+        (0, 1)
+    }
+    fn sum_parts(&self, _: &mut [f64]) {}
+    fn agree_max(&self, _: &mut [f64]) {}
+}
+
+/// Member `p`'s columns of `c`, split over `members`: `c p / members .. c (p + 1) / members`.
+pub(crate) fn member_columns(c: usize, (p, members): (usize, usize)) -> (usize, usize) {
+    (c * p / members, c * (p + 1) / members)
 }
 
 /// Orthonormalizes the `n x b` column-major block `z` in place (its columns scaled near unit
@@ -164,12 +202,22 @@ pub(crate) enum Sym<'a> {
     /// `Mᵀ` column-major `c x n`: each product `S V` is `Mᵀ V` then `M (Mᵀ V)`, `4 n c b` flops
     /// for `b` vectors, and `S` is never formed (its `n² c` flops saved where an update takes an
     /// iteration or two and `c` is not much larger than `n`; see [`factor_pays`]).
+    ///
+    /// Split over [`Members`] (more than one), `m` holds this member's columns of `M` only
+    /// (`c` of them) and each product is summed over the members.
     Factor { m: &'a [f64], c: usize, transposed: bool },
 }
 
 impl Sym<'_> {
+    /// Whether the products run split over `members` (and their sums and the iteration's
+    /// decisions are collective).
+    fn split(&self, members: &dyn Members) -> bool {
+        matches!(self, Sym::Factor { .. }) && members.member().1 > 1
+    }
+
     /// `y = S v` for the `n x b` column-major block `v` (`tmp`: scratch of `c * b` for
     /// [`Sym::Factor`]).
+    /// ([`Sym::Factor`] split: this member's share, which the caller sums.)
     fn apply(&self, h: &Handle, n: usize, b: usize, v: &[f64], y: &mut [f64], tmp: &mut Vec<f64>) {
         match *self {
             Sym::Gram(s) => mul(h, false, (n, b, n), &s[..n * n], v, y),
@@ -212,6 +260,7 @@ pub(crate) fn warm_block(r: usize) -> usize {
 /// iteration after the fourth (a gap too small to pay) or after 40 iterations. The next block is
 /// `S X` with each Ritz vector's image divided by its Ritz value (close to `X`, whose columns are
 /// orthonormal), orthonormalized by CholeskyQR2.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn leading_eigenvectors_warm(
     h: &Handle,
     s: Sym<'_>,
@@ -220,6 +269,7 @@ pub(crate) fn leading_eigenvectors_warm(
     start: &[f64],
     tol: f64,
     state: &mut WarmState,
+    members: &dyn Members,
 ) -> Warm {
     let b = warm_block(r);
     if b * 2 > n || start.len() != n * r {
@@ -243,35 +293,54 @@ pub(crate) fn leading_eigenvectors_warm(
     let (mut y, mut x, mut sx) = (vec![0.0; n * b], vec![0.0; n * b], vec![0.0; n * b]);
     let (mut hm, mut wd) = (vec![0.0; b * b], vec![0.0; b * b]);
     let mut last = f64::INFINITY;
+    let split = s.split(members);
+    let mut theta = vec![0.0; b];
     for it in 0..WARM_MAX_IT {
         s.apply(h, n, b, &v, &mut y, &mut tmp);
+        if split {
+            members.sum_parts(&mut y);
+        }
         mul(h, true, (b, b, n), &v, &y, &mut hm);
         let hs = Mat::from_fn(b, b, |i, j| 0.5 * (hm[i + j * b] + hm[j + i * b]));
-        let Ok(e) = hs.self_adjoint_eigen(Side::Lower) else {
-            return Warm::Dense;
-        };
-        let (w, theta) = (e.U(), e.S());
-        // Ritz vectors and their images, largest Ritz value first.
-        let order = |k: usize| b - 1 - k;
-        for k in 0..b {
-            for i in 0..b {
-                wd[i + k * b] = w[(i, order(k))];
+        // [eigensolver failed, worst relative residual of the r leading Ritz pairs]
+        let mut verdict = [1.0, f64::INFINITY];
+        if let Ok(e) = hs.self_adjoint_eigen(Side::Lower) {
+            let w = e.U();
+            // Ritz values and vectors and their images, largest Ritz value first.
+            for k in 0..b {
+                theta[k] = e.S()[b - 1 - k];
+                for i in 0..b {
+                    wd[i + k * b] = w[(i, b - 1 - k)];
+                }
             }
+            mul(h, false, (n, b, b), &v, &wd, &mut x);
+            mul(h, false, (n, b, b), &y, &wd, &mut sx);
+            let top = theta[0].abs().max(f64::MIN_POSITIVE);
+            let mut worst = 0.0f64;
+            for (k, &t) in theta.iter().enumerate().take(r) {
+                let (xk, sk) = (&x[k * n..(k + 1) * n], &sx[k * n..(k + 1) * n]);
+                let res: f64 = xk
+                    .iter()
+                    .zip(sk)
+                    .map(|(&xi, &si)| (si - t * xi).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                // (A NaN residual counts as no convergence, which every member sees alike.)
+                worst = if res.is_nan() {
+                    f64::INFINITY
+                } else {
+                    worst.max(res / top)
+                };
+            }
+            verdict = [0.0, worst];
         }
-        mul(h, false, (n, b, b), &v, &wd, &mut x);
-        mul(h, false, (n, b, b), &y, &wd, &mut sx);
-        let top = theta[order(0)].abs().max(f64::MIN_POSITIVE);
-        let mut worst = 0.0f64;
-        for k in 0..r {
-            let t = theta[order(k)];
-            let (xk, sk) = (&x[k * n..(k + 1) * n], &sx[k * n..(k + 1) * n]);
-            let res: f64 = xk
-                .iter()
-                .zip(sk)
-                .map(|(&xi, &si)| (si - t * xi).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            worst = worst.max(res / top);
+        if split {
+            // Split, the members decide together (their sums' bits may differ a little).
+            members.agree_max(&mut verdict);
+        }
+        let [failed, worst] = verdict;
+        if failed > 0.0 {
+            return Warm::Dense;
         }
         if worst <= tol {
             let out = flipped_columns(n, r, |i, k| x[i + k * n]);
@@ -284,8 +353,8 @@ pub(crate) fn leading_eigenvectors_warm(
         last = worst;
         // S X with each column divided by its Ritz value: nearly X, so nearly orthonormal, which
         // CholeskyQR keeps accurate (a Ritz value near zero leaves its column as it is).
-        for k in 0..b {
-            let t = theta[order(k)];
+        let top = theta[0].abs().max(f64::MIN_POSITIVE);
+        for (k, &t) in theta.iter().enumerate() {
             if t.abs() > 1e-8 * top {
                 sx[k * n..(k + 1) * n].iter_mut().for_each(|c| *c /= t);
             }
@@ -338,7 +407,16 @@ mod tests {
             .collect();
         let dense = leading_eigenvectors(&s, n, r).unwrap();
         let h = Handle::new().unwrap();
-        match leading_eigenvectors_warm(&h, Sym::Gram(&s), n, r, &start, WARM_TOL, &mut WarmState::default()) {
+        match leading_eigenvectors_warm(
+            &h,
+            Sym::Gram(&s),
+            n,
+            r,
+            &start,
+            WARM_TOL,
+            &mut WarmState::default(),
+            &One,
+        ) {
             Warm::Vectors(v) => {
                 let d = v.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 assert!(d <= 1e-10, "vectors differ by {d}");
@@ -388,7 +466,7 @@ mod tests {
                 transposed: true,
             },
         ] {
-            match leading_eigenvectors_warm(&h, sym, n, r, &start, WARM_TOL, &mut WarmState::default()) {
+            match leading_eigenvectors_warm(&h, sym, n, r, &start, WARM_TOL, &mut WarmState::default(), &One) {
                 Warm::Vectors(v) => {
                     let d = v.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                     assert!(d <= 1e-10, "{sym:?}: vectors differ by {d}");
@@ -401,6 +479,157 @@ mod tests {
         assert!(!factor_pays(300, 90_000, warm_block(20)));
     }
 
+    /// Members that are threads of one process: each sum and maximum through a shared slot per
+    /// member, added in member order.
+    struct Threads {
+        p: usize,
+        slots: std::sync::Arc<std::sync::Mutex<Vec<Vec<f64>>>>,
+        barrier: std::sync::Arc<std::sync::Barrier>,
+        calls: std::cell::Cell<usize>,
+    }
+
+    impl Threads {
+        fn combine(&self, v: &mut [f64], f: fn(f64, f64) -> f64) {
+            self.calls.set(self.calls.get() + 1);
+            self.slots.lock().unwrap()[self.p] = v.to_vec();
+            self.barrier.wait();
+            {
+                let slots = self.slots.lock().unwrap();
+                for (k, out) in v.iter_mut().enumerate() {
+                    *out = slots.iter().map(|s| s[k]).reduce(f).unwrap();
+                }
+            }
+            self.barrier.wait();
+        }
+    }
+
+    impl Members for Threads {
+        fn member(&self) -> (usize, usize) {
+            (self.p, self.slots.lock().unwrap().len())
+        }
+        fn sum_parts(&self, v: &mut [f64]) {
+            self.combine(v, |a, b| a + b)
+        }
+        fn agree_max(&self, v: &mut [f64]) {
+            self.combine(v, f64::max)
+        }
+    }
+
+    #[test]
+    fn warm_iteration_split_over_members_by_columns_matches_the_whole() {
+        // S = M Mᵀ (n x c, a clear gap below r): 1, 2 and 3 members (threads), each with its
+        // columns of M (as M or as Mᵀ), give the single solve's vectors within rounding and
+        // the dense solver's, in as many iterations; a member may hold no columns (c < members
+        // would leave one empty: here 3 members over 2 columns of a rank-1 problem).
+        let (n, c, r) = (60, 40, 10);
+        let values: Vec<f64> = (0..c)
+            .map(|i| {
+                if i < r {
+                    100.0 - i as f64
+                } else {
+                    5.0 * (c - i) as f64 / c as f64
+                }
+            })
+            .collect();
+        let (_, q) = with_spectrum(&vec![1.0; n], 17);
+        let (_, pm) = with_spectrum(&vec![1.0; c], 19);
+        let m = Mat::from_fn(n, c, |i, j| {
+            (0..c).map(|k| q[(i, k)] * values[k].sqrt() * pm[(j, k)]).sum::<f64>()
+        });
+        let s: Vec<f64> = (0..n * n)
+            .map(|o| (0..c).map(|k| m[(o % n, k)] * m[(o / n, k)]).sum())
+            .collect();
+        let dense = leading_eigenvectors(&s, n, r).unwrap();
+        let start: Vec<f64> = (0..n * r)
+            .map(|o| q[(o % n, o / n)] + 1e-2 * ((o * 37 % 11) as f64 - 5.0) / 5.0)
+            .collect();
+        let solve = |members: usize,
+                     transposed: bool,
+                     m: &Mat<f64>,
+                     c: usize,
+                     r: usize,
+                     start: &[f64]|
+         -> Vec<(Vec<f64>, usize)> {
+            let slots = std::sync::Arc::new(std::sync::Mutex::new(vec![Vec::new(); members]));
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(members));
+            std::thread::scope(|sc| {
+                let hs: Vec<_> = (0..members)
+                    .map(|p| {
+                        let (slots, barrier) = (slots.clone(), barrier.clone());
+                        sc.spawn(move || {
+                            let (c0, c1) = member_columns(c, (p, members));
+                            let part: Vec<f64> = if transposed {
+                                (0..(c1 - c0) * n)
+                                    .map(|o| m[(o / (c1 - c0), c0 + o % (c1 - c0))])
+                                    .collect()
+                            } else {
+                                (0..n * (c1 - c0)).map(|o| m[(o % n, c0 + o / n)]).collect()
+                            };
+                            let t = Threads {
+                                p,
+                                slots,
+                                barrier,
+                                calls: std::cell::Cell::new(0),
+                            };
+                            let h = Handle::new().unwrap();
+                            let sym = Sym::Factor {
+                                m: &part,
+                                c: c1 - c0,
+                                transposed,
+                            };
+                            match leading_eigenvectors_warm(
+                                &h,
+                                sym,
+                                n,
+                                r,
+                                start,
+                                WARM_TOL,
+                                &mut WarmState::default(),
+                                &t,
+                            ) {
+                                Warm::Vectors(v) => (v, t.calls.get()),
+                                Warm::Dense => panic!("{members} members: a clear gap must converge"),
+                            }
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            })
+        };
+        let diff = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let whole = solve(1, false, &m, c, r, &start);
+        assert_eq!(whole[0].1, 0, "alone, no collective");
+        assert!(diff(&whole[0].0, &dense) <= 1e-10);
+        for members in [2, 3] {
+            for transposed in [false, true] {
+                let got = solve(members, transposed, &m, c, r, &start);
+                for (p, (v, calls)) in got.iter().enumerate() {
+                    assert!(
+                        diff(v, &whole[0].0) <= 1e-12,
+                        "{members} members, member {p}: {}",
+                        diff(v, &whole[0].0)
+                    );
+                    // Two collectives (the sum and the verdict) per iteration, the same on all.
+                    assert!(
+                        *calls >= 2 && calls % 2 == 0 && *calls == got[0].1,
+                        "{members}: {calls}"
+                    );
+                }
+            }
+        }
+        // Three members over two columns: member 0 holds none (an empty sum).
+        assert_eq!(member_columns(2, (0, 3)), (0, 0));
+        let m2 = Mat::from_fn(n, 2, |i, j| if j == 0 { q[(i, 0)] * 3.0 } else { q[(i, 1)] * 0.1 });
+        let s2: Vec<f64> = (0..n * n)
+            .map(|o| (0..2).map(|k| m2[(o % n, k)] * m2[(o / n, k)]).sum())
+            .collect();
+        let start2: Vec<f64> = (0..n).map(|i| q[(i, 0)] + 1e-3 * q[(i, 2)]).collect();
+        let want = leading_eigenvectors(&s2, n, 1).unwrap();
+        for (v, _) in solve(3, false, &m2, 2, 1, &start2) {
+            assert!(diff(&v, &want) <= 1e-10, "{}", diff(&v, &want));
+        }
+    }
+
     #[test]
     fn warm_subspace_iteration_gives_up_without_a_gap() {
         // Eigenvalues 1 - i/1000: no gap below r, the residual barely shrinks: the dense solver.
@@ -410,7 +639,16 @@ mod tests {
         let start: Vec<f64> = (0..n * r).map(|o| ((o * 13 % 7) as f64 - 3.0) / 3.0).collect();
         let h = Handle::new().unwrap();
         assert!(matches!(
-            leading_eigenvectors_warm(&h, Sym::Gram(&s), n, r, &start, WARM_TOL, &mut WarmState::default()),
+            leading_eigenvectors_warm(
+                &h,
+                Sym::Gram(&s),
+                n,
+                r,
+                &start,
+                WARM_TOL,
+                &mut WarmState::default(),
+                &One
+            ),
             Warm::Dense
         ));
         // A block as large as half the matrix: the dense solver directly.
@@ -422,7 +660,8 @@ mod tests {
                 8,
                 &start[..160],
                 WARM_TOL,
-                &mut WarmState::default()
+                &mut WarmState::default(),
+                &One
             ),
             Warm::Dense
         ));

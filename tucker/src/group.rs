@@ -4,13 +4,15 @@
 //! HOOI (`crate::hooi`) is written once against this trait, so the single-process and the
 //! distributed decompositions are the same code.
 
+use crate::eig::Members;
 use crate::tensor::{c_strides, gram, Dense, TensorView};
 use crate::{Real, TuckerError};
 use tensorblas::Handle;
 
 /// What a member of the group can do with the others. Every method is collective: all members
-/// call it in the same order with buffers of the same length.
-pub(crate) trait Group<T: Real> {
+/// call it in the same order with buffers of the same length. (As [`Members`] it splits the
+/// factor updates' eigensolver.)
+pub(crate) trait Group<T: Real>: Members {
     /// This member's first row of mode 0, its number of rows, and the global extent of mode 0.
     fn rows(&self) -> (usize, usize, usize);
     /// Element-wise sum over the members, in place (every member gets the same values).
@@ -35,6 +37,14 @@ pub(crate) trait Group<T: Real> {
 pub(crate) struct Alone {
     /// The extent of mode 0.
     pub rows: usize,
+}
+
+impl Members for Alone {
+    fn member(&self) -> (usize, usize) {
+        (0, 1)
+    }
+    fn sum_parts(&self, _: &mut [f64]) {}
+    fn agree_max(&self, _: &mut [f64]) {}
 }
 
 impl<T: Real> Group<T> for Alone {

@@ -209,6 +209,16 @@ pub struct Timings {
     pub sweeps: f64,
     /// The whole call.
     pub total: f64,
+    /// Of `sweeps`, by phase: the passes over `X` (the products with the whole tensor, shared
+    /// by the updates after them).
+    pub passes: f64,
+    /// Of `sweeps`: the products that take a pass to each update's `W`, and the core's.
+    pub products: f64,
+    /// Of `sweeps`: making `W` whole and sharing the new factors over the members
+    /// (distributed; 0 alone), waits for the slower member included.
+    pub exchange: f64,
+    /// Of `sweeps`: the factor updates (the leading eigenvectors of each `W`'s Gram).
+    pub factors: f64,
 }
 
 /// The result of [`tucker`] / [`partial_tucker`].
@@ -422,7 +432,9 @@ fn gram_vectors<T: Real>(
     if solver == Solver::GramSubspace && !state.dense {
         let v: Vec<f64> = uniform(0x005E_ED0F_1A17, i * r).into_iter().map(|v| v - 0.5).collect();
         let tol = eig::warm_tol(<T as Real>::EPSILON);
-        if let eig::Warm::Vectors(u) = eig::leading_eigenvectors_warm(h, eig::Sym::Gram(s), i, r, &v, tol, state) {
+        if let eig::Warm::Vectors(u) =
+            eig::leading_eigenvectors_warm(h, eig::Sym::Gram(s), i, r, &v, tol, state, &eig::One)
+        {
             return Ok(u);
         }
     }
@@ -443,6 +455,7 @@ fn factor<T: Real>(
     r: usize,
     solver: Solver,
     warm: Option<(Option<&Matrix<T>>, &mut eig::WarmState)>,
+    members: &dyn eig::Members,
 ) -> Result<Matrix<T>, TuckerError> {
     let i = w.shape[mode];
     let cols = match solver {
@@ -457,10 +470,12 @@ fn factor<T: Real>(
                 // A sweep's update: from the mode's current factor (and the block kept).
                 let v: Vec<f64> = f.data.iter().map(|v| v.to_f64()).collect();
                 // A sweep's update on a W of few columns: the iteration runs on the unfolding
-                // itself (`S = W_(m) W_(m)ᵀ` not formed; the Gram only if it falls back).
+                // itself (`S = W_(m) W_(m)ᵀ` not formed; the Gram only if it falls back), its
+                // products split over the members by the unfolding's columns (each member holds
+                // the whole W).
                 let c = w.shape.iter().product::<usize>() / i.max(1);
                 let unfolding = if i > 0 && eig::factor_pays(i, c, eig::warm_block(r)) {
-                    tensor::unfolding_f64(w, mode)
+                    tensor::unfolding_f64(w, mode, eig::member_columns(c, members.member()))
                 } else {
                     None
                 };
@@ -477,7 +492,8 @@ fn factor<T: Real>(
                     },
                     None => eig::Sym::Gram(&s),
                 };
-                match eig::leading_eigenvectors_warm(h, sym, i, r, &v, eig::warm_tol(<T as Real>::EPSILON), state) {
+                let tol = eig::warm_tol(<T as Real>::EPSILON);
+                match eig::leading_eigenvectors_warm(h, sym, i, r, &v, tol, state, members) {
                     eig::Warm::Vectors(u) => u,
                     eig::Warm::Dense => {
                         // A sweep's update that does not converge keeps its mode on the dense
@@ -751,7 +767,15 @@ pub(crate) fn hooi_in<T: Real>(
         }
         Init::Svd => {
             for &m in modes.iter().filter(|&&m| Some(m) != unread) {
-                factors[m] = Some(factor(h, x, m, ranks[m], opts.solver, Some((None, &mut warm[m])))?);
+                factors[m] = Some(factor(
+                    h,
+                    x,
+                    m,
+                    ranks[m],
+                    opts.solver,
+                    Some((None, &mut warm[m])),
+                    &eig::One,
+                )?);
             }
         }
         Init::StHosvd if g.distributed() => {
@@ -763,8 +787,8 @@ pub(crate) fn hooi_in<T: Real>(
             let mut cur: Option<Dense<T>> = None;
             for &m in modes {
                 let f = match &cur {
-                    None => factor(h, x, m, ranks[m], opts.solver, None)?,
-                    Some(d) => factor(h, &d.view(), m, ranks[m], opts.solver, None)?,
+                    None => factor(h, x, m, ranks[m], opts.solver, None, &eig::One)?,
+                    Some(d) => factor(h, &d.view(), m, ranks[m], opts.solver, None, &eig::One)?,
                 };
                 let next = match &cur {
                     None => ttm(h, x, &f, m, true)?,
@@ -811,6 +835,14 @@ pub(crate) fn hooi_in<T: Real>(
     let mut pool = Pool::default();
 
     let t1 = Instant::now();
+    // Seconds by phase: passes, products, exchange, factors (`Timings`).
+    let mut phase = [0.0f64; 4];
+    let mut lap = Instant::now();
+    let mut mark = |k: usize| {
+        let now = Instant::now();
+        phase[k] += (now - lap).as_secs_f64();
+        lap = now;
+    };
     let mut rec_errors = Vec::new();
     let mut converged = false;
     let mut core: Option<Dense<T>> = None;
@@ -825,7 +857,9 @@ pub(crate) fn hooi_in<T: Real>(
                 let recent: Vec<usize> = (1..=h_pass).rev().map(|j| free[(k + nf - j) % nf]).collect();
                 let mut outer = recent.clone();
                 outer.extend(&fixed);
+                mark(1);
                 pass = Some((multi_ttm_in(h, x, &lf, &outer, &mut pool)?, recent));
+                mark(0);
             }
             let (z, cm) = pass.as_ref().expect("the pass over X");
             let rest: Vec<usize> = free.iter().copied().filter(|&q| q != m && !cm.contains(&q)).collect();
@@ -833,6 +867,7 @@ pub(crate) fn hooi_in<T: Real>(
                 None => multi_ttm_in(h, x, &lf, &rest, &mut pool)?,
                 Some(zd) => multi_ttm_in(h, &zd.view(), &lf, &rest, &mut pool)?,
             };
+            mark(1);
             // Distributed: W made whole (the same on every member).
             let w = if g.distributed() {
                 let d = match (w, z) {
@@ -851,8 +886,11 @@ pub(crate) fn hooi_in<T: Real>(
             };
             // No factor yet: the mode whose init was skipped (`unread`), solved cold.
             let start = factors[m].as_ref();
-            let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((start, &mut warm[m])))?;
+            mark(2);
+            let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((start, &mut warm[m])), g)?;
+            mark(3);
             g.share(&mut f.data);
+            mark(2);
             // The core from the last update of the sweep: W ×_m U_mᵀ (no extra pass).
             if k + 1 == free.len() {
                 core = Some(ttm(h, &wv, &f, m, true)?);
@@ -905,6 +943,10 @@ pub(crate) fn hooi_in<T: Real>(
             init: t_init,
             sweeps: t_sweeps,
             total: t0.elapsed().as_secs_f64(),
+            passes: phase[0],
+            products: phase[1],
+            exchange: phase[2],
+            factors: phase[3],
         },
     };
     Ok((res, norm2))
@@ -943,7 +985,7 @@ mod tests {
             for (k, &m) in free.iter().enumerate() {
                 let others: Vec<usize> = (0..n).filter(|&q| q != m).collect();
                 let w = multi_ttm(h, x, &lf, &others).unwrap().unwrap();
-                let f = factor(h, &w.view(), m, ranks[m], Solver::GramEigh, None).unwrap();
+                let f = factor(h, &w.view(), m, ranks[m], Solver::GramEigh, None, &eig::One).unwrap();
                 if k + 1 == free.len() {
                     core = Some(ttm(h, &w.view(), &f, m, true).unwrap());
                 }
@@ -991,7 +1033,7 @@ mod tests {
                     // i x (r + 2) matrix.
                     let g = uniform(100 + m as u64, i * (r + 2));
                     let gv = TensorView::c_order(&g, &[i, r + 2]).unwrap();
-                    factor(&h, &gv, 0, r, Solver::GramEigh, None).unwrap()
+                    factor(&h, &gv, 0, r, Solver::GramEigh, None, &eig::One).unwrap()
                 })
                 .collect();
             let sweeps = 6;

@@ -18,7 +18,9 @@ tensorblas-tucker INPUT.npy (--ranks R1,R2,...,RN | --target-error EPS) --out DI
 Tucker decomposition by HOOI (tensorblas contractions, no unfolding copies) of a float32 or
 float64 .npy tensor (C or Fortran order). Writes DIR/core.npy (R1 x ... x RN), DIR/factor_<n>.npy
 (I_n x R_n, orthonormal columns), and DIR/summary.json with rec_errors (per sweep), n_iter,
-rel_error (explicit ||X - X^|| / ||X||) and seconds {init, sweeps, total}. Defaults: --init svd,
+rel_error (explicit ||X - X^|| / ||X||), seconds {init, sweeps, total} and sweep_seconds {passes,
+products, exchange, factors} (the sweeps' time by phase; exchange: the MPI sums, gathers and
+broadcasts, waits included). Defaults: --init svd,
 --n-iter-max 100, --tol 1e-4 (TensorLy's rule; 0 runs exactly --n-iter-max sweeps), --seed 0,
 --mode-order natural (modes updated 0, 1, 2, ... as TensorLy does, so the per-sweep errors equal
 TensorLy's; `rank` updates the largest relative rank first, a little less work per sweep, or
@@ -38,8 +40,9 @@ its block, or with --slab every rank reads its own block from INPUT with {rank} 
 rank (e.g. 'x.{rank}.npy'; blocks in rank order, any number of rows each). Every rank computes
 the same factors (its tensor-times-matrix products on its own rows; the small tensors the factors
 come from are summed or gathered over MPI); rank 0 writes the outputs, and summary.json gets an
-\"mpi\" member with each rank's rows and payload bytes sent (init, per sweep, and the per-sweep
-closed form). --threads defaults to the cores shared among the ranks on a machine. Not available
+\"mpi\" member with each rank's rows and payload bytes sent (init, per sweep, the per-sweep
+closed form, and bytes_solver: all sweeps' factor updates, whose eigensolver each rank runs on
+its share of the columns of W's unfolding, the products summed). --threads defaults to the cores shared among the ranks on a machine. Not available
 under mpirun: --target-error, --init st-hosvd, --solver svd with --init svd. Memory: without
 --slab rank 0 holds the whole tensor twice while scattering; --slab is for tensors that do not
 fit one process.";
@@ -226,7 +229,7 @@ fn write_outputs<T: Real>(
         w(format!("factor_{n}.npy"), &[f.rows, f.cols], f64s(&f.to_row_major()))?;
     }
     let summary = format!(
-        "{{\n  \"shape\": {:?},\n  \"ranks\": {:?},\n  \"target_error\": {},\n  \"dtype\": \"{}\",\n  \"init\": \"{}\",\n  \"n_iter\": {},\n  \"converged\": {},\n  \"rec_errors\": {},\n  \"rel_error\": {:e},\n{extra}  \"seconds\": {{\"init\": {:.6}, \"sweeps\": {:.6}, \"total\": {:.6}}}\n}}\n",
+        "{{\n  \"shape\": {:?},\n  \"ranks\": {:?},\n  \"target_error\": {},\n  \"dtype\": \"{}\",\n  \"init\": \"{}\",\n  \"n_iter\": {},\n  \"converged\": {},\n  \"rec_errors\": {},\n  \"rel_error\": {:e},\n{extra}  \"seconds\": {{\"init\": {:.6}, \"sweeps\": {:.6}, \"total\": {:.6}}},\n  \"sweep_seconds\": {{\"passes\": {:.6}, \"products\": {:.6}, \"exchange\": {:.6}, \"factors\": {:.6}}}\n}}\n",
         shape,
         ranks,
         a.target_error.map_or("null".into(), |e| format!("{e:e}")),
@@ -238,7 +241,11 @@ fn write_outputs<T: Real>(
         rel,
         select + res.timings.init,
         res.timings.sweeps,
-        select + res.timings.total
+        select + res.timings.total,
+        res.timings.passes,
+        res.timings.products,
+        res.timings.exchange,
+        res.timings.factors
     );
     files.write(&a.out.join("summary.json"), summary.as_bytes())?;
     files.commit()?;
@@ -481,24 +488,26 @@ mod mpi_run {
             t.bytes_init,
             t.bytes_per_sweep,
             t.bytes_per_sweep_closed_form,
+            t.bytes_solver,
         ];
-        let mut all = vec![0u64; 5 * t.members];
+        let mut all = vec![0u64; 6 * t.members];
         w.all_gather_into(&mine[..], &mut all[..]);
         if me != 0 {
             return Ok(());
         }
         let col = |k: usize| -> String {
-            let v: Vec<String> = all.chunks(5).map(|c| c[k].to_string()).collect();
+            let v: Vec<String> = all.chunks(6).map(|c| c[k].to_string()).collect();
             format!("[{}]", v.join(", "))
         };
         let extra = format!(
-            "  \"mpi\": {{\"ranks\": {}, \"row_start\": {}, \"rows\": {}, \"bytes_init\": {}, \"bytes_per_sweep\": {}, \"bytes_per_sweep_closed_form\": {}}},\n",
+            "  \"mpi\": {{\"ranks\": {}, \"row_start\": {}, \"rows\": {}, \"bytes_init\": {}, \"bytes_per_sweep\": {}, \"bytes_per_sweep_closed_form\": {}, \"bytes_solver\": {}}},\n",
             t.members,
             col(0),
             col(1),
             col(2),
             col(3),
-            col(4)
+            col(4),
+            col(5)
         );
         write_outputs(a, dtype, &t.shape, &a.ranks, &t.result, rel, 0.0, &extra)
     }

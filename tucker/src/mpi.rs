@@ -18,7 +18,12 @@
 //!   (`MPI_Allgatherv`, `len_p ∏_{m≠0} R_m` elements from each member) for `n = 0` — and the new
 //!   factor from member 0 (`MPI_Bcast` of `I_n R_n`). The tensor-times-matrix products (the
 //!   flops) are local. [`sweep_payload`] is that closed form; [`MpiTucker::bytes_per_sweep`]
-//!   the measured count.
+//!   the measured count;
+//! - within each factor update that runs its subspace iteration on `W`'s unfolding `M` (`I_n x
+//!   c`, HOOI's small `W`s), each member multiplies only its share of `M`'s columns,
+//!   `M_p (M_pᵀ V)`, and the shares are summed (`MPI_Allreduce` of `I_n b_n` f64 per iteration,
+//!   `b_n = R_n + max(R_n, 8)` vectors, and of the iteration's two-number verdict, so that the
+//!   members stop together): [`MpiTucker::bytes_solver`].
 //!
 //! Not available distributed: `Init::StHosvd` (its first truncation of mode 0 would need the
 //! whole tensor on one member; use `Init::Svd`, `Random` or `Factors`), `Solver::Svd` with
@@ -54,6 +59,11 @@ pub struct MpiTucker<T> {
     pub bytes_per_sweep: u64,
     /// The closed form of `bytes_per_sweep` ([`sweep_payload`]).
     pub bytes_per_sweep_closed_form: u64,
+    /// Payload bytes this member sent in all sweeps in the factor updates' split eigensolver
+    /// (not in `bytes_per_sweep`): per subspace iteration through a mode `n`'s unfolding the sum
+    /// of `M_p (M_pᵀ V)`, `I_n b_n` f64 (`b_n = R_n + max(R_n, 8)`), and two f64 of the decision;
+    /// it follows the iterations the updates take (one or two each once warm).
+    pub bytes_solver: u64,
     /// `‖X‖²` of the whole tensor.
     pub norm2: f64,
 }
@@ -89,6 +99,9 @@ struct MpiGroup<'c> {
     /// Extents of modes 1.. (the same on every member).
     rest: Vec<usize>,
     sent: Cell<u64>,
+    /// Payload bytes of the split eigensolver's sums and decisions (`eig::Members`), kept
+    /// apart from `sent`: their count follows the iterations each update takes.
+    solver_sent: Cell<u64>,
 }
 
 impl MpiGroup<'_> {
@@ -101,6 +114,24 @@ impl MpiGroup<'_> {
     fn add<T>(&self, elems: usize) {
         self.sent
             .set(self.sent.get() + (elems * std::mem::size_of::<T>()) as u64);
+    }
+}
+
+impl crate::eig::Members for MpiGroup<'_> {
+    fn member(&self) -> (usize, usize) {
+        (self.me(), self.counts.len())
+    }
+
+    fn sum_parts(&self, v: &mut [f64]) {
+        let send = v.to_vec();
+        self.comm.all_reduce_into(&send[..], v, SystemOperation::sum());
+        self.solver_sent.set(self.solver_sent.get() + 8 * v.len() as u64);
+    }
+
+    fn agree_max(&self, v: &mut [f64]) {
+        let send = v.to_vec();
+        self.comm.all_reduce_into(&send[..], v, SystemOperation::max());
+        self.solver_sent.set(self.solver_sent.get() + 8 * v.len() as u64);
     }
 }
 
@@ -286,6 +317,7 @@ pub fn tucker_mpi<T: Real + Equivalence>(
         counts,
         rest,
         sent: Cell::new(0),
+        solver_sent: Cell::new(0),
     };
     let modes: Vec<usize> = (0..n).collect();
     let mut bytes = [0u64; 2];
@@ -299,6 +331,7 @@ pub fn tucker_mpi<T: Real + Equivalence>(
         shape,
         bytes_init: bytes[0],
         bytes_per_sweep: bytes[1] / sweeps,
+        bytes_solver: g.solver_sent.get(),
         norm2,
         result,
     })

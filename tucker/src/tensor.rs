@@ -445,35 +445,43 @@ pub(crate) fn ttm_in<T: Real>(
     Ok(Dense { shape, strides, data })
 }
 
-/// The unfolding `W_(mode)` (`n x c`, `n = shape[mode]`, `c` the product of the other extents)
-/// of a C-order view, in f64, as [`crate::eig::Sym::Factor`] takes it: column-major `n x c` when
-/// `mode` is the last mode (then a plain copy), else transposed (`c x n` column-major: runs of
-/// the trailing modes' extent copied whole). `None` for a view that is not C-order (its Gram is
-/// then formed instead).
-pub(crate) fn unfolding_f64<T: Real>(w: &TensorView<'_, T>, mode: usize) -> Option<(Vec<f64>, usize, bool)> {
+/// Columns `cols` (`c0 .. c1`) of the unfolding `W_(mode)` (`n x c`, `n = shape[mode]`, `c` the
+/// product of the other extents, column `o · inner + t` for the index `o` of the modes before
+/// `mode` and `t` of those after it) of a C-order view, in f64, as [`crate::eig::Sym::Factor`]
+/// takes it: column-major `n x (c1 - c0)` when `mode` is the last mode (then a plain copy), else
+/// transposed (`(c1 - c0) x n` column-major: runs of the trailing modes' extent copied whole).
+/// `None` for a view that is not C-order (its Gram is then formed instead). A member of a split
+/// solve takes its own columns ([`crate::eig::member_columns`]), alone all of them.
+pub(crate) fn unfolding_f64<T: Real>(
+    w: &TensorView<'_, T>,
+    mode: usize,
+    (c0, c1): (usize, usize),
+) -> Option<(Vec<f64>, usize, bool)> {
     if w.strides != c_strides(&w.shape) {
         return None;
     }
     let n = w.shape[mode];
-    let outer: usize = w.shape[..mode].iter().product();
     let inner: usize = w.shape[mode + 1..].iter().product();
-    let c = outer * inner;
-    let len = n * c;
-    let src = &w.data[..len];
+    let cp = c1 - c0;
     if inner == 1 {
-        return Some((src.iter().map(|v| v.to_f64()).collect(), c, false));
+        return Some((w.data[c0 * n..c1 * n].iter().map(|v| v.to_f64()).collect(), cp, false));
     }
-    let mut mt = vec![0.0f64; len];
-    for o in 0..outer {
+    let mut mt = vec![0.0f64; n * cp];
+    let mut col = c0;
+    while col < c1 {
+        // The run of column `col`'s outer index `o`: trailing indices `t0 .. t1`.
+        let (o, t0) = (col / inner, col % inner);
+        let t1 = inner.min(t0 + c1 - col);
         for i in 0..n {
-            let from = &src[(o * n + i) * inner..][..inner];
-            let to = &mut mt[i * c + o * inner..][..inner];
+            let from = &w.data[(o * n + i) * inner + t0..][..t1 - t0];
+            let to = &mut mt[i * cp + col - c0..][..t1 - t0];
             for (t, f) in to.iter_mut().zip(from) {
                 *t = f.to_f64();
             }
         }
+        col += t1 - t0;
     }
-    Some((mt, c, true))
+    Some((mt, cp, true))
 }
 
 /// The Gram matrix `X_(mode) X_(mode)ᵀ` (`I_mode x I_mode`, column-major, f64), read in place
@@ -529,6 +537,40 @@ pub(crate) fn gram<T: Real>(h: &Handle, x: &TensorView<'_, T>, mode: usize) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Column ranges of the unfolding (as a split solve's members take them) against the
+    /// unfolding element by element, for every mode of a 4-way tensor (the last mode copied
+    /// plainly, the others transposed), ranges that start and end inside the trailing modes'
+    /// runs, empty ones, and the whole; a non-C-order view gives `None`.
+    #[test]
+    fn unfolding_column_ranges_are_the_unfolding_s_columns() {
+        let shape = [3usize, 4, 5, 2];
+        let data: Vec<f64> = (0..120).map(|k| k as f64 * 0.5 - 7.0).collect();
+        let x = TensorView::c_order(&data, &shape).unwrap();
+        for mode in 0..4 {
+            let n = shape[mode];
+            let c = 120 / n;
+            let inner: usize = shape[mode + 1..].iter().product();
+            // Column j = o * inner + t of W_(mode): element (o, i, t) of the (outer, n, inner) view.
+            let want = |i: usize, j: usize| data[((j / inner) * n + i) * inner + j % inner];
+            for (c0, c1) in [(0, c), (0, 0), (c, c), (1, c - 1), (3, 7), (c / 2, c), (0, 1)] {
+                let (m, cp, transposed) = unfolding_f64(&x, mode, (c0, c1)).unwrap();
+                assert_eq!((cp, transposed, m.len()), (c1 - c0, mode != 3, n * (c1 - c0)));
+                for i in 0..n {
+                    for j in c0..c1 {
+                        let got = if transposed {
+                            m[(j - c0) + i * cp]
+                        } else {
+                            m[i + (j - c0) * n]
+                        };
+                        assert_eq!(got, want(i, j), "mode {mode} cols {c0}..{c1}: ({i}, {j})");
+                    }
+                }
+            }
+        }
+        let fortran = TensorView::f_order(&data, &shape).unwrap();
+        assert!(unfolding_f64(&fortran, 1, (0, 30)).is_none());
+    }
 
     /// The blocked, threaded sum of squares: the same bits on 1, 2 and 3 threads, within
     /// rounding of an exact (compensated) sum, for dense views in any order and strided ones.

@@ -80,6 +80,15 @@ fn decomposes_npy_files() {
     for k in ["init", "sweeps", "total"] {
         assert!(s["seconds"][k].as_f64().unwrap() >= 0.0);
     }
+    // The sweeps' phases: each timed, together within the sweeps' time.
+    let part = |k: &str| s["sweep_seconds"][k].as_f64().unwrap();
+    let parts = ["passes", "products", "exchange", "factors"].map(part);
+    let sweeps = s["seconds"]["sweeps"].as_f64().unwrap();
+    assert!(
+        parts.iter().all(|&p| p >= 0.0) && parts[0] > 0.0 && parts[3] > 0.0,
+        "{parts:?}"
+    );
+    assert!(parts.iter().sum::<f64>() <= sweeps + 1e-5, "{parts:?} against {sweeps}");
     assert!(stdout.contains("\"rel_error\""));
 
     // The same tensor as float32 in Fortran order: same fit at f32 accuracy, f32 outputs.

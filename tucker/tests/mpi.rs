@@ -211,6 +211,26 @@ fn check(
             "{test}: rank {q}"
         );
     }
+    // The factor updates' eigensolver split over the ranks by the columns of W's unfolding: at
+    // these shapes only mode 0's W is solved through its unfolding (`eig::factor_pays`; the
+    // other modes' blocks of R + max(R, 8) vectors are too wide for I_n, or their Gram pays), so
+    // every rank sends, per iteration, I_0 b_0 f64 of the sum and two of the decision.
+    if sweeps > 0 {
+        let b0 = r[0] + r[0].max(8);
+        let unit = (i[0] * b0 + 2) * 8;
+        let first = m["bytes_solver"][0].as_u64().unwrap();
+        assert!(
+            first > 0 && first.is_multiple_of(unit),
+            "{test}: solver bytes {first} against {unit} per iteration"
+        );
+        for q in 0..np {
+            assert_eq!(
+                m["bytes_solver"][q].as_u64(),
+                Some(first),
+                "{test}: solver bytes of rank {q}"
+            );
+        }
+    }
     // Bytes of the init: the norm and finiteness (2 f64), each mode's Gram summed (I_n² f64),
     // for mode 0's Gram each rank's block but for its own share of the depth (the other modes'
     // indices split evenly over the ranks), and rank 0's factors; with sweeps, all but those of
