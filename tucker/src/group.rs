@@ -5,7 +5,7 @@
 //! distributed decompositions are the same code.
 
 use crate::eig::Members;
-use crate::tensor::{c_strides, gram, Dense, TensorView};
+use crate::tensor::{c_strides, gram, Dense, Pool, TensorView};
 use crate::{Real, TuckerError};
 use tensorblas::Handle;
 
@@ -20,8 +20,8 @@ pub(crate) trait Group<T: Real>: Members {
     /// Element-wise sum over the members, in place.
     fn sum(&self, v: &mut [T]);
     /// The members' C-order blocks of a tensor distributed along mode 0, concatenated in rank
-    /// order (the whole tensor in C order).
-    fn gather_rows(&self, local: Vec<T>) -> Vec<T>;
+    /// order (the whole tensor in C order), written into `out` (resized; its values unread).
+    fn gather_rows(&self, local: &[T], out: Vec<T>) -> Vec<T>;
     /// Every member gets member 0's values (so that factors are identical bits everywhere).
     fn share(&self, v: &mut [T]);
     /// The Gram matrix of mode 0 of the distributed tensor, `I_0 x I_0`, column-major, f64, on
@@ -53,8 +53,10 @@ impl<T: Real> Group<T> for Alone {
     }
     fn sum_f64(&self, _: &mut [f64]) {}
     fn sum(&self, _: &mut [T]) {}
-    fn gather_rows(&self, local: Vec<T>) -> Vec<T> {
-        local
+    fn gather_rows(&self, local: &[T], mut out: Vec<T>) -> Vec<T> {
+        out.clear();
+        out.extend_from_slice(local);
+        out
     }
     fn share(&self, _: &mut [T]) {}
     fn gram_rows(&self, h: &Handle, x: &TensorView<'_, T>) -> Result<Vec<f64>, TuckerError> {
@@ -70,8 +72,10 @@ impl<T: Real> Group<T> for Alone {
 
 /// A tensor computed from this member's block: `partial` when mode 0 was contracted (each
 /// member holds a part of a sum over the rows), otherwise it is distributed along mode 0 like
-/// the input. Returns the whole tensor (the same on every member); alone, `d` itself.
-pub(crate) fn combine<T: Real>(g: &dyn Group<T>, d: Dense<T>, partial: bool) -> Dense<T> {
+/// the input. Returns the whole tensor (the same on every member); alone, `d` itself. A
+/// gathered tensor takes its buffer from `pool` and gives `d`'s back (a fresh buffer per
+/// gather, its pages first touched by MPI, cost more than the gather).
+pub(crate) fn combine<T: Real>(g: &dyn Group<T>, d: Dense<T>, partial: bool, pool: &mut Pool<T>) -> Dense<T> {
     if !g.distributed() {
         return d;
     }
@@ -88,8 +92,14 @@ pub(crate) fn combine<T: Real>(g: &dyn Group<T>, d: Dense<T>, partial: bool) -> 
     } else {
         d.view().to_c_order()
     };
-    let data = g.gather_rows(data);
+    let out = pool.take(data.len() / g.rows().1.max(1) * g.rows().2);
+    let whole = g.gather_rows(&data, out);
+    pool.put(data);
     shape[0] = g.rows().2;
     let strides = c_strides(&shape);
-    Dense { shape, strides, data }
+    Dense {
+        shape,
+        strides,
+        data: whole,
+    }
 }

@@ -875,7 +875,7 @@ pub(crate) fn hooi_in<T: Real>(
                     (None, Some(zd)) => zd.clone(),
                     (None, None) => whole_block(x),
                 };
-                Some(group::combine(g, d, sums_rows(m)))
+                Some(group::combine(g, d, sums_rows(m), &mut pool))
             } else {
                 w
             };
@@ -902,7 +902,7 @@ pub(crate) fn hooi_in<T: Real>(
             }
         }
         if free.is_empty() {
-            core = multi_ttm(h, x, &lf, modes)?.map(|d| group::combine(g, d, modes.contains(&0)));
+            core = multi_ttm(h, x, &lf, modes)?.map(|d| group::combine(g, d, modes.contains(&0), &mut pool));
         }
         let g2 = core.as_ref().map_or(norm2, |c| c.view().norm2());
         let err = if norm2 == 0.0 {
@@ -922,8 +922,8 @@ pub(crate) fn hooi_in<T: Real>(
     let core = match core {
         Some(c) => c,
         None => match multi_ttm(h, x, &lf, modes)? {
-            Some(d) => group::combine(g, d, modes.contains(&0)),
-            None => group::combine(g, whole_block(x), false),
+            Some(d) => group::combine(g, d, modes.contains(&0), &mut pool),
+            None => group::combine(g, whole_block(x), false, &mut pool),
         },
     };
     let core = Tensor {

@@ -42,7 +42,7 @@ the same factors (its tensor-times-matrix products on its own rows; the small te
 come from are summed or gathered over MPI); rank 0 writes the outputs, and summary.json gets an
 \"mpi\" member with each rank's rows and payload bytes sent (init, per sweep, the per-sweep
 closed form, and bytes_solver: all sweeps' factor updates, whose eigensolver each rank runs on
-its share of the columns of W's unfolding, the products summed). --threads defaults to the cores shared among the ranks on a machine. Not available
+its share of the columns of W's unfolding, the products summed) and sweep_seconds per rank. --threads defaults to the cores shared among the ranks on a machine. Not available
 under mpirun: --target-error, --init st-hosvd, --solver svd with --init svd. Memory: without
 --slab rank 0 holds the whole tensor twice while scattering; --slab is for tensors that do not
 fit one process.";
@@ -492,6 +492,11 @@ mod mpi_run {
         ];
         let mut all = vec![0u64; 6 * t.members];
         w.all_gather_into(&mine[..], &mut all[..]);
+        // And every rank's sweep phases (one rank's exchange is its waits for the others).
+        let tm = &t.result.timings;
+        let phases = [tm.passes, tm.products, tm.exchange, tm.factors];
+        let mut all_phases = vec![0.0f64; 4 * t.members];
+        w.all_gather_into(&phases[..], &mut all_phases[..]);
         if me != 0 {
             return Ok(());
         }
@@ -499,15 +504,23 @@ mod mpi_run {
             let v: Vec<String> = all.chunks(6).map(|c| c[k].to_string()).collect();
             format!("[{}]", v.join(", "))
         };
+        let phase = |k: usize| -> String {
+            let v: Vec<String> = all_phases.chunks(4).map(|c| format!("{:.6}", c[k])).collect();
+            format!("[{}]", v.join(", "))
+        };
         let extra = format!(
-            "  \"mpi\": {{\"ranks\": {}, \"row_start\": {}, \"rows\": {}, \"bytes_init\": {}, \"bytes_per_sweep\": {}, \"bytes_per_sweep_closed_form\": {}, \"bytes_solver\": {}}},\n",
+            "  \"mpi\": {{\"ranks\": {}, \"row_start\": {}, \"rows\": {}, \"bytes_init\": {}, \"bytes_per_sweep\": {}, \"bytes_per_sweep_closed_form\": {}, \"bytes_solver\": {}, \"sweep_seconds\": {{\"passes\": {}, \"products\": {}, \"exchange\": {}, \"factors\": {}}}}},\n",
             t.members,
             col(0),
             col(1),
             col(2),
             col(3),
             col(4),
-            col(5)
+            col(5),
+            phase(0),
+            phase(1),
+            phase(2),
+            phase(3)
         );
         write_outputs(a, dtype, &t.shape, &a.ranks, &t.result, rel, 0.0, &extra)
     }

@@ -211,6 +211,12 @@ fn check(
             "{test}: rank {q}"
         );
     }
+    // Every rank's sweep time by phase.
+    for k in ["passes", "products", "exchange", "factors"] {
+        let v = m["sweep_seconds"][k].as_array().unwrap();
+        assert_eq!(v.len(), np, "{test}: {k}");
+        assert!(v.iter().all(|t| t.as_f64().unwrap() >= 0.0), "{test}: {k}: {v:?}");
+    }
     // The factor updates' eigensolver split over the ranks by the columns of W's unfolding: at
     // these shapes only mode 0's W is solved through its unfolding (`eig::factor_pays`; the
     // other modes' blocks of R + max(R, 8) vectors are too wide for I_n, or their Gram pays), so
