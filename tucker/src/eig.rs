@@ -383,21 +383,26 @@ mod tests {
         ((0..n * n).map(|o| a[(o % n, o / n)]).collect(), q)
     }
 
+    /// `len` eigenvalues: 100, 99, ... for the leading `r`, then a gap down to 5 and below.
+    fn gapped(len: usize, r: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| {
+                if i < r {
+                    100.0 - i as f64
+                } else {
+                    5.0 * (len - i) as f64 / len as f64
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn warm_subspace_iteration_matches_the_dense_solver() {
         // Eigenvalues 100, 99, ..., 91 above a gap, then 5 and below: from a start that is the
         // true subspace rotated and perturbed by 1e-2, the iteration converges and gives the dense
         // solver's vectors (same order and signs).
         let (n, r) = (60, 10);
-        let values: Vec<f64> = (0..n)
-            .map(|i| {
-                if i < r {
-                    100.0 - i as f64
-                } else {
-                    5.0 * (n - i) as f64 / n as f64
-                }
-            })
-            .collect();
+        let values = gapped(n, r);
         let (s, q) = with_spectrum(&values, 7);
         let start: Vec<f64> = (0..n * r)
             .map(|o| {
@@ -518,19 +523,11 @@ mod tests {
     #[test]
     fn warm_iteration_split_over_members_by_columns_matches_the_whole() {
         // S = M Mᵀ (n x c, a clear gap below r): 1, 2 and 3 members (threads), each with its
-        // columns of M (as M or as Mᵀ), give the single solve's vectors within rounding and
-        // the dense solver's, in as many iterations; a member may hold no columns (c < members
-        // would leave one empty: here 3 members over 2 columns of a rank-1 problem).
+        // columns of M (as M or as Mᵀ), give the single solve's vectors within rounding (and so
+        // the dense solver's), every member making the same collective calls; a member may hold
+        // no columns (3 members over the 2 columns of a rank-2 M, r = 1: member 0's sum is empty).
         let (n, c, r) = (60, 40, 10);
-        let values: Vec<f64> = (0..c)
-            .map(|i| {
-                if i < r {
-                    100.0 - i as f64
-                } else {
-                    5.0 * (c - i) as f64 / c as f64
-                }
-            })
-            .collect();
+        let values = gapped(c, r);
         let (_, q) = with_spectrum(&vec![1.0; n], 17);
         let (_, pm) = with_spectrum(&vec![1.0; c], 19);
         let m = Mat::from_fn(n, c, |i, j| {
