@@ -215,7 +215,7 @@ pub struct Timings {
     /// Of `sweeps`: the products that take a pass to each update's `W`, and the core's.
     pub products: f64,
     /// Of `sweeps`: making `W` whole and sharing the new factors over the members
-    /// (distributed; 0 alone), waits for the slower member included.
+    /// (distributed, waits for the slower member included; next to nothing alone).
     pub exchange: f64,
     /// Of `sweeps`: the factor updates (the leading eigenvectors of each `W`'s Gram).
     pub factors: f64,
