@@ -141,7 +141,7 @@ fn mul(h: &Handle, at: bool, (m, n, k): (usize, usize, usize), a: &[f64], b: &[f
 /// The members one subspace iteration through [`Sym::Factor`] is split over: each holds the
 /// whole `W` but multiplies only its share of the unfolding's columns ([`Members::member`] and
 /// `crate::tensor::unfolding_f64`'s range), and the products `M_p (M_pᵀ V)` are summed. Alone
-/// ([`One`]) nothing is split.
+/// ([`One`]) nothing is split. (`crate::group::Group::members` gives a group's.)
 pub(crate) trait Members {
     /// This member's index and the number of members.
     fn member(&self) -> (usize, usize);
@@ -304,6 +304,8 @@ pub(crate) fn leading_eigenvectors_warm(
         let hs = Mat::from_fn(b, b, |i, j| 0.5 * (hm[i + j * b] + hm[j + i * b]));
         // [eigensolver failed, worst relative residual of the r leading Ritz pairs]
         let mut verdict = [1.0, f64::INFINITY];
+        // The largest Ritz value's magnitude, the scale of the residuals and Ritz values.
+        let mut top = f64::MIN_POSITIVE;
         if let Ok(e) = hs.self_adjoint_eigen(Side::Lower) {
             let w = e.U();
             // Ritz values and vectors and their images, largest Ritz value first.
@@ -315,7 +317,7 @@ pub(crate) fn leading_eigenvectors_warm(
             }
             mul(h, false, (n, b, b), &v, &wd, &mut x);
             mul(h, false, (n, b, b), &y, &wd, &mut sx);
-            let top = theta[0].abs().max(f64::MIN_POSITIVE);
+            top = theta[0].abs().max(f64::MIN_POSITIVE);
             let mut worst = 0.0f64;
             for (k, &t) in theta.iter().enumerate().take(r) {
                 let (xk, sk) = (&x[k * n..(k + 1) * n], &sx[k * n..(k + 1) * n]);
@@ -353,7 +355,6 @@ pub(crate) fn leading_eigenvectors_warm(
         last = worst;
         // S X with each column divided by its Ritz value: nearly X, so nearly orthonormal, which
         // CholeskyQR keeps accurate (a Ritz value near zero leaves its column as it is).
-        let top = theta[0].abs().max(f64::MIN_POSITIVE);
         for (k, &t) in theta.iter().enumerate() {
             if t.abs() > 1e-8 * top {
                 sx[k * n..(k + 1) * n].iter_mut().for_each(|c| *c /= t);

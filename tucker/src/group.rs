@@ -10,9 +10,10 @@ use crate::{Real, TuckerError};
 use tensorblas::Handle;
 
 /// What a member of the group can do with the others. Every method is collective: all members
-/// call it in the same order with buffers of the same length. (As [`Members`] it splits the
-/// factor updates' eigensolver.)
-pub(crate) trait Group<T: Real>: Members {
+/// call it in the same order with buffers of the same length.
+pub(crate) trait Group<T: Real> {
+    /// The members the factor updates' eigensolver is split over ([`crate::eig::One`] alone).
+    fn members(&self) -> &dyn Members;
     /// This member's first row of mode 0, its number of rows, and the global extent of mode 0.
     fn rows(&self) -> (usize, usize, usize);
     /// Element-wise sum over the members, in place (every member gets the same values).
@@ -39,15 +40,10 @@ pub(crate) struct Alone {
     pub rows: usize,
 }
 
-impl Members for Alone {
-    fn member(&self) -> (usize, usize) {
-        (0, 1)
-    }
-    fn sum_parts(&self, _: &mut [f64]) {}
-    fn agree_max(&self, _: &mut [f64]) {}
-}
-
 impl<T: Real> Group<T> for Alone {
+    fn members(&self) -> &dyn Members {
+        &crate::eig::One
+    }
     fn rows(&self) -> (usize, usize, usize) {
         (0, self.rows, self.rows)
     }

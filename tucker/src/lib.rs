@@ -887,7 +887,15 @@ pub(crate) fn hooi_in<T: Real>(
             // No factor yet: the mode whose init was skipped (`unread`), solved cold.
             let start = factors[m].as_ref();
             mark(2);
-            let mut f = factor(h, &wv, m, ranks[m], opts.solver, Some((start, &mut warm[m])), g)?;
+            let mut f = factor(
+                h,
+                &wv,
+                m,
+                ranks[m],
+                opts.solver,
+                Some((start, &mut warm[m])),
+                g.members(),
+            )?;
             mark(3);
             g.share(&mut f.data);
             mark(2);

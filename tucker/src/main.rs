@@ -42,10 +42,10 @@ the same factors (its tensor-times-matrix products on its own rows; the small te
 come from are summed or gathered over MPI); rank 0 writes the outputs, and summary.json gets an
 \"mpi\" member with each rank's rows and payload bytes sent (init, per sweep, the per-sweep
 closed form, and bytes_solver: all sweeps' factor updates, whose eigensolver each rank runs on
-its share of the columns of W's unfolding, the products summed) and sweep_seconds per rank. --threads defaults to the cores shared among the ranks on a machine. Not available
-under mpirun: --target-error, --init st-hosvd, --solver svd with --init svd. Memory: without
---slab rank 0 holds the whole tensor twice while scattering; --slab is for tensors that do not
-fit one process.";
+its share of the columns of W's unfolding, the products summed) and sweep_seconds per rank.
+--threads defaults to the cores shared among the ranks on a machine. Not available under mpirun:
+--target-error, --init st-hosvd, --solver svd with --init svd. Memory: without --slab rank 0
+holds the whole tensor twice while scattering; --slab is for tensors that do not fit one process.";
 
 struct Args {
     input: PathBuf,

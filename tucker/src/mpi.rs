@@ -153,6 +153,10 @@ impl<T> crate::eig::Members for MpiGroup<'_, T> {
 }
 
 impl<T: Real + Equivalence> Group<T> for MpiGroup<'_, T> {
+    fn members(&self) -> &dyn crate::eig::Members {
+        self
+    }
+
     fn rows(&self) -> (usize, usize, usize) {
         let me = self.me();
         (self.start(me), self.counts[me], self.counts.iter().sum())
