@@ -58,7 +58,8 @@ Options:
   --backends LIST     tensorblas backends to measure (default: native and openblas when built)
   --engines LIST      native engines also measured on their own (strided:native-<engine>):
                       small,packed,gemm-crate (default all three; --quick none; 'none')
-  --samples N         samples per measurement (default 7; --quick 3)
+  --samples N         samples per variant, taken in rounds: each round times one sample of
+                      every variant of a row in turn (default 7; --quick 3)
   --sample-ms MS      minimum duration of one sample (default 20; --quick 5)
   --dram-mb MB        A+B+C bytes per call in the dram regime (default 192; --quick 96)
   --cache-kb KB       largest operand in the cache regime (default 256)

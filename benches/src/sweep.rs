@@ -161,6 +161,105 @@ pub(crate) fn time(samples: usize, min_sample: Duration, mut f: impl FnMut()) ->
     (v[v.len() / 2], v[0])
 }
 
+/// Interleaved timing of one row's variants. Round r takes sample r of every variant in turn, so
+/// a slow spell of the host (on the shared 2-vCPU guests this project runs on, the memory
+/// bandwidth moves between ~25 and ~55 GB/s over seconds) lands on every variant of the row,
+/// not on whichever variant was being timed through it: with the variants timed one after the
+/// other, two variants running the same code measured 1.2-1.9x apart in the same row (AMD EPYC
+/// Zen 4, run 10 of `benches/results/cpu-zen4.md`: s 32^3 DRAM `strided:auto` 80 against
+/// `strided:native` 118 GFLOP/s, z 256^3 cache 57 against 107).
+pub(crate) struct Rounds {
+    min_sample: Duration,
+    vars: Vec<Var>,
+    /// The next sample follows a pause ([`settle`]): warm up for [`AFTER_PAUSE`].
+    paused: bool,
+}
+
+/// How long the first sample after a pause warms up. After a pause the first calls run up to 2x
+/// slower for some 50 ms (`python/bench.py`'s finding on the Xeon guest), and the variant timed
+/// first in each round paid for it: on the Zen 4, d 32^3 DRAM `strided:auto` (first) measured
+/// 43.2, 54.1, 62.7, 59.6, 50.6 GFLOP/s against `strided:native` (the same code, third) 59.2,
+/// 58.2, 63.9, 64.5, 65.2 in five runs with a quarter-sample warm-up.
+const AFTER_PAUSE: Duration = Duration::from_millis(100);
+
+/// One variant's calibration and samples.
+struct Var {
+    op: String,
+    backend: String,
+    reps: usize,
+    /// Nanoseconds per call, one per round.
+    ns: Vec<f64>,
+}
+
+impl Rounds {
+    pub(crate) fn new(min_sample: Duration) -> Self {
+        Rounds {
+            min_sample,
+            vars: Vec::new(),
+            paused: true,
+        }
+    }
+
+    /// Lets the vendor's threads go to sleep ([`settle`]); the next sample warms up longer.
+    pub(crate) fn pause(&mut self) {
+        settle();
+        self.paused = true;
+    }
+
+    /// Takes one sample of variant (`op`, `backend`): warm-up calls for a quarter of a sample
+    /// (at least one: the variants before it ran other code; [`AFTER_PAUSE`] after a pause and
+    /// at a row's start), then `reps` calls timed together. `reps` is calibrated at the
+    /// variant's first sample so that a sample lasts `min_sample`.
+    pub(crate) fn sample(&mut self, op: &str, backend: &str, mut f: impl FnMut()) {
+        let i = match self.vars.iter().position(|v| v.op == op && v.backend == backend) {
+            Some(i) => i,
+            None => {
+                f();
+                let t = Instant::now();
+                f();
+                let once = t.elapsed().max(Duration::from_nanos(50));
+                let reps = (self.min_sample.as_secs_f64() / once.as_secs_f64()).ceil().max(1.0) as usize;
+                self.vars.push(Var {
+                    op: op.into(),
+                    backend: backend.into(),
+                    reps,
+                    ns: Vec::new(),
+                });
+                self.vars.len() - 1
+            }
+        };
+        let warm = if std::mem::take(&mut self.paused) {
+            AFTER_PAUSE
+        } else {
+            self.min_sample / 4
+        };
+        let t = Instant::now();
+        f();
+        while t.elapsed() < warm {
+            f();
+        }
+        let v = &mut self.vars[i];
+        let t = Instant::now();
+        for _ in 0..v.reps {
+            f();
+        }
+        v.ns.push(t.elapsed().as_nanos() as f64 / v.reps as f64);
+    }
+
+    /// (op, backend, (median, min) nanoseconds per call) of every variant, in the order of
+    /// their first samples.
+    pub(crate) fn finish(self) -> Vec<(String, String, (f64, f64))> {
+        self.vars
+            .into_iter()
+            .map(|mut v| {
+                v.ns.sort_by(|a, b| a.total_cmp(b));
+                let med = v.ns[v.ns.len() / 2];
+                (v.op, v.backend, (med, v.ns[0]))
+            })
+            .collect()
+    }
+}
+
 /// FMA peak of the pool's threads (f32 GFLOP/s): the best of a 256-bit (AVX2+FMA) and, where
 /// available, a 512-bit (AVX-512F) FMA loop with 12 independent accumulators per thread, best
 /// of 5 after half a second of warm-up.
@@ -297,7 +396,9 @@ unsafe impl<T> Sync for SendPtr<T> {}
 // SAFETY: as above.
 unsafe impl<T> Send for SendPtr<T> {}
 
-/// Measures every variant for one type, shape and regime, on the same buffers.
+/// Measures every variant for one type, shape and regime, on the same buffers, in interleaved
+/// rounds ([`Rounds`]): each round takes one sample of every variant, the multithreaded vendor
+/// calls last, then lets their threads sleep ([`Rounds::pause`]) before the next round.
 #[allow(clippy::too_many_arguments)]
 fn measure_shape<T: Scalar>(
     ty: char,
@@ -316,96 +417,106 @@ fn measure_shape<T: Scalar>(
     let mut c: Vec<T> = vec![T::zero(); sc * batch];
     let total = flops1 * batch as f64;
     let t = opts.threads;
-    let mut push = |op: &str, backend: &str, (med, min): (f64, f64)| {
-        rows.push(Row {
-            op: op.into(),
-            ty,
-            backend: backend.into(),
-            m,
-            n,
-            k,
-            batch,
-            layout: format!("{}-NN", regime.name()),
-            threads: t,
-            median_ns: med,
-            min_ns: min,
-            samples: opts.samples,
-            gflops: total / min,
-        })
-    };
-    let (samples, ms) = (opts.samples, opts.min_sample);
-    for (label, _, h) in handles {
-        let r = time(samples, ms, || {
-            h.gemm_strided_batched(
-                Op::N,
-                Op::N,
-                m,
-                n,
-                k,
-                T::one(),
-                &a,
-                m,
-                sa as isize,
-                &b,
-                k,
-                sb as isize,
-                T::zero(),
-                &mut c,
-                m,
-                sc as isize,
-                batch,
-            )
-            .expect("strided batched GEMM failed")
-        });
-        push("strided", label, r);
-        if h.cpu_engine() != CpuEngine::Auto {
-            // An engine measured on its own: the strided form is enough.
-            continue;
-        }
-        let ap: Vec<&[T]> = a.chunks(sa).collect();
-        let bp: Vec<&[T]> = b.chunks(sb).collect();
-        let r = {
+    // One flat GEMM with the same flops (a reference: its own buffers).
+    let nf = ((m * n * k * batch) as f64).cbrt().round().max(1.0) as usize;
+    let fa: Vec<T> = fill(nf * nf, 3);
+    let fb: Vec<T> = fill(nf * nf, 4);
+    let mut fc: Vec<T> = vec![T::zero(); nf * nf];
+    let flat_native = vendor::vendor_name().is_none().then(|| {
+        handles
+            .iter()
+            .find(|(_, b, h)| *b == CpuBackend::Native && h.cpu_engine() == CpuEngine::Auto)
+    });
+    let mut rounds = Rounds::new(opts.min_sample);
+    let mut batch_strided_ok = true;
+    for _ in 0..opts.samples.max(1) {
+        for (label, _, h) in handles {
+            rounds.sample("strided", label, || {
+                h.gemm_strided_batched(
+                    Op::N,
+                    Op::N,
+                    m,
+                    n,
+                    k,
+                    T::one(),
+                    &a,
+                    m,
+                    sa as isize,
+                    &b,
+                    k,
+                    sb as isize,
+                    T::zero(),
+                    &mut c,
+                    m,
+                    sc as isize,
+                    batch,
+                )
+                .expect("strided batched GEMM failed")
+            });
+            if h.cpu_engine() != CpuEngine::Auto {
+                // An engine measured on its own: the strided form is enough.
+                continue;
+            }
+            let ap: Vec<&[T]> = a.chunks(sa).collect();
+            let bp: Vec<&[T]> = b.chunks(sb).collect();
             let mut cp: Vec<&mut [T]> = c.chunks_mut(sc).collect();
-            time(samples, ms, || {
+            rounds.sample("batched", label, || {
                 h.gemm_batched(Op::N, Op::N, m, n, k, T::one(), &ap, m, &bp, k, T::zero(), &mut cp, m)
                     .expect("batched GEMM failed")
-            })
-        };
-        push("batched", label, r);
-    }
-    // Alternatives: rayon over the batch with a single-threaded GEMM per entry.
-    let cptr = SendPtr(c.as_mut_ptr());
-    let per_entry = |f: unsafe fn(usize, usize, usize, *const T, *const T, *mut T)| {
-        let cptr = &cptr;
-        let (a, b) = (&a, &b);
-        move || {
-            pool.install(|| {
-                (0..batch).into_par_iter().for_each(|p| {
-                    // SAFETY: entry p of A, B, C lies inside the buffers; C entries are disjoint.
-                    unsafe {
-                        f(
-                            m,
-                            n,
-                            k,
-                            a.as_ptr().add(p * sa),
-                            b.as_ptr().add(p * sb),
-                            cptr.0.add(p * sc),
-                        )
-                    }
-                })
-            })
+            });
         }
-    };
-    push(
-        "rayon_loop",
-        "gemm-crate",
-        time(samples, ms, per_entry(vendor::gemm_crate::<T>)),
-    );
-    if let Some(v) = vendor::vendor_name() {
+        // Alternatives: rayon over the batch with a single-threaded GEMM per entry.
+        let cptr = SendPtr(c.as_mut_ptr());
+        let per_entry = |f: unsafe fn(usize, usize, usize, *const T, *const T, *mut T)| {
+            let cptr = &cptr;
+            let (a, b) = (&a, &b);
+            move || {
+                pool.install(|| {
+                    (0..batch).into_par_iter().for_each(|p| {
+                        // SAFETY: entry p of A, B, C lies inside the buffers; C entries are disjoint.
+                        unsafe {
+                            f(
+                                m,
+                                n,
+                                k,
+                                a.as_ptr().add(p * sa),
+                                b.as_ptr().add(p * sb),
+                                cptr.0.add(p * sc),
+                            )
+                        }
+                    })
+                })
+            }
+        };
+        rounds.sample("rayon_loop", "gemm-crate", per_entry(vendor::gemm_crate::<T>));
+        let Some(v) = vendor::vendor_name() else {
+            if let Some(Some((label, _, h))) = flat_native {
+                rounds.sample("flat_gemm", label, || {
+                    h.gemm(
+                        Op::N,
+                        Op::N,
+                        nf,
+                        nf,
+                        nf,
+                        T::one(),
+                        &fa,
+                        nf,
+                        &fb,
+                        nf,
+                        T::zero(),
+                        &mut fc,
+                        nf,
+                    )
+                    .unwrap()
+                });
+            }
+            continue;
+        };
         vendor::set_vendor_threads(1);
-        push("rayon_loop", v, time(samples, ms, per_entry(vendor::vendor_gemm::<T>)));
+        rounds.sample("rayon_loop", v, per_entry(vendor::vendor_gemm::<T>));
+        // The vendor's own threads from here to the end of the round.
         vendor::set_vendor_threads(t);
-        let r = time(samples, ms, || {
+        rounds.sample("loop", v, || {
             for p in 0..batch {
                 // SAFETY: as above, serially.
                 unsafe {
@@ -420,59 +531,46 @@ fn measure_shape<T: Scalar>(
                 }
             }
         });
-        push("loop", v, r);
-        settle();
-        let mut batched_ok = true;
-        let r = time(samples, ms, || {
-            // SAFETY: packed entries in the buffers; C disjoint from A and B.
-            batched_ok = unsafe { vendor::mkl_batch_strided::<T>(m, n, k, a.as_ptr(), b.as_ptr(), cptr.0, batch) };
-        });
-        if batched_ok {
-            push("batch_strided", v, r);
+        if batch_strided_ok {
+            rounds.sample("batch_strided", v, || {
+                // SAFETY: packed entries in the buffers; C disjoint from A and B.
+                batch_strided_ok =
+                    unsafe { vendor::mkl_batch_strided::<T>(m, n, k, a.as_ptr(), b.as_ptr(), cptr.0, batch) };
+            });
         }
-        vendor::set_vendor_threads(1);
-    }
-    // One flat GEMM with the same flops.
-    let nf = ((m * n * k * batch) as f64).cbrt().round().max(1.0) as usize;
-    let fa: Vec<T> = fill(nf * nf, 3);
-    let fb: Vec<T> = fill(nf * nf, 4);
-    let mut fc: Vec<T> = vec![T::zero(); nf * nf];
-    let scale = total / flops_and_size(ty, nf, nf, nf).0;
-    let mut flat = |backend: &str, r: (f64, f64)| push("flat_gemm", backend, (r.0 * scale, r.1 * scale));
-    if let Some(v) = vendor::vendor_name() {
-        vendor::set_vendor_threads(t);
-        // SAFETY: nf x nf buffers.
-        flat(
-            v,
-            time(samples, ms, || unsafe {
-                vendor::vendor_gemm::<T>(nf, nf, nf, fa.as_ptr(), fb.as_ptr(), fc.as_mut_ptr())
-            }),
-        );
-        vendor::set_vendor_threads(1);
-        settle();
-    } else if let Some((label, _, h)) = handles
-        .iter()
-        .find(|(_, b, h)| *b == CpuBackend::Native && h.cpu_engine() == CpuEngine::Auto)
-    {
-        let r = time(samples, ms, || {
-            h.gemm(
-                Op::N,
-                Op::N,
-                nf,
-                nf,
-                nf,
-                T::one(),
-                &fa,
-                nf,
-                &fb,
-                nf,
-                T::zero(),
-                &mut fc,
-                nf,
-            )
-            .unwrap()
+        rounds.sample("flat_gemm", v, || {
+            // SAFETY: nf x nf buffers.
+            unsafe { vendor::vendor_gemm::<T>(nf, nf, nf, fa.as_ptr(), fb.as_ptr(), fc.as_mut_ptr()) }
         });
-        flat(label, r);
+        vendor::set_vendor_threads(1);
+        rounds.pause();
+    }
+    let scale = total / flops_and_size(ty, nf, nf, nf).0;
+    for (op, backend, (med, min)) in rounds.finish() {
+        if op == "batch_strided" && !batch_strided_ok {
+            continue;
+        }
+        // The flat GEMM's time scaled to the row's flops.
+        let (med, min) = if op == "flat_gemm" {
+            (med * scale, min * scale)
+        } else {
+            (med, min)
+        };
+        rows.push(Row {
+            op,
+            ty,
+            backend,
+            m,
+            n,
+            k,
+            batch,
+            layout: format!("{}-NN", regime.name()),
+            threads: t,
+            median_ns: med,
+            min_ns: min,
+            samples: opts.samples,
+            gflops: total / min,
+        })
     }
 }
 
@@ -854,4 +952,74 @@ pub fn plot(rows: &[Row], machine: &Machine, out: &Path) -> Result<Vec<PathBuf>,
         written.push(path.clone());
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Every round samples every variant once and in the same order, so the variants' samples
+    /// interleave: variant B's round-r calls lie between A's round-r and round-(r+1) calls.
+    /// `finish` gives one (median, min) per variant in the order of their first samples.
+    #[test]
+    fn rounds_interleave_the_variants_samples() {
+        let log = RefCell::new(Vec::<char>::new());
+        let call = |name: char| {
+            let log = &log;
+            move || {
+                log.borrow_mut().push(name);
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        };
+        let mut rounds = Rounds::new(Duration::from_millis(2));
+        let rounds_n = 3;
+        for _ in 0..rounds_n {
+            rounds.sample("strided", "a", call('a'));
+            rounds.sample("strided", "b", call('b'));
+        }
+        let log = log.into_inner();
+        // The calls, grouped into runs of one variant: a b a b a b (calibration, warm-up and
+        // timed calls of one sample form one run).
+        let mut runs: Vec<char> = Vec::new();
+        for &c in &log {
+            if runs.last() != Some(&c) {
+                runs.push(c);
+            }
+        }
+        assert_eq!(runs, ['a', 'b'].repeat(rounds_n), "calls: {log:?}");
+        let out = rounds.finish();
+        assert_eq!(out.len(), 2);
+        for ((op, backend, (med, min)), want) in out.iter().zip(["a", "b"]) {
+            assert_eq!((op.as_str(), backend.as_str()), ("strided", want));
+            // Each call sleeps 100 us: the per-call times are at least that, the median no
+            // smaller than the minimum.
+            assert!(
+                *min >= 100e3 && med >= min,
+                "{op} {backend}: median {med} ns, min {min} ns"
+            );
+        }
+    }
+
+    /// A pause makes the next sample warm up for [`AFTER_PAUSE`]; other samples for a quarter
+    /// of a sample.
+    #[test]
+    fn the_sample_after_a_pause_warms_up_longer() {
+        let mut rounds = Rounds::new(Duration::from_millis(4));
+        let count = |n: &mut usize| {
+            *n += 1;
+            std::thread::sleep(Duration::from_micros(500));
+        };
+        let mut first = 0;
+        // The first sample of a row counts as after a pause.
+        rounds.sample("strided", "a", || count(&mut first));
+        let mut second = 0;
+        rounds.sample("strided", "a", || count(&mut second));
+        // 4 ms of timed calls (8) in both; 100 ms of warm-up (~200 calls) against 1 ms (~2),
+        // plus two calibration calls in the first.
+        assert!(
+            first >= 100 && second < 40,
+            "calls: first sample {first}, second {second}"
+        );
+    }
 }

@@ -15,7 +15,7 @@ fn tiny_sweep_writes_the_documented_csv() {
             "--sizes",
             "4,9",
             "--samples",
-            "1",
+            "2",
             "--sample-ms",
             "1",
             "--dram-mb",
@@ -68,6 +68,16 @@ fn tiny_sweep_writes_the_documented_csv() {
         }
     }
     assert!(rows.iter().any(|r| r[0] == "flat_gemm"));
+    // Two samples per variant, taken in rounds: still one row per variant, recording both.
+    let mut keys: Vec<String> = rows
+        .iter()
+        .map(|r| [r[0], r[1], r[2], r[3], r[4], r[5], r[7]].join(","))
+        .collect();
+    keys.sort();
+    let n = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "a variant with more than one row");
+    assert!(rows.iter().all(|r| r[11] == "2"), "samples column");
     let _ = std::fs::remove_dir_all(&out);
 }
 
