@@ -360,7 +360,9 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
     // The small kernels' slabs: the kernel's `m x k` operand when its `m` exceeds SMALL_MAX.
     // The slabbed operand's larger stride, in bytes: how far apart its runs lie.
     let mut slab_run_stride_bytes = 0;
-    let slab_bytes = match small_orientation(job) {
+    let small = small_orientation(job);
+    let small_rows = small.map_or(0, |flip| if flip { job.n() } else { job.m() });
+    let slab_bytes = match small {
         Some(flip) => {
             let rows = if flip { job.n() } else { job.m() };
             if rows > SMALL_MAX {
@@ -408,6 +410,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         double: tuning::real_of(T::DATATYPE).0 == 8,
         few_entries: job.batch() < threads,
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
+        small_rows,
     }
 }
 
@@ -544,6 +547,19 @@ mod tests {
         assert_eq!(pick_for::<f32>(Isa::Avx512, (8, 128, 128, 450)), CpuEngine::Small);
         assert_eq!(pick_for::<f64>(Isa::Avx512, (8, 128, 128, 200)), CpuEngine::Small);
         assert_eq!(pick_for::<f32>(Isa::Avx512, (20, 90_000, 300, 1)), CpuEngine::Packed);
+    }
+
+    /// AVX-512, real entries of exactly four vectors of rows (f64 32, f32 64) stay on the small
+    /// kernels' whole-column block where the streaming rules give the others to the `gemm`
+    /// crate; 64 f64 rows and AVX2 keep those rules.
+    #[test]
+    fn whole_column_rows_stay_small_when_they_stream() {
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (32, 32, 32, 8192)), CpuEngine::Small);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (64, 64, 8, 9830)), CpuEngine::Small);
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (48, 48, 48, 4096)), CpuEngine::GemmCrate);
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (64, 64, 8, 9830)), CpuEngine::GemmCrate);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (32, 64, 8, 19660)), CpuEngine::GemmCrate);
+        assert_eq!(pick_for::<f64>(Isa::Avx2, (32, 32, 32, 8192)), CpuEngine::Small);
     }
 
     /// AVX2, f32 slabs whose A streams: the packed engine at any row count above `SMALL_MAX`

@@ -512,6 +512,40 @@ pub(crate) struct Traits {
     pub few_entries: bool,
     /// Bytes of A, B and C over the call (an operand shared by the batch once).
     pub call_bytes: usize,
+    /// Rows of the product in the small kernels' orientation (C, or C^T; 0 where they do not
+    /// take it): [`whole_column_rows`] of them make a whole-column block.
+    pub small_rows: usize,
+}
+
+/// Vectors of rows in the AVX-512 small kernels' whole-column block: real entries of exactly
+/// this many 512-bit vectors of rows (f64 32, f32 64) run one `4 vectors x 6` block per six
+/// columns, which reads each column of A, B and C whole and in address order, where the usual
+/// `2 vectors x 12` blocks read half-columns of A and C side by side in twelve columns of B.
+/// The caches do not tell them apart; memory does (one thread's reads stream at ~20 GB/s on
+/// this guest, and the half-column pattern keeps fewer lines in flight). `engine_probe SHAPE
+/// BATCH T small TYPE` before -> after, AMD EPYC Zen 4, GFLOP/s, alternated runs:
+///
+/// | entries | before | after | `auto` before (the `gemm` crate) |
+/// |---|---|---|---|
+/// | d 32^3 x 8192 (DRAM), 1 thread | 21.3-23.3 (6 runs) | 32.7-36.1 | - |
+/// | d 32^3 x 8192 (DRAM), 2 threads | 29.1-46.6 (9 runs) | 35.4-70.2 | 59.4-62.4 |
+/// | s 64x64x8 x 9830 (DRAM), 2 threads | 57.1-60.7 | 81.6-123.4 | 64.9-101.7 |
+/// | s 64^3 x 4096 (DRAM), 2 threads | 106.9-120.4 (5 runs) | 120.1-144.3 | 121.0-144.0 |
+/// | d 32x32x8 x 32768 (DRAM), 2 threads | 23.8-27.1 | 27.3-34.4 | 30.4-37.5 |
+/// | d 32^3 x 32 (cache), 2 threads | 91.0 / 102.2 | 95.2 / 100.8 | - |
+/// | s 64^3 x 16 (cache), 2 threads | 209.2 / 208.7 | 208.6 / 208.4 | - |
+///
+/// (rayon + one-thread OpenBLAS ran d 32^3 x 8192 at 64.7-65.6 the same hour.) Not at 64 f64
+/// rows (two whole-column blocks per column: d 64^3 x 2048 DRAM 51.2 / 43.2 -> 50.1 / 51.8,
+/// `auto` 51-65) or on AVX2 (four vectors and their accumulators do not fit 16 registers).
+/// [`pick`] keeps these entries on the small kernels where its streaming rules would give
+/// them to the `gemm` crate.
+pub(crate) const WHOLE_COLUMN_VECTORS: usize = 4;
+
+/// The row count of a whole-column block of `elem`-byte real elements on AVX-512
+/// ([`WHOLE_COLUMN_VECTORS`] 512-bit vectors).
+pub(crate) const fn whole_column_rows(elem: usize) -> usize {
+    WHOLE_COLUMN_VECTORS * 64 / elem
 }
 
 /// Which of the native backend's engines `auto` gives an entry of `m x n x k` of a type of
@@ -688,8 +722,10 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
             CpuEngine::GemmCrate
         };
     }
-    let streams = avx512_real && t.call_bytes >= STREAM_CALL_BYTES;
     let elem = if t.double { 8 } else { 4 };
+    // The small kernels' whole-column block streams these better than the `gemm` crate.
+    let whole_columns = avx512_real && t.small_rows == whole_column_rows(elem);
+    let streams = avx512_real && t.call_bytes >= STREAM_CALL_BYTES && !whole_columns;
     if streams && k <= SHALLOW_K && m.min(n) >= SHALLOW_MIN && m.max(n) * elem >= SHALLOW_SIDE_BYTES {
         return CpuEngine::GemmCrate;
     }

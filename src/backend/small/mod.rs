@@ -27,6 +27,7 @@ pub(crate) mod simd;
 pub(crate) use isa::avx512_on_256_bit_units;
 pub use isa::Isa;
 
+use super::tuning;
 use crate::job::{EntryPtrs, Job};
 use crate::scalar::{per_type, Scalar};
 #[cfg(target_arch = "x86_64")]
@@ -261,6 +262,9 @@ macro_rules! x86_entries {
                 return;
             }
             let one_vector = d.m * if CPLX { 2 } else { 1 } <= <Avx512<$r> as Simd>::LANES;
+            // Real entries of exactly four vectors of rows: one block spans whole columns of A
+            // and C (`tuning::WHOLE_COLUMN_VECTORS`).
+            let whole_columns = !CPLX && d.m == tuning::whole_column_rows(std::mem::size_of::<$r>());
             for p in range {
                 let (a, b, c) = ptrs(p);
                 // SAFETY: AVX-512F enabled here; the rest is run_entries' contract.
@@ -274,6 +278,8 @@ macro_rules! x86_entries {
                         }
                     } else if one_vector {
                         entry::<Avx512<$r>, CPLX, 16, 1>(d, a, b, c, buf)
+                    } else if whole_columns {
+                        entry::<Avx512<$r>, CPLX, 6, 4>(d, a, b, c, buf)
                     } else {
                         entry::<Avx512<$r>, CPLX, 12, 2>(d, a, b, c, buf)
                     }
@@ -392,7 +398,11 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize>(
             // SAFETY: the block lies inside this entry; forwarded contract.
             // (`const`: a one-vector kernel, MV = 1, does not instantiate the MV = 2 blocks.)
             unsafe {
-                if const { MV >= 2 } && rows > lanes {
+                if const { MV == 4 } {
+                    // Whole columns (the caller's rule: rows_real == 4 * lanes).
+                    debug_assert_eq!(rows, 4 * lanes);
+                    block_nr::<S, CPLX, NR, 4, MV>(d, &blk, nr)
+                } else if const { MV >= 2 } && rows > lanes {
                     block_nr::<S, CPLX, NR, 2, MV>(d, &blk, nr)
                 } else {
                     block_nr::<S, CPLX, NR, 1, MV>(d, &blk, nr)
