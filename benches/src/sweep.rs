@@ -143,20 +143,32 @@ fn settle() {
 /// Times `f`: one warm-up call, calibrates repetitions so that a sample lasts `min_sample`, then
 /// `samples` samples. Returns (median, min) nanoseconds per call.
 pub(crate) fn time(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (f64, f64) {
+    let reps = calibrate(min_sample, &mut f);
+    let v: Vec<f64> = (0..samples.max(1)).map(|_| per_call_ns(reps, &mut f)).collect();
+    median_min(v)
+}
+
+/// One warm-up call and one timed call of `f`: the repetitions that make a sample last
+/// `min_sample` (at least one).
+fn calibrate(min_sample: Duration, f: &mut impl FnMut()) -> usize {
     f();
     let t = Instant::now();
     f();
     let once = t.elapsed().max(Duration::from_nanos(50));
-    let reps = (min_sample.as_secs_f64() / once.as_secs_f64()).ceil().max(1.0) as usize;
-    let mut v: Vec<f64> = (0..samples.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / reps as f64
-        })
-        .collect();
+    (min_sample.as_secs_f64() / once.as_secs_f64()).ceil().max(1.0) as usize
+}
+
+/// Nanoseconds per call of `reps` calls of `f` timed together.
+fn per_call_ns(reps: usize, f: &mut impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / reps as f64
+}
+
+/// (median, min) of samples (at least one).
+fn median_min(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (v[v.len() / 2], v[0])
 }
@@ -214,11 +226,7 @@ impl Rounds {
         let i = match self.vars.iter().position(|v| v.op == op && v.backend == backend) {
             Some(i) => i,
             None => {
-                f();
-                let t = Instant::now();
-                f();
-                let once = t.elapsed().max(Duration::from_nanos(50));
-                let reps = (self.min_sample.as_secs_f64() / once.as_secs_f64()).ceil().max(1.0) as usize;
+                let reps = calibrate(self.min_sample, &mut f);
                 self.vars.push(Var {
                     op: op.into(),
                     backend: backend.into(),
@@ -239,11 +247,7 @@ impl Rounds {
             f();
         }
         let v = &mut self.vars[i];
-        let t = Instant::now();
-        for _ in 0..v.reps {
-            f();
-        }
-        v.ns.push(t.elapsed().as_nanos() as f64 / v.reps as f64);
+        v.ns.push(per_call_ns(v.reps, &mut f));
     }
 
     /// (op, backend, (median, min) nanoseconds per call) of every variant, in the order of
@@ -251,11 +255,7 @@ impl Rounds {
     pub(crate) fn finish(self) -> Vec<(String, String, (f64, f64))> {
         self.vars
             .into_iter()
-            .map(|mut v| {
-                v.ns.sort_by(|a, b| a.total_cmp(b));
-                let med = v.ns[v.ns.len() / 2];
-                (v.op, v.backend, (med, v.ns[0]))
-            })
+            .map(|v| (v.op, v.backend, median_min(v.ns)))
             .collect()
     }
 }
@@ -422,11 +422,12 @@ fn measure_shape<T: Scalar>(
     let fa: Vec<T> = fill(nf * nf, 3);
     let fb: Vec<T> = fill(nf * nf, 4);
     let mut fc: Vec<T> = vec![T::zero(); nf * nf];
-    let flat_native = vendor::vendor_name().is_none().then(|| {
-        handles
-            .iter()
-            .find(|(_, b, h)| *b == CpuBackend::Native && h.cpu_engine() == CpuEngine::Auto)
-    });
+    // Without a vendor BLAS, the flat GEMM runs on the native backend's default handle.
+    let flat_native = handles
+        .iter()
+        .find(|(_, b, h)| *b == CpuBackend::Native && h.cpu_engine() == CpuEngine::Auto);
+    let ap: Vec<&[T]> = a.chunks(sa).collect();
+    let bp: Vec<&[T]> = b.chunks(sb).collect();
     let mut rounds = Rounds::new(opts.min_sample);
     let mut batch_strided_ok = true;
     for _ in 0..opts.samples.max(1) {
@@ -457,8 +458,6 @@ fn measure_shape<T: Scalar>(
                 // An engine measured on its own: the strided form is enough.
                 continue;
             }
-            let ap: Vec<&[T]> = a.chunks(sa).collect();
-            let bp: Vec<&[T]> = b.chunks(sb).collect();
             let mut cp: Vec<&mut [T]> = c.chunks_mut(sc).collect();
             rounds.sample("batched", label, || {
                 h.gemm_batched(Op::N, Op::N, m, n, k, T::one(), &ap, m, &bp, k, T::zero(), &mut cp, m)
@@ -490,7 +489,7 @@ fn measure_shape<T: Scalar>(
         };
         rounds.sample("rayon_loop", "gemm-crate", per_entry(vendor::gemm_crate::<T>));
         let Some(v) = vendor::vendor_name() else {
-            if let Some(Some((label, _, h))) = flat_native {
+            if let Some((label, _, h)) = flat_native {
                 rounds.sample("flat_gemm", label, || {
                     h.gemm(
                         Op::N,

@@ -363,20 +363,15 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
     let small = small_orientation(job);
     let small_rows = small.map_or(0, |flip| if flip { job.n() } else { job.m() });
     let slab_bytes = match small {
-        Some(flip) => {
-            let rows = if flip { job.n() } else { job.m() };
-            if rows > SMALL_MAX {
-                let op = if flip { job.b() } else { job.a() };
-                slab_run_stride_bytes = op.rs.unsigned_abs().max(op.cs.unsigned_abs()).saturating_mul(size);
-                owners(job, flip)
-                    .saturating_mul(rows)
-                    .saturating_mul(job.k())
-                    .saturating_mul(size)
-            } else {
-                0
-            }
+        Some(flip) if small_rows > SMALL_MAX => {
+            let op = if flip { job.b() } else { job.a() };
+            slab_run_stride_bytes = op.rs.unsigned_abs().max(op.cs.unsigned_abs()).saturating_mul(size);
+            owners(job, flip)
+                .saturating_mul(small_rows)
+                .saturating_mul(job.k())
+                .saturating_mul(size)
         }
-        None => 0,
+        _ => 0,
     };
     // The packed engine's orientation (a transposed job keeps the entries' pointers, so its B
     // is the entries' A).
