@@ -12,7 +12,8 @@ use tensorblas::{CpuBackend, CpuEngine, Handle, Isa, Op, Scalar};
 
 const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d|c|z] [avx512|avx2|portable]
   SIZE: S (S x S x S) or MxNxK; ENGINE: auto, small, packed or gemm-crate;
-  prints the best GFLOP/s of 20 samples of >= 50 ms";
+  prints the best GFLOP/s of 20 samples of >= 50 ms;
+  TBLAS_STREAM_C=on|off forces the small kernels' non-temporal C on or off (default: by size)";
 
 fn run<T: Scalar>(h: &Handle, (m, n, k): (usize, usize, usize), batch: usize) -> Result<f64, String> {
     let a: Vec<T> = (0..m * k * batch)
@@ -92,6 +93,11 @@ fn main() {
         std::process::exit(2);
     };
     let result = (|| -> Result<f64, String> {
+        match std::env::var("TBLAS_STREAM_C").as_deref() {
+            Ok("on") => tensorblas::set_stream_c(Some(true)),
+            Ok("off") => tensorblas::set_stream_c(Some(false)),
+            _ => {}
+        }
         let h = Handle::with_backend(CpuBackend::Native).map_err(|e| e.to_string())?;
         h.set_num_threads(threads);
         h.set_cpu_engine(engine);

@@ -1088,3 +1088,131 @@ fn whole_column_blocks_match_the_oracle() {
     go::<f64>(32, 41);
     go::<f32>(64, 42);
 }
+
+/// The small kernels' non-temporal C (`tuning::STREAM_C_BYTES`; forced on here at every size,
+/// and off for the reference bits): runs of adjacent entries computed into a scratch and copied
+/// to C with non-temporal stores. On the small engine forced, every instruction set this CPU
+/// has, real and complex, shapes of the column path (rows of one vector), the AVX-512 tiny path
+/// (4 x 4), blocks of one vector of rows and of more (through the scratch when shallow), the
+/// whole-column block: C column-major packed (batch stride m n) from element offsets 0-9 (so
+/// entries and runs start anywhere in a cache line) or row-major packed (the flipped kernel's
+/// C), and pointer arrays over C's entries in order (one run), reversed (A, B and C alike) and
+/// with gaps (runs of one entry); alpha random, beta zero (streamed) or not (not streamed); one and two threads.
+/// The oracle's answer, guard cells untouched, and the same bits as without streaming.
+#[test]
+fn streamed_c_matches_the_oracle() {
+    fn go<T: Scalar>(shapes: &[(usize, usize, usize, usize)], seed: u64) {
+        let mut r = rng(seed);
+        let h = Handle::with_backend(CpuBackend::Native).unwrap();
+        h.set_cpu_engine(CpuEngine::Small);
+        let mut i = 0usize;
+        for isa in Isa::all_supported() {
+            h.set_isa(isa).unwrap();
+            for &(m, n, k, batch) in shapes {
+                for form in 0..5 {
+                    i += 1;
+                    h.set_num_threads(1 + i % 2);
+                    let (len, off) = (m * n, i % 10);
+                    // Row-major (form 1): element (i, j) of entry p at p m n + i n + j.
+                    let lc = match form {
+                        1 => Layout {
+                            origin: off,
+                            rs: n as isize,
+                            cs: 1,
+                            bs: len as isize,
+                        },
+                        _ => Layout {
+                            origin: off,
+                            rs: 1,
+                            cs: m as isize,
+                            bs: len as isize,
+                        },
+                    };
+                    // Gaps between entries of the pointer-array form 4.
+                    let gap = if form == 4 { 3 } else { 0 };
+                    let total = off + batch * (len + gap) + PAD;
+                    let a: Vec<T> = rand_vec(&mut r, m * k * batch);
+                    let b: Vec<T> = rand_vec(&mut r, k * n * batch);
+                    let c0: Vec<T> = (0..total).map(|_| sentinel()).collect();
+                    let la = Layout {
+                        origin: 0,
+                        rs: 1,
+                        cs: m as isize,
+                        bs: (m * k) as isize,
+                    };
+                    let lb = Layout {
+                        origin: 0,
+                        rs: 1,
+                        cs: k as isize,
+                        bs: (k * n) as isize,
+                    };
+                    let alpha = rand_val(&mut r);
+                    let beta = if i % 5 == 4 { rand_val::<T>(&mut r) } else { T::zero() };
+                    let entry_c = Layout {
+                        bs: (len + gap) as isize,
+                        ..lc
+                    };
+                    let (expect, gauge) =
+                        oracle(Op::N, Op::N, m, n, k, alpha, &a, la, &b, lb, beta, &c0, entry_c, batch);
+                    let addr = addressed(total, entry_c, m, n, batch);
+                    let mut bits = Vec::new();
+                    for stream in [false, true] {
+                        tensorblas::set_stream_c(Some(stream));
+                        let mut c = c0.clone();
+                        let res = if form < 2 {
+                            h.gemm_strided_batched_ex(
+                                Op::N,
+                                Op::N,
+                                m,
+                                n,
+                                k,
+                                alpha,
+                                StridedRef::new(&a, 0, 1, m as isize, (m * k) as isize),
+                                StridedRef::new(&b, 0, 1, k as isize, (k * n) as isize),
+                                beta,
+                                StridedMut::new(&mut c, off, lc.rs, lc.cs, lc.bs),
+                                batch,
+                            )
+                        } else {
+                            let mut aps: Vec<&[T]> = a.chunks(m * k).collect();
+                            let mut bps: Vec<&[T]> = b.chunks(k * n).collect();
+                            let mut cps: Vec<&mut [T]> = c[off..].chunks_mut(len + gap).take(batch).collect();
+                            if form == 3 {
+                                aps.reverse();
+                                bps.reverse();
+                                cps.reverse();
+                            }
+                            h.gemm_batched(Op::N, Op::N, m, n, k, alpha, &aps, m, &bps, k, beta, &mut cps, m)
+                        };
+                        tensorblas::set_stream_c(None);
+                        let what = format!("streamed C {isa:?} #{i} {m}x{n}x{k} x {batch} form {form} stream {stream}");
+                        res.unwrap_or_else(|e| panic!("{what}: {e}"));
+                        check(&what, &c, &c0, &expect, &gauge, &addr, k);
+                        bits.push(c);
+                    }
+                    assert!(
+                        all_bits_eq(&bits[0], &bits[1]),
+                        "streamed C #{i}: other bits than without streaming"
+                    );
+                }
+            }
+        }
+    }
+    // (41, 37, 2): columns of several blocks of rows, shallow (the scratch), C not a whole
+    // number of vectors.
+    let shapes = [
+        (4, 4, 4, 700),
+        (8, 8, 3, 300),
+        (16, 5, 7, 200),
+        (41, 37, 2, 40),
+        (7, 5, 3, 500),
+        (33, 9, 17, 30),
+        (32, 6, 9, 60),
+        (64, 13, 4, 24),
+        (20, 3, 2, 5),
+    ];
+    go::<f32>(&shapes, 91);
+    go::<f64>(&shapes, 92);
+    go::<Complex32>(&shapes[..6], 93);
+    go::<Complex64>(&shapes[..6], 94);
+}

@@ -19,7 +19,7 @@
 //! of C is computed identically whatever the split.
 
 use super::packed::{self, Rect};
-use super::small::{real_ptrs, run_entries, Desc, Isa};
+use super::small::{real_ptrs, run_entries, run_entries_to, Desc, Isa};
 use super::tuning::{self, ENTRIES_PER_THREAD, INNER_THREADING_WORK, SMALL_MAX, THIN_K_MAX};
 use super::{Backend, Config, CpuEngine};
 use crate::error::Result;
@@ -291,12 +291,13 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         }
         return;
     }
+    let stream = streams_c(job);
     match &cfg.pool {
         Some(pool) if parallel && batch >= threads => {
             // A static split into one contiguous part per thread (deterministic).
             let parts = threads.min(batch);
             let part = |t: usize| t * batch / parts..(t + 1) * batch / parts;
-            split(cfg, pool, parts, |t| run_entries(cfg.isa, &j, flip, part(t)));
+            split(cfg, pool, parts, |t| run_entries_to(cfg.isa, &j, flip, part(t), stream));
         }
         Some(pool) if parallel => {
             // Fewer entries than threads, each large (a wide flattened GEMM): split the columns
@@ -309,8 +310,19 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
                 }
             });
         }
-        _ => run_entries(cfg.isa, &j, flip, 0..batch),
+        _ => run_entries_to(cfg.isa, &j, flip, 0..batch, stream),
     }
+}
+
+/// Whether the small kernels write `job`'s C with non-temporal stores: C is not read (`beta ==
+/// 0`) and, over the call, too large for the caches (`tuning::STREAM_C_BYTES`), each entry's C
+/// small enough for the scratch (`tuning::STREAM_C_MAX_ENTRY_BYTES`). The kernels also need C's
+/// entries contiguous (checked there).
+fn streams_c<T: Scalar>(job: &Job<'_, T>) -> bool {
+    let entry = job.m().saturating_mul(job.n()).saturating_mul(std::mem::size_of::<T>());
+    job.beta().is_zero()
+        && entry <= tuning::STREAM_C_MAX_ENTRY_BYTES
+        && tuning::stream_c(entry.saturating_mul(job.batch()))
 }
 
 /// The `gemm` crate per entry: a static split of the batch over the threads, or each entry
@@ -406,6 +418,10 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         few_entries: job.batch() < threads,
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
         small_rows,
+        streams_c: streams_c(job) && {
+            let c = job.c();
+            (c.rs == 1 && c.cs == job.m() as isize) || (c.cs == 1 && c.rs == job.n() as isize)
+        },
     }
 }
 
@@ -471,7 +487,12 @@ mod tests {
     /// The engine `auto` picks ([`auto_engine`], on two threads) for a strided batch of packed
     /// column-major NN entries of `T`, `(m, n, k, batch)`. The job is only inspected, never
     /// executed: its pointers are null.
-    fn pick_for<T: Scalar>(isa: Isa, (m, n, k, batch): (usize, usize, usize, usize)) -> CpuEngine {
+    fn pick_for<T: Scalar>(isa: Isa, shape: (usize, usize, usize, usize)) -> CpuEngine {
+        pick_beta::<T>(isa, shape, T::zero())
+    }
+
+    /// `pick_for` with this beta.
+    fn pick_beta<T: Scalar>(isa: Isa, (m, n, k, batch): (usize, usize, usize, usize), beta: T) -> CpuEngine {
         let col = |rows: usize| Strides {
             rs: 1,
             cs: rows as isize,
@@ -484,7 +505,7 @@ mod tests {
                 n,
                 k,
                 alpha: T::one(),
-                beta: T::zero(),
+                beta,
                 a: col(m),
                 b: col(k),
                 c: col(m),
@@ -552,9 +573,30 @@ mod tests {
         assert_eq!(pick_for::<f64>(Isa::Avx512, (32, 32, 32, 8192)), CpuEngine::Small);
         assert_eq!(pick_for::<f32>(Isa::Avx512, (64, 64, 8, 9830)), CpuEngine::Small);
         assert_eq!(pick_for::<f64>(Isa::Avx512, (48, 48, 48, 4096)), CpuEngine::GemmCrate);
-        assert_eq!(pick_for::<f64>(Isa::Avx512, (64, 64, 8, 9830)), CpuEngine::GemmCrate);
+        assert_eq!(
+            pick_beta::<f64>(Isa::Avx512, (64, 64, 8, 9830), 1.0),
+            CpuEngine::GemmCrate
+        );
         assert_eq!(pick_for::<f32>(Isa::Avx512, (32, 64, 8, 19660)), CpuEngine::GemmCrate);
         assert_eq!(pick_for::<f64>(Isa::Avx2, (32, 32, 32, 8192)), CpuEngine::Small);
+    }
+
+    /// AVX-512, shallow f64 products whose C the small kernels stream through their scratch
+    /// (`beta == 0`, C contiguous, at least `STREAM_C_BYTES`, `tuning::stream_c_scratch`): the
+    /// small kernels; with beta != 0, C in the caches, or not shallow enough, the `gemm` crate
+    /// as before; f32 keeps the `gemm` crate.
+    #[test]
+    fn shallow_f64_products_that_stream_c_stay_small() {
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (64, 64, 8, 4915)), CpuEngine::Small);
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (64, 32, 8, 16000)), CpuEngine::Small);
+        assert_eq!(
+            pick_beta::<f64>(Isa::Avx512, (64, 64, 8, 4915), 2.0),
+            CpuEngine::GemmCrate
+        );
+        // 1000 entries: 31 MiB of C, below STREAM_C_BYTES (the call, 39 MiB, streams).
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (64, 64, 8, 1000)), CpuEngine::GemmCrate);
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (40, 40, 16, 12000)), CpuEngine::GemmCrate);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (48, 48, 8, 14000)), CpuEngine::GemmCrate);
     }
 
     /// AVX2, f32 slabs whose A streams: the packed engine at any row count above `SMALL_MAX`

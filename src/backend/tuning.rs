@@ -379,7 +379,12 @@ pub(crate) const DIRECT_A_AHEAD: isize = 16;
 /// 48x48x8 123.2/110.6 and 78.6/108.3, 64x64x16 161.4/148.7 and 110.8/146.8, 64x32x8
 /// 118.4/106.3 and 66.7/113.8, but 32x32x8 122.0/93.5 and 140.4/79.3 (one register block of
 /// rows: left to the small kernels); d 32x32x8 74.2/61.0 and 32.2/46.0, 48x48x8 73.5/67.4 and
-/// 29.2/36.1, 64x32x8 72.4/68.4 and 27.0/31.4, 64x64x16 88.0/86.8 and 45.3/49.1.
+/// 29.2/36.1, 64x32x8 72.4/68.4 and 27.0/31.4, 64x64x16 88.0/86.8 and 45.3/49.1. Except f64
+/// products whose C the small kernels stream through their scratch (`Traits::streams_c`,
+/// [`stream_c_scratch`]), which lead from memory (same probe, dram, C written non-temporally):
+/// d 64x64x8 x 4915 44.4/31.6, 64x32x8 x 16000 41.5/30.8, 64x64x4 x 6000 31.6/19.7, 48x48x8 x
+/// 8000 36.2/35.4, 64x64x16 x 4915 48.6/46.3; not f32 (s 48x48x8 x 14000 71.9/96.9) nor
+/// deeper ones (d 40x40x16 x 12000, not streamed: 24.3/57.0).
 pub(crate) const SHALLOW_K: usize = 16;
 
 /// See [`SHALLOW_K`].
@@ -440,6 +445,63 @@ pub(crate) const AVX2_COMPLEX_STREAM_COLS: usize = 8;
 /// `engine_probe 32 BATCH 2 {small,gemm-crate} d`: 768 KiB 95.4/89.8, 3 MiB 101.7/92.8, 12 MiB
 /// 103.4/94.2, 48 MiB 76.5/77.0, 192 MiB 44.9/59.7.
 pub(crate) const STREAM_CALL_BYTES: usize = 32 << 20;
+
+/// From this many bytes of C over a call (`beta == 0`, each entry's C contiguous) the small
+/// kernels write C with non-temporal stores (`small/stream.rs`): a C this large does not stay in
+/// the caches anyway (the L3 of the Zen 4 is 32 MiB), and an ordinary store first reads its line
+/// from memory. Where: the column path and the tiny path (real rows of one vector or less) and
+/// blocks of one vector of rows store their registers non-temporally; shallow entries whose
+/// columns take several blocks of rows ([`stream_c_scratch`]) go through a scratch; other blocks
+/// write as before (streaming from them measured level or worse). `engine_probe SHAPE BATCH 2
+/// small T` with `TBLAS_STREAM_C=off`/`on` alternated, AMD EPYC Zen 4, GFLOP/s, two runs each:
+/// d 8^3 x 131072 (column path) 39.5-41.2 / 51.6-55.0 and 24.9-25.4 / 32.1-33.7; s 4^3 x 2^20
+/// (tiny path) 31.0-35.2 / 39.6-42.2; c 8^3 x 65536 (one vector) 123-128 / 141-166; through the
+/// scratch: z 64x64x8 x 2457 40.7-41.2 / 49.7-50.0 and 46.4 / 49.1-51.0, c 64x64x8 x 4915
+/// 73.1-73.7 / 98.7-99.6, d 64x64x8 x 4915 29.2-30.5 / 48.1-48.5; not streamed (measured with
+/// streaming on everywhere): s 32^3 x 16384 132-160 / 121-155, s 64x64x8 x 9830 95-100 /
+/// 82-93, d 32^3 x 8192 57-60 / 53-60, z 16^3 x 16384 65-66 / 54-58 (scratch), z 8^3 (two
+/// vectors) 59-63 / 56-59.
+pub(crate) const STREAM_C_BYTES: usize = 32 << 20;
+
+/// Whether the small kernels stream C for a call of `c_bytes` of C (each entry's C at most
+/// [`STREAM_C_MAX_ENTRY_BYTES`], `beta == 0`: the caller's conditions), with
+/// [`set_stream_c`]'s override.
+pub(crate) fn stream_c(c_bytes: usize) -> bool {
+    match STREAM_C.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => c_bytes >= STREAM_C_BYTES,
+    }
+}
+
+/// [`stream_c`]'s override: 0 none, 1 off, 2 on.
+static STREAM_C: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Forces the small kernels' non-temporal C (`tuning::STREAM_C_BYTES`) on for every call whose
+/// entries allow it (`Some(true)`), off (`Some(false)`), or back to the size rule (`None`), for
+/// the whole process: for tests and measurements. Results are the same bits either way.
+#[doc(hidden)]
+pub fn set_stream_c(v: Option<bool>) {
+    let code = match v {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    };
+    STREAM_C.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether an entry of a streamed C whose columns take several blocks of rows of the small
+/// kernels is computed into a scratch and copied out (`small/stream.rs`): when it is shallow,
+/// C at least twice A and B together (`2 k (m + n) <= m n`); else it writes C as usual. Measured
+/// (see [`STREAM_C_BYTES`]): 64x64x8 z/c/d 1.1-1.6x without; z 16^3 (C half of A and B) 0.85x,
+/// z 32^3 1.1x, c 32^3 level.
+pub(crate) fn stream_c_scratch(m: usize, n: usize, k: usize) -> bool {
+    2 * k * (m + n) <= m * n
+}
+
+/// Entries whose C exceeds this many bytes are not streamed (the scratch of one whose columns
+/// take several blocks of rows would leave L2).
+pub(crate) const STREAM_C_MAX_ENTRY_BYTES: usize = 256 << 10;
 
 /// From this many bytes of a complex A that the packed engine would read in place (over the
 /// call, in its orientation; more than `SMALL_MAX` rows, at most `DIRECT_A_MAX_COLS` columns),
@@ -515,6 +577,9 @@ pub(crate) struct Traits {
     /// Rows of the product in the small kernels' orientation (C, or C^T; 0 where they do not
     /// take it): [`whole_column_rows`] of them make a whole-column block.
     pub small_rows: usize,
+    /// The small kernels would write C with non-temporal stores (`beta == 0`, C's entries
+    /// contiguous, [`STREAM_C_BYTES`] of C over the call).
+    pub streams_c: bool,
 }
 
 /// Vectors of rows in the AVX-512 small kernels' whole-column block: real entries of exactly
@@ -726,7 +791,10 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     // The small kernels' whole-column block streams these better than the `gemm` crate.
     let whole_columns = avx512_real && t.small_rows == whole_column_rows(elem);
     let streams = avx512_real && t.call_bytes >= STREAM_CALL_BYTES && !whole_columns;
-    if streams && k <= SHALLOW_K && m.min(n) >= SHALLOW_MIN && m.max(n) * elem >= SHALLOW_SIDE_BYTES {
+    // f64 entries whose C the small kernels stream through the scratch lead the `gemm` crate
+    // (see SHALLOW_K).
+    let small_streams = t.streams_c && t.double && stream_c_scratch(m, n, k);
+    if streams && !small_streams && k <= SHALLOW_K && m.min(n) >= SHALLOW_MIN && m.max(n) * elem >= SHALLOW_SIDE_BYTES {
         return CpuEngine::GemmCrate;
     }
     if streams && t.double && [m, n, k].iter().all(|x| MID_F64.contains(x)) {

@@ -75,7 +75,12 @@ where
                 *x = S::mul(*x, al);
             }
         }
-        if d.beta_zero {
+        if d.stream_c {
+            // C streamed (`stream.rs`): its columns are contiguous, written in address order.
+            for (j, &x) in acc.iter().enumerate() {
+                S::store_nt(c.wrapping_offset(j as isize * d.c_cs), x);
+            }
+        } else if d.beta_zero {
             for (j, &x) in acc.iter().enumerate() {
                 S::store(c.wrapping_offset(j as isize * d.c_cs), x, lanes);
             }

@@ -23,6 +23,7 @@
 
 mod isa;
 pub(crate) mod simd;
+mod stream;
 
 pub(crate) use isa::avx512_on_256_bit_units;
 pub use isa::Isa;
@@ -57,6 +58,10 @@ pub(crate) struct Desc<R> {
     /// The triangle of C to compute (`None`: all of it); the packed engine honours it, the
     /// small kernels never see a job with one.
     pub tri: Option<crate::job::Uplo>,
+    /// The small kernels write C with non-temporal stores (`stream.rs`): set by
+    /// `run_entries_to` only where `beta_zero` and C's entries are contiguous (`c_rs == 1`,
+    /// `c_cs == m`).
+    pub stream_c: bool,
 }
 
 impl<R: Real> Desc<R> {
@@ -79,6 +84,7 @@ impl<R: Real> Desc<R> {
             c_rs: job.c().rs,
             c_cs: job.c().cs,
             tri: job.tri(),
+            stream_c: false,
         }
     }
 }
@@ -98,8 +104,8 @@ impl Arith for f32 {}
 impl Arith for f64 {}
 
 thread_local! {
-    static PACK_F32: RefCell<Pack<f32>> = const { RefCell::new(Pack { data: Vec::new(), key: std::ptr::null() }) };
-    static PACK_F64: RefCell<Pack<f64>> = const { RefCell::new(Pack { data: Vec::new(), key: std::ptr::null() }) };
+    static PACK_F32: RefCell<Pack<f32>> = const { RefCell::new(Pack { data: Vec::new(), key: std::ptr::null(), c: Vec::new() }) };
+    static PACK_F64: RefCell<Pack<f64>> = const { RefCell::new(Pack { data: Vec::new(), key: std::ptr::null(), c: Vec::new() }) };
 }
 
 /// The packing buffer of A, with the entry pointer it holds (entries that share A, such as a
@@ -108,6 +114,9 @@ pub(crate) struct Pack<R> {
     data: Vec<R>,
     /// A pointer packed in `data` during the current call (null: none).
     key: *const R,
+    /// The scratch C of an entry whose streamed C (`Desc::stream_c`) spans several blocks of
+    /// rows (`entry`).
+    c: Vec<R>,
 }
 
 /// Executes entries `range` of `job` with the small-matrix kernels of `isa` (which must be
@@ -115,9 +124,24 @@ pub(crate) struct Pack<R> {
 /// dispatch, the pack buffer) is set up once per range, so per-entry overhead is a few
 /// instructions: this matters at 4x4x4, where one entry is 64 multiply-adds.
 pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, range: std::ops::Range<usize>) {
+    run_entries_to(isa, job, flip, range, false)
+}
+
+/// `run_entries`, with `stream_c`: C is written with non-temporal stores where its entries allow
+/// (`beta == 0`, each entry's C one contiguous block: rows and columns contiguous; see
+/// `stream.rs`). The caller sets it where C is too large for the caches
+/// (`tuning::STREAM_C_BYTES`).
+pub(crate) fn run_entries_to<T: Scalar>(
+    isa: Isa,
+    job: &Job<'_, T>,
+    flip: bool,
+    range: std::ops::Range<usize>,
+    stream_c: bool,
+) {
     macro_rules! go {
         ($r:ty, $cplx:literal, $pack:ident) => {{
-            let d = Desc::<$r>::of(job);
+            let mut d = Desc::<$r>::of(job);
+            d.stream_c = stream_c && d.beta_zero && d.c_rs == 1 && d.c_cs == d.m as isize && d.tri.is_none();
             let ptrs = |p: usize| real_ptrs::<T, $r>(job, flip, p);
             $pack.with(|buf| {
                 let mut buf = buf.borrow_mut();
@@ -128,7 +152,10 @@ pub(crate) fn run_entries<T: Scalar>(isa: Isa, job: &Job<'_, T>, flip: bool, ran
                 // flipped problem when `flip`), T is $r or its complex form per T::DATATYPE, and
                 // `isa` is supported (checked by the caller).
                 unsafe { dispatch::<$r, $cplx, _>(isa, &d, range, &ptrs, &mut buf) }
-            })
+            });
+            if d.stream_c {
+                stream::fence();
+            }
         }};
     }
     per_type!(
@@ -370,6 +397,21 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize>(
     };
     let rows_real = d.m * w;
     let lanes = S::LANES;
+    // A streamed C (`stream.rs`): a shallow entry whose columns take several blocks of rows
+    // is computed into the scratch, then copied to C in address order; blocks of one vector of
+    // rows store it themselves (`block`); other entries write C as usual.
+    let (local, c_out);
+    let (d, c) = if d.stream_c && rows_real > MV * lanes && tuning::stream_c_scratch(d.m, d.n, d.k) {
+        let len = rows_real * d.n;
+        if buf.c.len() < len {
+            buf.c.resize(len, S::R::default());
+        }
+        (local, c_out) = (Desc { stream_c: false, ..*d }, Some((c, len)));
+        (&local, buf.c.as_mut_ptr())
+    } else {
+        c_out = None;
+        (d, c)
+    };
     // Column blocks of balanced widths (n = 16 with NR = 12: 8 + 8, not 12 + 4): a narrow
     // last block runs its k loop at a worse ratio of FMAs to loads (perf at 16^3 f64: the
     // 4-column block took 30% of the time for 25% of the flops).
@@ -411,6 +453,11 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize>(
             i0 += MV * lanes;
         }
         j0 += nr;
+    }
+    if let Some((dst, len)) = c_out {
+        // SAFETY: the entry's C is `len` contiguous elements (`stream_c`: rs 1, cs m), disjoint
+        // from the scratch, which holds them.
+        unsafe { stream::copy::<S>(c, dst, len) };
     }
 }
 
@@ -692,7 +739,14 @@ where
                 blk.c
                     .wrapping_offset((blk.j0 + j) as isize * d.c_cs * wi + (blk.i0 + v * lanes) as isize)
             };
-            if d.beta_zero {
+            if MV == 1 && d.stream_c {
+                // Whole columns of a streamed C, in address order (`tuning::STREAM_C_BYTES`).
+                for (j, rj) in r.iter().enumerate() {
+                    for (v, &x) in rj.iter().enumerate() {
+                        S::store_nt(cp(j, v), x);
+                    }
+                }
+            } else if d.beta_zero {
                 for (j, rj) in r.iter().enumerate() {
                     for (v, &x) in rj.iter().enumerate() {
                         S::store(cp(j, v), x, lanes);

@@ -47,6 +47,15 @@ pub(crate) trait Simd: Copy {
     unsafe fn load(p: *const Self::R, n: usize) -> Self::V;
     /// Stores the first `n <= LANES` lanes to `p`; touches no memory past them.
     unsafe fn store(p: *mut Self::R, v: Self::V, n: usize);
+    /// Stores all lanes to `p` with non-temporal stores (past the caches, without reading the
+    /// line first) where `p` is 16-byte aligned: one store of the whole vector where it is
+    /// aligned to its width, else one per 16 bytes (lines written in address order combine in
+    /// the write-combining buffers); an ordinary store otherwise. See `stream.rs`.
+    #[inline(always)]
+    unsafe fn store_nt(p: *mut Self::R, v: Self::V) {
+        // SAFETY: the caller guarantees LANES writable elements.
+        unsafe { Self::store(p, v, Self::LANES) }
+    }
     /// `a * b + c`.
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
@@ -273,6 +282,19 @@ mod x86 {
             }
         }
         #[inline(always)]
+        unsafe fn store_nt(p: *mut f32, v: __m256) {
+            unsafe {
+                match p as usize % 32 {
+                    0 => _mm256_stream_ps(p, v),
+                    16 => {
+                        _mm_stream_ps(p, _mm256_castps256_ps128(v));
+                        _mm_stream_ps(p.add(4), _mm256_extractf128_ps::<1>(v));
+                    }
+                    _ => _mm256_storeu_ps(p, v),
+                }
+            }
+        }
+        #[inline(always)]
         unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
             unsafe { _mm256_fmadd_ps(a, b, c) }
         }
@@ -332,6 +354,19 @@ mod x86 {
                     _mm256_storeu_pd(p, v)
                 } else {
                     _mm256_maskstore_pd(p, mask4_64(n), v)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store_nt(p: *mut f64, v: __m256d) {
+            unsafe {
+                match p as usize % 32 {
+                    0 => _mm256_stream_pd(p, v),
+                    16 => {
+                        _mm_stream_pd(p, _mm256_castpd256_pd128(v));
+                        _mm_stream_pd(p.add(2), _mm256_extractf128_pd::<1>(v));
+                    }
+                    _ => _mm256_storeu_pd(p, v),
                 }
             }
         }
@@ -408,6 +443,22 @@ mod x86 {
             }
         }
         #[inline(always)]
+        unsafe fn store_nt(p: *mut f32, v: __m512) {
+            unsafe {
+                let a = p as usize;
+                if a.is_multiple_of(64) {
+                    _mm512_stream_ps(p, v)
+                } else if a.is_multiple_of(16) {
+                    _mm_stream_ps(p, _mm512_castps512_ps128(v));
+                    _mm_stream_ps(p.add(4), _mm512_extractf32x4_ps::<1>(v));
+                    _mm_stream_ps(p.add(8), _mm512_extractf32x4_ps::<2>(v));
+                    _mm_stream_ps(p.add(12), _mm512_extractf32x4_ps::<3>(v));
+                } else {
+                    _mm512_storeu_ps(p, v)
+                }
+            }
+        }
+        #[inline(always)]
         unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
             unsafe { _mm512_fmadd_ps(a, b, c) }
         }
@@ -473,6 +524,24 @@ mod x86 {
                     _mm512_storeu_pd(p, v)
                 } else {
                     _mm512_mask_storeu_pd(p, kmask(n, 8) as u8, v)
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store_nt(p: *mut f64, v: __m512d) {
+            unsafe {
+                let a = p as usize;
+                if a.is_multiple_of(64) {
+                    _mm512_stream_pd(p, v)
+                } else if a.is_multiple_of(16) {
+                    // The f32 view's 128-bit extracts (AVX-512F; the f64 ones need DQ).
+                    let (q, w) = (p.cast::<f32>(), _mm512_castpd_ps(v));
+                    _mm_stream_ps(q, _mm512_castps512_ps128(w));
+                    _mm_stream_ps(q.add(4), _mm512_extractf32x4_ps::<1>(w));
+                    _mm_stream_ps(q.add(8), _mm512_extractf32x4_ps::<2>(w));
+                    _mm_stream_ps(q.add(12), _mm512_extractf32x4_ps::<3>(w));
+                } else {
+                    _mm512_storeu_pd(p, v)
                 }
             }
         }

@@ -101,7 +101,12 @@ macro_rules! tiny_impl {
                     if !d.beta_zero {
                         t = $fma($load(cq), beta, t);
                     }
-                    $store(cq, t);
+                    if d.stream_c {
+                        // C streamed (`stream.rs`): the entry's registers in address order.
+                        <super::simd::Avx512<$r> as super::simd::Simd>::store_nt(cq, t);
+                    } else {
+                        $store(cq, t);
+                    }
                 }
             }
         }
