@@ -490,6 +490,13 @@ pub fn set_stream_c(v: Option<bool>) {
     STREAM_C.store(code, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The small kernels' column path streams C ([`STREAM_C_BYTES`]) for entries of at most this
+/// many columns. `engine_probe SHAPE BATCH 2 small T`, `TBLAS_STREAM_C=off`/`on`, Zen 4, GFLOP/s,
+/// two runs: s 8^3 x 262144 49.3-63.4 / 63.6-79.9, s 16x8x16 x 131072 74.1-77.7 / 88.2-91.4, d
+/// 8^3 (above); with 16 columns s 16^3 x 65536 97.4-103.4 / 61.3-67.3, d 8x16x8 x 65536
+/// 29.3-31.8 / 31.4-32.9.
+pub(crate) const STREAM_C_COLUMNS: usize = 8;
+
 /// Whether an entry of a streamed C whose columns take several blocks of rows of the small
 /// kernels is computed into a scratch and copied out (`small/stream.rs`): when it is shallow,
 /// C at least twice A and B together (`2 k (m + n) <= m n`); else it writes C as usual. Measured
