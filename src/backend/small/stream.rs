@@ -16,8 +16,9 @@
 //! block that covers part of each column writes several columns' lines at once, which the
 //! write-combining buffers do not hold (`bw4.c`: 11-13 GB/s against 13.4 ordinary, for six
 //! 128-byte column pieces 1 KiB apart), so such an entry is computed into a scratch and copied
-//! out in address order with [`copy`] (z 64x64x8 x 2457, `engine_probe`: 23.9 -> 29.2-29.8
-//! GFLOP/s). See `tuning::STREAM_C_BYTES` for when C streams.
+//! out in address order with [`copy`] (`engine_probe 64x64x8 2457 2 small z`: 40.7-46.4 ->
+//! 49.1-51.0 GFLOP/s). See `tuning::STREAM_C_BYTES` for when C streams and the measurements,
+//! `benches/results/cpu-zen4.md` run 11 for the probes.
 
 use super::simd::Simd;
 
