@@ -460,7 +460,9 @@ pub(crate) const STREAM_CALL_BYTES: usize = 32 << 20;
 /// 73.1-73.7 / 98.7-99.6, d 64x64x8 x 4915 29.2-30.5 / 48.1-48.5; not streamed (measured with
 /// streaming on everywhere): s 32^3 x 16384 132-160 / 121-155, s 64x64x8 x 9830 95-100 /
 /// 82-93, d 32^3 x 8192 57-60 / 53-60, z 16^3 x 16384 65-66 / 54-58 (scratch), z 8^3 (two
-/// vectors) 59-63 / 56-59.
+/// vectors) 59-63 / 56-59. The AVX2 kernels on the same CPU (`... avx2`, the proxy for an AVX2
+/// machine): s 8^3 (column path) 65.9-72.0 / 80.0-80.3, d 4^3 18.0-18.3 / 23.7-25.0, d 64x64x8
+/// (scratch) 25.8-26.1 / 37.3-37.4.
 pub(crate) const STREAM_C_BYTES: usize = 32 << 20;
 
 /// Whether the small kernels stream C for a call of `c_bytes` of C (each entry's C at most
