@@ -315,12 +315,15 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
 }
 
 /// Whether the small kernels write `job`'s C with non-temporal stores: C is not read (`beta ==
-/// 0`) and, over the call, too large for the caches (`tuning::STREAM_C_BYTES`), each entry's C
-/// small enough for the scratch (`tuning::STREAM_C_MAX_ENTRY_BYTES`). The kernels also need C's
-/// entries contiguous (checked there).
+/// 0`), each entry's C one contiguous block (column- or row-major: the small kernels' C in one
+/// orientation or the other; `run_entries_to` checks it again in theirs) small enough for the
+/// scratch (`tuning::STREAM_C_MAX_ENTRY_BYTES`), and, over the call, too large for the caches
+/// (`tuning::STREAM_C_BYTES`).
 fn streams_c<T: Scalar>(job: &Job<'_, T>) -> bool {
+    let (c, m, n) = (job.c(), job.m() as isize, job.n() as isize);
     let entry = job.m().saturating_mul(job.n()).saturating_mul(std::mem::size_of::<T>());
     job.beta().is_zero()
+        && ((c.rs == 1 && c.cs == m) || (c.cs == 1 && c.rs == n))
         && entry <= tuning::STREAM_C_MAX_ENTRY_BYTES
         && tuning::stream_c(entry.saturating_mul(job.batch()))
 }
@@ -418,10 +421,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         few_entries: job.batch() < threads,
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
         small_rows,
-        streams_c: streams_c(job) && {
-            let c = job.c();
-            (c.rs == 1 && c.cs == job.m() as isize) || (c.cs == 1 && c.rs == job.n() as isize)
-        },
+        streams_c: streams_c(job),
     }
 }
 

@@ -123,27 +123,45 @@ pub(crate) const fn blocking(isa: Isa, bytes: usize) -> Blocking {
 /// (with B's next micro-panel prefetched during the first A micro-panel of each B micro-panel
 /// rather than the last, which the cheaper tail left too little time for).
 pub(crate) fn half_tail(isa: Isa) -> bool {
-    match HALF_TAIL.load(std::sync::atomic::Ordering::Relaxed) {
-        1 => false,
-        2 => isa == Isa::Avx512,
-        _ => isa == Isa::Avx512 && super::small::avx512_on_256_bit_units(),
-    }
+    isa == Isa::Avx512 && HALF_TAIL.get().unwrap_or_else(super::small::avx512_on_256_bit_units)
 }
 
-/// [`half_tail`]'s override: 0 none, 1 off, 2 on (AVX-512).
-static HALF_TAIL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+/// [`half_tail`]'s override.
+static HALF_TAIL: Override = Override::new();
+
+/// A process-wide override of one tuning rule (`set_half_tail`, `set_stream_c`): forced on
+/// (`Some(true)`), off (`Some(false)`), or the rule's own choice (`None`).
+struct Override(std::sync::atomic::AtomicU8);
+
+impl Override {
+    const fn new() -> Override {
+        Override(std::sync::atomic::AtomicU8::new(0))
+    }
+
+    fn get(&self) -> Option<bool> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn set(&self, v: Option<bool>) {
+        let code = match v {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        self.0.store(code, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// Forces the packed engine's half-width tail tiles on (`Some(true)`, AVX-512 only) or off
 /// (`Some(false)`) for the whole process, or back to the CPU's choice (`None`): for tests and
 /// measurements on CPUs of either kind. Results are correct either way.
 #[doc(hidden)]
 pub fn set_half_tail(v: Option<bool>) {
-    let code = match v {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    };
-    HALF_TAIL.store(code, std::sync::atomic::Ordering::Relaxed);
+    HALF_TAIL.set(v);
 }
 
 /// Below this many multiply-adds in a whole call (batch * m * n * k, about 5-15 us on one
@@ -469,27 +487,18 @@ pub(crate) const STREAM_C_BYTES: usize = 32 << 20;
 /// [`STREAM_C_MAX_ENTRY_BYTES`], `beta == 0`: the caller's conditions), with
 /// [`set_stream_c`]'s override.
 pub(crate) fn stream_c(c_bytes: usize) -> bool {
-    match STREAM_C.load(std::sync::atomic::Ordering::Relaxed) {
-        1 => false,
-        2 => true,
-        _ => c_bytes >= STREAM_C_BYTES,
-    }
+    STREAM_C.get().unwrap_or(c_bytes >= STREAM_C_BYTES)
 }
 
-/// [`stream_c`]'s override: 0 none, 1 off, 2 on.
-static STREAM_C: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+/// [`stream_c`]'s override.
+static STREAM_C: Override = Override::new();
 
 /// Forces the small kernels' non-temporal C (`tuning::STREAM_C_BYTES`) on for every call whose
 /// entries allow it (`Some(true)`), off (`Some(false)`), or back to the size rule (`None`), for
 /// the whole process: for tests and measurements. Results are the same bits either way.
 #[doc(hidden)]
 pub fn set_stream_c(v: Option<bool>) {
-    let code = match v {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    };
-    STREAM_C.store(code, std::sync::atomic::Ordering::Relaxed);
+    STREAM_C.set(v);
 }
 
 /// The small kernels' column path streams C ([`STREAM_C_BYTES`]) for entries of at most this
