@@ -13,18 +13,43 @@ use tensorblas::{CpuBackend, CpuEngine, Handle, Isa, Op, Scalar};
 const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d|c|z] [avx512|avx2|portable]
   SIZE: S (S x S x S) or MxNxK; ENGINE: auto, small, packed or gemm-crate;
   prints the best GFLOP/s of 20 samples of >= 50 ms;
-  TBLAS_STREAM_C=on|off forces the small kernels' non-temporal C on or off (default: by size)";
+  TBLAS_STREAM_C=on|off forces the small kernels' non-temporal C on or off (default: by size),
+  =ab alternates off and on over 40 samples and prints the best and median of each;
+  TBLAS_PROBE_C_BYTE=B places C B bytes past a 64-byte line (default: where the allocator put it)";
 
-fn run<T: Scalar>(h: &Handle, (m, n, k): (usize, usize, usize), batch: usize) -> Result<f64, String> {
+fn run<T: Scalar>(
+    h: &Handle,
+    (m, n, k): (usize, usize, usize),
+    batch: usize,
+    ab: bool,
+) -> Result<Vec<(f64, f64)>, String> {
     let a: Vec<T> = (0..m * k * batch)
         .map(|i| T::from_c64(tensorblas::Complex64::new((i % 7) as f64 * 0.1, 0.0)))
         .collect();
     let b: Vec<T> = (0..k * n * batch)
         .map(|i| T::from_c64(tensorblas::Complex64::new((i % 5) as f64 * 0.1, 0.0)))
         .collect();
-    let mut c = vec![T::zero(); m * n * batch];
-    let mut best = f64::MAX;
-    for _ in 0..20 {
+    // TBLAS_PROBE_C_BYTE=B: C starts B bytes past a 64-byte line (default: where the allocator put it).
+    let mut cbuf = vec![T::zero(); m * n * batch + 64];
+    let sz = std::mem::size_of::<T>();
+    let skip = match std::env::var("TBLAS_PROBE_C_BYTE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        Some(want) => {
+            let at = cbuf.as_ptr() as usize % 64;
+            ((want + 64 - at) % 64) / sz
+        }
+        None => 0,
+    };
+    let c = &mut cbuf[skip..skip + m * n * batch];
+    // Per sample: the seconds per call, and which arm ran it (`ab`: stream C off, on, off, ...).
+    let mut times = [Vec::new(), Vec::new()];
+    for i in 0..if ab { 40 } else { 20 } {
+        let arm = if ab { i % 2 } else { 0 };
+        if ab {
+            tensorblas::set_stream_c(Some(arm == 1));
+        }
         let t = Instant::now();
         let mut reps = 0;
         while t.elapsed().as_secs_f64() < 0.05 {
@@ -42,7 +67,7 @@ fn run<T: Scalar>(h: &Handle, (m, n, k): (usize, usize, usize), batch: usize) ->
                 k,
                 (k * n) as isize,
                 T::zero(),
-                &mut c,
+                c,
                 m,
                 (m * n) as isize,
                 batch,
@@ -50,9 +75,17 @@ fn run<T: Scalar>(h: &Handle, (m, n, k): (usize, usize, usize), batch: usize) ->
             .map_err(|e| e.to_string())?;
             reps += 1;
         }
-        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+        times[arm].push(t.elapsed().as_secs_f64() / reps as f64);
     }
-    Ok(2.0 * (m * n * k * batch) as f64 / best / 1e9)
+    let flops = 2.0 * (m * n * k * batch) as f64;
+    Ok(times
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            (flops / t[0] / 1e9, flops / t[t.len() / 2] / 1e9)
+        })
+        .collect())
 }
 
 /// `S` or `MxNxK`.
@@ -92,7 +125,8 @@ fn main() {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
-    let result = (|| -> Result<f64, String> {
+    let ab = std::env::var("TBLAS_STREAM_C").as_deref() == Ok("ab");
+    let result = (|| -> Result<Vec<(f64, f64)>, String> {
         match std::env::var("TBLAS_STREAM_C").as_deref() {
             Ok("on") => tensorblas::set_stream_c(Some(true)),
             Ok("off") => tensorblas::set_stream_c(Some(false)),
@@ -104,20 +138,34 @@ fn main() {
         if let Some(isa) = isa {
             h.set_isa(isa).map_err(|e| e.to_string())?;
         }
+        // Complex: 4 real flops per complex multiply-add counted as 1 by `run`.
+        let scale = |r: Vec<(f64, f64)>, f: f64| r.into_iter().map(|(b, m)| (b * f, m * f)).collect();
         match ty.as_str() {
-            "s" => run::<f32>(&h, s, batch),
-            "d" => run::<f64>(&h, s, batch),
-            "c" => run::<tensorblas::Complex32>(&h, s, batch).map(|g| 4.0 * g),
-            _ => run::<tensorblas::Complex64>(&h, s, batch).map(|g| 4.0 * g),
+            "s" => run::<f32>(&h, s, batch, ab),
+            "d" => run::<f64>(&h, s, batch, ab),
+            "c" => run::<tensorblas::Complex32>(&h, s, batch, ab).map(|g| scale(g, 4.0)),
+            _ => run::<tensorblas::Complex64>(&h, s, batch, ab).map(|g| scale(g, 4.0)),
         }
     })();
     match result {
-        Ok(g) => println!(
-            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: {g:.1} GFLOP/s",
+        Ok(g) if ab => println!(
+            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: C stream off {:.1} (median {:.1}), on {:.1} (median {:.1}) GFLOP/s",
             s.0,
             s.1,
             s.2,
-            engine.name()
+            engine.name(),
+            g[0].0,
+            g[0].1,
+            g[1].0,
+            g[1].1
+        ),
+        Ok(g) => println!(
+            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: {:.1} GFLOP/s",
+            s.0,
+            s.1,
+            s.2,
+            engine.name(),
+            g[0].0
         ),
         Err(e) => {
             eprintln!("engine_probe: {e}");

@@ -1092,7 +1092,8 @@ fn whole_column_blocks_match_the_oracle() {
 /// The small kernels' non-temporal C (`tuning::STREAM_C_BYTES`; forced on here at every size,
 /// and off for the reference bits): runs of adjacent entries computed into a scratch and copied
 /// to C with non-temporal stores. On the small engine forced, every instruction set this CPU
-/// has, real and complex, shapes of the column path (rows of one vector), the AVX-512 tiny path
+/// has, real and complex, shapes of the column path (rows of one vector; up to 8 columns and
+/// more, which it computes in two passes), the AVX-512 tiny path
 /// (4 x 4), blocks of one vector of rows and of more (through the scratch when shallow), the
 /// whole-column block: C column-major packed (batch stride m n) from element offsets 0-9 (so
 /// entries and runs start anywhere in a cache line) or row-major packed (the flipped kernel's
@@ -1210,6 +1211,12 @@ fn streamed_c_matches_the_oracle() {
         (32, 6, 9, 60),
         (64, 13, 4, 24),
         (20, 3, 2, 5),
+        // The column path over more than `tuning::STREAM_C_COLUMNS` columns (two passes of
+        // half the columns each): rows of one 512-bit f32 vector / two f64 ones, of one 256-bit
+        // f32 vector / one 512-bit f64 one, of one 256-bit f64 vector.
+        (16, 16, 5, 100),
+        (8, 13, 4, 120),
+        (4, 11, 3, 200),
     ];
     go::<f32>(&shapes, 91);
     go::<f64>(&shapes, 92);

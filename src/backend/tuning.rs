@@ -501,12 +501,24 @@ pub fn set_stream_c(v: Option<bool>) {
     STREAM_C.set(v);
 }
 
-/// The small kernels' column path streams C ([`STREAM_C_BYTES`]) for entries of at most this
-/// many columns. `engine_probe SHAPE BATCH 2 small T`, `TBLAS_STREAM_C=off`/`on`, Zen 4, GFLOP/s,
-/// two runs: s 8^3 x 262144 49.3-63.4 / 63.6-79.9, s 16x8x16 x 131072 74.1-77.7 / 88.2-91.4, d
-/// 8^3 (above); with 16 columns s 16^3 x 65536 97.4-103.4 / 61.3-67.3, d 8x16x8 x 65536
-/// 29.3-31.8 / 31.4-32.9.
+/// The small kernels' column path streams C ([`STREAM_C_BYTES`]) of at most this many columns
+/// in one pass over an entry's A; an entry of more (up to 16) takes two passes of half its
+/// columns each, each storing its own. `engine_probe SHAPE BATCH 2 small T`,
+/// `TBLAS_STREAM_C=off`/`on`, Zen 4, GFLOP/s, two runs: s 8^3 x 262144 49.3-63.4 / 63.6-79.9, s
+/// 16x8x16 x 131072 74.1-77.7 / 88.2-91.4, d 8^3 (above); all 16 columns in one pass lost (s
+/// 16^3 x 65536 97.4-103.4 / 61.3-67.3, also with C on 64-byte lines, 512-bit stores: 77 / 51,
+/// 57 / 46), in two passes they win: `TBLAS_STREAM_C=ab` (off and on alternated over 40 samples
+/// in one process; best (median); the same code in both arms differed by up to 8%), s 16^3 x
+/// 65536 94.9 (79.0) / 99.3 (88.3) and 102.8 (63.5) / 93.0 (64.1), s 16x12x16 93.3 (73.7) /
+/// 106.1 (86.4), s 16x10x16 82.7 (52.4) / 90.9 (55.1), d 8x16x8 x 65536 28.6 (25.2) / 39.8
+/// (35.1) and 27.4 (20.2) / 33.3 (28.0), s 8x16x8 x 131072 53.9 (40.3) / 74.3 (60.7), d 4x16x4 x
+/// 262144 13.7 (11.9) / 19.8 (16.0); the AVX2 kernels (`... avx2`): s 8x16x8 42.7 (28.3) / 50.6
+/// (37.8), d 4x16x4 14.2 (12.2) / 19.5 (17.6), s 8x12x8 53.6 (46.3) / 56.3 (51.5).
 pub(crate) const STREAM_C_COLUMNS: usize = 8;
+const _: () = assert!(
+    16usize.div_ceil(2) <= STREAM_C_COLUMNS,
+    "a pass of the column path streams at most STREAM_C_COLUMNS"
+);
 
 /// Whether an entry of a streamed C whose columns take several blocks of rows of the small
 /// kernels is computed into a scratch and copied out (`small/stream.rs`): when it is shallow,

@@ -30,14 +30,30 @@ where
         ($($n:literal)*) => {
             match d.n {
                 $($n => {
-                    // A streamed C (up to `tuning::STREAM_C_COLUMNS` columns) is its own
-                    // instance: with the test inside one, 16^3 f32 on one thread ran at 40
-                    // GFLOP/s with C not streamed, against 105.
+                    // A streamed C is its own instance: with the test inside one, 16^3 f32 on
+                    // one thread ran at 40 GFLOP/s with C not streamed, against 105. Up to
+                    // `tuning::STREAM_C_COLUMNS` columns in one pass; wider entries in two passes
+                    // over A of half the columns each, so that no pass stores more lines at once
+                    // than the write-combining buffers take (see `STREAM_C_COLUMNS`).
                     if d.stream_c && $n <= tuning::STREAM_C_COLUMNS {
                         for p in range.clone() {
                             let (a, b, c) = ptrs(p);
                             // SAFETY: forwarded (a validated entry of `d`, n = $n columns).
                             unsafe { entry::<S, $n, true>(d, a, b, c) }
+                        }
+                    } else if const { $n > tuning::STREAM_C_COLUMNS } && d.stream_c {
+                        const LEFT: usize = ($n as usize).div_ceil(2);
+                        const RIGHT: usize = $n as usize / 2;
+                        for p in range.clone() {
+                            let (a, b, c) = ptrs(p);
+                            // SAFETY: forwarded: columns 0..LEFT, then LEFT..$n of a validated
+                            // entry of `d` (B's and C's column LEFT addressed by their column
+                            // strides).
+                            unsafe {
+                                entry::<S, LEFT, true>(d, a, b, c);
+                                let l = LEFT as isize;
+                                entry::<S, RIGHT, true>(d, a, b.wrapping_offset(l * d.b_cs), c.wrapping_offset(l * d.c_cs));
+                            }
                         }
                     } else {
                         for p in range.clone() {
