@@ -1217,6 +1217,10 @@ fn streamed_c_matches_the_oracle() {
         (16, 16, 5, 100),
         (8, 13, 4, 120),
         (4, 11, 3, 200),
+        // Blocks of all of C's rows in two or more vectors, at most 8 vectors in all (f32 two
+        // 512-bit vectors of rows, f64 four 256-bit ones; 16 f64 rows, two 512-bit vectors).
+        (32, 3, 5, 50),
+        (16, 4, 6, 80),
     ];
     go::<f32>(&shapes, 91);
     go::<f64>(&shapes, 92);

@@ -514,6 +514,14 @@ pub fn set_stream_c(v: Option<bool>) {
 /// (35.1) and 27.4 (20.2) / 33.3 (28.0), s 8x16x8 x 131072 53.9 (40.3) / 74.3 (60.7), d 4x16x4 x
 /// 262144 13.7 (11.9) / 19.8 (16.0); the AVX2 kernels (`... avx2`): s 8x16x8 42.7 (28.3) / 50.6
 /// (37.8), d 4x16x4 14.2 (12.2) / 19.5 (17.6), s 8x12x8 53.6 (46.3) / 56.3 (51.5).
+///
+/// The same bound holds for the general kernels' blocks of all of C's rows in two or more
+/// vectors (columns x vectors <= 8 lines at once; before, only blocks of one vector of rows
+/// streamed): `TBLAS_STREAM_C=ab`, z 8^3 x 65536 (blocks of 4 columns x 2 vectors) 58.2 (34.9) /
+/// 55.1 (36.7) and 47.7 (28.4) / 51.2 (29.5), d 16x4x16 x 131072 23.3 (16.9) / 24.4 (20.0), c
+/// 16x4x16 62.5 (53.7) / 71.7 (60.8), s 32x4x32 x 65536 83.2 (58.2) / 88.8 (63.4); one thread in
+/// cache, the blocks before / after this branch (C not streamed), level within the host's noise
+/// (z 8^3 x 512 30.9-32.1 / 29.9-40.3, s 32x4x32 x 1024 74.7-82.6 / 78.5-93.8).
 pub(crate) const STREAM_C_COLUMNS: usize = 8;
 const _: () = assert!(
     16usize.div_ceil(2) <= STREAM_C_COLUMNS,

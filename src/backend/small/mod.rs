@@ -739,8 +739,12 @@ where
                 blk.c
                     .wrapping_offset((blk.j0 + j) as isize * d.c_cs * wi + (blk.i0 + v * lanes) as isize)
             };
-            if MV == 1 && d.stream_c {
-                // Whole columns of a streamed C, in address order (`tuning::STREAM_C_BYTES`).
+            // Whole columns of a streamed C (`tuning::STREAM_C_BYTES`), in address order: a
+            // block of one vector of rows, or one of all of C's rows of at most
+            // `tuning::STREAM_C_COLUMNS` vectors (more lines at once lose, as in the column path).
+            let whole =
+                MV == 1 || (NR * MV <= tuning::STREAM_C_COLUMNS && blk.i0 == 0 && blk.rows == d.m * wi as usize);
+            if whole && d.stream_c {
                 for (j, rj) in r.iter().enumerate() {
                     for (v, &x) in rj.iter().enumerate() {
                         S::store_nt(cp(j, v), x);

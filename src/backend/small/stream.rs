@@ -12,8 +12,9 @@
 //! non-temporal stores (`benches/results/zen4/run11/bw3.c`).
 //!
 //! So a block that spans whole columns of C (one block of rows per entry: the column path, the
-//! tiny path, blocks of as many rows as C) stores its registers non-temporally as it goes (the
-//! column path at most 8 columns at a time: an entry of more takes two passes over A); a
+//! tiny path, blocks of as many rows as C) stores its registers non-temporally as it goes, at most
+//! 8 vectors at a time (`tuning::STREAM_C_COLUMNS`: the column path takes an entry of more
+//! columns in two passes over A, a block of more vectors writes C as usual); a
 //! block that covers part of each column writes several columns' lines at once, which the
 //! write-combining buffers do not hold (`bw4.c`: 11-13 GB/s against 13.4 ordinary, for six
 //! 128-byte column pieces 1 KiB apart), so such an entry is computed into a scratch and copied
