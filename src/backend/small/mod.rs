@@ -397,21 +397,6 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize>(
     };
     let rows_real = d.m * w;
     let lanes = S::LANES;
-    // A streamed C (`stream.rs`): a shallow entry whose columns take several blocks of rows
-    // is computed into the scratch, then copied to C in address order; blocks of one vector of
-    // rows store it themselves (`block`); other entries write C as usual.
-    let (local, c_out);
-    let (d, c) = if d.stream_c && rows_real > MV * lanes && tuning::stream_c_scratch(d.m, d.n, d.k) {
-        let len = rows_real * d.n;
-        if buf.c.len() < len {
-            buf.c.resize(len, S::R::default());
-        }
-        (local, c_out) = (Desc { stream_c: false, ..*d }, Some((c, len)));
-        (&local, buf.c.as_mut_ptr())
-    } else {
-        c_out = None;
-        (d, c)
-    };
     // Column blocks of balanced widths (n = 16 with NR = 12: 8 + 8, not 12 + 4): a narrow
     // last block runs its k loop at a worse ratio of FMAs to loads (perf at 16^3 f64: the
     // 4-column block took 30% of the time for 25% of the flops).
@@ -420,6 +405,36 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize>(
         (NR, 0)
     } else {
         (d.n / nb, d.n % nb)
+    };
+    // A streamed C (`stream.rs`): a shallow entry whose columns take several blocks of rows
+    // is computed into the scratch, then copied to C in address order; an entry of one block
+    // of rows whose blocks are one vector of rows, or at most `tuning::STREAM_C_COLUMNS`
+    // vectors each, has its blocks store it themselves (`block`); other entries write C as
+    // usual. Never some blocks of an entry one way and some the other: a non-temporal store
+    // to a line that an ordinary store has just brought into the cache (C's columns share
+    // lines at their ends) evicts it first (c 16^3 and z 8x16x8 from memory, their last
+    // column block alone streamed: 97-126 -> 64-66 and 52-54 -> 22-27 GFLOP/s).
+    let (local, c_out);
+    let (d, c) = if !d.stream_c {
+        c_out = None;
+        (d, c)
+    } else if rows_real > MV * lanes && tuning::stream_c_scratch(d.m, d.n, d.k) {
+        let len = rows_real * d.n;
+        if buf.c.len() < len {
+            buf.c.resize(len, S::R::default());
+        }
+        (local, c_out) = (Desc { stream_c: false, ..*d }, Some((c, len)));
+        (&local, buf.c.as_mut_ptr())
+    } else {
+        c_out = None;
+        let vectors = rows_real.div_ceil(lanes);
+        let widest = wide + usize::from(extra > 0);
+        if rows_real <= MV * lanes && (vectors == 1 || widest * vectors <= tuning::STREAM_C_COLUMNS) {
+            (d, c)
+        } else {
+            local = Desc { stream_c: false, ..*d };
+            (&local, c)
+        }
     };
     let mut j0 = 0;
     for blk_j in 0..nb {
@@ -739,12 +754,9 @@ where
                 blk.c
                     .wrapping_offset((blk.j0 + j) as isize * d.c_cs * wi + (blk.i0 + v * lanes) as isize)
             };
-            // Whole columns of a streamed C (`tuning::STREAM_C_BYTES`), in address order: a
-            // block of one vector of rows, or one of all of C's rows of at most
-            // `tuning::STREAM_C_COLUMNS` vectors (more lines at once lose, as in the column path).
-            let whole =
-                MV == 1 || (NR * MV <= tuning::STREAM_C_COLUMNS && blk.i0 == 0 && blk.rows == d.m * wi as usize);
-            if whole && d.stream_c {
+            // Whole columns of a streamed C (`tuning::STREAM_C_BYTES`), in address order: `entry`
+            // leaves `stream_c` set only where every block of the entry stores this way.
+            if d.stream_c {
                 for (j, rj) in r.iter().enumerate() {
                     for (v, &x) in rj.iter().enumerate() {
                         S::store_nt(cp(j, v), x);
