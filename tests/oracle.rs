@@ -1217,8 +1217,8 @@ fn streamed_c_matches_the_oracle() {
         (16, 16, 5, 100),
         (8, 13, 4, 120),
         (4, 11, 3, 200),
-        // Blocks of all of C's rows in two or more vectors, at most 8 vectors in all (f32 two
-        // 512-bit vectors of rows, f64 four 256-bit ones; 16 f64 rows, two 512-bit vectors).
+        // Blocks of all of C's rows in two or more vectors, at most 8 vectors in all: f32 rows
+        // in two 512-bit vectors; f64 rows in two 512-bit vectors, f32 rows in two 256-bit ones.
         (32, 3, 5, 50),
         (16, 4, 6, 80),
     ];
