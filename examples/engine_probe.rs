@@ -125,11 +125,12 @@ fn main() {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
-    let ab = std::env::var("TBLAS_STREAM_C").as_deref() == Ok("ab");
+    let stream = std::env::var("TBLAS_STREAM_C").unwrap_or_default();
+    let ab = stream == "ab";
     let result = (|| -> Result<Vec<(f64, f64)>, String> {
-        match std::env::var("TBLAS_STREAM_C").as_deref() {
-            Ok("on") => tensorblas::set_stream_c(Some(true)),
-            Ok("off") => tensorblas::set_stream_c(Some(false)),
+        match stream.as_str() {
+            "on" => tensorblas::set_stream_c(Some(true)),
+            "off" => tensorblas::set_stream_c(Some(false)),
             _ => {}
         }
         let h = Handle::with_backend(CpuBackend::Native).map_err(|e| e.to_string())?;

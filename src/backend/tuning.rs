@@ -520,8 +520,8 @@ pub fn set_stream_c(v: Option<bool>) {
 /// streamed), for entries all of whose blocks are such (`small::entry`: an entry whose last
 /// column block alone streamed ran at half speed, c 16^3 and z 8x16x8): `TBLAS_STREAM_C=ab`,
 /// z 8^3 x 65536 (blocks of 4 columns x 2 vectors) 58.2 (34.9) / 55.1 (36.7) and 47.7 (28.4) /
-/// 51.2 (29.5), d 16x4x16 x 131072 23.3 (16.9) / 24.4 (20.0), c
-/// 16x4x16 62.5 (53.7) / 71.7 (60.8), s 32x4x32 x 65536 83.2 (58.2) / 88.8 (63.4); one thread in
+/// 51.2 (29.5), d 16x4x16 x 131072 23.3 (16.9) / 24.4 (20.0), c 16x4x16 62.5 (53.7) / 71.7
+/// (60.8), s 32x4x32 x 65536 83.2 (58.2) / 88.8 (63.4); one thread in
 /// cache, the blocks before / after this branch (C not streamed), level within the host's noise
 /// (z 8^3 x 512 30.9-32.1 / 29.9-40.3, s 32x4x32 x 1024 74.7-82.6 / 78.5-93.8).
 pub(crate) const STREAM_C_COLUMNS: usize = 8;
