@@ -14,14 +14,16 @@ const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d|c|z] [av
   SIZE: S (S x S x S) or MxNxK; ENGINE: auto, small, packed or gemm-crate;
   prints the best GFLOP/s of 20 samples of >= 50 ms;
   TBLAS_STREAM_C=on|off forces the small kernels' non-temporal C on or off (default: by size),
-  =ab alternates off and on over 40 samples and prints the best and median of each;
-  TBLAS_PROBE_C_BYTE=B places C B bytes past a 64-byte line (default: where the allocator put it)";
+  TBLAS_PREFETCH=on|off their prefetching of the next block's and entry's lines (default: by size);
+  either =ab alternates off and on over 40 samples and prints the best and median of each;
+  TBLAS_PROBE_C_BYTE=B places C B bytes past a 64-byte line (default: where the allocator put it);
+  TBLAS_PROBE_S0=a|b|ab gives A and/or B batch stride 0 (one operand shared by every entry)";
 
 fn run<T: Scalar>(
     h: &Handle,
     (m, n, k): (usize, usize, usize),
     batch: usize,
-    ab: bool,
+    ab: Option<fn(Option<bool>)>,
 ) -> Result<Vec<(f64, f64)>, String> {
     let a: Vec<T> = (0..m * k * batch)
         .map(|i| T::from_c64(tensorblas::Complex64::new((i % 7) as f64 * 0.1, 0.0)))
@@ -45,10 +47,14 @@ fn run<T: Scalar>(
     let c = &mut cbuf[skip..skip + m * n * batch];
     // Per sample: the seconds per call, and which arm ran it (`ab`: stream C off, on, off, ...).
     let mut times = [Vec::new(), Vec::new()];
-    for i in 0..if ab { 40 } else { 20 } {
-        let arm = if ab { i % 2 } else { 0 };
-        if ab {
-            tensorblas::set_stream_c(Some(arm == 1));
+    // TBLAS_PROBE_S0=a|b|ab: A and/or B shared by every entry (batch stride 0).
+    let s0 = std::env::var("TBLAS_PROBE_S0").unwrap_or_default();
+    let sa = if s0.contains('a') { 0 } else { (m * k) as isize };
+    let sb = if s0.contains('b') { 0 } else { (k * n) as isize };
+    for i in 0..if ab.is_some() { 40 } else { 20 } {
+        let arm = if ab.is_some() { i % 2 } else { 0 };
+        if let Some(switch) = ab {
+            switch(Some(arm == 1));
         }
         let t = Instant::now();
         let mut reps = 0;
@@ -62,10 +68,10 @@ fn run<T: Scalar>(
                 T::one(),
                 &a,
                 m,
-                (m * k) as isize,
+                sa,
                 &b,
                 k,
-                (k * n) as isize,
+                sb,
                 T::zero(),
                 c,
                 m,
@@ -125,14 +131,24 @@ fn main() {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
-    let stream = std::env::var("TBLAS_STREAM_C").unwrap_or_default();
-    let ab = stream == "ab";
-    let result = (|| -> Result<Vec<(f64, f64)>, String> {
-        match stream.as_str() {
-            "on" => tensorblas::set_stream_c(Some(true)),
-            "off" => tensorblas::set_stream_c(Some(false)),
+    // TBLAS_STREAM_C / TBLAS_PREFETCH: on, off, or ab (the one switch the A/B mode alternates).
+    let mut ab: Option<fn(Option<bool>)> = None;
+    for (var, switch) in [
+        ("TBLAS_STREAM_C", tensorblas::set_stream_c as fn(Option<bool>)),
+        ("TBLAS_PREFETCH", tensorblas::set_prefetch),
+    ] {
+        match std::env::var(var).unwrap_or_default().as_str() {
+            "on" => switch(Some(true)),
+            "off" => switch(Some(false)),
+            "ab" if ab.is_none() => ab = Some(switch),
+            "ab" => {
+                eprintln!("engine_probe: only one of TBLAS_STREAM_C and TBLAS_PREFETCH can be ab");
+                std::process::exit(2);
+            }
             _ => {}
         }
+    }
+    let result = (|| -> Result<Vec<(f64, f64)>, String> {
         let h = Handle::with_backend(CpuBackend::Native).map_err(|e| e.to_string())?;
         h.set_num_threads(threads);
         h.set_cpu_engine(engine);
@@ -149,8 +165,8 @@ fn main() {
         }
     })();
     match result {
-        Ok(g) if ab => println!(
-            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: C stream off {:.1} (median {:.1}), on {:.1} (median {:.1}) GFLOP/s",
+        Ok(g) if ab.is_some() => println!(
+            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: switch off {:.1} (median {:.1}), on {:.1} (median {:.1}) GFLOP/s",
             s.0,
             s.1,
             s.2,

@@ -464,6 +464,15 @@ impl<T: Scalar> Job<'_, T> {
         }
     }
 
+    /// Bytes of one entry's A, B and C, saturating: for the choices that depend on whether
+    /// the operands fit the caches.
+    pub(crate) fn entry_bytes(&self) -> usize {
+        let elems = (self.m.saturating_mul(self.k))
+            .saturating_add(self.k.saturating_mul(self.n))
+            .saturating_add(self.m.saturating_mul(self.n));
+        elems.saturating_mul(std::mem::size_of::<T>())
+    }
+
     /// Multiply-adds per entry, saturating (for threading decisions).
     pub(crate) fn entry_work(&self) -> usize {
         self.m.saturating_mul(self.n).saturating_mul(self.k)

@@ -51,7 +51,7 @@ mod views;
 pub use backend::small::Isa;
 pub use backend::tuning::PackedBlocking;
 #[doc(hidden)]
-pub use backend::tuning::{set_half_tail, set_stream_c};
+pub use backend::tuning::{set_half_tail, set_prefetch, set_stream_c};
 pub use backend::{CpuBackend, CpuEngine};
 pub use contraction::{Plan, PlanKind, Shape, TensorMut, TensorRef};
 pub use device::{compile_kernels_cubin, compile_kernels_ptx, loaded_cuda_libraries, DeviceBuffer, GpuEngine, Rows};

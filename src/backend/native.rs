@@ -292,12 +292,15 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         return;
     }
     let stream = streams_c(job);
+    let prefetch = tuning::prefetch_entries(job.entry_bytes(), batch);
     match &cfg.pool {
         Some(pool) if parallel && batch >= threads => {
             // A static split into one contiguous part per thread (deterministic).
             let parts = threads.min(batch);
             let part = |t: usize| t * batch / parts..(t + 1) * batch / parts;
-            split(cfg, pool, parts, |t| run_entries_to(cfg.isa, &j, flip, part(t), stream));
+            split(cfg, pool, parts, |t| {
+                run_entries_to(cfg.isa, &j, flip, part(t), stream, prefetch)
+            });
         }
         Some(pool) if parallel => {
             // Fewer entries than threads, each large (a wide flattened GEMM): split the columns
@@ -310,7 +313,7 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
                 }
             });
         }
-        _ => run_entries_to(cfg.isa, &j, flip, 0..batch, stream),
+        _ => run_entries_to(cfg.isa, &j, flip, 0..batch, stream, prefetch),
     }
 }
 

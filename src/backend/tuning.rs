@@ -501,6 +501,55 @@ pub fn set_stream_c(v: Option<bool>) {
     STREAM_C.set(v);
 }
 
+/// The small kernels' general blocks prefetch, during each block's k loop, the lines that the
+/// next block or the next entry reads first (`small::entry`: during an entry's first column
+/// block, the next block of rows' strip of A; during each column block, the next column
+/// block's B, or the next entry's B; during the last block, the next entry's first strip of A),
+/// in calls whose A, B and C together span at least this many bytes (from memory: the same
+/// bound as [`STREAM_C_BYTES`]) and whose entries' A, B and C span at least
+/// [`PREFETCH_ENTRY_BYTES`]. The hardware prefetchers follow a small entry's few runs of
+/// memory but not a large entry's strips of A (its columns' rows read block by block) nor the
+/// jump to the next column block's B.
+///
+/// `TBLAS_PREFETCH=ab target/release/examples/engine_probe SHAPE BATCH 2 small T` (off and on
+/// alternated over 40 samples of one process), AMD EPYC Zen 4, GFLOP/s, best (median), off /
+/// on: z 32^3 x 4096 48.5 (46.4) / 60.1 (57.3) and 47.1 (45.6) / 57.6 (55.6); c 32^3 x 8192
+/// 132.0 (125.7) / 140.9 (137.8); z 48^3 x 2048 57.7 (53.0) / 70.5 (64.5); d 48^3 x 4096 45.2
+/// (34.9) / 50.3 (42.7); c 48^3 x 4096 146.2 (123.1) / 165.6 (136.9); 64^3: s x 4096 103.9
+/// (98.2) / 132.9 (124.8), d x 2048 45.2 (43.2) / 58.2 (54.4), c x 2048 127.9 (119.4) / 153.7
+/// (145.4), z x 1024 67.1 (65.2) / 78.2 (75.9) (without the strips of A: z 68.7, d 53.3); z
+/// 64x64x8 x 4915 44.1 (40.6) / 48.1 (43.2), d 26.3 (21.8) / 28.3 (23.6), c 96.4 (87.8) / 98.0
+/// (89.6); level: d 32^3 x 8192 55.0 (49.0) / 54.5 (50.8), s 40^3 x 8192 118.5 (108.5) / 119.9
+/// (112.7). Smaller entries lose, which sets [`PREFETCH_ENTRY_BYTES`]: s 32^3 x 16384 (12 KiB)
+/// 126.9 (119.1) / 112.8 (108.5) and 148.9 (145.7) / 113.1 (109.8), c 16^3 x 32768 147.3
+/// (143.5) / 128.4 (121.2), z 16^3 49.1 (44.9) / 46.2 (42.6), z 16x12x16 67.8 (64.2) / 58.7
+/// (54.8), s 64x64x8 x 9830 (20 KiB) 82.8 (77.3) / 79.3 (72.4). The next entry's A alone or
+/// the blocks' B alone on s 32^3 lost 10-15%; `prefetcht1`, `t2` and `nta` measured as `t0`.
+/// In cache (forced on, z/d/s 32^3 x 32-128) the prefetching costs 1-3%.
+pub(crate) const PREFETCH_BYTES: usize = 32 << 20;
+
+/// See [`PREFETCH_BYTES`]: the smallest entry (A, B and C) the small kernels prefetch for.
+pub(crate) const PREFETCH_ENTRY_BYTES: usize = 24 << 10;
+
+/// Whether the small kernels prefetch ([`PREFETCH_BYTES`]) for a call of `batch` entries of
+/// `entry_bytes` each, with [`set_prefetch`]'s override.
+pub(crate) fn prefetch_entries(entry_bytes: usize, batch: usize) -> bool {
+    PREFETCH
+        .get()
+        .unwrap_or(entry_bytes >= PREFETCH_ENTRY_BYTES && entry_bytes.saturating_mul(batch) >= PREFETCH_BYTES)
+}
+
+/// [`prefetch_entries`]'s override.
+static PREFETCH: Override = Override::new();
+
+/// Forces the small kernels' prefetching ([`PREFETCH_BYTES`]) on for every call and entry
+/// size (`Some(true)`), off (`Some(false)`), or back to the size rules (`None`), for the whole
+/// process: for tests and measurements. Results are the same bits either way.
+#[doc(hidden)]
+pub fn set_prefetch(v: Option<bool>) {
+    PREFETCH.set(v);
+}
+
 /// The small kernels' column path streams C ([`STREAM_C_BYTES`]) of at most this many columns
 /// in one pass over an entry's A; an entry of more (up to 16) takes two passes of half its
 /// columns each, each storing its own. `engine_probe SHAPE BATCH 2 small T`,
