@@ -525,7 +525,11 @@ pub fn set_stream_c(v: Option<bool>) {
 /// (143.5) / 128.4 (121.2), z 16^3 49.1 (44.9) / 46.2 (42.6), z 16x12x16 67.8 (64.2) / 58.7
 /// (54.8), s 64x64x8 x 9830 (20 KiB) 82.8 (77.3) / 79.3 (72.4). The next entry's A alone or
 /// the blocks' B alone on s 32^3 lost 10-15%; `prefetcht1`, `t2` and `nta` measured as `t0`.
-/// In cache (forced on, z/d/s 32^3 x 32-128) the prefetching costs 1-3%.
+/// In cache (forced on, z/d/s 32^3 x 32-128) the prefetching costs 1-3%; without it the blocks
+/// are the code they were before (a const generic: a per-block plan had cost c 4^3 25% in
+/// cache). With the default rule, `engine_probe 32 BATCH 2 auto T`, the previous build / this
+/// one alternated: z 32^3 x 4096 50.7, 49.6 / 65.3, 63.7; c 32^3 x 8192 133.7, 133.3 / 157.8,
+/// 160.8.
 pub(crate) const PREFETCH_BYTES: usize = 32 << 20;
 
 /// See [`PREFETCH_BYTES`]: the smallest entry (A, B and C) the small kernels prefetch for.
