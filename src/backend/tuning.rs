@@ -502,9 +502,10 @@ pub fn set_stream_c(v: Option<bool>) {
 }
 
 /// The small kernels' general blocks prefetch, during each block's k loop, the lines that the
-/// next block or the next entry reads first (`small::entry`: during an entry's first column
-/// block, the next block of rows' strip of A; during each column block, the next column
-/// block's B, or the next entry's B; during the last block, the next entry's first strip of A),
+/// next block or the next entry reads first and the block's own C (`small::entry`: during an
+/// entry's first column block, the next block of rows' strip of A; during each column block,
+/// the next column block's B, or the next entry's B; during the last block, the next entry's
+/// first strip of A; C where it is stored as usual, not streamed),
 /// in calls whose A, B and C together span at least this many bytes (from memory: the same
 /// bound as [`STREAM_C_BYTES`]) and whose entries' A, B and C span at least
 /// [`PREFETCH_ENTRY_BYTES`]. The hardware prefetchers follow a small entry's few runs of
@@ -525,7 +526,14 @@ pub fn set_stream_c(v: Option<bool>) {
 /// (143.5) / 128.4 (121.2), z 16^3 49.1 (44.9) / 46.2 (42.6), z 16x12x16 67.8 (64.2) / 58.7
 /// (54.8), s 64x64x8 x 9830 (20 KiB) 82.8 (77.3) / 79.3 (72.4). The next entry's A alone or
 /// the blocks' B alone on s 32^3 lost 10-15%; `prefetcht1`, `t2` and `nta` measured as `t0`.
-/// In cache (forced on, z/d/s 32^3 x 32-128) the prefetching costs 1-3%; without it the blocks
+/// In cache (forced on, z/d/s 32^3 x 32-128) the prefetching costs 1-3%. The block's own C
+/// added to the above (a C of ordinary stores is read for ownership at the block's end),
+/// `TBLAS_PREFETCH_C=ab` (a switch of that build), A and B prefetched in both arms: d 32^3 x
+/// 8192 53.6 (40.2) / 62.5 (49.8) and 41.0 (36.3) / 50.4 (45.6), z 32^3 x 4096 63.6 (46.6) /
+/// 66.8 (55.5) and 49.0 (45.8) / 55.7 (52.6), c 32^3 144.4 (111.4) / 153.7 (125.8), d 48^3 x
+/// 4096 45.4 (40.2) / 53.7 (45.4), d 64^3 x 2048 55.3 (47.5) / 60.2 (50.7); with it, smaller
+/// entries still lose (best): s 32^3 138.2 / 128.1, c 16^3 132.0 / 123.7, s 64x64x8 76.3 / 70.9
+/// (z 16^3 60.9 / 62.6). Without prefetching the blocks
 /// are the code they were before (a const generic: a per-block plan had cost c 4^3 25% in
 /// cache). With the default rule, `engine_probe 32 BATCH 2 auto T`, the previous build / this
 /// one alternated: z 32^3 x 4096 50.7, 49.6 / 65.3, 63.7; c 32^3 x 8192 133.7, 133.3 / 157.8,

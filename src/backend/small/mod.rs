@@ -440,6 +440,8 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize, co
     // next one's strip of A; one block per column block fetches the next column block's B (B's
     // columns adjacent), the last column block the next entry's.
     let b_linear = PF && d.b_rs == 1 && d.b_cs == d.k as isize;
+    // C's block, unless stored non-temporally or into the scratch.
+    let c_pf = PF && d.c_rs == 1 && !d.stream_c && c_out.is_none();
     let a_pf = PF && a_in_place;
     let strip = |p: *const S::R, rows: usize| {
         if rows == a_cs as usize {
@@ -457,7 +459,7 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize, co
         while i0 < rows_real {
             let rows = (MV * lanes).min(rows_real - i0);
             let r = i0 / (MV * lanes);
-            let mut pf = [Pf::NONE; 2];
+            let mut pf = [Pf::NONE; 3];
             if const { PF } && a_pf {
                 if blk_j == 0 && r + 1 < nrb {
                     let i1 = i0 + MV * lanes;
@@ -476,6 +478,14 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize, co
                     pf[1] = Pf::linear(next.1.cast(), (wide + usize::from(extra > 0)).min(d.n) * col_bytes, d.k);
                 }
             }
+            if const { PF } && c_pf {
+                let cj = c.wrapping_offset(j0 as isize * d.c_cs * wi);
+                pf[2] = if nrb == 1 && d.c_cs * wi == rows_real as isize {
+                    Pf::linear(cj.cast(), nr * rows_real * es, d.k)
+                } else {
+                    Pf::strip(cj.wrapping_add(i0).cast(), d.c_cs * wi * es as isize, rows * es)
+                };
+            }
             let blk = Blk {
                 a: ap.wrapping_add(i0),
                 a_cs,
@@ -484,7 +494,7 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize, co
                 i0,
                 j0,
                 rows,
-                pf: if PF && pf[0].n + pf[1].n > 0 {
+                pf: if PF && pf[0].n + pf[1].n + pf[2].n > 0 {
                     &pf
                 } else {
                     std::ptr::null()
@@ -567,7 +577,7 @@ pub(crate) struct Blk<R> {
     j0: usize,
     rows: usize,
     /// Lines to prefetch during the k loop (`Desc::prefetch`; null: none).
-    pf: *const [Pf; 2],
+    pf: *const [Pf; 3],
 }
 
 /// A prefetch stream of a block's k loop: at step l, the lines at `p + l * step` plus the
@@ -739,8 +749,8 @@ unsafe fn kloop<S: Simd, const CPLX: bool, const NR: usize, const MV: usize, con
         let step = d.b_rs.wrapping_mul(wi);
         let mut bc = BCols::new(blk.b, d.b_cs * wi);
         // (Read only when PF: then not null.)
-        let pfs: &[Pf; 2] = if PF { &*blk.pf } else { &[Pf::NONE; 2] };
-        let mut pfp = [pfs[0].p, pfs[1].p];
+        let pfs: &[Pf; 3] = if PF { &*blk.pf } else { &[Pf::NONE; 3] };
+        let mut pfp = [pfs[0].p, pfs[1].p, pfs[2].p];
         for _ in 0..d.k {
             if PF {
                 for (q, f) in pfp.iter_mut().zip(pfs) {
