@@ -62,9 +62,9 @@ pub(crate) struct Desc<R> {
     /// `run_entries_to` only where `beta_zero` and C's entries are contiguous (`c_rs == 1`,
     /// `c_cs == m`).
     pub stream_c: bool,
-    /// The small kernels prefetch, in each block's k loop, the lines the next block (or the
-    /// next entry) reads first (`tuning::prefetch_entries`): set by `run_entries_to` for calls
-    /// whose operands come from memory.
+    /// The small kernels' general blocks prefetch, in their k loop, the lines the next block
+    /// (or the next entry) reads first and their own C (`tuning::prefetch_entries`): set by
+    /// `run_entries_to` for calls whose operands come from memory.
     pub prefetch: bool,
 }
 
@@ -436,9 +436,12 @@ unsafe fn entry<S: Block, const CPLX: bool, const NR: usize, const MV: usize, co
     };
     let nrb = rows_real.div_ceil(MV * lanes);
     let es = std::mem::size_of::<S::R>();
-    // Prefetch plan (`Desc::prefetch`): during column block 0, each block of rows fetches the
-    // next one's strip of A; one block per column block fetches the next column block's B (B's
-    // columns adjacent), the last column block the next entry's.
+    // Prefetch plan (`Desc::prefetch`, `tuning::PREFETCH_BYTES`): during column block 0, each
+    // block of rows fetches the next one's strip of A, the last block the next entry's first
+    // strip; the last block of rows of each column block fetches the next column block's B
+    // (B's columns adjacent), that of the last column block the next entry's; every block its
+    // own C where C is stored as usual (one run for whole adjacent columns, else the block's
+    // strip of k columns from its first: a hint, never faulting, past C's end too).
     let b_linear = PF && d.b_rs == 1 && d.b_cs == d.k as isize;
     // C's block, unless stored non-temporally or into the scratch.
     let c_pf = PF && d.c_rs == 1 && !d.stream_c && c_out.is_none();
@@ -748,7 +751,7 @@ unsafe fn kloop<S: Simd, const CPLX: bool, const NR: usize, const MV: usize, con
         let mut ap = blk.a;
         let step = d.b_rs.wrapping_mul(wi);
         let mut bc = BCols::new(blk.b, d.b_cs * wi);
-        // (Read only when PF: then not null.)
+        // (PF: `block` runs this loop only with a plan, which `entry` keeps alive over the call.)
         let pfs: &[Pf; 3] = if PF { &*blk.pf } else { &[Pf::NONE; 3] };
         let mut pfp = [pfs[0].p, pfs[1].p, pfs[2].p];
         for _ in 0..d.k {
