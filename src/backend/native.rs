@@ -292,7 +292,7 @@ fn small<T: Scalar>(job: &Job<'_, T>, cfg: &Config) {
         return;
     }
     let stream = streams_c(job);
-    let prefetch = tuning::prefetch_entries(job.entry_bytes(), batch);
+    let prefetch = tuning::prefetch_entries(cfg.isa, job.entry_bytes(), batch);
     match &cfg.pool {
         Some(pool) if parallel && batch >= threads => {
             // A static split into one contiguous part per thread (deterministic).

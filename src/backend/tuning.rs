@@ -543,12 +543,18 @@ pub(crate) const PREFETCH_BYTES: usize = 32 << 20;
 /// See [`PREFETCH_BYTES`]: the smallest entry (A, B and C) the small kernels prefetch for.
 pub(crate) const PREFETCH_ENTRY_BYTES: usize = 24 << 10;
 
-/// Whether the small kernels prefetch ([`PREFETCH_BYTES`]) for a call of `batch` entries of
-/// `entry_bytes` each, with [`set_prefetch`]'s override.
-pub(crate) fn prefetch_entries(entry_bytes: usize, batch: usize) -> bool {
-    PREFETCH
-        .get()
-        .unwrap_or(entry_bytes >= PREFETCH_ENTRY_BYTES && entry_bytes.saturating_mul(batch) >= PREFETCH_BYTES)
+/// Whether the small kernels of `isa` prefetch ([`PREFETCH_BYTES`]) for a call of `batch`
+/// entries of `entry_bytes` each, with [`set_prefetch`]'s override. Only the AVX-512 kernels:
+/// the AVX2 kernels (narrower blocks, so more prefetches per FMA; measured on the Zen 4 with
+/// `... small T avx2`, `TBLAS_PREFETCH=ab`, off / on) lost, s 48^3 x 4096 159.7 (141.5) / 110.6
+/// (105.0) and 162.6 (145.9) / 116.3 (103.6), c 32^3 x 8192 141.5 (125.5) / 109.5 (98.9) and
+/// 117.4 (113.0) / 108.9 (103.8), z 32^3 level (46.8 / 47.8), d 64^3 x 2048 38.9 / 47.3.
+pub(crate) fn prefetch_entries(isa: Isa, entry_bytes: usize, batch: usize) -> bool {
+    PREFETCH.get().unwrap_or(
+        isa == Isa::Avx512
+            && entry_bytes >= PREFETCH_ENTRY_BYTES
+            && entry_bytes.saturating_mul(batch) >= PREFETCH_BYTES,
+    )
 }
 
 /// [`prefetch_entries`]'s override.
