@@ -45,7 +45,7 @@ fn run<T: Scalar>(
         None => 0,
     };
     let c = &mut cbuf[skip..skip + m * n * batch];
-    // Per sample: the seconds per call, and which arm ran it (`ab`: stream C off, on, off, ...).
+    // Per sample: the seconds per call, and which arm ran it (`ab`: the switch off, on, off, ...).
     let mut times = [Vec::new(), Vec::new()];
     // TBLAS_PROBE_S0=a|b|ab: A and/or B shared by every entry (batch stride 0).
     let s0 = std::env::var("TBLAS_PROBE_S0").unwrap_or_default();

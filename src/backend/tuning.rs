@@ -505,10 +505,10 @@ pub fn set_stream_c(v: Option<bool>) {
 /// next block or the next entry reads first and the block's own C (`small::entry`: during an
 /// entry's first column block, the next block of rows' strip of A; during each column block,
 /// the next column block's B, or the next entry's B; during the last block, the next entry's
-/// first strip of A; C where it is stored as usual, not streamed),
-/// in calls whose A, B and C together span at least this many bytes (from memory: the same
-/// bound as [`STREAM_C_BYTES`]) and whose entries' A, B and C span at least
-/// [`PREFETCH_ENTRY_BYTES`]. The hardware prefetchers follow a small entry's few runs of
+/// first strip of A; C where it is stored as usual, not streamed), in calls whose A, B and C
+/// together span at least this many bytes (from memory: the same bound as [`STREAM_C_BYTES`])
+/// and whose entries' A, B and C span at least [`PREFETCH_ENTRY_BYTES`], on AVX-512
+/// ([`prefetch_entries`]). The hardware prefetchers follow a small entry's few runs of
 /// memory but not a large entry's strips of A (its columns' rows read block by block) nor the
 /// jump to the next column block's B.
 ///
@@ -533,11 +533,10 @@ pub fn set_stream_c(v: Option<bool>) {
 /// 66.8 (55.5) and 49.0 (45.8) / 55.7 (52.6), c 32^3 144.4 (111.4) / 153.7 (125.8), d 48^3 x
 /// 4096 45.4 (40.2) / 53.7 (45.4), d 64^3 x 2048 55.3 (47.5) / 60.2 (50.7); with it, smaller
 /// entries still lose (best): s 32^3 138.2 / 128.1, c 16^3 132.0 / 123.7, s 64x64x8 76.3 / 70.9
-/// (z 16^3 60.9 / 62.6). Without prefetching the blocks
-/// are the code they were before (a const generic: a per-block plan had cost c 4^3 25% in
-/// cache). With the default rule, `engine_probe 32 BATCH 2 auto T`, the previous build / this
-/// one alternated: z 32^3 x 4096 50.7, 49.6 / 65.3, 63.7; c 32^3 x 8192 133.7, 133.3 / 157.8,
-/// 160.8.
+/// (z 16^3 60.9 / 62.6). Without prefetching the blocks are the code they were before (a
+/// const generic: a per-block plan had cost c 4^3 25% in cache). With the default rule,
+/// `engine_probe 32 BATCH 2 auto T`, the previous build / this one alternated: z 32^3 x 4096
+/// 50.7, 49.6 / 65.3, 63.7; c 32^3 x 8192 133.7, 133.3 / 157.8, 160.8.
 pub(crate) const PREFETCH_BYTES: usize = 32 << 20;
 
 /// See [`PREFETCH_BYTES`]: the smallest entry (A, B and C) the small kernels prefetch for.
