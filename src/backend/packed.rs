@@ -60,9 +60,9 @@
 //! the depth blocks go (`tuning::DIRECT_B_KC`) and whether alpha scales A or B, so another
 //! thread count can change the last bits.
 
+use super::small::simd::{prefetch, Portable, Real, Simd};
 #[cfg(target_arch = "x86_64")]
 use super::small::simd::{Avx2, Avx512};
-use super::small::simd::{Portable, Real, Simd};
 use super::small::{Arith, Desc, Isa, Ptrs};
 use super::tuning::Blocking;
 use std::cell::RefCell;
@@ -1241,25 +1241,6 @@ unsafe fn tile_k<S: Simd, const CPLX: bool, const TAIL: bool>(
     } else {
         arms!(1)
     }
-}
-
-/// Hints the cache to fetch the line holding `p`: into L1, or into L2 only (`L2`; the in-place
-/// depth loop's look-ahead, while the L1 holds the tile's A and B). No effect on correctness;
-/// never faults.
-#[inline(always)]
-fn prefetch<const L2: bool, R>(p: *const R) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
-        if L2 {
-            _mm_prefetch::<_MM_HINT_T1>(p.cast())
-        } else {
-            _mm_prefetch::<_MM_HINT_T0>(p.cast())
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// Bytes of the next B micro-panel the in-place depth loop prefetches per step: whole lines,

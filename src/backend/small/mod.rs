@@ -31,9 +31,9 @@ pub use isa::Isa;
 use super::tuning;
 use crate::job::{EntryPtrs, Job};
 use crate::scalar::{per_type, Scalar};
+use simd::{prefetch, Portable, Real, Simd};
 #[cfg(target_arch = "x86_64")]
 use simd::{Avx2, Avx512};
-use simd::{Portable, Real, Simd};
 use std::cell::RefCell;
 use std::ops::{Add, Mul, Sub};
 
@@ -671,18 +671,6 @@ unsafe fn entries<S: Block, const CPLX: bool, const NR: usize, const MV: usize, 
     }
 }
 
-/// Prefetches the line of `p` into L1 (a hint: never faults).
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// One-vector blocks (entries whose rows fit one register) with fewer vector FMAs than this per
 /// block (`k * nr`) are inlined into the entry loop, where the call's cost would show: 8^3 f64
 /// ran at 38 GFLOP/s inlined and 33 called, 16^3 f32 (k * nr = 256) at 87 inlined and 92 called
@@ -758,13 +746,13 @@ unsafe fn kloop<S: Simd, const CPLX: bool, const NR: usize, const MV: usize, con
             if PF {
                 for (q, f) in pfp.iter_mut().zip(pfs) {
                     if f.n > 0 {
-                        prefetch(*q);
+                        prefetch::<false, _>(*q);
                         if f.n > 1 {
-                            prefetch(q.wrapping_offset(f.last));
+                            prefetch::<false, _>(q.wrapping_offset(f.last));
                             if f.n > 2 {
-                                prefetch(q.wrapping_offset(64));
+                                prefetch::<false, _>(q.wrapping_offset(64));
                                 if f.n > 3 {
-                                    prefetch(q.wrapping_offset(128));
+                                    prefetch::<false, _>(q.wrapping_offset(128));
                                 }
                             }
                         }

@@ -78,6 +78,25 @@ pub(crate) trait Simd: Copy {
     }
 }
 
+/// Hints the cache to fetch the line holding `p`: into L1, or into L2 only (`L2`; the packed
+/// engine's in-place depth loop's look-ahead, while the L1 holds the tile's A and B). No effect
+/// on correctness; never faults. Used by both engines (the small kernels' blocks: into L1).
+#[inline(always)]
+pub(crate) fn prefetch<const L2: bool, R>(p: *const R) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+        if L2 {
+            _mm_prefetch::<_MM_HINT_T1>(p.cast())
+        } else {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast())
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// `pack_cols4` for the rows `l0..len`, one element at a time.
 #[inline(always)]
 unsafe fn pack_cols4_scalar<R: Copy>(cols: [*const R; 4], l0: usize, len: usize, dst: *mut R, ld: usize) {
