@@ -369,11 +369,11 @@ fn packed_orientation<'a, T: Scalar>(job: &Job<'a, T>) -> (bool, Job<'a, T>) {
 /// its shape and [`traits`].
 fn auto_engine<T: Scalar>(job: &Job<'_, T>, isa: Isa, threads: usize) -> CpuEngine {
     let cplx = tuning::real_of(T::DATATYPE).1;
-    tuning::pick(isa, cplx, (job.m(), job.n(), job.k()), traits(job, threads))
+    tuning::pick(isa, cplx, (job.m(), job.n(), job.k()), traits(job, isa, threads))
 }
 
 /// What `tuning::pick` weighs of `job` (see `tuning::Traits`).
-fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
+fn traits<T: Scalar>(job: &Job<'_, T>, isa: Isa, threads: usize) -> tuning::Traits {
     let size = std::mem::size_of::<T>();
     // The small kernels' slabs: the kernel's `m x k` operand when its `m` exceeds SMALL_MAX.
     // The slabbed operand's larger stride, in bytes: how far apart its runs lie.
@@ -425,6 +425,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>, threads: usize) -> tuning::Traits {
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
         small_rows,
         streams_c: streams_c(job),
+        prefetches: tuning::prefetch_rule(isa, job.entry_bytes(), job.batch()),
     }
 }
 
@@ -614,6 +615,42 @@ mod tests {
             "A in the L3"
         );
         assert_eq!(pick_for::<f32>(Isa::Avx512, (128, 8, 128, 2730)), CpuEngine::GemmCrate);
+    }
+
+    /// AVX-512, complex entries of at most `SMALL_MAX` in every extent and `k > SHALLOW_K`
+    /// that the small kernels prefetch for (from memory): the small kernels; in the caches,
+    /// at `k <= SHALLOW_K` for complex float, above `SMALL_MAX` or on AVX2, the `gemm` crate.
+    #[test]
+    fn complex_entries_the_small_kernels_prefetch_stay_small() {
+        assert_eq!(pick_for::<Complex64>(Isa::Avx512, (64, 64, 64, 2048)), CpuEngine::Small);
+        assert_eq!(pick_for::<Complex64>(Isa::Avx512, (64, 64, 64, 200)), CpuEngine::Small);
+        assert_eq!(pick_for::<Complex32>(Isa::Avx512, (48, 48, 48, 4096)), CpuEngine::Small);
+        assert_eq!(pick_for::<Complex32>(Isa::Avx512, (32, 64, 64, 4096)), CpuEngine::Small);
+        assert_eq!(
+            pick_for::<Complex64>(Isa::Avx512, (64, 64, 64, 16)),
+            CpuEngine::GemmCrate,
+            "in the caches"
+        );
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx512, (64, 64, 16, 6000)),
+            CpuEngine::GemmCrate,
+            "complex float, shallow"
+        );
+        assert_eq!(
+            pick_for::<Complex64>(Isa::Avx512, (64, 64, 65, 2048)),
+            CpuEngine::GemmCrate,
+            "k above SMALL_MAX"
+        );
+        // More rows than SMALL_MAX: A (64 MiB and more, in place) to the packed engine, as before.
+        assert_eq!(
+            pick_for::<Complex64>(Isa::Avx512, (65, 64, 64, 2048)),
+            CpuEngine::Packed
+        );
+        assert_eq!(
+            pick_for::<Complex64>(Isa::Avx2, (64, 64, 64, 2048)),
+            CpuEngine::GemmCrate,
+            "AVX2"
+        );
     }
 
     /// AVX2, complex, A read in place and streaming, at most `AVX2_COMPLEX_STREAM_COLS` columns:

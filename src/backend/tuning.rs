@@ -549,11 +549,14 @@ pub(crate) const PREFETCH_ENTRY_BYTES: usize = 24 << 10;
 /// (105.0) and 162.6 (145.9) / 116.3 (103.6), c 32^3 x 8192 141.5 (125.5) / 109.5 (98.9) and
 /// 117.4 (113.0) / 108.9 (103.8), z 32^3 level (46.8 / 47.8), d 64^3 x 2048 38.9 / 47.3.
 pub(crate) fn prefetch_entries(isa: Isa, entry_bytes: usize, batch: usize) -> bool {
-    PREFETCH.get().unwrap_or(
-        isa == Isa::Avx512
-            && entry_bytes >= PREFETCH_ENTRY_BYTES
-            && entry_bytes.saturating_mul(batch) >= PREFETCH_BYTES,
-    )
+    PREFETCH.get().unwrap_or(prefetch_rule(isa, entry_bytes, batch))
+}
+
+/// [`prefetch_entries`] by its size rules alone, without [`set_prefetch`]'s override: what
+/// [`pick`] weighs (`Traits::prefetches`), so that the override never changes the engine, and
+/// with it the bits of the result.
+pub(crate) fn prefetch_rule(isa: Isa, entry_bytes: usize, batch: usize) -> bool {
+    isa == Isa::Avx512 && entry_bytes >= PREFETCH_ENTRY_BYTES && entry_bytes.saturating_mul(batch) >= PREFETCH_BYTES
 }
 
 /// [`prefetch_entries`]'s override.
@@ -686,6 +689,9 @@ pub(crate) struct Traits {
     /// The small kernels would write C with non-temporal stores (`beta == 0`, C's entries
     /// contiguous, [`STREAM_C_BYTES`] of C over the call).
     pub streams_c: bool,
+    /// The small kernels would prefetch for the call's entries ([`prefetch_rule`]: AVX-512,
+    /// entries of at least [`PREFETCH_ENTRY_BYTES`], [`PREFETCH_BYTES`] over the call).
+    pub prefetches: bool,
 }
 
 /// Vectors of rows in the AVX-512 small kernels' whole-column block: real entries of exactly
@@ -767,6 +773,20 @@ pub(crate) const fn whole_column_rows(elem: usize) -> usize {
 ///   cache 18.9/59.3 against the `gemm` crate's 1.5/26.8; 16 and 32: see `COMPLEX_SMALL_MAX`),
 ///   the `gemm` crate above (thin 20x90000x300 c 189 against 112 in run 2). Our packed
 ///   engine's 1m path (A packed) trails it everywhere; its A-in-place path leads in the thin, deep case above.
+/// - Complex on AVX-512, every extent at most `SMALL_MAX` and `k > SHALLOW_K`, when the small
+///   kernels prefetch (`Traits::prefetches`, entries from memory): the small kernels, which
+///   since they prefetch lead the `gemm` crate there. `engine_probe SHAPE BATCH 2
+///   {small,gemm-crate} T`, alternated, AMD EPYC Zen 4, GFLOP/s small / `gemm` crate: z 64^3 x
+///   2048 68.6/63.6, 71.7/66.0, 85.7/71.8, 85.1/69.8 (1 thread 41.3/37.3, 42.4/35.2); z 64^3 x
+///   200 (39 MB, the smallest call) 92.1/77.8, 94.2/73.8; z 56^3 x 2048 82.0/63.9, 80.3/66.2; z
+///   48^3 x 4096 68.3/60.5, 66.1/55.0; z 64x64x32 x 3000 66.3/56.6, 67.7/38.1; z 32x64x64 x 4096
+///   76.6/69.6, 74.7/67.9; z 64x32x64 76.7/64.1, 74.9/64.8; c 64^3 x 2048 133.1/121.7,
+///   126.4/124.3, 150.2/136.1, 151.3/143.2; c 56^3 154.7/142.9, 158.3/143.9; c 32x64x64
+///   164.1/143.2, 165.5/137.9; c 64x64x32 123.3/114.2, 125.2/113.7; level: c 48^3 x 4096
+///   133.2/120.4, 145.9/144.6, c 40^3 141.7/135.1, 119.8/142.5, c 64x32x64 154.3/148.1,
+///   151.2/152.1, z 40^3 71.7/59.9, 62.9/63.4. Not complex float at `k <= SHALLOW_K` (c 64x64x8
+///   x 9830 73.6/70.3, 77.5/124.9; 64x64x16 x 6000 132.6/153.3, 126.6/149.4; complex double
+///   there is the small kernels' already, z 64x64x16 58.6/46.3).
 ///
 /// AVX2 machines: the small kernels up to 64 (with AVX2 on the Xeon, one thread: f32 16/32/64
 /// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
@@ -887,7 +907,12 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         // and 47.3/37.0, 64x64x16 100.3/96.9 and 56.8/51.8, 48x48x8 79.5/74.4 and 42.5/39.8,
         // 64x32x8 86.8/83.9 and 42.7/35.0 (sweep run 5: z 64x64x8 dram small 47.8, `gemm`
         // crate 39.0, (b) 46.5). Not complex float: c 64x64x8 179.2/173.3 and 101.4/135.4.
-        return if m.max(n).max(k) <= COMPLEX_SMALL_MAX || (t.double && k <= SHALLOW_K && m.max(n) <= SMALL_MAX) {
+        let largest = m.max(n).max(k);
+        if isa == Isa::Avx512 && t.prefetches && largest <= SMALL_MAX && k > SHALLOW_K {
+            // From memory, the prefetching small kernels lead (see the doc above).
+            return CpuEngine::Small;
+        }
+        return if largest <= COMPLEX_SMALL_MAX || (t.double && k <= SHALLOW_K && m.max(n) <= SMALL_MAX) {
             CpuEngine::Small
         } else {
             CpuEngine::GemmCrate
