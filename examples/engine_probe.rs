@@ -13,6 +13,7 @@ use tensorblas::{CpuBackend, CpuEngine, Handle, Isa, Op, Scalar};
 const USAGE: &str = "usage: engine_probe SIZE BATCH THREADS ENGINE [s|d|c|z] [avx512|avx2|portable]
   SIZE: S (S x S x S) or MxNxK; ENGINE: auto, small, packed or gemm-crate;
   prints the best GFLOP/s of 20 samples of >= 50 ms;
+  ENGINE X,Y alternates the two engines over 40 samples and prints the best and median of each;
   TBLAS_STREAM_C=on|off forces the small kernels' non-temporal C on or off (default: by size),
   TBLAS_PREFETCH=on|off their prefetching of the next block's and entry's lines (default: by size);
   either =ab alternates off and on over 40 samples and prints the best and median of each;
@@ -23,7 +24,7 @@ fn run<T: Scalar>(
     h: &Handle,
     (m, n, k): (usize, usize, usize),
     batch: usize,
-    ab: Option<fn(Option<bool>)>,
+    ab: Option<&dyn Fn(bool)>,
 ) -> Result<Vec<(f64, f64)>, String> {
     let a: Vec<T> = (0..m * k * batch)
         .map(|i| T::from_c64(tensorblas::Complex64::new((i % 7) as f64 * 0.1, 0.0)))
@@ -54,7 +55,7 @@ fn run<T: Scalar>(
     for i in 0..if ab.is_some() { 40 } else { 20 } {
         let arm = if ab.is_some() { i % 2 } else { 0 };
         if let Some(switch) = ab {
-            switch(Some(arm == 1));
+            switch(arm == 1);
         }
         let t = Instant::now();
         let mut reps = 0;
@@ -109,7 +110,14 @@ fn shape(s: &str) -> Option<(usize, usize, usize)> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    type Parsed = ((usize, usize, usize), usize, usize, CpuEngine, String, Option<Isa>);
+    type Parsed = (
+        (usize, usize, usize),
+        usize,
+        usize,
+        (CpuEngine, Option<CpuEngine>),
+        String,
+        Option<Isa>,
+    );
     let parsed = (|| -> Option<Parsed> {
         let num = |i: usize| args.get(i)?.parse::<usize>().ok().filter(|&v| v > 0);
         let ty = args.get(4).cloned().unwrap_or_else(|| "s".into());
@@ -121,17 +129,22 @@ fn main() {
             shape(args.first()?)?,
             num(1)?,
             num(2)?,
-            CpuEngine::parse(args.get(3)?)?,
+            match args.get(3)?.split_once(',') {
+                Some((x, y)) => (CpuEngine::parse(x)?, Some(CpuEngine::parse(y)?)),
+                None => (CpuEngine::parse(args.get(3)?)?, None),
+            },
             ty,
             isa,
         ))
     })();
-    let Some((s, batch, threads, engine, ty, isa)) = parsed.filter(|p| ["s", "d", "c", "z"].contains(&p.4.as_str()))
+    let Some((s, batch, threads, (engine, other), ty, isa)) =
+        parsed.filter(|p| ["s", "d", "c", "z"].contains(&p.4.as_str()))
     else {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
-    // TBLAS_STREAM_C / TBLAS_PREFETCH: on, off, or ab (the one switch the A/B mode alternates).
+    // TBLAS_STREAM_C / TBLAS_PREFETCH: on, off, or ab (the one switch the A/B mode alternates;
+    // not with two engines).
     let mut ab: Option<fn(Option<bool>)> = None;
     for (var, switch) in [
         ("TBLAS_STREAM_C", tensorblas::set_stream_c as fn(Option<bool>)),
@@ -140,9 +153,9 @@ fn main() {
         match std::env::var(var).unwrap_or_default().as_str() {
             "on" => switch(Some(true)),
             "off" => switch(Some(false)),
-            "ab" if ab.is_none() => ab = Some(switch),
+            "ab" if ab.is_none() && other.is_none() => ab = Some(switch),
             "ab" => {
-                eprintln!("engine_probe: only one of TBLAS_STREAM_C and TBLAS_PREFETCH can be ab");
+                eprintln!("engine_probe: only one of TBLAS_STREAM_C, TBLAS_PREFETCH and the engines can alternate");
                 std::process::exit(2);
             }
             _ => {}
@@ -155,6 +168,13 @@ fn main() {
         if let Some(isa) = isa {
             h.set_isa(isa).map_err(|e| e.to_string())?;
         }
+        // The arm of an A/B sample: the switch off or on, or the first or the second engine.
+        let flip = |on: bool| match (ab, other) {
+            (Some(switch), _) => switch(Some(on)),
+            (None, Some(y)) => h.set_cpu_engine(if on { y } else { engine }),
+            (None, None) => {}
+        };
+        let ab = (ab.is_some() || other.is_some()).then_some(&flip as &dyn Fn(bool));
         // Complex: 4 real flops per complex multiply-add counted as 1 by `run`.
         let scale = |r: Vec<(f64, f64)>, f: f64| r.into_iter().map(|(b, m)| (b * f, m * f)).collect();
         match ty.as_str() {
@@ -165,6 +185,18 @@ fn main() {
         }
     })();
     match result {
+        Ok(g) if other.is_some() => println!(
+            "{ty} {}x{}x{} x {batch}, {threads} threads: {} {:.1} (median {:.1}), {} {:.1} (median {:.1}) GFLOP/s",
+            s.0,
+            s.1,
+            s.2,
+            engine.name(),
+            g[0].0,
+            g[0].1,
+            other.map_or("", |e| e.name()),
+            g[1].0,
+            g[1].1
+        ),
         Ok(g) if ab.is_some() => println!(
             "{ty} {}x{}x{} x {batch}, {threads} threads, {}: switch off {:.1} (median {:.1}), on {:.1} (median {:.1}) GFLOP/s",
             s.0,

@@ -569,6 +569,31 @@ mod tests {
         assert_eq!(pick_for::<f32>(Isa::Avx512, (20, 90_000, 300, 1)), CpuEngine::Packed);
     }
 
+    /// AVX-512, B streaming per thread, rows a multiple of `PREFETCH_SMALL_ROWS`, depth at most
+    /// `SMALL_MAX`, the small kernels prefetching: they keep the product; other row counts,
+    /// deeper products and entries too small to prefetch for keep the packed engine.
+    #[test]
+    fn prefetching_small_kernels_keep_whole_block_rows() {
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (64, 64, 64, 4096)), CpuEngine::Small);
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (64, 64, 64, 4096)), CpuEngine::Small);
+        assert_eq!(pick_for::<f64>(Isa::Avx512, (32, 128, 64, 4096)), CpuEngine::Small);
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx512, (48, 64, 64, 4096)),
+            CpuEngine::Packed,
+            "48 rows"
+        );
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx512, (64, 64, 128, 2048)),
+            CpuEngine::Packed,
+            "depth 128"
+        );
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx512, (8, 128, 128, 2730)),
+            CpuEngine::Packed,
+            "8 rows"
+        );
+    }
+
     /// AVX-512, real entries of exactly four vectors of rows (f64 32, f32 64) stay on the small
     /// kernels' whole-column block where the streaming rules give the others to the `gemm`
     /// crate; 64 f64 rows and AVX2 keep those rules.

@@ -642,6 +642,25 @@ pub(crate) const COMPLEX_SPLIT_MIN: usize = 1 << 16;
 /// See [`COMPLEX_SPLIT_MIN`].
 pub(crate) const COMPLEX_SPLIT_MAX: usize = 1 << 19;
 
+/// The packed-B exception of [`pick`] (`Traits::packed_b_streams`) leaves to the small kernels
+/// the real products they prefetch for (`Traits::prefetches`) whose rows (in the packed
+/// engine's orientation) are a multiple of this many and whose depth is at most `SMALL_MAX`:
+/// since they prefetch, they lead there. `engine_probe SHAPE BATCH 2 packed,small T` (the two
+/// engines alternated over 40 samples of one process), AMD EPYC Zen 4, best GFLOP/s packed /
+/// small, two runs: s 64^3 x 4096 131.6/144.4, 137.8/145.8, d 54.1/61.9, 54.7/62.5; 32x64x64 x
+/// 8192 s 146.1/153.2, 149.1/157.3, d 63.4/73.5, 61.1/72.4; 32x128x64 x 4096 s 149.0/170.1,
+/// 148.7/169.0, d 70.4/82.4, 66.6/77.8; 64x128x64 x 2048 s 136.6/164.7, 141.9/163.3, d
+/// 57.2/61.6, 62.5/68.2; 64x256x64 x 1024 s 135.1/154.9, 145.1/173.4, d 53.0/57.9, 57.1/59.9;
+/// 32x256x64 x 2048 s 156.6/159.0, 147.9/164.4, d 68.3/83.2, 74.3/86.7. Other row counts keep the
+/// packed engine: 48x64x64 x 4096 s 109.0/98.8, 113.9/107.6, d 58.7/54.4, 58.9/54.8; 40x64x64 s
+/// 127.6/102.4, 129.4/103.3, d 63.6/54.7, 64.8/54.8; 24x64x64 x 8192 d 59.9/49.7, 58.8/46.0;
+/// 48x128x64 x 2730 s 123.9/116.5, 118.4/115.9; 16x64x64 and 16x128x64 level; 8x128x128 x 2730
+/// s 64.2/33.3, d 49.1/30.5. So do deeper ones, level or the packed engine ahead: 64x64x128 x
+/// 2048 s 165.2/155.3, 156.9/149.0, d 71.3/70.4; 32x64x128 x 4096 s 148.8/142.3, 159.9/156.2;
+/// 48x128x128 x 1024 s 157.0/142.3, d 77.5/70.0 (but 32x128x128 x 1024 s 157.1/181.7, d
+/// 70.0/76.3).
+pub(crate) const PREFETCH_SMALL_ROWS: usize = 32;
+
 /// Largest extent for which `auto` gives complex entries to the small kernels. 32 since B's
 /// conjugation left their k loop and the AVX-512 blocks grew to 6 columns (`engine_probe SIZE
 /// BATCH 2 {small,gemm-crate} {c,z}`, AMD EPYC Zen 4, GFLOP/s small / `gemm` crate, cache and dram
@@ -843,7 +862,11 @@ pub(crate) const fn whole_column_rows(elem: usize) -> usize {
 /// 2 threads, AMD EPYC Zen 4, GFLOP/s small / packed / `gemm` crate: f32 20x90000x300
 /// 84.6/130.8/57.3, f64 67.2/72.9/61.1; 8x128x128 x 2730 f32 34.7/66.2/39.3, f64
 /// 18.0/48.3/28.6; 64^3 x 4096 f32 81.3/101.1/80.3, f64 42.3/44.6/47.1. (Left to the rules
-/// above: 64x64x8 x 9830, k = 8: f32 49.7/73.7/81.3; 128x8x128: m = 128, `gemm` leads.)
+/// above: 64x64x8 x 9830, k = 8: f32 49.7/73.7/81.3; 128x8x128: m = 128, `gemm` leads.) Since
+/// the small kernels prefetch, not when they do for rows that are a multiple of
+/// [`PREFETCH_SMALL_ROWS`] and a depth of at most `SMALL_MAX` (see there): those stay with
+/// the rules above (64^3 x 4096 now: the small kernels, s 144-146 and d 62 against packed
+/// 132-138 and 54).
 pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Traits) -> CpuEngine {
     let avx512_real = isa == Isa::Avx512 && !cplx;
     let avx2_real = isa == Isa::Avx2 && !cplx;
@@ -866,7 +889,8 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     if !cplx && t.slab_bytes >= SLAB_STREAM_BYTES {
         return CpuEngine::GemmCrate;
     }
-    if avx512_real && t.packed_b_streams && pm <= DIRECT_B_MAX_ROWS && pn >= 64 && pk >= 64 {
+    let small_prefetch_leads = t.prefetches && pm % PREFETCH_SMALL_ROWS == 0 && pk <= SMALL_MAX;
+    if avx512_real && t.packed_b_streams && pm <= DIRECT_B_MAX_ROWS && pn >= 64 && pk >= 64 && !small_prefetch_leads {
         return CpuEngine::Packed;
     }
     if avx2_real && !t.double && t.packed_b_streams && pm <= AVX2_NARROW_ROWS && pn >= 64 && AVX2_NARROW_K.contains(&pk)
