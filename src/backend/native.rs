@@ -425,7 +425,8 @@ fn traits<T: Scalar>(job: &Job<'_, T>, isa: Isa, threads: usize) -> tuning::Trai
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
         small_rows,
         streams_c: streams_c(job),
-        prefetches: tuning::prefetch_rule(isa, job.entry_bytes(), job.batch()),
+        // Fewer entries than threads: split by columns (`small`), without prefetching.
+        prefetches: job.batch() >= threads && tuning::prefetch_rule(isa, job.entry_bytes(), job.batch()),
     }
 }
 
@@ -642,9 +643,10 @@ mod tests {
         assert_eq!(pick_for::<f32>(Isa::Avx512, (128, 8, 128, 2730)), CpuEngine::GemmCrate);
     }
 
-    /// AVX-512, complex entries of at most `SMALL_MAX` in every extent and `k > SHALLOW_K`
-    /// that the small kernels prefetch for (from memory): the small kernels; in the caches,
-    /// at `k <= SHALLOW_K` for complex float, above `SMALL_MAX` or on AVX2, the `gemm` crate.
+    /// AVX-512, complex entries that the small kernels prefetch for (from memory) and take
+    /// without row slabs, `k > SHALLOW_K` (complex double at most `COMPLEX_PREFETCH_Z_MAX_K`):
+    /// the small kernels; in the caches, at `k <= SHALLOW_K` for complex float, deeper complex
+    /// double, with row slabs, one entry, or on AVX2, the rules before.
     #[test]
     fn complex_entries_the_small_kernels_prefetch_stay_small() {
         assert_eq!(pick_for::<Complex64>(Isa::Avx512, (64, 64, 64, 2048)), CpuEngine::Small);
@@ -661,11 +663,7 @@ mod tests {
             CpuEngine::GemmCrate,
             "complex float, shallow"
         );
-        assert_eq!(
-            pick_for::<Complex64>(Isa::Avx512, (64, 64, 65, 2048)),
-            CpuEngine::GemmCrate,
-            "k above SMALL_MAX"
-        );
+        assert_eq!(pick_for::<Complex64>(Isa::Avx512, (64, 64, 65, 2048)), CpuEngine::Small);
         // More rows than SMALL_MAX: A (64 MiB and more, in place) to the packed engine, as before.
         assert_eq!(
             pick_for::<Complex64>(Isa::Avx512, (65, 64, 64, 2048)),
@@ -675,6 +673,35 @@ mod tests {
             pick_for::<Complex64>(Isa::Avx2, (64, 64, 64, 2048)),
             CpuEngine::GemmCrate,
             "AVX2"
+        );
+        // Thin, no row slabs; complex double at most COMPLEX_PREFETCH_Z_MAX_K deep.
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx512, (8, 128, 128, 1365)),
+            CpuEngine::Small
+        );
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx512, (16, 512, 256, 256)),
+            CpuEngine::Small
+        );
+        assert_eq!(pick_for::<Complex64>(Isa::Avx512, (8, 128, 128, 682)), CpuEngine::Small);
+        assert_eq!(
+            pick_for::<Complex64>(Isa::Avx512, (16, 512, 256, 256)),
+            CpuEngine::GemmCrate,
+            "complex double, deep"
+        );
+        // Row slabs: the rules before (A in place and 64 MiB: the packed engine).
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx512, (128, 32, 128, 512)),
+            CpuEngine::Packed
+        );
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx512, (128, 32, 128, 256)),
+            CpuEngine::GemmCrate
+        );
+        // One entry (fewer than threads): split by columns without prefetching, as before.
+        assert_eq!(
+            pick_for::<Complex32>(Isa::Avx512, (20, 90_000, 300, 1)),
+            CpuEngine::GemmCrate
         );
     }
 

@@ -661,6 +661,11 @@ pub(crate) const COMPLEX_SPLIT_MAX: usize = 1 << 19;
 /// 70.0/76.3).
 pub(crate) const PREFETCH_SMALL_ROWS: usize = 32;
 
+/// The deepest complex double product that [`pick`] gives the prefetching small kernels from
+/// memory (see there): deeper, the `gemm` crate leads or is level (z 16x512x256 x 256 95.6
+/// against 88.7, 32x64x512 x 512 94.1 against 84.8, 8x256x256 level).
+pub(crate) const COMPLEX_PREFETCH_Z_MAX_K: usize = 128;
+
 /// Largest extent for which `auto` gives complex entries to the small kernels. 32 since B's
 /// conjugation left their k loop and the AVX-512 blocks grew to 6 columns (`engine_probe SIZE
 /// BATCH 2 {small,gemm-crate} {c,z}`, AMD EPYC Zen 4, GFLOP/s small / `gemm` crate, cache and dram
@@ -709,7 +714,8 @@ pub(crate) struct Traits {
     /// contiguous, [`STREAM_C_BYTES`] of C over the call).
     pub streams_c: bool,
     /// The small kernels would prefetch for the call's entries ([`prefetch_rule`]: AVX-512,
-    /// entries of at least [`PREFETCH_ENTRY_BYTES`], [`PREFETCH_BYTES`] over the call).
+    /// entries of at least [`PREFETCH_ENTRY_BYTES`], [`PREFETCH_BYTES`] over the call; not with
+    /// fewer entries than threads, which they split by columns without prefetching).
     pub prefetches: bool,
 }
 
@@ -792,10 +798,12 @@ pub(crate) const fn whole_column_rows(elem: usize) -> usize {
 ///   cache 18.9/59.3 against the `gemm` crate's 1.5/26.8; 16 and 32: see `COMPLEX_SMALL_MAX`),
 ///   the `gemm` crate above (thin 20x90000x300 c 189 against 112 in run 2). Our packed
 ///   engine's 1m path (A packed) trails it everywhere; its A-in-place path leads in the thin, deep case above.
-/// - Complex on AVX-512, every extent at most `SMALL_MAX` and `k > SHALLOW_K`, when the small
-///   kernels prefetch (`Traits::prefetches`, entries from memory): the small kernels, which
-///   since they prefetch lead the `gemm` crate there. `engine_probe SHAPE BATCH 2
-///   {small,gemm-crate} T`, alternated, AMD EPYC Zen 4, GFLOP/s small / `gemm` crate: z 64^3 x
+/// - Complex on AVX-512 when the small kernels prefetch (`Traits::prefetches`, entries from
+///   memory) and take the product without row slabs (at most `SMALL_MAX` rows in their
+///   orientation, `Traits::small_rows`), `k > SHALLOW_K` (complex double: at most
+///   [`COMPLEX_PREFETCH_Z_MAX_K`]): the small kernels, which since they prefetch lead the `gemm`
+///   crate there. Square ones, `engine_probe SHAPE BATCH 2 {small,gemm-crate} T` (separate
+///   processes, alternated), AMD EPYC Zen 4, GFLOP/s small / `gemm` crate: z 64^3 x
 ///   2048 68.6/63.6, 71.7/66.0, 85.7/71.8, 85.1/69.8 (1 thread 41.3/37.3, 42.4/35.2); z 64^3 x
 ///   200 (39 MB, the smallest call) 92.1/77.8, 94.2/73.8; z 56^3 x 2048 82.0/63.9, 80.3/66.2; z
 ///   48^3 x 4096 68.3/60.5, 66.1/55.0; z 64x64x32 x 3000 66.3/56.6, 67.7/38.1; z 32x64x64 x 4096
@@ -805,7 +813,16 @@ pub(crate) const fn whole_column_rows(elem: usize) -> usize {
 ///   133.2/120.4, 145.9/144.6, c 40^3 141.7/135.1, 119.8/142.5, c 64x32x64 154.3/148.1,
 ///   151.2/152.1, z 40^3 71.7/59.9, 62.9/63.4. Not complex float at `k <= SHALLOW_K` (c 64x64x8
 ///   x 9830 73.6/70.3, 77.5/124.9; 64x64x16 x 6000 132.6/153.3, 126.6/149.4; complex double
-///   there is the small kernels' already, z 64x64x16 58.6/46.3).
+///   there is the small kernels' already, z 64x64x16 58.6/46.3). Thin ones, `engine_probe
+///   SHAPE BATCH 2 gemm-crate,small T` (the two alternated in one process), best GFLOP/s `gemm`
+///   crate / small: c 8x128x128 x 1365 97.9/126.9 (sweep run 14: `auto`, the `gemm` crate then,
+///   89.7 against the small kernels' 124.2), z 60.9/73.3; 16x128x128 x 1024 c 87.3/109.4, z
+///   78.6/81.2; 32x128x128 x 512 c 173.2/199.5, z 86.5/86.5; 64x128x128 x 512 c 187.5/199.1, z
+///   90.1/97.0; 32x256x64 x 1024 c 161.0/198.1, z 78.8/87.8; 64x512x64 x 512 c 181.2/195.3, z
+///   81.9/95.9; 8x256x256 x 256 c 136.4/153.7, 129.8/149.7, z 80.9/77.6, 82.3/82.3; 16x512x256 x
+///   256 c 161.6/207.7, z 95.6/88.7; 32x64x512 x 512 c 192.7/196.9, z 94.1/84.8. Not with row
+///   slabs (128x8x128 x 1365 c 72.8/69.3, z 44.4/32.2; 128x32x128 x 512 c 137.2/129.6, z
+///   66.0/62.0).
 ///
 /// AVX2 machines: the small kernels up to 64 (with AVX2 on the Xeon, one thread: f32 16/32/64
 /// small 49/62/86 against the `gemm` crate 36/67/85), the `gemm` crate above (f32 128/256
@@ -932,7 +949,12 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         // 64x32x8 86.8/83.9 and 42.7/35.0 (sweep run 5: z 64x64x8 dram small 47.8, `gemm`
         // crate 39.0, (b) 46.5). Not complex float: c 64x64x8 179.2/173.3 and 101.4/135.4.
         let largest = m.max(n).max(k);
-        if isa == Isa::Avx512 && t.prefetches && largest <= SMALL_MAX && k > SHALLOW_K {
+        if isa == Isa::Avx512
+            && t.prefetches
+            && (1..=SMALL_MAX).contains(&t.small_rows)
+            && k > SHALLOW_K
+            && (!t.double || k <= COMPLEX_PREFETCH_Z_MAX_K)
+        {
             // From memory, the prefetching small kernels lead (see the doc above).
             return CpuEngine::Small;
         }
