@@ -920,8 +920,18 @@ where
                     .wrapping_offset((blk.j0 + j) as isize * d.c_cs * wi + (blk.i0 + v * lanes) as isize)
             };
             // Whole columns of a streamed C (`tuning::STREAM_C_BYTES`), in address order: `entry`
-            // leaves `stream_c` set only where every block of the entry stores this way.
-            if d.stream_c {
+            // leaves `stream_c` set only where every block of the entry stores this way, which
+            // only blocks of one vector of rows or of at most `tuning::STREAM_C_COLUMNS` vectors
+            // in all do. The `const` test keeps the other blocks' instances free of this
+            // branch: with it, the 12x2 block spilled its accumulators again (8798a6a made the
+            // test a run-time one: s 32^3 and d 16^3 x 64 in cache, 2 threads, 203 -> 174 and
+            // 84 -> 69 GFLOP/s, builds alternated).
+            let may_stream = const { MV == 1 || NR * MV <= tuning::STREAM_C_COLUMNS };
+            debug_assert!(
+                may_stream || !d.stream_c,
+                "entry streams a block of {NR} x {MV} vectors"
+            );
+            if may_stream && d.stream_c {
                 for (j, rj) in r.iter().enumerate() {
                     for (v, &x) in rj.iter().enumerate() {
                         S::store_nt(cp(j, v), x);
