@@ -184,38 +184,20 @@ fn main() {
             _ => run::<tensorblas::Complex64>(&h, s, batch, ab).map(|g| scale(g, 4.0)),
         }
     })();
+    let head = format!("{ty} {}x{}x{} x {batch}, {threads} threads", s.0, s.1, s.2);
     match result {
-        Ok(g) if other.is_some() => println!(
-            "{ty} {}x{}x{} x {batch}, {threads} threads: {} {:.1} (median {:.1}), {} {:.1} (median {:.1}) GFLOP/s",
-            s.0,
-            s.1,
-            s.2,
-            engine.name(),
-            g[0].0,
-            g[0].1,
-            other.map_or("", |e| e.name()),
-            g[1].0,
-            g[1].1
-        ),
-        Ok(g) if ab.is_some() => println!(
-            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: switch off {:.1} (median {:.1}), on {:.1} (median {:.1}) GFLOP/s",
-            s.0,
-            s.1,
-            s.2,
-            engine.name(),
-            g[0].0,
-            g[0].1,
-            g[1].0,
-            g[1].1
-        ),
-        Ok(g) => println!(
-            "{ty} {}x{}x{} x {batch}, {threads} threads, {}: {:.1} GFLOP/s",
-            s.0,
-            s.1,
-            s.2,
-            engine.name(),
-            g[0].0
-        ),
+        Ok(g) if g.len() == 2 => {
+            // Two arms: two engines, or one engine with the switch off and on.
+            let (head, x, y) = match other {
+                Some(y) => (head, engine.name(), y.name()),
+                None => (format!("{head}, {}", engine.name()), "switch off", "on"),
+            };
+            println!(
+                "{head}: {x} {:.1} (median {:.1}), {y} {:.1} (median {:.1}) GFLOP/s",
+                g[0].0, g[0].1, g[1].0, g[1].1
+            )
+        }
+        Ok(g) => println!("{head}, {}: {:.1} GFLOP/s", engine.name(), g[0].0),
         Err(e) => {
             eprintln!("engine_probe: {e}");
             std::process::exit(1);
