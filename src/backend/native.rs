@@ -411,6 +411,7 @@ fn traits<T: Scalar>(job: &Job<'_, T>, isa: Isa, threads: usize) -> tuning::Trai
         .saturating_mul(job.m())
         .saturating_mul(job.n())
         .saturating_mul(size);
+    let few_entries = job.batch() < threads;
     tuning::Traits {
         slab_bytes,
         slab_thread_bytes: slab_bytes / threads.max(1),
@@ -421,12 +422,12 @@ fn traits<T: Scalar>(job: &Job<'_, T>, isa: Isa, threads: usize) -> tuning::Trai
         packed_a_streams: streams(packed_a_bytes),
         packed_b_streams: streams(packed_b_bytes),
         double: tuning::real_of(T::DATATYPE).0 == 8,
-        few_entries: job.batch() < threads,
+        few_entries,
         call_bytes: packed_a_bytes.saturating_add(packed_b_bytes).saturating_add(c_bytes),
         small_rows,
         streams_c: streams_c(job),
         // Fewer entries than threads: split by columns (`small`), without prefetching.
-        prefetches: job.batch() >= threads && tuning::prefetch_rule(isa, job.entry_bytes(), job.batch()),
+        prefetches: !few_entries && tuning::prefetch_rule(isa, job.entry_bytes(), job.batch()),
     }
 }
 

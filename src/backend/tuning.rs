@@ -948,7 +948,6 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
         // and 47.3/37.0, 64x64x16 100.3/96.9 and 56.8/51.8, 48x48x8 79.5/74.4 and 42.5/39.8,
         // 64x32x8 86.8/83.9 and 42.7/35.0 (sweep run 5: z 64x64x8 dram small 47.8, `gemm`
         // crate 39.0, (b) 46.5). Not complex float: c 64x64x8 179.2/173.3 and 101.4/135.4.
-        let largest = m.max(n).max(k);
         if isa == Isa::Avx512
             && t.prefetches
             && (1..=SMALL_MAX).contains(&t.small_rows)
@@ -958,7 +957,7 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
             // From memory, the prefetching small kernels lead (see the doc above).
             return CpuEngine::Small;
         }
-        return if largest <= COMPLEX_SMALL_MAX || (t.double && k <= SHALLOW_K && m.max(n) <= SMALL_MAX) {
+        return if m.max(n).max(k) <= COMPLEX_SMALL_MAX || (t.double && k <= SHALLOW_K && m.max(n) <= SMALL_MAX) {
             CpuEngine::Small
         } else {
             CpuEngine::GemmCrate
