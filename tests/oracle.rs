@@ -589,8 +589,10 @@ fn complex_conjugation_is_applied() {
 }
 
 /// Packed entries of the shapes tensor contractions and tiny batches produce (`ldb = k`,
-/// `ldc = m`), which take the dedicated tiny-matrix kernels where the CPU has them: every
-/// m in 1..=9 against n, k in 1..=17, both betas, every instruction set.
+/// `ldc = m`), which take the dedicated tiny-matrix kernels where the CPU has them (AVX-512,
+/// real and complex, `small/tiny.rs`) and the column path (rows of one vector: real, and complex
+/// on AVX-512, `small/column.rs`): every m in 1..=9 against n, k in 1..=17, both betas, every
+/// instruction set.
 fn packed_tiny<T: Scalar>(backend: CpuBackend) {
     let mut r = rng(21);
     let h = Handle::with_backend(backend).unwrap();
@@ -994,10 +996,11 @@ fn small_kernels_split_one_complex_entry_every_isa() {
     }
 }
 
-/// Entries whose rows fill exactly one vector (f32 m = 8 or 16, f64 m = 4 or 8) with A and C
-/// column-contiguous take the small kernels' one-vector-column path (`small/column.rs`): every
-/// width up to 16 and past it, B in every op (any strides), alpha 1 and not, beta 0 and not,
-/// on every instruction set, against the oracle.
+/// Entries whose rows fill exactly one vector (f32 m = 8 or 16, f64 m = 4 or 8; on AVX-512
+/// complex c m = 8, z m = 4) with A and C column-contiguous take the small kernels'
+/// one-vector-column path (`small/column.rs`): every width up to its limit and past it, B in
+/// every op (any strides, conjugated), alpha 1 and not, beta 0 and not, on every instruction
+/// set, against the oracle (m = 2 and the other widths: the neighbours that do not take it).
 fn column_path<T: Scalar>(seed: u64) {
     let mut r = rng(seed);
     let h = Handle::new().unwrap();
@@ -1005,8 +1008,8 @@ fn column_path<T: Scalar>(seed: u64) {
     let mut i = 0usize;
     for isa in Isa::all_supported() {
         h.set_isa(isa).unwrap();
-        for m in [4usize, 8, 16] {
-            for n in [1usize, 3, 4, 5, 8, 9, 12, 16, 17] {
+        for m in [2usize, 4, 8, 16] {
+            for n in [1usize, 3, 4, 5, 8, 9, 12, 13, 16, 17] {
                 for k in [1usize, 3, 8] {
                     for tb in OPS {
                         i += 1;
@@ -1042,6 +1045,10 @@ fn column_path<T: Scalar>(seed: u64) {
 fn small_kernels_column_path() {
     column_path::<f32>(31);
     column_path::<f64>(32);
+    // Complex entries of one 512-bit vector of real rows (c m = 8, z m = 4; up to
+    // `column::COMPLEX_MAX_COLUMNS` = 12 columns, wider ones take the general blocks).
+    column_path::<Complex32>(33);
+    column_path::<Complex64>(34);
 }
 
 /// The AVX-512 small kernels' whole-column block (real entries of exactly four 512-bit vectors
@@ -1094,7 +1101,7 @@ fn whole_column_blocks_match_the_oracle() {
 /// to C with non-temporal stores. On the small engine forced, every instruction set this CPU
 /// has, real and complex, shapes of the column path (rows of one vector; up to 8 columns and
 /// more, which it computes in two passes), the AVX-512 tiny path
-/// (4 x 4), blocks of one vector of rows and of more (through the scratch when shallow), the
+/// (4 x 4; complex 4 x 4 and 2 x 4), blocks of one vector of rows and of more (through the scratch when shallow), the
 /// whole-column block: C column-major packed (batch stride m n) from element offsets 0-9 (so
 /// entries and runs start anywhere in a cache line) or row-major packed (the flipped kernel's
 /// C), and pointer arrays over C's entries in order (one run), reversed (A, B and C alike) and
@@ -1224,8 +1231,12 @@ fn streamed_c_matches_the_oracle() {
     ];
     go::<f32>(&shapes, 91);
     go::<f64>(&shapes, 92);
-    go::<Complex32>(&shapes[..6], 93);
-    go::<Complex64>(&shapes[..6], 94);
+    // The complex tiny path (AVX-512): c 4 x 4 (two columns per register), c and z 2 x 4; the
+    // complex column path over more than `STREAM_C_COLUMNS` columns (two passes): c 8 x 11, z
+    // 4 x 11 (and c 8 x 8, z 4 x 4 above, one pass).
+    let complex = [&shapes[..6], &[(2, 4, 3, 300), (8, 11, 4, 120), (4, 11, 3, 200)]].concat();
+    go::<Complex32>(&complex, 93);
+    go::<Complex64>(&complex, 94);
 }
 
 /// The small kernels' prefetching (`tuning::PREFETCH_BYTES`, forced on here for every size):

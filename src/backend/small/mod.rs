@@ -7,8 +7,8 @@
 //! into the loop over entries (see there for why). Two special paths come first: real entries
 //! whose rows fill exactly one 256- or 512-bit vector (f32 m = 8/16, f64 m = 4/8) with A and C
 //! column-contiguous run one register per column of C with nothing else per entry
-//! (`column.rs`); on AVX-512, smaller ones with packed B and C hold several columns of C per
-//! register (`tiny.rs`).
+//! (`column.rs`); on AVX-512, smaller ones with packed B and C, real or complex, hold several
+//! columns of C per register (`tiny.rs`).
 //!
 //! Per entry: `C = alpha * opA * opB + beta * C` on strided operands. The microkernel keeps an
 //! `MV*LANES x NR` block of C in registers (MV = 1 or 2 vectors of rows), streams the columns of
@@ -226,7 +226,7 @@ trait X86<R> {
 }
 
 macro_rules! x86_entries {
-    ($r:ty, $avx2:ident, $avx512:ident, $tiny_run:ident) => {
+    ($r:ty, $avx2:ident, $avx512:ident, $tiny_run:ident, $ctiny_run:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[cfg_attr(test, allow(dead_code))]
         #[target_feature(enable = "avx2,fma")]
@@ -236,9 +236,9 @@ macro_rules! x86_entries {
             ptrs: &F,
             buf: &mut Pack<$r>,
         ) {
-            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES) {
+            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES, false) {
                 // SAFETY: AVX2+FMA enabled here; the entries are validated (run_entries' contract).
-                unsafe { column::run::<Avx2<$r>, F>(d, range, ptrs) };
+                unsafe { column::run::<Avx2<$r>, false, F>(d, range, ptrs) };
                 return;
             }
             // Entries whose rows fit one vector use one vector of rows and twice the columns.
@@ -272,19 +272,29 @@ macro_rules! x86_entries {
             buf: &mut Pack<$r>,
         ) {
             // Real entries of one 256-bit or one 512-bit vector of rows: the column path.
-            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES) {
+            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES, false) {
                 // SAFETY: AVX-512F (which implies AVX2 and FMA) enabled here; the entries are
                 // validated (run_entries' contract).
-                unsafe { column::run::<Avx2<$r>, F>(d, range, ptrs) };
+                unsafe { column::run::<Avx2<$r>, false, F>(d, range, ptrs) };
                 return;
             }
-            if !CPLX && column::applies(d, <Avx512<$r> as Simd>::LANES) {
+            // Real or complex entries of one 512-bit vector of (real) rows.
+            if column::applies(d, <Avx512<$r> as Simd>::LANES, CPLX) {
                 // SAFETY: as above.
-                unsafe { column::run::<Avx512<$r>, F>(d, range, ptrs) };
+                unsafe { column::run::<Avx512<$r>, CPLX, F>(d, range, ptrs) };
                 return;
             }
+            // Entries of fewer rows than a vector with packed B and C: several columns per
+            // register (`tiny.rs`; real and complex).
             // SAFETY: as above.
-            if !CPLX && unsafe { tiny::$tiny_run(d, range.clone(), ptrs) } {
+            let tiny = unsafe {
+                if CPLX {
+                    tiny::$ctiny_run(d, range.clone(), ptrs)
+                } else {
+                    tiny::$tiny_run(d, range.clone(), ptrs)
+                }
+            };
+            if tiny {
                 return;
             }
             let one_vector = d.m * if CPLX { 2 } else { 1 } <= <Avx512<$r> as Simd>::LANES;
@@ -332,8 +342,8 @@ macro_rules! x86_entries {
         }
     };
 }
-x86_entries!(f32, avx2_f32, avx512_f32, run_f32);
-x86_entries!(f64, avx2_f64, avx512_f64, run_f64);
+x86_entries!(f32, avx2_f32, avx512_f32, run_f32, run_c32);
+x86_entries!(f64, avx2_f64, avx512_f64, run_f64, run_c64);
 
 /// One entry: pack A if needed, then sweep C in `MV*LANES x NR` blocks.
 ///
