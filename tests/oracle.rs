@@ -996,8 +996,8 @@ fn small_kernels_split_one_complex_entry_every_isa() {
     }
 }
 
-/// Entries whose rows fill exactly one vector (f32 m = 8 or 16, f64 m = 4 or 8; on AVX-512
-/// complex c m = 8, z m = 4) with A and C column-contiguous take the small kernels'
+/// Entries whose rows fill exactly one vector (f32 m = 8 or 16, f64 m = 4 or 8; complex c m = 4
+/// or 8, z m = 2 or 4) with A and C column-contiguous take the small kernels'
 /// one-vector-column path (`small/column.rs`): every width up to its limit and past it, B in
 /// every op (any strides, conjugated), alpha 1 and not, beta 0 and not, on every instruction
 /// set, against the oracle (m = 2 and the other widths: the neighbours that do not take it).
@@ -1045,8 +1045,8 @@ fn column_path<T: Scalar>(seed: u64) {
 fn small_kernels_column_path() {
     column_path::<f32>(31);
     column_path::<f64>(32);
-    // Complex entries of one 512-bit vector of real rows (c m = 8, z m = 4; up to
-    // `column::COMPLEX_MAX_COLUMNS` = 12 columns, wider ones take the general blocks).
+    // Complex entries of one vector of real rows (AVX-512 c m = 8, z m = 4, up to 12 columns;
+    // AVX2 c m = 4, z m = 2, up to 6; wider ones take the general blocks).
     column_path::<Complex32>(33);
     column_path::<Complex64>(34);
 }

@@ -1,8 +1,8 @@
 //! The one-vector-column path: real entries whose `m` rows are exactly one vector of the
 //! instruction set (f32 m = 8 with 256-bit vectors, 16 with 512-bit; f64 m = 4 or 8), with A's
-//! columns and C's columns contiguous (`rs == 1`) and at most 16 columns; on AVX-512, complex
-//! entries of one 512-bit vector of real rows (c m = 8, z m = 4) and at most 12 columns, two
-//! registers per column (the general kernel's two sums). Each column of C is one
+//! columns and C's columns contiguous (`rs == 1`) and at most 16 columns; complex entries of one
+//! vector of real rows (AVX-512: c m = 8, z m = 4, at most 12 columns; AVX2: c m = 4, z m = 2,
+//! at most 6), two registers per column (the general kernel's two sums). Each column of C is one
 //! register for the whole sum; every depth step loads one column of A and multiplies it by one
 //! broadcast element of B per column of C (B may have any strides). Nothing else runs per
 //! entry: no blocking of C, no packing, no dispatch on the block shape, which is what an 8^3 f32
@@ -11,25 +11,24 @@
 //! much (`engine_probe SIZE BATCH 2 small T`, AMD EPYC Zen 4, builds alternated, GFLOP/s in
 //! cache: c 8^3 x 512 153.2-163.8 -> 210.3-212.0, z 4^3 x 1024 38.5-39.5 -> 74.3-75.0, c 8x12x32
 //! 193.4 -> 226.2, z 4x12x64 42.0 -> 46.6; from memory c 8^3 x 131072 95.8-97.2 -> 113.6-124.1,
-//! z 4^3 x 262144 26.1-28.8 -> 26.5-31.9).
+//! z 4^3 x 262144 26.1-28.8 -> 26.5-31.9); the AVX2 kernels on the same CPU (`... small T
+//! avx2`): c 4^3 x 2048 44.7-45.9 -> 76.6-89.5, c 4x6x16 78.5-101.2 -> 153.5-155.8, z 2x6x8 x
+//! 4096 36.4-36.5 -> 36.9-54.7.
 
 use super::simd::{Real, Simd};
 use super::tuning;
 use super::{cmul, combine, Arith, BCols, Desc, Ptrs};
 
-/// The most columns of a complex entry on the column path: two accumulators per column (24 of
-/// the 32 AVX-512 registers), the generic one-vector block's width (`NR = 12`).
+/// The most columns of a complex entry on the column path: two accumulators per column, 24 of
+/// the 32 AVX-512 registers (the generic one-vector block's width, `NR = 12`), 12 of AVX2's 16.
 pub(super) const COMPLEX_MAX_COLUMNS: usize = 12;
+pub(super) const COMPLEX_MAX_COLUMNS_AVX2: usize = 6;
 
 /// Whether the column path takes entries described by `d` with vectors of `lanes` real
 /// elements: real entries of `lanes` rows and up to 16 columns, or (`cplx`) complex entries of
-/// `lanes / 2` rows and up to [`COMPLEX_MAX_COLUMNS`] (AVX-512 only: see the caller).
-pub(super) fn applies<R>(d: &Desc<R>, lanes: usize, cplx: bool) -> bool {
-    let (rows, cols) = if cplx {
-        (2 * d.m, COMPLEX_MAX_COLUMNS)
-    } else {
-        (d.m, 16)
-    };
+/// `lanes / 2` rows and up to `complex_cols` columns.
+pub(super) fn applies<R>(d: &Desc<R>, lanes: usize, cplx: bool, complex_cols: usize) -> bool {
+    let (rows, cols) = if cplx { (2 * d.m, complex_cols) } else { (d.m, 16) };
     rows == lanes && (1..=cols).contains(&d.n) && d.a_rs == 1 && !d.a_conj && d.c_rs == 1 && d.tri.is_none()
 }
 

@@ -236,9 +236,14 @@ macro_rules! x86_entries {
             ptrs: &F,
             buf: &mut Pack<$r>,
         ) {
-            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES, false) {
+            if column::applies(
+                d,
+                <Avx2<$r> as Simd>::LANES,
+                CPLX,
+                column::COMPLEX_MAX_COLUMNS_AVX2,
+            ) {
                 // SAFETY: AVX2+FMA enabled here; the entries are validated (run_entries' contract).
-                unsafe { column::run::<Avx2<$r>, false, F>(d, range, ptrs) };
+                unsafe { column::run::<Avx2<$r>, CPLX, F>(d, range, ptrs) };
                 return;
             }
             // Entries whose rows fit one vector use one vector of rows and twice the columns.
@@ -272,14 +277,14 @@ macro_rules! x86_entries {
             buf: &mut Pack<$r>,
         ) {
             // Real entries of one 256-bit or one 512-bit vector of rows: the column path.
-            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES, false) {
+            if !CPLX && column::applies(d, <Avx2<$r> as Simd>::LANES, false, 0) {
                 // SAFETY: AVX-512F (which implies AVX2 and FMA) enabled here; the entries are
                 // validated (run_entries' contract).
                 unsafe { column::run::<Avx2<$r>, false, F>(d, range, ptrs) };
                 return;
             }
             // Real or complex entries of one 512-bit vector of (real) rows.
-            if column::applies(d, <Avx512<$r> as Simd>::LANES, CPLX) {
+            if column::applies(d, <Avx512<$r> as Simd>::LANES, CPLX, column::COMPLEX_MAX_COLUMNS) {
                 // SAFETY: as above.
                 unsafe { column::run::<Avx512<$r>, CPLX, F>(d, range, ptrs) };
                 return;
