@@ -631,7 +631,7 @@ mod tests {
     }
 
     /// AVX2, f32 slabs whose A streams: the packed engine at any row count above `SMALL_MAX`
-    /// (on AVX-512 only above `SLAB_PACKED_F32_ROWS`); not while A stays in the L3.
+    /// (on AVX-512 only from `SLAB_PACKED_F32_MIN_ROWS`, 96); not while A stays in the L3.
     #[test]
     fn avx2_f32_slabs_with_a_streaming_go_packed() {
         assert_eq!(pick_for::<f32>(Isa::Avx2, (128, 8, 128, 2730)), CpuEngine::Packed);
@@ -641,7 +641,14 @@ mod tests {
             CpuEngine::Small,
             "A in the L3"
         );
-        assert_eq!(pick_for::<f32>(Isa::Avx512, (128, 8, 128, 2730)), CpuEngine::GemmCrate);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (128, 8, 128, 2730)), CpuEngine::Packed);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (96, 8, 96, 4000)), CpuEngine::Packed);
+        assert_eq!(pick_for::<f32>(Isa::Avx512, (80, 8, 80, 6000)), CpuEngine::GemmCrate);
+        assert_eq!(
+            pick_for::<f32>(Isa::Avx512, (128, 8, 128, 100)),
+            CpuEngine::Small,
+            "slabs under SLAB_PACKED_BYTES"
+        );
     }
 
     /// AVX-512, complex entries that the small kernels prefetch for (from memory) and take

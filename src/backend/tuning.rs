@@ -268,19 +268,27 @@ pub(crate) const SLAB_STREAM_BYTES: usize = 32 << 20;
 /// documentation (f64, 8 MB), ahead from 160 (f32, 16 MB).
 pub(crate) const SLAB_PACKED_BYTES: usize = 8 << 20;
 
-/// f32 products go to the packed engine by [`SLAB_PACKED_BYTES`] only with more rows than this
-/// (in its orientation): with fewer, the `gemm` crate leads a batch of them. `engine_probe`,
-/// 2 threads, Zen 4, GFLOP/s packed / `gemm` crate: f32 128x8x128 x 2730 59.2/84.0, 128x16x128 x
-/// 2730 108.0/117.1, 96x16x96 x 256 172.4/205.0, against 256x8x256 x 1000 59.2/46.2 and the
-/// Tucker products of `pick`'s table (160 rows and up); f64 the packed engine leads in all of
-/// them (128x8x128 30.2/24.0, 128x16x128 54.4/39.1, 96x16x96 75.3/44.6). AVX-512 only: on AVX2
+/// f32 products go to the packed engine by [`SLAB_PACKED_BYTES`] only with at least this many
+/// rows (in its orientation): with fewer, the `gemm` crate leads a batch of them (80x8x80 x 6000
+/// below). `engine_probe SHAPE BATCH 2 gemm-crate,packed s` (alternated in one process, best
+/// (median) GFLOP/s, Zen 4, 2026-12-07, after the packed engine's prefetching and team of runs
+/// 10-13): 80x8x80 x 6000 100.5 (95.0) / 92.8 (88.0); 96x8x96 x 4000 100.3 (84.6) / 108.9 (89.0);
+/// 96x16x96 x 2048 107.4 (99.9) / 108.6 (95.9) and 121.2 (115.3) / 120.2 (113.9); 100x10x100 x
+/// 2000 64.0 (58.4) / 89.8 (81.8); 112x8x112 x 3000 88.4 (76.7) / 89.4 (82.1); 128x8x128 x 2730
+/// 83.3 (75.7) / 89.1 (84.9) and, `auto` then the `gemm` crate, 96.3 (92.1) / 109.8 (103.3);
+/// 128x12x128 x 2000 104.7 (96.9) / 127.6 (114.2); 128x16x128 x 1365 132.0 (125.8) / 133.8
+/// (129.4); 128x32x128 x 500 150.0 (143.0) / 159.4 (151.9); the sweep (`zen4/run15/`, s
+/// 128x8x128 x 2730 from memory): packed 89.6, `gemm` crate 73.2. (Before those runs, with 128
+/// rows the bound: 128x8x128 x 2730 59.2/84.0, 128x16x128 x 2730 108.0/117.1, 96x16x96 x 256
+/// 172.4/205.0 packed / `gemm` crate.) f64 the packed engine leads in all of them (then
+/// 128x8x128 30.2/24.0, 128x16x128 54.4/39.1, 96x16x96 75.3/44.6). AVX-512 only: on AVX2
 /// (where the slab rule also needs A to stream, `Traits::packed_a_streams`) the packed engine
 /// leads the `gemm` crate's AVX2 build at every row count from 65 (the Zen 4 running the AVX2
 /// kernels, `cpu-zen4.md` run 8, two runs, GFLOP/s packed / `gemm` crate / small): f32 128x8x128
 /// x 2730 72.2-73.0/45.6/43.7-44.1, 96x8x96 x 4000 78.3-78.6/49.9-51.1/51.5-53.0, 128x12x128 x
 /// 2000 94.6/51.3/55.2, 128x16x128 x 1365 86.3/69.2/58.1; level at 32 columns (128x32x128 x 500
 /// 90.8-91.8/91.3-92.7/89.2-90.3).
-pub(crate) const SLAB_PACKED_F32_ROWS: usize = 128;
+pub(crate) const SLAB_PACKED_F32_MIN_ROWS: usize = 96;
 
 /// From this many bytes of the slabbed operand per thread (see [`SLAB_STREAM_BYTES`]) `auto`
 /// sends a thin f64 product the small kernels would run as row slabs to the packed engine on
@@ -842,8 +850,8 @@ pub(crate) const fn whole_column_rows(elem: usize) -> usize {
 /// slabs whose slabbed operand, over the whole batch, is at least [`SLAB_STREAM_BYTES`] goes to
 /// the `gemm` crate (see there); on AVX-512, from [`SLAB_PACKED_BYTES`] (f64: from
 /// [`SLAB_PACKED_F64_THREAD_BYTES`] per thread), to the packed engine
-/// when it reads A in place (`Traits::packed_a_in_place`; f32 only with more than
-/// [`SLAB_PACKED_F32_ROWS`] rows); on AVX2 likewise (any f32 rows) when A is also at least
+/// when it reads A in place (`Traits::packed_a_in_place`; f32 only from
+/// [`SLAB_PACKED_F32_MIN_ROWS`] rows); on AVX2 likewise (any f32 rows) when A is also at least
 /// [`STREAM_BYTES`] per thread (`Traits::packed_a_streams`: below, the AVX2 kernels pack A and
 /// trail the `gemm` crate). Zen 4 running the AVX2 kernels (`TBLAS_ISA=avx2 ENG=auto|packed
 /// MODES=01 ttm_probe`, 2 threads, two runs, ms, modes 0/1, `auto` being the `gemm` crate there): 300, 20, f32
@@ -891,7 +899,7 @@ pub(crate) fn pick(isa: Isa, cplx: bool, (m, n, k): (usize, usize, usize), t: Tr
     if (avx512_real || (avx2_real && t.packed_a_streams))
         && t.packed_a_in_place
         && t.slab_bytes >= SLAB_PACKED_BYTES
-        && (t.double || avx2_real || pm > SLAB_PACKED_F32_ROWS)
+        && (t.double || avx2_real || pm >= SLAB_PACKED_F32_MIN_ROWS)
     {
         return CpuEngine::Packed;
     }
