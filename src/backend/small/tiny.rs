@@ -64,6 +64,21 @@ pub(super) fn plan_complex<R>(d: &Desc<R>, lanes: usize) -> Option<(usize, usize
     ok.then_some((cpv, d.n / cpv))
 }
 
+/// The tiny kernels' per-descriptor constants as plain integers, for entries of `rows` real rows
+/// with `cpv` columns per register and `w` real elements per element (1 real, 2 complex): the
+/// load masks of B's two registers (`w * cpv * k` real elements of B feed one register of C)
+/// and, per lane, the permute index of the lane's column's first element, `w * c * k`.
+fn consts(rows: usize, k: usize, cpv: usize, w: usize, lanes: usize) -> (u32, u32, [i64; 16]) {
+    let cnt = w * cpv * k;
+    let m0 = (1u32 << cnt.min(lanes)) - 1;
+    let m1 = if cnt <= lanes { 0 } else { (1u32 << (cnt - lanes)) - 1 };
+    let mut idx = [0i64; 16];
+    for (lane, x) in idx.iter_mut().enumerate().take(lanes) {
+        *x = (w * (lane / rows) * k) as i64;
+    }
+    (m0, m1, idx)
+}
+
 macro_rules! tiny_impl {
     ($name:ident, $setup:ident, $r:ty, $v:ty, $lanes:expr, $zero:ident, $set1:ident, $loadz:ident, $load:ident,
      $store:ident, $fma:ident, $mul:ident, $perm2:ident, $cast_idx:ident, $mask:ty, $bcast_col:expr) => {
@@ -72,24 +87,9 @@ macro_rules! tiny_impl {
         /// Per-descriptor constants of the tiny kernel.
         #[inline(always)]
         pub(super) unsafe fn $setup(d: &Desc<$r>, cpv: usize) -> (__m512i, $mask, $mask) {
-            let (m, k) = (d.m, d.k);
-            let cnt = cpv * k; // B elements feeding one C register
-            let m0: $mask = if cnt >= $lanes {
-                !0
-            } else {
-                ((1u32 << cnt) - 1) as $mask
-            };
-            let m1: $mask = if cnt <= $lanes {
-                0
-            } else {
-                ((1u32 << (cnt - $lanes)) - 1) as $mask
-            };
             // Lane (i + m*c) of the permute index picks B(l, c) = element l + c*k.
-            let mut idx = [0i64; $lanes];
-            for (lane, x) in idx.iter_mut().enumerate() {
-                *x = ((lane / m) * k) as i64;
-            }
-            (unsafe { $cast_idx(&idx) }, m0, m1)
+            let (m0, m1, idx) = consts(d.m, d.k, cpv, 1, $lanes);
+            (unsafe { $cast_idx(&idx) }, m0 as $mask, m1 as $mask)
         }
 
         #[inline(always)]
@@ -159,24 +159,9 @@ macro_rules! ctiny_impl {
         /// AVX-512F available; `plan_complex` accepted `d`.
         #[inline(always)]
         pub(super) unsafe fn $setup(d: &Desc<$r>, cpv: usize) -> (__m512i, $mask, $mask) {
-            let (rows, k) = (2 * d.m, d.k);
-            let cnt = 2 * cpv * k; // real elements of B feeding one C register
-            let m0: $mask = if cnt >= $lanes {
-                !0
-            } else {
-                ((1u32 << cnt) - 1) as $mask
-            };
-            let m1: $mask = if cnt <= $lanes {
-                0
-            } else {
-                ((1u32 << (cnt - $lanes)) - 1) as $mask
-            };
             // Lane (i + rows*c) of the permute index picks re B(l, c) = real element 2(l + c*k).
-            let mut idx = [0i64; $lanes];
-            for (lane, x) in idx.iter_mut().enumerate() {
-                *x = (2 * (lane / rows) * k) as i64;
-            }
-            (unsafe { $cast_idx(&idx) }, m0, m1)
+            let (m0, m1, idx) = consts(2 * d.m, d.k, cpv, 2, $lanes);
+            (unsafe { $cast_idx(&idx) }, m0 as $mask, m1 as $mask)
         }
 
         /// # Safety
@@ -249,7 +234,8 @@ unsafe fn idx32(idx: &[i64; 16]) -> __m512i {
     unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
 }
 #[inline(always)]
-unsafe fn idx64(idx: &[i64; 8]) -> __m512i {
+unsafe fn idx64(idx: &[i64; 16]) -> __m512i {
+    // The first 8 lanes.
     unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
 }
 #[inline(always)]
