@@ -4,11 +4,12 @@
 //! instruction set behind `#[target_feature]` entry points chosen at run time (AVX-512F,
 //! AVX2+FMA, or a portable fallback; never a compile-time target-cpu requirement). Each block of
 //! C is computed by a called function of its own per instruction set ([`Block`]), not inlined
-//! into the loop over entries (see there for why). Two special paths come first: real entries
-//! whose rows fill exactly one 256- or 512-bit vector (f32 m = 8/16, f64 m = 4/8) with A and C
-//! column-contiguous run one register per column of C with nothing else per entry
-//! (`column.rs`); on AVX-512, smaller ones with packed B and C, real or complex, hold several
-//! columns of C per register (`tiny.rs`).
+//! into the loop over entries (see there for why). Two special paths come first: entries whose
+//! rows fill exactly one 256- or 512-bit vector (f32 m = 8/16, f64 m = 4/8; complex c m = 4/8,
+//! z m = 2/4, 512-bit ones on AVX-512) with A and C column-contiguous run one register per
+//! column of C (two for complex) with nothing else per entry (`column.rs`); on AVX-512, smaller
+//! ones with packed B and C, real or complex, hold several columns of C per register
+//! (`tiny.rs`).
 //!
 //! Per entry: `C = alpha * opA * opB + beta * C` on strided operands. The microkernel keeps an
 //! `MV*LANES x NR` block of C in registers (MV = 1 or 2 vectors of rows), streams the columns of
