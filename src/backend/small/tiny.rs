@@ -6,7 +6,7 @@
 //! (`m` in 2, 4, 8), `n` is a multiple of `cpv` with at most 4 registers of C, `cpv * k` fits two
 //! registers, A is column-contiguous, and the B and C entries are packed (`ldb = k`, `ldc = m`).
 //!
-//! Complex entries run the same way on their real lanes (`plan_complex`: c m = 1, 2, 4 and z m
+//! Complex entries run the same way on their real lanes (`plan`: c m = 1, 2, 4 and z m
 //! = 1, 2, i.e. `2m` real rows of 2, 4 or 8 below a vector): two permutes per register and depth
 //! step spread `re B(l, :)` and `im B(l, :)`, two FMAs keep the general kernel's two sums, one
 //! pair swap combines them. The general kernel ran these at a quarter or half of the lanes with
@@ -19,49 +19,48 @@ use super::simd::Simd;
 use super::Desc;
 use std::arch::x86_64::*;
 
-/// Whether the tiny path applies to entries described by `d` (real types), with `lanes`
-/// 512-bit lanes; returns `(cpv, nq)`.
-pub(super) fn plan<R>(d: &Desc<R>, lanes: usize) -> Option<(usize, usize)> {
-    let m = d.m;
-    // m = 2, 4, 8 with at least two columns per register (m = lanes is the generic
+/// Whether the tiny path applies to entries described by `d`, with `lanes` 512-bit real lanes;
+/// returns `(cpv, nq)`. Complex entries (`cplx`) run on their real lanes: `2 * m` real rows (c m
+/// = 1, 2, 4; z m = 1, 2) and, as for real ones, at most two registers of B per register of C;
+/// B not conjugated (A is read in place, and B's conjugate would need its own sign).
+pub(super) fn plan<R>(d: &Desc<R>, lanes: usize, cplx: bool) -> Option<(usize, usize)> {
+    let w = if cplx { 2 } else { 1 };
+    let rows = w * d.m;
+    // 2, 4 or 8 real rows with at least two columns per register (rows = lanes is the generic
     // kernel's best case already).
-    if !matches!(m, 2 | 4 | 8) || m >= lanes {
-        return None;
-    }
-    let cpv = lanes / m;
-    let ok = d.n.is_multiple_of(cpv)
-        && (1..=4).contains(&(d.n / cpv))
-        && cpv * d.k <= 2 * lanes
-        && d.a_rs == 1
-        && !d.a_conj
-        && d.b_rs == 1
-        && d.b_cs == d.k as isize
-        && d.c_rs == 1
-        && d.c_cs == m as isize;
-    ok.then_some((cpv, d.n / cpv))
-}
-
-/// Whether the complex tiny path applies to entries described by `d` (complex types on their
-/// real lanes), with `lanes` 512-bit real lanes; returns `(cpv, nq)`. As [`plan`] with `2 * m`
-/// real rows (c m = 1, 2, 4; z m = 1, 2), `cpv * k` complex elements of B per register of C in
-/// at most two registers, and no conjugation (A is read in place; B's would need its own sign).
-pub(super) fn plan_complex<R>(d: &Desc<R>, lanes: usize) -> Option<(usize, usize)> {
-    let rows = 2 * d.m;
     if !matches!(rows, 2 | 4 | 8) || rows >= lanes {
         return None;
     }
     let cpv = lanes / rows;
     let ok = d.n.is_multiple_of(cpv)
         && (1..=4).contains(&(d.n / cpv))
-        && cpv * d.k <= lanes
+        && w * cpv * d.k <= 2 * lanes
         && d.a_rs == 1
         && !d.a_conj
-        && !d.b_conj
+        && !(cplx && d.b_conj)
         && d.b_rs == 1
         && d.b_cs == d.k as isize
         && d.c_rs == 1
         && d.c_cs == d.m as isize;
     ok.then_some((cpv, d.n / cpv))
+}
+
+/// B's real elements feeding each of the `NQ` registers of C (`cnt` apart) in two registers,
+/// loaded with the masks `m0`, `m1` (the second left zero when `m1 == 0`): the real and the
+/// complex tiny kernels' first step.
+macro_rules! load_b {
+    ($b:expr, $cnt:expr, $m0:expr, $m1:expr, $zero:ident, $loadz:ident, $lanes:expr) => {{
+        let mut b0 = [$zero(); NQ];
+        let mut b1 = [$zero(); NQ];
+        for q in 0..NQ {
+            let bq = $b.add(q * $cnt);
+            b0[q] = $loadz($m0, bq);
+            if $m1 != 0 {
+                b1[q] = $loadz($m1, bq.add($lanes));
+            }
+        }
+        (b0, b1)
+    }};
 }
 
 /// The tiny kernels' per-descriptor constants as plain integers, for entries of `rows` real rows
@@ -103,16 +102,7 @@ macro_rules! tiny_impl {
         ) {
             unsafe {
                 let k = d.k;
-                let cnt = cpv * k;
-                let mut b0 = [$zero(); NQ];
-                let mut b1 = [$zero(); NQ];
-                for q in 0..NQ {
-                    let bq = b.add(q * cnt);
-                    b0[q] = $loadz(m0, bq);
-                    if m1 != 0 {
-                        b1[q] = $loadz(m1, bq.add($lanes));
-                    }
-                }
+                let (b0, b1) = load_b!(b, cpv * k, m0, m1, $zero, $loadz, $lanes);
                 let mut acc = [$zero(); NQ];
                 for l in 0..k {
                     let x: $v = $bcast_col(a.wrapping_offset(l as isize * d.a_cs), d.m);
@@ -156,7 +146,7 @@ macro_rules! ctiny_impl {
         /// and the masks of B's two registers.
         ///
         /// # Safety
-        /// AVX-512F available; `plan_complex` accepted `d`.
+        /// AVX-512F available; `plan` accepted `d` as complex.
         #[inline(always)]
         pub(super) unsafe fn $setup(d: &Desc<$r>, cpv: usize) -> (__m512i, $mask, $mask) {
             // Lane (i + rows*c) of the permute index picks re B(l, c) = real element 2(l + c*k).
@@ -165,7 +155,7 @@ macro_rules! ctiny_impl {
         }
 
         /// # Safety
-        /// AVX-512F available; `plan_complex` accepted `d`; `(a, b, c)` are a validated entry.
+        /// AVX-512F available; `plan` accepted `d` as complex; `(a, b, c)` are a validated entry.
         #[inline(always)]
         pub(super) unsafe fn $name<const NQ: usize>(
             d: &Desc<$r>,
@@ -178,16 +168,7 @@ macro_rules! ctiny_impl {
             type S = super::simd::Avx512<$r>;
             unsafe {
                 let k = d.k;
-                let cnt = 2 * cpv * k;
-                let mut b0 = [$zero(); NQ];
-                let mut b1 = [$zero(); NQ];
-                for q in 0..NQ {
-                    let bq = b.add(q * cnt);
-                    b0[q] = $loadz(m0, bq);
-                    if m1 != 0 {
-                        b1[q] = $loadz(m1, bq.add($lanes));
-                    }
-                }
+                let (b0, b1) = load_b!(b, 2 * cpv * k, m0, m1, $zero, $loadz, $lanes);
                 let mut acc1 = [$zero(); NQ];
                 let mut acc2 = [$zero(); NQ];
                 for l in 0..k {
@@ -336,20 +317,19 @@ ctiny_impl!(
     bcast_col_f64
 );
 
-/// Runs `range` through the tiny path; `false` (nothing done) when `plan` (real types) or
-/// `plan_complex` (complex types, on their real lanes) rejects `d`.
+/// Runs `range` through the tiny path; `false` (nothing done) when `plan` rejects `d`.
 ///
 /// # Safety
 /// AVX-512F available; every entry of `range` is a validated entry.
 macro_rules! runner {
-    ($name:ident, $r:ty, $plan:ident, $tiny:ident, $setup:ident, $lanes:expr) => {
+    ($name:ident, $r:ty, $cplx:literal, $tiny:ident, $setup:ident, $lanes:expr) => {
         #[target_feature(enable = "avx512f")]
         pub(super) unsafe fn $name<F: Fn(usize) -> super::Ptrs<$r>>(
             d: &Desc<$r>,
             range: std::ops::Range<usize>,
             ptrs: &F,
         ) -> bool {
-            let Some((cpv, nq)) = $plan(d, $lanes) else {
+            let Some((cpv, nq)) = plan(d, $lanes, $cplx) else {
                 return false;
             };
             let consts = unsafe { $setup(d, cpv) };
@@ -371,7 +351,7 @@ macro_rules! runner {
         }
     };
 }
-runner!(run_f32, f32, plan, tiny_f32, tiny_f32_setup, 16);
-runner!(run_f64, f64, plan, tiny_f64, tiny_f64_setup, 8);
-runner!(run_c32, f32, plan_complex, ctiny_f32, ctiny_f32_setup, 16);
-runner!(run_c64, f64, plan_complex, ctiny_f64, ctiny_f64_setup, 8);
+runner!(run_f32, f32, false, tiny_f32, tiny_f32_setup, 16);
+runner!(run_f64, f64, false, tiny_f64, tiny_f64_setup, 8);
+runner!(run_c32, f32, true, ctiny_f32, ctiny_f32_setup, 16);
+runner!(run_c64, f64, true, ctiny_f64, ctiny_f64_setup, 8);
